@@ -1,0 +1,184 @@
+// kvctl: command-line client for a kvstore cluster.
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+#include "proto/kv.grpc.pb.h"
+
+namespace v1 = kvstore::v1;
+
+namespace {
+
+struct Globals {
+  std::string addr = "127.0.0.1:50051";
+  std::string consistency;
+  double timeout_seconds = 5;
+};
+
+int Fail(const std::string& what, const grpc::Status& s) {
+  std::fprintf(stderr, "kvctl: %s failed: %s: %s\n", what.c_str(),
+               absl::StrFormat("%d", s.error_code()).c_str(), s.error_message().c_str());
+  return s.error_code() == grpc::StatusCode::UNAVAILABLE ? 3 : 2;
+}
+
+v1::Consistency ParseConsistency(const std::string& c) {
+  if (c == "one") return v1::ONE;
+  if (c == "quorum") return v1::QUORUM;
+  if (c == "all") return v1::ALL;
+  return v1::CONSISTENCY_DEFAULT;
+}
+
+void SetDeadline(grpc::ClientContext* ctx, const Globals& g) {
+  ctx->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(g.timeout_seconds)));
+}
+
+std::string FormatVersion(const v1::Version& v) {
+  return absl::StrFormat("%d.%d@%s", v.timestamp() >> 16, v.timestamp() & 0xffff,
+                         v.node_id().substr(0, 8));
+}
+
+const char* StateName(v1::PeerState s) {
+  switch (s) {
+    case v1::ALIVE:
+      return "alive";
+    case v1::DOWN:
+      return "down";
+    default:
+      return "unknown";
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Globals g;
+  CLI::App app{"kvctl: talk to a kvstore cluster through any of its nodes", "kvctl"};
+  app.require_subcommand(1);
+  app.add_option("--addr", g.addr, "node to talk to (host:port)")->capture_default_str();
+  app.add_option("--consistency", g.consistency, "one, quorum or all (default: the node's)")
+      ->check(CLI::IsMember({"one", "quorum", "all"}));
+  app.add_option("--timeout", g.timeout_seconds, "seconds to wait for an answer")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+
+  std::string key, value, file;
+  uint32_t ttl = 0;
+  auto* put = app.add_subcommand("put", "store KEY = VALUE (or the contents of --file)");
+  put->add_option("key", key, "key")->required();
+  put->add_option("value", value, "value");
+  put->add_option("--file", file, "read the value from this file")->check(CLI::ExistingFile);
+  put->add_option("--ttl", ttl, "seconds until the key expires (0: never)");
+  auto* get = app.add_subcommand("get", "print the value of KEY (exit 1 when not found)");
+  get->add_option("key", key, "key")->required();
+  auto* del = app.add_subcommand("del", "delete KEY");
+  del->add_option("key", key, "key")->required();
+  auto* ping = app.add_subcommand("ping", "check that the node answers");
+  auto* peers = app.add_subcommand("peers", "list the node's routing table");
+  auto* locate = app.add_subcommand("locate", "show KEY's id, its replicas and which hold it");
+  locate->add_option("key", key, "key")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::fprintf(stderr, "kvctl: %s (see kvctl --help)\n", e.what());
+    return 2;
+  }
+
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  args.SetMaxSendMessageSize(64 << 20);
+  auto channel = grpc::CreateCustomChannel(g.addr, grpc::InsecureChannelCredentials(), args);
+  auto kv = v1::KV::NewStub(channel);
+  auto admin = v1::Admin::NewStub(channel);
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx, g);
+  const v1::Consistency consistency = ParseConsistency(g.consistency);
+
+  if (*put) {
+    if (!file.empty()) {
+      std::ifstream in(file, std::ios::binary);
+      std::stringstream ss;
+      ss << in.rdbuf();
+      value = ss.str();
+    } else if (put->count("value") == 0) {
+      std::fprintf(stderr, "kvctl: put needs a VALUE or --file PATH\n");
+      return 2;
+    }
+    v1::PutRequest req;
+    req.set_key(key);
+    req.set_value(value);
+    req.set_consistency(consistency);
+    req.set_ttl_seconds(ttl);
+    v1::PutResponse resp;
+    grpc::Status s = kv->Put(&ctx, req, &resp);
+    if (!s.ok()) return Fail("put", s);
+    std::printf("OK version=%s acks=%u\n", FormatVersion(resp.version()).c_str(), resp.acks());
+  } else if (*get) {
+    v1::GetRequest req;
+    req.set_key(key);
+    req.set_consistency(consistency);
+    v1::GetResponse resp;
+    grpc::Status s = kv->Get(&ctx, req, &resp);
+    if (!s.ok()) return Fail("get", s);
+    if (!resp.found()) {
+      std::fprintf(stderr, "kvctl: key not found\n");
+      return 1;
+    }
+    std::fwrite(resp.value().data(), 1, resp.value().size(), stdout);
+    std::printf("\n");
+  } else if (*del) {
+    v1::DeleteRequest req;
+    req.set_key(key);
+    req.set_consistency(consistency);
+    v1::DeleteResponse resp;
+    grpc::Status s = kv->Delete(&ctx, req, &resp);
+    if (!s.ok()) return Fail("del", s);
+    std::printf("OK version=%s acks=%u\n", FormatVersion(resp.version()).c_str(), resp.acks());
+  } else if (*ping) {
+    v1::PingRequest req;
+    v1::PingResponse resp;
+    const absl::Time start = absl::Now();
+    grpc::Status s = kv->Ping(&ctx, req, &resp);
+    if (!s.ok()) return Fail("ping", s);
+    std::printf("PONG from %s at %s in %s\n", resp.node().id().c_str(),
+                resp.node().address().c_str(), absl::FormatDuration(absl::Now() - start).c_str());
+  } else if (*peers) {
+    v1::PeersResponse resp;
+    grpc::Status s = admin->Peers(&ctx, v1::PeersRequest(), &resp);
+    if (!s.ok()) return Fail("peers", s);
+    std::printf("self  %s  %s\n", resp.self().id().c_str(), resp.self().address().c_str());
+    std::printf("%-40s  %-21s  %-5s  %6s  %s\n", "ID", "ADDRESS", "STATE", "BUCKET",
+                "LAST HEARTBEAT");
+    for (const v1::PeerEntry& p : resp.peers()) {
+      std::string heard = p.last_heard_millis_ago() < 0
+                              ? "never"
+                              : absl::StrFormat("%dms ago", p.last_heard_millis_ago());
+      std::printf("%-40s  %-21s  %-5s  %6d  %s\n", p.node().id().c_str(),
+                  p.node().address().c_str(), StateName(p.state()), p.bucket(), heard.c_str());
+    }
+  } else if (*locate) {
+    v1::LocateRequest req;
+    req.set_key(key);
+    v1::LocateResponse resp;
+    grpc::Status s = admin->Locate(&ctx, req, &resp);
+    if (!s.ok()) return Fail("locate", s);
+    std::printf("key %s  id %s  N=%u\n", key.c_str(), resp.key_id().c_str(),
+                resp.replication_factor());
+    std::printf("%-40s  %-21s  %-5s  %s\n", "REPLICA", "ADDRESS", "HOLDS", "VERSION");
+    for (const v1::ReplicaLocation& r : resp.replicas()) {
+      std::string version = !r.reachable()        ? "unreachable: " + r.error()
+                            : r.has_version()     ? FormatVersion(r.version())
+                                                  : "-";
+      std::printf("%-40s  %-21s  %-5s  %s\n", r.node().id().c_str(), r.node().address().c_str(),
+                  r.holds() ? "yes" : "no", version.c_str());
+    }
+  }
+  return 0;
+}

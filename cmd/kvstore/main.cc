@@ -1,0 +1,197 @@
+// kvstore: one node of the peer-to-peer key-value store.
+#include <signal.h>
+
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "spdlog/spdlog.h"
+#include "src/node/node.h"
+#include "src/rpc/heartbeat.h"
+#include "src/rpc/peer_client.h"
+#include "src/rpc/server.h"
+#include "src/storage/memory_engine.h"
+#include "src/util/duration.h"
+
+namespace {
+
+constexpr char kVersion[] = "kvstore 0.1.0";
+
+struct Flags {
+  std::string addr = "127.0.0.1:50051";
+  std::string advertise;
+  std::vector<std::string> peers;
+  std::string node_id;
+  int replicas = 3;
+  int k = 20;
+  int alpha = 3;
+  std::string heartbeat_interval = "500ms";
+  std::string failure_timeout = "3s";
+  std::string rpc_timeout = "2s";
+  std::string consistency = "quorum";
+  size_t max_key_bytes = 1024;
+  size_t max_value_bytes = 1 << 20;
+  std::string log_level = "info";
+};
+
+[[noreturn]] void Die(const std::string& why) {
+  std::fprintf(stderr, "kvstore: %s\n", why.c_str());
+  std::exit(2);
+}
+
+absl::Duration DurationFlag(const char* name, const std::string& text) {
+  absl::StatusOr<absl::Duration> d = kv::util::ParseDurationFlag(name, text);
+  if (!d.ok()) Die(std::string(d.status().message()));
+  return *d;
+}
+
+bool ValidHostPort(const std::string& s) {
+  size_t colon = s.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == s.size()) return false;
+  int port = 0;
+  for (char c : s.substr(colon + 1)) {
+    if (c < '0' || c > '9') return false;
+    port = port * 10 + (c - '0');
+    if (port > 65535) return false;
+  }
+  return port > 0;
+}
+
+kv::node::NodeOptions ToOptions(const Flags& f) {
+  kv::node::NodeOptions o;
+  if (!ValidHostPort(f.addr)) Die("--addr: '" + f.addr + "' is not host:port");
+  std::string advertise = f.advertise.empty() ? f.addr : f.advertise;
+  if (!ValidHostPort(advertise)) Die("--advertise: '" + advertise + "' is not host:port");
+  if (advertise.starts_with("0.0.0.0:") || advertise.starts_with("[::]:")) {
+    Die("--addr listens on all interfaces; give --advertise with an address peers can dial");
+  }
+  std::mt19937_64 rng(std::random_device{}());
+  kv::dht::NodeId id = kv::dht::NodeId::Random(rng);
+  if (!f.node_id.empty()) {
+    absl::StatusOr<kv::dht::NodeId> parsed = kv::dht::NodeId::FromHex(f.node_id);
+    if (!parsed.ok()) Die("--node-id: " + std::string(parsed.status().message()));
+    id = *parsed;
+  }
+  o.self = {id, advertise};
+  for (const std::string& p : f.peers) {
+    for (absl::string_view part : absl::StrSplit(p, ',', absl::SkipEmpty())) {
+      std::string peer(part);
+      if (!ValidHostPort(peer)) Die("--peer: '" + peer + "' is not host:port");
+      if (peer != advertise && peer != f.addr) o.seeds.push_back(peer);
+    }
+  }
+  o.replicas = f.replicas;
+  o.k = static_cast<size_t>(f.k);
+  o.alpha = static_cast<size_t>(f.alpha);
+  o.max_key_bytes = f.max_key_bytes;
+  o.max_value_bytes = f.max_value_bytes;
+  o.failure_timeout = DurationFlag("--failure-timeout", f.failure_timeout);
+  if (f.consistency == "one") {
+    o.default_consistency = kv::replication::Consistency::kOne;
+  } else if (f.consistency == "quorum") {
+    o.default_consistency = kv::replication::Consistency::kQuorum;
+  } else if (f.consistency == "all") {
+    o.default_consistency = kv::replication::Consistency::kAll;
+  } else {
+    Die("--consistency: '" + f.consistency + "' is not one of one, quorum, all");
+  }
+  return o;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags f;
+  CLI::App app{"kvstore: a peer-to-peer key-value store node (Kademlia routing, quorum replication)",
+               "kvstore"};
+  app.set_version_flag("--version", kVersion);
+  app.add_option("--addr", f.addr, "host:port to listen on")->capture_default_str();
+  app.add_option("--advertise", f.advertise, "host:port peers dial (default: --addr)");
+  app.add_option("--peer", f.peers,
+                 "seed peer host:port to join through (repeatable or comma-separated; DNS "
+                 "names allowed)");
+  app.add_option("--node-id", f.node_id, "160-bit node id as 40 hex chars (default: random)");
+  app.add_option("--replicas", f.replicas, "replication factor N")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  app.add_option("--k", f.k, "Kademlia bucket size")->capture_default_str()->check(CLI::Range(1, 256));
+  app.add_option("--alpha", f.alpha, "lookup requests in flight")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 32));
+  app.add_option("--heartbeat-interval", f.heartbeat_interval, "time between heartbeats")
+      ->capture_default_str();
+  app.add_option("--failure-timeout", f.failure_timeout,
+                 "silence after which a peer is marked down")
+      ->capture_default_str();
+  app.add_option("--rpc-timeout", f.rpc_timeout, "deadline of node-to-node calls")
+      ->capture_default_str();
+  app.add_option("--consistency", f.consistency,
+                 "consistency for requests that leave it unset: one, quorum or all")
+      ->capture_default_str();
+  app.add_option("--max-key-bytes", f.max_key_bytes, "largest key accepted")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{1} << 20));
+  app.add_option("--max-value-bytes", f.max_value_bytes, "largest value accepted")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{0}, size_t{64} << 20));
+  app.add_option("--log-level", f.log_level, "trace, debug, info, warn or error")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::fprintf(stderr, "kvstore: %s (see kvstore --help)\n", e.what());
+    return 2;
+  }
+
+  kv::node::NodeOptions options = ToOptions(f);
+  const absl::Duration heartbeat = DurationFlag("--heartbeat-interval", f.heartbeat_interval);
+  const absl::Duration rpc_timeout = DurationFlag("--rpc-timeout", f.rpc_timeout);
+  spdlog::set_level(spdlog::level::from_str(f.log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%L%$ [%n] %v");
+  spdlog::default_logger()->set_error_handler([](const std::string&) {});
+
+  // Signals go to the main thread's sigwait, never to gRPC's threads.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  // Room for the largest value plus key and framing.
+  const int max_message =
+      static_cast<int>(options.max_value_bytes + options.max_key_bytes + (64 << 10));
+  kv::storage::MemoryEngine engine;
+  kv::rpc::GrpcPeerTransport transport(
+      {.self = options.self, .rpc_timeout = rpc_timeout, .max_message_bytes = max_message});
+  kv::node::Node node(options, &engine, &transport, kv::util::SystemClock::Default());
+  kv::rpc::Server server(&node, f.addr, max_message);
+  if (absl::Status s = server.Start(); !s.ok()) {
+    std::fprintf(stderr, "kvstore: %s\n", std::string(s.message()).c_str());
+    return 1;
+  }
+  kv::rpc::HeartbeatClient heartbeats(
+      {.interval = heartbeat, .failure_timeout = options.failure_timeout, .max_streams = options.k},
+      &node, &transport);
+  spdlog::set_default_logger(spdlog::default_logger()->clone(options.self.id.ShortHex()));
+  spdlog::info("kvstore node {} listening on {} (advertised as {}), N={}, k={}",
+               options.self.id.ToHex(), f.addr, options.self.address, options.replicas,
+               options.k);
+  node.Start();
+  heartbeats.Start();
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("received {}; draining and stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  node.Stop();
+  heartbeats.Stop();
+  server.Shutdown(absl::Seconds(5));
+  transport.Shutdown();
+  spdlog::info("stopped");
+  return 0;
+}

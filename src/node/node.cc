@@ -1,0 +1,226 @@
+#include "src/node/node.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
+
+namespace kv::node {
+
+using replication::Consistency;
+
+Node::Node(NodeOptions options, storage::Engine* engine, replication::PeerTransport* transport,
+           const util::Clock* clock)
+    : options_(std::move(options)),
+      engine_(engine),
+      transport_(transport),
+      clock_(clock),
+      hlc_(clock),
+      membership_({.self = options_.self, .k = options_.k,
+                   .failure_timeout = options_.failure_timeout},
+                  clock),
+      coordinator_(options_.self.id, engine, transport),
+      rng_(std::random_device{}()) {
+  joined_ = options_.seeds.empty();
+}
+
+Node::~Node() { Stop(); }
+
+absl::Status Node::ValidateKey(const std::string& key) const {
+  if (key.empty()) {
+    return absl::InvalidArgumentError("key is empty; give a key of 1 to " +
+                                      std::to_string(options_.max_key_bytes) + " bytes");
+  }
+  if (key.size() > options_.max_key_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat("key is ", key.size(), " bytes; the limit is ",
+                                                   options_.max_key_bytes,
+                                                   " (--max-key-bytes)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Node::ValidateValue(const std::string& value) const {
+  if (value.size() > options_.max_value_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat("value is ", value.size(),
+                                                   " bytes; the limit is ",
+                                                   options_.max_value_bytes,
+                                                   " (--max-value-bytes)"));
+  }
+  return absl::OkStatus();
+}
+
+int Node::EffectiveReplicas() const {
+  return static_cast<int>(
+      std::min<size_t>(static_cast<size_t>(options_.replicas), membership_.KnownNodes()));
+}
+
+void Node::Put(PutArgs args, WriteCallback done) {
+  if (absl::Status s = ValidateKey(args.key); !s.ok()) return done(s);
+  if (absl::Status s = ValidateValue(args.value); !s.ok()) return done(s);
+  storage::Record rec;
+  rec.value = std::move(args.value);
+  if (args.ttl_seconds > 0) {
+    rec.expires_at_ms = clock_->NowMillis() + int64_t{args.ttl_seconds} * 1000;
+  }
+  Write(args.key, std::move(rec), args.consistency, std::move(done));
+}
+
+void Node::Delete(std::string key, std::optional<Consistency> c, WriteCallback done) {
+  if (absl::Status s = ValidateKey(key); !s.ok()) return done(s);
+  storage::Record rec;
+  rec.tombstone = true;
+  Write(key, std::move(rec), c, std::move(done));
+}
+
+void Node::Write(const std::string& key, storage::Record rec, std::optional<Consistency> c,
+                 WriteCallback done) {
+  rec.version = storage::Version{hlc_.Now(), options_.self.id.ToHex()};
+  const int n = EffectiveReplicas();
+  const Consistency consistency = c.value_or(options_.default_consistency);
+  ResolveReplicas(dht::NodeId::FromKey(key), [this, key, rec = std::move(rec), n, consistency,
+                                              done = std::move(done)](
+                                                 std::vector<dht::Contact> replicas) mutable {
+    coordinator_.Write(key, rec, replicas, n, consistency, std::move(done));
+  });
+}
+
+void Node::Get(std::string key, std::optional<Consistency> c, GetCallback done) {
+  if (absl::Status s = ValidateKey(key); !s.ok()) return done(s);
+  const int n = EffectiveReplicas();
+  const Consistency consistency = c.value_or(options_.default_consistency);
+  ResolveReplicas(dht::NodeId::FromKey(key), [this, key, n, consistency, done = std::move(done)](
+                                                 std::vector<dht::Contact> replicas) mutable {
+    coordinator_.Read(
+        key, replicas, n, consistency,
+        [this, done = std::move(done)](absl::StatusOr<replication::ReadResult> r) {
+          if (!r.ok()) return done(r.status());
+          GetReply reply;
+          if (r->record && r->record->LiveAt(clock_->NowMillis())) {
+            reply.found = true;
+            reply.value = std::move(r->record->value);
+            reply.version = std::move(r->record->version);
+          }
+          done(std::move(reply));
+        });
+  });
+}
+
+namespace {
+
+// Joins the per-replica probes of one Locate call.
+struct LocateState {
+  absl::Mutex mu;
+  LocateReply reply ABSL_GUARDED_BY(mu);
+  size_t pending ABSL_GUARDED_BY(mu) = 0;
+  Node::LocateCallback done;
+
+  void Answer(size_t i, absl::StatusOr<std::optional<storage::Record>> r, int64_t now_ms) {
+    bool last;
+    {
+      absl::MutexLock l(&mu);
+      ReplicaLocation& loc = reply.replicas[i];
+      loc.reachable = r.ok();
+      if (!r.ok()) {
+        loc.error = r.status().ToString();
+      } else if (*r) {
+        loc.version = (*r)->version;
+        loc.holds = (*r)->LiveAt(now_ms);
+      }
+      last = --pending == 0;
+    }
+    if (last) {
+      LocateReply out;
+      {
+        absl::MutexLock l(&mu);
+        out = std::move(reply);
+      }
+      done(std::move(out));
+    }
+  }
+};
+
+}  // namespace
+
+void Node::Locate(std::string key, LocateCallback done) {
+  if (absl::Status s = ValidateKey(key); !s.ok()) return done(s);
+  const dht::NodeId key_id = dht::NodeId::FromKey(key);
+  ResolveReplicas(key_id, [this, key, key_id,
+                           done = std::move(done)](std::vector<dht::Contact> replicas) mutable {
+    auto state = std::make_shared<LocateState>();
+    state->done = std::move(done);
+    {
+      absl::MutexLock l(&state->mu);
+      state->reply.key_id = key_id;
+      for (const dht::Contact& c : replicas) state->reply.replicas.push_back({.node = c});
+      state->pending = replicas.size();
+    }
+    if (replicas.empty()) return state->done(LocateReply{.key_id = key_id});
+    for (size_t i = 0; i < replicas.size(); ++i) {
+      if (replicas[i].id == options_.self.id) {
+        state->Answer(i, engine_->Read(key), clock_->NowMillis());
+      } else {
+        transport_->Fetch(replicas[i], key,
+                          [this, state, i](absl::StatusOr<std::optional<storage::Record>> r) {
+                            state->Answer(i, std::move(r), clock_->NowMillis());
+                          });
+      }
+    }
+  });
+}
+
+void Node::Learn(const dht::Contact& c) {
+  std::optional<dht::Contact> oldest = membership_.Observe(c);
+  if (!oldest) return;
+  transport_->Ping(oldest->address, [this, id = oldest->id](absl::StatusOr<dht::Contact> r) {
+    membership_.OnPingResult(id, r.ok() && r->id == id);
+  });
+}
+
+std::vector<dht::Contact> Node::HandleJoin(const dht::Contact& from) {
+  Learn(from);
+  membership_.Heard(from.id);
+  std::vector<dht::Contact> out{options_.self};
+  for (dht::Contact& c : membership_.Closest(from.id, options_.k)) {
+    if (c.id != from.id) out.push_back(std::move(c));
+  }
+  return out;
+}
+
+void Node::HandlePing(const std::optional<dht::Contact>& from) {
+  if (from) Learn(*from);
+}
+
+void Node::HandleHeartbeat(const dht::Contact& from) {
+  Learn(from);
+  membership_.Heard(from.id);
+}
+
+std::vector<dht::Contact> Node::HandleFindNode(const dht::Contact& from,
+                                               const dht::NodeId& target) {
+  Learn(from);
+  return membership_.Closest(target, options_.k);
+}
+
+absl::StatusOr<bool> Node::HandleStore(const dht::Contact& from, const std::string& key,
+                                       const storage::Record& rec) {
+  Learn(from);
+  if (!hlc_.Update(rec.version.timestamp)) {
+    spdlog::warn("write for key of {} bytes from {} carries a clock {} ms ahead of ours",
+                 key.size(), from.address,
+                 replication::HybridClock::PhysicalMillis(rec.version.timestamp) -
+                     clock_->NowMillis());
+  }
+  return engine_->Apply(key, rec);
+}
+
+absl::StatusOr<std::optional<storage::Record>> Node::HandleFetch(const std::string& key) const {
+  return engine_->Read(key);
+}
+
+bool Node::joined() const {
+  absl::MutexLock l(&mu_);
+  return joined_;
+}
+
+}  // namespace kv::node

@@ -1,0 +1,197 @@
+// The Node's cluster work: Kademlia lookups, joining, background maintenance.
+#include <algorithm>
+#include <memory>
+#include <utility>
+
+#include "absl/synchronization/notification.h"
+#include "spdlog/spdlog.h"
+#include "src/dht/lookup.h"
+#include "src/node/node.h"
+
+namespace kv::node {
+namespace {
+
+// One iterative lookup: the dht::Lookup state machine plus the RPCs it asks for.
+struct LookupRun : std::enable_shared_from_this<LookupRun> {
+  LookupRun(dht::Lookup l, Node::ContactsCallback cb) : lookup(std::move(l)), done(std::move(cb)) {}
+
+  absl::Mutex mu;
+  dht::Lookup lookup ABSL_GUARDED_BY(mu);
+  bool finished ABSL_GUARDED_BY(mu) = false;
+  Node::ContactsCallback done;
+};
+
+void Pump(const std::shared_ptr<LookupRun>& run, const dht::NodeId& target,
+          replication::PeerTransport* transport, membership::Membership* members) {
+  std::vector<dht::Contact> requests;
+  std::vector<dht::Contact> result;
+  bool finish = false;
+  {
+    absl::MutexLock l(&run->mu);
+    if (run->finished) return;
+    requests = run->lookup.NextRequests();
+    if (requests.empty() && run->lookup.Done()) {
+      run->finished = true;
+      finish = true;
+      result = run->lookup.Result();
+    }
+  }
+  if (finish) {
+    run->done(std::move(result));
+    return;
+  }
+  for (const dht::Contact& to : requests) {
+    transport->FindNode(to, target, [run, to, target, transport,
+                                     members](absl::StatusOr<std::vector<dht::Contact>> r) {
+      {
+        absl::MutexLock l(&run->mu);
+        if (r.ok()) {
+          run->lookup.OnResponse(to.id, *r);
+        } else {
+          run->lookup.OnFailure(to.id);
+        }
+      }
+      if (r.ok()) {
+        members->Observe(to);
+        members->Heard(to.id);
+      }
+      Pump(run, target, transport, members);
+    });
+  }
+}
+
+}  // namespace
+
+void Node::FindClosest(const dht::NodeId& target, ContactsCallback done) {
+  std::vector<dht::Contact> seeds = membership_.ClosestLive(target, options_.k);
+  std::erase_if(seeds, [this](const dht::Contact& c) { return c.id == options_.self.id; });
+  auto with_self = [this, target, done = std::move(done)](std::vector<dht::Contact> found) {
+    found.push_back(options_.self);
+    std::sort(found.begin(), found.end(), [&](const dht::Contact& a, const dht::Contact& b) {
+      return dht::CloserTo(target, a.id, b.id);
+    });
+    std::erase_if(found, [this](const dht::Contact& c) { return !membership_.IsAlive(c.id); });
+    if (found.size() > options_.k) found.resize(options_.k);
+    done(std::move(found));
+  };
+  auto run = std::make_shared<LookupRun>(
+      dht::Lookup(options_.self.id, target, options_.k, options_.alpha, std::move(seeds)),
+      std::move(with_self));
+  Pump(run, target, transport_, &membership_);
+}
+
+void Node::ResolveReplicas(const dht::NodeId& key_id, ContactsCallback done) {
+  const size_t n = static_cast<size_t>(options_.replicas);
+  // A table with room in it has seen every node the cluster told it about:
+  // the replica set needs no network hop.
+  if (membership_.KnownNodes() <= options_.k) {
+    return done(membership_.ClosestLive(key_id, n));
+  }
+  FindClosest(key_id, [n, done = std::move(done)](std::vector<dht::Contact> found) {
+    if (found.size() > n) found.resize(n);
+    done(std::move(found));
+  });
+}
+
+void Node::Start() {
+  maintenance_ = std::thread([this] { MaintenanceLoop(); });
+}
+
+void Node::Stop() {
+  {
+    absl::MutexLock l(&mu_);
+    stopping_ = true;
+  }
+  if (maintenance_.joinable()) maintenance_.join();
+}
+
+void Node::LookupBlocking(const dht::NodeId& target) {
+  auto done = std::make_shared<absl::Notification>();
+  FindClosest(target, [done](std::vector<dht::Contact>) { done->Notify(); });
+  done->WaitForNotificationWithTimeout(absl::Seconds(30));
+}
+
+bool Node::JoinSeeds() {
+  bool any = false;
+  for (const std::string& seed : options_.seeds) {
+    auto done = std::make_shared<absl::Notification>();
+    auto result = std::make_shared<absl::StatusOr<std::vector<dht::Contact>>>();
+    transport_->Join(seed, [done, result](absl::StatusOr<std::vector<dht::Contact>> r) {
+      *result = std::move(r);
+      done->Notify();
+    });
+    done->WaitForNotification();
+    if (!result->ok()) {
+      spdlog::warn("join via {} failed: {}", seed, result->status().ToString());
+      continue;
+    }
+    for (const dht::Contact& c : **result) {
+      if (c.id == options_.self.id) continue;
+      Learn(c);
+      any = true;
+    }
+    if (!(*result)->empty() && (**result)[0].id != options_.self.id) {
+      membership_.Heard((**result)[0].id);
+      spdlog::info("joined via {} ({}); it suggested {} peers", seed, (**result)[0].id.ShortHex(),
+                   (*result)->size() - 1);
+    }
+  }
+  if (!any) return false;
+  // Kademlia join: look up our own ID so the nodes near us learn of us, then
+  // refresh the buckets farther away.
+  LookupBlocking(options_.self.id);
+  std::vector<dht::NodeId> targets;
+  {
+    absl::MutexLock l(&mu_);
+    targets = membership_.BucketsToRefresh(absl::ZeroDuration(), rng_);
+  }
+  for (const dht::NodeId& t : targets) LookupBlocking(t);
+  spdlog::info("routing table holds {} peers after join", membership_.KnownNodes() - 1);
+  return true;
+}
+
+void Node::MaintenanceLoop() {
+  absl::Duration join_backoff = absl::Milliseconds(500);
+  absl::Time next_join = absl::InfinitePast();
+  absl::Time next_refresh = clock_->Now() + absl::Minutes(1);
+  auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+  while (true) {
+    {
+      absl::MutexLock l(&mu_);
+      if (mu_.AwaitWithTimeout(absl::Condition(&stopping), absl::ZeroDuration())) return;
+    }
+    const absl::Time now = clock_->Now();
+    if (!joined() && now >= next_join) {
+      if (JoinSeeds()) {
+        absl::MutexLock l(&mu_);
+        joined_ = true;
+      } else {
+        spdlog::warn("no seed peer answered; retrying in {}", absl::FormatDuration(join_backoff));
+        next_join = now + join_backoff;
+        join_backoff = std::min(join_backoff * 2, absl::Seconds(30));
+      }
+    }
+    for (const auto& t : membership_.Sweep()) {
+      if (t.state == membership::PeerState::kDown) {
+        spdlog::warn("peer {} is down (no heartbeat for {})", t.id.ShortHex(),
+                     absl::FormatDuration(options_.failure_timeout));
+      } else {
+        spdlog::info("peer {} is alive again", t.id.ShortHex());
+      }
+    }
+    if (now >= next_refresh) {
+      next_refresh = now + absl::Minutes(1);
+      std::vector<dht::NodeId> targets;
+      {
+        absl::MutexLock l(&mu_);
+        targets = membership_.BucketsToRefresh(options_.bucket_refresh, rng_);
+      }
+      for (const dht::NodeId& t : targets) LookupBlocking(t);
+    }
+    absl::MutexLock l(&mu_);
+    mu_.AwaitWithTimeout(absl::Condition(&stopping), options_.maintenance_interval);
+    if (stopping_) return;
+  }
+}
+
+}  // namespace kv::node

@@ -1,0 +1,237 @@
+#include "src/replication/coordinator.h"
+
+#include <memory>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+
+namespace kv::replication {
+
+int RequiredAcks(Consistency c, int replicas) {
+  switch (c) {
+    case Consistency::kOne:
+      return 1;
+    case Consistency::kAll:
+      return replicas;
+    case Consistency::kQuorum:
+      break;
+  }
+  return replicas / 2 + 1;
+}
+
+absl::string_view ConsistencyName(Consistency c) {
+  switch (c) {
+    case Consistency::kOne:
+      return "ONE";
+    case Consistency::kAll:
+      return "ALL";
+    case Consistency::kQuorum:
+      break;
+  }
+  return "QUORUM";
+}
+
+namespace {
+
+absl::Status QuorumError(absl::string_view op, int answered, int total, int needed,
+                         Consistency c, const absl::Status& last_error) {
+  return absl::UnavailableError(absl::StrCat(
+      op, " quorum not reachable: ", answered, " of ", total, " replicas answered; ",
+      ConsistencyName(c), " needs ", needed, ". Retry when more replicas are up, or use a lower "
+      "consistency. Last replica error: ", last_error.ToString()));
+}
+
+// Shared by the callbacks of one write.
+struct WriteState {
+  WriteState(int total, int needed, Consistency c, storage::Version v, Coordinator::WriteCallback cb)
+      : total(total), needed(needed), consistency(c), version(std::move(v)), done(std::move(cb)) {}
+
+  // Records one replica's answer; returns the callback to run (outside the lock), if any.
+  std::function<void()> OnAnswer(const absl::Status& s) {
+    absl::MutexLock l(&mu);
+    if (s.ok()) {
+      ++acks;
+    } else {
+      ++failures;
+      last_error = s;
+    }
+    if (answered) return nullptr;
+    if (acks >= needed) {
+      answered = true;
+      return [cb = std::move(done), r = WriteResult{version, static_cast<uint32_t>(acks)}] {
+        cb(r);
+      };
+    }
+    if (failures > total - needed) {
+      answered = true;
+      return [cb = std::move(done),
+              e = QuorumError("write", acks, total, needed, consistency, last_error)] { cb(e); };
+    }
+    return nullptr;
+  }
+
+  const int total;
+  const int needed;
+  const Consistency consistency;
+  const storage::Version version;
+
+  absl::Mutex mu;
+  Coordinator::WriteCallback done ABSL_GUARDED_BY(mu);
+  int acks ABSL_GUARDED_BY(mu) = 0;
+  int failures ABSL_GUARDED_BY(mu) = 0;
+  bool answered ABSL_GUARDED_BY(mu) = false;
+  absl::Status last_error ABSL_GUARDED_BY(mu);
+};
+
+}  // namespace
+
+Coordinator::Coordinator(dht::NodeId self, storage::Engine* local, PeerTransport* transport)
+    : self_(self), local_(local), transport_(transport) {}
+
+void Coordinator::Write(const std::string& key, const storage::Record& rec,
+                        const std::vector<dht::Contact>& replicas, int n, Consistency c,
+                        WriteCallback done) {
+  auto state =
+      std::make_shared<WriteState>(n, RequiredAcks(c, n), c, rec.version, std::move(done));
+  for (size_t missing = replicas.size(); missing < static_cast<size_t>(n); ++missing) {
+    absl::Status down = absl::UnavailableError("replica is down (no live node to take its place)");
+    if (auto cb = state->OnAnswer(down)) cb();
+  }
+  for (const dht::Contact& replica : replicas) {
+    if (replica.id == self_) {
+      absl::StatusOr<bool> applied = local_->Apply(key, rec);
+      if (auto cb = state->OnAnswer(applied.status())) cb();
+      continue;
+    }
+    transport_->Store(replica, key, rec, [state](absl::Status s) {
+      if (auto cb = state->OnAnswer(s)) cb();
+    });
+  }
+}
+
+struct Coordinator::ReadState {
+  ReadState(std::string k, std::vector<dht::Contact> r, int n, Consistency c, ReadCallback cb)
+      : key(std::move(k)),
+        replicas(std::move(r)),
+        total(n),
+        needed(RequiredAcks(c, n)),
+        consistency(c),
+        done(std::move(cb)),
+        answers(replicas.size()),
+        failures(n - static_cast<int>(replicas.size())) {}
+
+  struct Answer {
+    bool answered = false;  // the replica responded (with or without a record)
+    std::optional<storage::Record> record;
+  };
+
+  const std::string key;
+  const std::vector<dht::Contact> replicas;
+  const int total;  // replicas.size() plus the missing ones, which count as failed
+  const int needed;
+  const Consistency consistency;
+
+  absl::Mutex mu;
+  ReadCallback done ABSL_GUARDED_BY(mu);
+  std::vector<Answer> answers ABSL_GUARDED_BY(mu);
+  int responses ABSL_GUARDED_BY(mu) = 0;
+  int failures ABSL_GUARDED_BY(mu);
+  bool answered ABSL_GUARDED_BY(mu) = false;
+  absl::Status last_error ABSL_GUARDED_BY(mu) =
+      absl::UnavailableError("replica is down (no live node to take its place)");
+
+  std::optional<storage::Record> NewestLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    std::optional<storage::Record> newest;
+    for (const Answer& a : answers) {
+      if (a.record && (!newest || newest->version < a.record->version)) newest = a.record;
+    }
+    return newest;
+  }
+};
+
+void Coordinator::Read(const std::string& key, const std::vector<dht::Contact>& replicas, int n,
+                       Consistency c, ReadCallback done) {
+  auto state = std::make_shared<ReadState>(key, replicas, n, c, std::move(done));
+  if (replicas.empty()) {
+    ReadCallback cb;
+    absl::Status e;
+    {
+      absl::MutexLock l(&state->mu);
+      state->answered = true;
+      e = QuorumError("read", 0, n, state->needed, c, state->last_error);
+      cb = std::move(state->done);
+    }
+    cb(e);
+    return;
+  }
+  for (size_t i = 0; i < replicas.size(); ++i) {
+    auto on_answer = [this, state, i](absl::StatusOr<std::optional<storage::Record>> r) {
+      std::function<void()> cb;
+      bool all_in = false;
+      {
+        absl::MutexLock l(&state->mu);
+        if (r.ok()) {
+          state->answers[i].answered = true;
+          state->answers[i].record = *std::move(r);
+          ++state->responses;
+        } else {
+          ++state->failures;
+          state->last_error = r.status();
+        }
+        const int total = state->total;
+        if (!state->answered && state->responses >= state->needed) {
+          state->answered = true;
+          cb = [d = std::move(state->done),
+                res = ReadResult{state->NewestLocked(), static_cast<uint32_t>(state->responses)}] {
+            d(res);
+          };
+        } else if (!state->answered && state->failures > total - state->needed) {
+          state->answered = true;
+          cb = [d = std::move(state->done),
+                e = QuorumError("read", state->responses, total, state->needed,
+                                state->consistency, state->last_error)] { d(e); };
+        }
+        all_in = state->responses + state->failures == total;
+      }
+      if (cb) cb();
+      if (all_in) FinishRead(state);
+    };
+    if (replicas[i].id == self_) {
+      on_answer(local_->Read(key));
+    } else {
+      transport_->Fetch(replicas[i], key, std::move(on_answer));
+    }
+  }
+}
+
+void Coordinator::FinishRead(const std::shared_ptr<ReadState>& state) {
+  std::optional<storage::Record> newest;
+  std::vector<dht::Contact> stale;
+  {
+    absl::MutexLock l(&state->mu);
+    newest = state->NewestLocked();
+    if (!newest) return;
+    for (size_t i = 0; i < state->answers.size(); ++i) {
+      const auto& a = state->answers[i];
+      if (a.answered && (!a.record || a.record->version < newest->version)) {
+        stale.push_back(state->replicas[i]);
+      }
+    }
+  }
+  for (const dht::Contact& replica : stale) {
+    read_repairs_.fetch_add(1, std::memory_order_relaxed);
+    if (replica.id == self_) {
+      (void)local_->Apply(state->key, *newest);
+    } else {
+      transport_->Store(replica, state->key, *newest, [](absl::Status) {});
+    }
+  }
+}
+
+uint64_t Coordinator::read_repairs() const {
+  return read_repairs_.load(std::memory_order_relaxed);
+}
+
+}  // namespace kv::replication

@@ -1,0 +1,85 @@
+// Quorum coordination of one client operation across a key's replicas.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <functional>
+#include <optional>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "src/dht/node_id.h"
+#include "src/replication/peer_transport.h"
+#include "src/storage/engine.h"
+#include "src/storage/record.h"
+
+namespace kv::replication {
+
+enum class Consistency { kOne, kQuorum, kAll };
+
+// Acknowledgements `c` needs from a replica set of `replicas` nodes:
+// ONE = 1, QUORUM = a majority, ALL = every replica. REQUIRES: replicas >= 1.
+int RequiredAcks(Consistency c, int replicas);
+absl::string_view ConsistencyName(Consistency c);
+
+struct WriteResult {
+  storage::Version version;
+  uint32_t acks = 0;  // replicas that had acknowledged when the answer was given
+};
+
+struct ReadResult {
+  // The newest record any answering replica held (it may be a tombstone or
+  // expired: the caller decides visibility); nullopt if none held one.
+  std::optional<storage::Record> record;
+  uint32_t responses = 0;
+};
+
+// Runs writes and reads against a key's replica set: the local engine for
+// this node, the transport for the others. Thread-safe; never blocks on the
+// network. `local` and `transport` are not owned and must outlive every
+// operation, including the background work that follows an answer.
+class Coordinator {
+ public:
+  using WriteCallback = std::function<void(absl::StatusOr<WriteResult>)>;
+  using ReadCallback = std::function<void(absl::StatusOr<ReadResult>)>;
+
+  Coordinator(dht::NodeId self, storage::Engine* local, PeerTransport* transport);
+
+  // Sends `rec` to every live replica in parallel. `n` is the size the
+  // replica set should have (the replication factor, capped by the cluster
+  // size); replicas missing from `replicas` count as failed. `done` runs
+  // once: OK after RequiredAcks(c, n) acknowledgements, or UNAVAILABLE as
+  // soon as too many replicas have failed for that to happen (the message
+  // says how many answered of how many were needed). Replicas that answer
+  // after `done` still apply the write. REQUIRES: replicas.size() <= n, n >= 1.
+  void Write(const std::string& key, const storage::Record& rec,
+             const std::vector<dht::Contact>& replicas, int n, Consistency c,
+             WriteCallback done);
+
+  // Asks every live replica for `key`; `done` runs once with the newest
+  // record among the first RequiredAcks(c, n) answers, or UNAVAILABLE. When
+  // all replicas have answered, those that returned an older record or none
+  // are sent the newest one in the background (read repair).
+  // REQUIRES: replicas.size() <= n, n >= 1.
+  void Read(const std::string& key, const std::vector<dht::Contact>& replicas, int n,
+            Consistency c, ReadCallback done);
+
+  // Repairs started by reads so far (for tests and metrics).
+  uint64_t read_repairs() const;
+
+ private:
+  struct ReadState;
+  void FinishRead(const std::shared_ptr<ReadState>& state);
+
+  // Const after construction.
+  const dht::NodeId self_;
+  storage::Engine* const local_;
+  PeerTransport* const transport_;
+
+  std::atomic<uint64_t> read_repairs_{0};
+};
+
+}  // namespace kv::replication

@@ -1,0 +1,195 @@
+#include "src/replication/coordinator.h"
+
+#include <deque>
+#include <memory>
+#include <random>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "gtest/gtest.h"
+#include "src/storage/memory_engine.h"
+
+namespace kv::replication {
+namespace {
+
+// An in-memory cluster: each peer has its own engine. Calls are queued and
+// delivered by Deliver(), so tests control ordering; peers listed in `down_`
+// fail with UNAVAILABLE.
+class FakeTransport final : public PeerTransport {
+ public:
+  storage::MemoryEngine& engine(const dht::NodeId& id) {
+    std::unique_ptr<storage::MemoryEngine>& e = engines_[id];
+    if (!e) e = std::make_unique<storage::MemoryEngine>();
+    return *e;
+  }
+  void SetDown(const dht::NodeId& id, bool down) {
+    if (down) {
+      down_.insert(id);
+    } else {
+      down_.erase(id);
+    }
+  }
+  void Deliver() {
+    while (!queue_.empty()) {
+      auto f = std::move(queue_.front());
+      queue_.pop_front();
+      f();
+    }
+  }
+  size_t pending() const { return queue_.size(); }
+
+  void Store(const dht::Contact& to, const std::string& key, const storage::Record& rec,
+             StoreCallback done) override {
+    queue_.push_back([=, this] {
+      if (down_.contains(to.id)) return done(absl::UnavailableError("down"));
+      done(engine(to.id).Apply(key, rec).status());
+    });
+  }
+  void Fetch(const dht::Contact& to, const std::string& key, FetchCallback done) override {
+    queue_.push_back([=, this] {
+      if (down_.contains(to.id)) return done(absl::UnavailableError("down"));
+      done(engine(to.id).Read(key));
+    });
+  }
+  void FindNode(const dht::Contact&, const dht::NodeId&, FindNodeCallback done) override {
+    done(absl::UnimplementedError("not in this test"));
+  }
+  void Ping(const std::string&, PingCallback done) override {
+    done(absl::UnimplementedError("not in this test"));
+  }
+  void Join(const std::string&, JoinCallback done) override {
+    done(absl::UnimplementedError("not in this test"));
+  }
+
+ private:
+  absl::flat_hash_map<dht::NodeId, std::unique_ptr<storage::MemoryEngine>> engines_;
+  absl::flat_hash_set<dht::NodeId> down_;
+  std::deque<std::function<void()>> queue_;
+};
+
+class CoordinatorTest : public ::testing::Test {
+ protected:
+  CoordinatorTest() {
+    std::mt19937_64 rng(42);
+    for (int i = 0; i < 3; ++i) {
+      replicas_.push_back({dht::NodeId::Random(rng), "127.0.0.1:" + std::to_string(7000 + i)});
+    }
+  }
+  storage::Record Value(std::string v, uint64_t ts) {
+    storage::Record r;
+    r.value = std::move(v);
+    r.version = {ts, replicas_[0].id.ToHex()};
+    return r;
+  }
+  // Coordinates from replicas_[0]: that replica is the local engine.
+  Coordinator Make() { return Coordinator(replicas_[0].id, &local_, &transport_); }
+
+  std::vector<dht::Contact> replicas_;
+  storage::MemoryEngine local_;
+  FakeTransport transport_;
+};
+
+TEST(RequiredAcksTest, MatchesConsistencyLevels) {
+  EXPECT_EQ(RequiredAcks(Consistency::kOne, 3), 1);
+  EXPECT_EQ(RequiredAcks(Consistency::kQuorum, 3), 2);
+  EXPECT_EQ(RequiredAcks(Consistency::kQuorum, 4), 3);
+  EXPECT_EQ(RequiredAcks(Consistency::kQuorum, 1), 1);
+  EXPECT_EQ(RequiredAcks(Consistency::kAll, 5), 5);
+}
+
+TEST_F(CoordinatorTest, QuorumWriteAnswersAfterTwoAcksAndThirdStillApplies) {
+  Coordinator c = Make();
+  std::optional<absl::StatusOr<WriteResult>> result;
+  c.Write("k", Value("v", 100), replicas_, 3, Consistency::kQuorum,
+          [&](absl::StatusOr<WriteResult> r) { result = r; });
+  EXPECT_FALSE(result.has_value()) << "one local ack is not a quorum";
+  transport_.Deliver();
+  ASSERT_TRUE(result.has_value());
+  ASSERT_TRUE(result->ok());
+  EXPECT_EQ((*result)->acks, 2u);
+  EXPECT_EQ((*result)->version.timestamp, 100u);
+  for (int i = 1; i < 3; ++i) {
+    auto rec = transport_.engine(replicas_[i].id).Read("k");
+    ASSERT_TRUE(rec.ok() && rec->has_value()) << i;
+    EXPECT_EQ((*rec)->value, "v");
+  }
+}
+
+TEST_F(CoordinatorTest, WriteFailsWithCountsWhenQuorumUnreachable) {
+  transport_.SetDown(replicas_[1].id, true);
+  transport_.SetDown(replicas_[2].id, true);
+  Coordinator c = Make();
+  std::optional<absl::StatusOr<WriteResult>> result;
+  c.Write("k", Value("v", 100), replicas_, 3, Consistency::kQuorum,
+          [&](absl::StatusOr<WriteResult> r) { result = r; });
+  transport_.Deliver();
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(result->status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(result->status().message().find("1 of 3 replicas answered"), std::string::npos)
+      << result->status();
+  EXPECT_NE(result->status().message().find("QUORUM needs 2"), std::string::npos);
+}
+
+TEST_F(CoordinatorTest, MissingReplicasCountAsFailures) {
+  Coordinator c = Make();
+  std::optional<absl::StatusOr<WriteResult>> result;
+  std::vector<dht::Contact> only_local{replicas_[0]};
+  c.Write("k", Value("v", 1), only_local, 3, Consistency::kQuorum,
+          [&](absl::StatusOr<WriteResult> r) { result = r; });
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(result->status().code(), absl::StatusCode::kUnavailable);
+  // ONE succeeds with the local replica alone.
+  result.reset();
+  c.Write("k", Value("v", 2), only_local, 3, Consistency::kOne,
+          [&](absl::StatusOr<WriteResult> r) { result = r; });
+  ASSERT_TRUE(result.has_value());
+  EXPECT_TRUE(result->ok());
+}
+
+TEST_F(CoordinatorTest, ReadReturnsNewestAndRepairsStaleReplicas) {
+  ASSERT_TRUE(local_.Apply("k", Value("old", 100)).ok());
+  ASSERT_TRUE(transport_.engine(replicas_[1].id).Apply("k", Value("new", 200)).ok());
+  // replicas_[2] has nothing.
+  Coordinator c = Make();
+  std::optional<absl::StatusOr<ReadResult>> result;
+  c.Read("k", replicas_, 3, Consistency::kAll, [&](absl::StatusOr<ReadResult> r) { result = r; });
+  transport_.Deliver();
+  ASSERT_TRUE(result.has_value() && result->ok());
+  ASSERT_TRUE((*result)->record.has_value());
+  EXPECT_EQ((*result)->record->value, "new");
+  EXPECT_EQ(c.read_repairs(), 2u);
+  transport_.Deliver();  // the repair of replicas_[2]
+  EXPECT_EQ((*local_.Read("k"))->value, "new");
+  EXPECT_EQ((*transport_.engine(replicas_[2].id).Read("k"))->value, "new");
+}
+
+TEST_F(CoordinatorTest, ReadFailsWhenTooFewReplicasAnswer) {
+  transport_.SetDown(replicas_[1].id, true);
+  transport_.SetDown(replicas_[2].id, true);
+  Coordinator c = Make();
+  std::optional<absl::StatusOr<ReadResult>> result;
+  c.Read("k", replicas_, 3, Consistency::kQuorum,
+         [&](absl::StatusOr<ReadResult> r) { result = r; });
+  transport_.Deliver();
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(result->status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST_F(CoordinatorTest, QuorumReadSeesQuorumWriteWithOneReplicaDown) {
+  Coordinator c = Make();
+  transport_.SetDown(replicas_[2].id, true);
+  c.Write("k", Value("v1", 10), replicas_, 3, Consistency::kQuorum, [](auto) {});
+  transport_.Deliver();
+  transport_.SetDown(replicas_[2].id, false);
+  transport_.SetDown(replicas_[1].id, true);
+  std::optional<absl::StatusOr<ReadResult>> result;
+  c.Read("k", replicas_, 3, Consistency::kQuorum,
+         [&](absl::StatusOr<ReadResult> r) { result = r; });
+  transport_.Deliver();
+  ASSERT_TRUE(result.has_value() && result->ok());
+  ASSERT_TRUE((*result)->record.has_value());
+  EXPECT_EQ((*result)->record->value, "v1");
+}
+
+}  // namespace
+}  // namespace kv::replication

@@ -1,0 +1,313 @@
+#include "src/rpc/heartbeat.h"
+
+#include <utility>
+
+#include "spdlog/spdlog.h"
+#include "src/rpc/convert.h"
+
+namespace kv::rpc {
+
+namespace v1 = kvstore::v1;
+
+namespace {
+
+v1::HeartbeatMessage Beat(const dht::Contact& self, uint64_t sequence) {
+  v1::HeartbeatMessage m;
+  ToProto(self, m.mutable_from());
+  m.set_sequence(sequence);
+  m.set_sent_unix_micros(absl::ToUnixMicros(absl::Now()));
+  return m;
+}
+
+}  // namespace
+
+// Counts client streams that have not reached OnDone, so Stop() can wait.
+struct StreamCounter {
+  absl::Mutex mu;
+  int live ABSL_GUARDED_BY(mu) = 0;
+};
+
+// ---------------------------------------------------------------------------
+// Server side: answers each beat with one of ours (skipping an answer while
+// the previous one is still being written).
+class HeartbeatServerStream final
+    : public grpc::ServerBidiReactor<v1::HeartbeatMessage, v1::HeartbeatMessage> {
+ public:
+  HeartbeatServerStream(node::Node* node, HeartbeatRegistry* registry)
+      : node_(node), registry_(registry) {
+    StartRead(&in_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return RequestFinish(grpc::Status::OK);
+    absl::StatusOr<dht::Contact> from = FromProto(in_.from());
+    if (!from.ok()) {
+      return RequestFinish(ToGrpc(absl::InvalidArgumentError(
+          "heartbeat sender is invalid: " + std::string(from.status().message()))));
+    }
+    node_->HandleHeartbeat(*from);
+    bool write = false;
+    {
+      absl::MutexLock l(&mu_);
+      if (!writing_ && !finishing_) {
+        writing_ = true;
+        write = true;
+        out_ = Beat(node_->self(), in_.sequence());
+      }
+    }
+    if (write) StartWrite(&out_);
+    StartRead(&in_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    bool finish = false;
+    {
+      absl::MutexLock l(&mu_);
+      writing_ = false;
+      finish = finishing_ && !finished_;
+      if (finish) finished_ = true;
+    }
+    if (finish) Finish(final_status_);
+    if (!ok) RequestFinish(grpc::Status::OK);
+  }
+
+  // Finishes the stream once no write is in flight. Idempotent.
+  void RequestFinish(grpc::Status status) {
+    bool finish = false;
+    {
+      absl::MutexLock l(&mu_);
+      if (finishing_) return;
+      finishing_ = true;
+      final_status_ = std::move(status);
+      finish = !writing_;
+      if (finish) finished_ = true;
+    }
+    if (finish) Finish(final_status_);
+  }
+
+  void OnDone() override {
+    registry_->Remove(this);
+    delete this;
+  }
+
+ private:
+  node::Node* const node_;
+  HeartbeatRegistry* const registry_;
+  v1::HeartbeatMessage in_;
+  v1::HeartbeatMessage out_;
+
+  absl::Mutex mu_;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finishing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status final_status_;
+};
+
+grpc::ServerBidiReactor<v1::HeartbeatMessage, v1::HeartbeatMessage>* HeartbeatRegistry::Accept(
+    node::Node* node) {
+  auto* s = new HeartbeatServerStream(node, this);
+  bool closed;
+  {
+    absl::MutexLock l(&mu_);
+    closed = closed_;
+    open_.insert(s);
+  }
+  if (closed) s->RequestFinish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "node is stopping"));
+  return s;
+}
+
+void HeartbeatRegistry::CloseAll() {
+  absl::MutexLock l(&mu_);
+  closed_ = true;
+  for (HeartbeatServerStream* s : open_) {
+    s->RequestFinish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "node is stopping"));
+  }
+}
+
+void HeartbeatRegistry::Remove(HeartbeatServerStream* s) {
+  absl::MutexLock l(&mu_);
+  open_.erase(s);
+}
+
+// ---------------------------------------------------------------------------
+// Client side. A hold keeps OnDone away while a write may still be started;
+// it is released once the stream is closing and no write is in flight.
+class HeartbeatClientStream final
+    : public grpc::ClientBidiReactor<v1::HeartbeatMessage, v1::HeartbeatMessage>,
+      public std::enable_shared_from_this<HeartbeatClientStream> {
+ public:
+  HeartbeatClientStream(dht::Contact peer, node::Node* node, std::shared_ptr<StreamCounter> c)
+      : peer_(std::move(peer)), node_(node), counter_(std::move(c)) {}
+
+  void Start(v1::KV::Stub* stub) {
+    self_ref_ = shared_from_this();
+    last_heard_ = absl::Now();
+    stub->async()->Heartbeat(&ctx_, this);
+    AddHold();
+    StartRead(&in_);
+    StartCall();
+  }
+
+  // Writes one beat unless the previous is still in flight or the stream is closing.
+  void Send(v1::HeartbeatMessage beat) {
+    {
+      absl::MutexLock l(&mu_);
+      if (closing_ || writing_) return;
+      writing_ = true;
+      out_ = std::move(beat);
+    }
+    StartWrite(&out_);
+  }
+
+  // Cancels the stream; OnDone follows.
+  void Close() {
+    ReleaseHoldIfIdle(/*closing=*/true);
+    ctx_.TryCancel();
+  }
+
+  bool done() {
+    absl::MutexLock l(&mu_);
+    return done_;
+  }
+  absl::Time last_heard() {
+    absl::MutexLock l(&mu_);
+    return last_heard_;
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return ReleaseHoldIfIdle(/*closing=*/true);
+    absl::StatusOr<dht::Contact> from = FromProto(in_.from());
+    if (from.ok()) node_->HandleHeartbeat(*from);
+    {
+      absl::MutexLock l(&mu_);
+      last_heard_ = absl::Now();
+    }
+    StartRead(&in_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    {
+      absl::MutexLock l(&mu_);
+      writing_ = false;
+    }
+    ReleaseHoldIfIdle(/*closing=*/!ok);
+  }
+
+  void OnDone(const grpc::Status& s) override {
+    if (!s.ok() && s.error_code() != grpc::StatusCode::CANCELLED) {
+      spdlog::debug("heartbeat stream to {} ended: {}", peer_.address, s.error_message());
+    }
+    {
+      absl::MutexLock l(&mu_);
+      done_ = true;
+    }
+    {
+      absl::MutexLock l(&counter_->mu);
+      --counter_->live;
+    }
+    // May destroy this object: nothing may follow.
+    self_ref_.reset();
+  }
+
+ private:
+  void ReleaseHoldIfIdle(bool closing) {
+    bool release = false;
+    {
+      absl::MutexLock l(&mu_);
+      if (closing) closing_ = true;
+      if (closing_ && !writing_ && !hold_released_) {
+        hold_released_ = true;
+        release = true;
+      }
+    }
+    if (release) RemoveHold();
+  }
+
+  const dht::Contact peer_;
+  node::Node* const node_;
+  const std::shared_ptr<StreamCounter> counter_;
+  grpc::ClientContext ctx_;
+  v1::HeartbeatMessage in_;
+  v1::HeartbeatMessage out_;
+  std::shared_ptr<HeartbeatClientStream> self_ref_;  // keeps us alive until OnDone
+
+  absl::Mutex mu_;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  bool hold_released_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time last_heard_ ABSL_GUARDED_BY(mu_);
+};
+
+HeartbeatClient::HeartbeatClient(Options options, node::Node* node, GrpcPeerTransport* transport)
+    : options_(options),
+      node_(node),
+      transport_(transport),
+      counter_(std::make_shared<StreamCounter>()) {}
+
+HeartbeatClient::~HeartbeatClient() { Stop(); }
+
+void HeartbeatClient::Start() {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void HeartbeatClient::Loop() {
+  uint64_t sequence = 0;
+  auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+  while (true) {
+    Tick(++sequence);
+    absl::MutexLock l(&mu_);
+    if (mu_.AwaitWithTimeout(absl::Condition(&stopping), options_.interval)) return;
+  }
+}
+
+void HeartbeatClient::Tick(uint64_t sequence) {
+  std::vector<dht::Contact> targets = node_->membership().HeartbeatTargets(options_.max_streams);
+  const v1::HeartbeatMessage beat = Beat(node_->self(), sequence);
+  const absl::Time now = absl::Now();
+  absl::MutexLock l(&mu_);
+  if (stopping_) return;
+  absl::flat_hash_map<dht::NodeId, std::shared_ptr<HeartbeatClientStream>> next;
+  for (const dht::Contact& peer : targets) {
+    std::shared_ptr<HeartbeatClientStream> s;
+    if (auto it = streams_.find(peer.id); it != streams_.end()) s = std::move(it->second);
+    streams_.erase(peer.id);
+    // A stream that ended, or went silent for two failure timeouts, is redialled.
+    if (s && (s->done() || now - s->last_heard() > 2 * options_.failure_timeout)) {
+      s->Close();
+      s.reset();
+    }
+    if (!s) {
+      s = std::make_shared<HeartbeatClientStream>(peer, node_, counter_);
+      {
+        absl::MutexLock cl(&counter_->mu);
+        ++counter_->live;
+      }
+      s->Start(transport_->KvStub(peer.address));
+    }
+    s->Send(beat);
+    next[peer.id] = std::move(s);
+  }
+  for (auto& [id, s] : streams_) s->Close();  // no longer a neighbour
+  streams_ = std::move(next);
+}
+
+void HeartbeatClient::Stop() {
+  {
+    absl::MutexLock l(&mu_);
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+  {
+    absl::MutexLock l(&mu_);
+    for (auto& [id, s] : streams_) s->Close();
+    streams_.clear();
+  }
+  absl::MutexLock l(&counter_->mu);
+  auto drained = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(counter_->mu) {
+    return counter_->live == 0;
+  };
+  counter_->mu.AwaitWithTimeout(absl::Condition(&drained), absl::Seconds(10));
+}
+
+}  // namespace kv::rpc

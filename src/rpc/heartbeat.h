@@ -1,0 +1,80 @@
+// Heartbeat streams: each node keeps one bidirectional stream open to each of
+// its nearest routing-table neighbours, writes a beat every interval and
+// answers every beat it receives. Every beat received feeds the failure
+// detector (node::Node::HandleHeartbeat).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "proto/kv.grpc.pb.h"
+#include "src/node/node.h"
+#include "src/rpc/peer_client.h"
+
+namespace kv::rpc {
+
+class HeartbeatServerStream;
+
+// Tracks the server side of open Heartbeat streams so shutdown can end them
+// instead of waiting for the peers to hang up. Thread-safe.
+class HeartbeatRegistry {
+ public:
+  // Creates the reactor for one incoming stream. It deletes itself when done.
+  grpc::ServerBidiReactor<kvstore::v1::HeartbeatMessage, kvstore::v1::HeartbeatMessage>* Accept(
+      node::Node* node);
+  // Asks every open stream to finish; new streams are refused.
+  void CloseAll();
+
+ private:
+  friend class HeartbeatServerStream;
+  void Remove(HeartbeatServerStream* s);
+
+  absl::Mutex mu_;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  absl::flat_hash_set<HeartbeatServerStream*> open_ ABSL_GUARDED_BY(mu_);
+};
+
+class HeartbeatClientStream;
+struct StreamCounter;
+
+// The client side: a thread that every `interval` opens missing streams,
+// writes a beat on each open one, and restarts streams that went silent.
+class HeartbeatClient {
+ public:
+  struct Options {
+    absl::Duration interval = absl::Milliseconds(500);
+    absl::Duration failure_timeout = absl::Seconds(3);
+    size_t max_streams = 20;  // nearest neighbours to watch
+  };
+  // `node` and `transport` are not owned and must outlive Stop().
+  HeartbeatClient(Options options, node::Node* node, GrpcPeerTransport* transport);
+  ~HeartbeatClient();
+
+  void Start();
+  // Stops the thread, cancels every stream and waits until all have ended.
+  void Stop();
+
+ private:
+  void Loop();
+  void Tick(uint64_t sequence);
+
+  // Const after construction.
+  const Options options_;
+  node::Node* const node_;
+  GrpcPeerTransport* const transport_;
+  const std::shared_ptr<StreamCounter> counter_;
+
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  absl::flat_hash_map<dht::NodeId, std::shared_ptr<HeartbeatClientStream>> streams_
+      ABSL_GUARDED_BY(mu_);
+  std::thread thread_;
+};
+
+}  // namespace kv::rpc

@@ -1,0 +1,164 @@
+#include "src/rpc/peer_client.h"
+
+#include <utility>
+
+#include "src/rpc/convert.h"
+
+namespace kv::rpc {
+
+namespace v1 = kvstore::v1;
+
+grpc::ChannelArguments PeerChannelArguments(int max_message_bytes) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(max_message_bytes);
+  args.SetMaxSendMessageSize(max_message_bytes);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
+  return args;
+}
+
+GrpcPeerTransport::GrpcPeerTransport(Options options)
+    : options_(std::move(options)), channel_args_(PeerChannelArguments(options_.max_message_bytes)) {}
+
+GrpcPeerTransport::~GrpcPeerTransport() { Shutdown(); }
+
+void GrpcPeerTransport::Shutdown(absl::Duration timeout) { gate_.Close(timeout); }
+
+GrpcPeerTransport::Peer* GrpcPeerTransport::PeerFor(const std::string& address) {
+  absl::MutexLock l(&mu_);
+  std::unique_ptr<Peer>& p = peers_[address];
+  if (!p) {
+    p = std::make_unique<Peer>();
+    p->channel =
+        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), channel_args_);
+    p->kv = v1::KV::NewStub(p->channel);
+    p->peer = v1::Peer::NewStub(p->channel);
+  }
+  return p.get();
+}
+
+std::shared_ptr<grpc::Channel> GrpcPeerTransport::Channel(const std::string& address) {
+  return PeerFor(address)->channel;
+}
+
+v1::KV::Stub* GrpcPeerTransport::KvStub(const std::string& address) {
+  return PeerFor(address)->kv.get();
+}
+
+template <typename Req, typename Resp, typename Start, typename Finish>
+void GrpcPeerTransport::Call(Req req, Start start, Finish finish) {
+  if (!gate_.Enter()) {
+    finish(absl::UnavailableError("node is shutting down"), Resp{});
+    return;
+  }
+  struct State {
+    grpc::ClientContext ctx;
+    Req req;
+    Resp resp;
+  };
+  auto state = std::make_shared<State>();
+  state->req = std::move(req);
+  state->ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.rpc_timeout));
+  start(&state->ctx, &state->req, &state->resp,
+        [this, state, finish = std::move(finish)](grpc::Status s) mutable {
+          finish(FromGrpc(s), std::move(state->resp));
+          gate_.Leave();
+        });
+}
+
+void GrpcPeerTransport::Store(const dht::Contact& to, const std::string& key,
+                              const storage::Record& rec, StoreCallback done) {
+  v1::StoreRequest req;
+  ToProto(options_.self, req.mutable_from());
+  req.set_key(key);
+  ToProto(rec, req.mutable_record());
+  v1::Peer::Stub* stub = PeerFor(to.address)->peer.get();
+  Call<v1::StoreRequest, v1::StoreResponse>(
+      std::move(req),
+      [stub](grpc::ClientContext* ctx, const v1::StoreRequest* rq, v1::StoreResponse* rs,
+             std::function<void(grpc::Status)> cb) { stub->async()->Store(ctx, rq, rs, cb); },
+      [done = std::move(done)](absl::Status s, v1::StoreResponse) { done(s); });
+}
+
+void GrpcPeerTransport::Fetch(const dht::Contact& to, const std::string& key,
+                              FetchCallback done) {
+  v1::FetchRequest req;
+  ToProto(options_.self, req.mutable_from());
+  req.set_key(key);
+  v1::Peer::Stub* stub = PeerFor(to.address)->peer.get();
+  Call<v1::FetchRequest, v1::FetchResponse>(
+      std::move(req),
+      [stub](grpc::ClientContext* ctx, const v1::FetchRequest* rq, v1::FetchResponse* rs,
+             std::function<void(grpc::Status)> cb) { stub->async()->Fetch(ctx, rq, rs, cb); },
+      [done = std::move(done)](absl::Status s, v1::FetchResponse resp) {
+        if (!s.ok()) return done(s);
+        if (!resp.found()) return done(std::optional<storage::Record>());
+        done(std::optional<storage::Record>(FromProto(resp.record())));
+      });
+}
+
+namespace {
+
+std::vector<dht::Contact> ContactsFrom(const google::protobuf::RepeatedPtrField<v1::NodeInfo>& in) {
+  std::vector<dht::Contact> out;
+  for (const v1::NodeInfo& n : in) {
+    absl::StatusOr<dht::Contact> c = FromProto(n);
+    if (c.ok()) out.push_back(*std::move(c));
+  }
+  return out;
+}
+
+}  // namespace
+
+void GrpcPeerTransport::FindNode(const dht::Contact& to, const dht::NodeId& target,
+                                 FindNodeCallback done) {
+  v1::FindNodeRequest req;
+  ToProto(options_.self, req.mutable_from());
+  req.set_target(target.ToHex());
+  v1::Peer::Stub* stub = PeerFor(to.address)->peer.get();
+  Call<v1::FindNodeRequest, v1::FindNodeResponse>(
+      std::move(req),
+      [stub](grpc::ClientContext* ctx, const v1::FindNodeRequest* rq, v1::FindNodeResponse* rs,
+             std::function<void(grpc::Status)> cb) { stub->async()->FindNode(ctx, rq, rs, cb); },
+      [done = std::move(done)](absl::Status s, v1::FindNodeResponse resp) {
+        if (!s.ok()) return done(s);
+        done(ContactsFrom(resp.closest()));
+      });
+}
+
+void GrpcPeerTransport::Ping(const std::string& address, PingCallback done) {
+  v1::PingRequest req;
+  ToProto(options_.self, req.mutable_from());
+  v1::KV::Stub* stub = PeerFor(address)->kv.get();
+  Call<v1::PingRequest, v1::PingResponse>(
+      std::move(req),
+      [stub](grpc::ClientContext* ctx, const v1::PingRequest* rq, v1::PingResponse* rs,
+             std::function<void(grpc::Status)> cb) { stub->async()->Ping(ctx, rq, rs, cb); },
+      [done = std::move(done)](absl::Status s, v1::PingResponse resp) {
+        if (!s.ok()) return done(s);
+        done(FromProto(resp.node()));
+      });
+}
+
+void GrpcPeerTransport::Join(const std::string& address, JoinCallback done) {
+  v1::JoinRequest req;
+  ToProto(options_.self, req.mutable_node());
+  v1::KV::Stub* stub = PeerFor(address)->kv.get();
+  Call<v1::JoinRequest, v1::JoinResponse>(
+      std::move(req),
+      [stub](grpc::ClientContext* ctx, const v1::JoinRequest* rq, v1::JoinResponse* rs,
+             std::function<void(grpc::Status)> cb) { stub->async()->Join(ctx, rq, rs, cb); },
+      [done = std::move(done)](absl::Status s, v1::JoinResponse resp) {
+        if (!s.ok()) return done(s);
+        absl::StatusOr<dht::Contact> seed = FromProto(resp.node());
+        if (!seed.ok()) return done(seed.status());
+        std::vector<dht::Contact> out{*seed};
+        for (dht::Contact& c : ContactsFrom(resp.peers())) out.push_back(std::move(c));
+        done(std::move(out));
+      });
+}
+
+}  // namespace kv::rpc

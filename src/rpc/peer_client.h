@@ -1,0 +1,71 @@
+// PeerTransport over gRPC: a pool of channels, one per peer address.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+#include "proto/kv.grpc.pb.h"
+#include "src/replication/peer_transport.h"
+#include "src/util/gate.h"
+
+namespace kv::rpc {
+
+// Channel arguments every node-to-node channel uses: message limits that fit
+// the largest value, and short reconnect backoff so a restarted peer is
+// reachable again within about a second.
+grpc::ChannelArguments PeerChannelArguments(int max_message_bytes);
+
+// Thread-safe. Calls carry the rpc timeout as their deadline; Shutdown()
+// refuses new calls and waits for the callbacks of started ones to return.
+class GrpcPeerTransport final : public replication::PeerTransport {
+ public:
+  struct Options {
+    dht::Contact self;  // sent as `from` so peers learn of us
+    absl::Duration rpc_timeout = absl::Seconds(2);
+    int max_message_bytes = 4 << 20;
+  };
+  explicit GrpcPeerTransport(Options options);
+  ~GrpcPeerTransport() override;
+
+  void Store(const dht::Contact& to, const std::string& key, const storage::Record& rec,
+             StoreCallback done) override;
+  void Fetch(const dht::Contact& to, const std::string& key, FetchCallback done) override;
+  void FindNode(const dht::Contact& to, const dht::NodeId& target,
+                FindNodeCallback done) override;
+  void Ping(const std::string& address, PingCallback done) override;
+  void Join(const std::string& address, JoinCallback done) override;
+
+  // The shared channel to `address` (created on first use).
+  std::shared_ptr<grpc::Channel> Channel(const std::string& address);
+  kvstore::v1::KV::Stub* KvStub(const std::string& address);
+  // Stops new calls and waits up to `timeout` for started ones to finish.
+  void Shutdown(absl::Duration timeout = absl::Seconds(10));
+
+ private:
+  struct Peer {
+    std::shared_ptr<grpc::Channel> channel;
+    std::unique_ptr<kvstore::v1::KV::Stub> kv;
+    std::unique_ptr<kvstore::v1::Peer::Stub> peer;
+  };
+  Peer* PeerFor(const std::string& address);
+
+  // Starts one unary call: `start(stub-side context, request, response, callback)`.
+  // `finish(status, response)` runs exactly once.
+  template <typename Req, typename Resp, typename Start, typename Finish>
+  void Call(Req req, Start start, Finish finish);
+
+  // Const after construction.
+  const Options options_;
+  const grpc::ChannelArguments channel_args_;
+
+  util::Gate gate_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, std::unique_ptr<Peer>> peers_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace kv::rpc

@@ -1,0 +1,53 @@
+#include "src/rpc/server.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+
+namespace kv::rpc {
+
+Server::Server(node::Node* node, std::string listen_address, int max_message_bytes)
+    : listen_address_(std::move(listen_address)),
+      max_message_bytes_(max_message_bytes),
+      kv_(node, &heartbeats_),
+      admin_(node),
+      peer_(node) {}
+
+Server::~Server() {
+  if (server_) Shutdown(absl::ZeroDuration());
+}
+
+absl::Status Server::Start() {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int bound_port = 0;
+  builder.AddListeningPort(listen_address_, grpc::InsecureServerCredentials(), &bound_port);
+  builder.SetMaxReceiveMessageSize(max_message_bytes_);
+  builder.SetMaxSendMessageSize(max_message_bytes_);
+  builder.RegisterService(&kv_);
+  builder.RegisterService(&admin_);
+  builder.RegisterService(&peer_);
+  server_ = builder.BuildAndStart();
+  if (!server_ || bound_port == 0) {
+    server_.reset();
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot listen on ", listen_address_,
+        ": the address is in use or not local; pick another --addr"));
+  }
+  server_->GetHealthCheckService()->SetServingStatus(true);
+  return absl::OkStatus();
+}
+
+void Server::Shutdown(absl::Duration grace) {
+  if (!server_) return;
+  server_->GetHealthCheckService()->SetServingStatus(false);
+  heartbeats_.CloseAll();
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  server_->Wait();
+  server_.reset();
+}
+
+}  // namespace kv::rpc

@@ -1,0 +1,40 @@
+// A node's gRPC server: KV, Admin and Peer services, the standard health
+// service and server reflection.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+#include "src/node/node.h"
+#include "src/rpc/heartbeat.h"
+#include "src/rpc/services.h"
+
+namespace kv::rpc {
+
+// Not thread-safe: Start and Shutdown are called from one thread.
+class Server {
+ public:
+  // `node` is not owned and must outlive the server.
+  Server(node::Node* node, std::string listen_address, int max_message_bytes);
+  ~Server();
+
+  // Binds and starts serving. FAILED_PRECONDITION when the address cannot be bound.
+  [[nodiscard]] absl::Status Start();
+  // Marks the node not serving, ends heartbeat streams, stops accepting and
+  // waits up to `grace` for in-flight calls, then cancels the rest.
+  void Shutdown(absl::Duration grace);
+
+ private:
+  const std::string listen_address_;
+  const int max_message_bytes_;
+  HeartbeatRegistry heartbeats_;
+  KvService kv_;
+  AdminService admin_;
+  PeerService peer_;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+}  // namespace kv::rpc

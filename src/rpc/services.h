@@ -1,0 +1,74 @@
+// gRPC services of one node: the client-facing KV service, the operator's
+// Admin service and the node-to-node Peer service. Each handler turns the
+// request into a call on node::Node and never blocks.
+#pragma once
+
+#include "proto/kv.grpc.pb.h"
+#include "src/node/node.h"
+#include "src/rpc/heartbeat.h"
+
+namespace kv::rpc {
+
+class KvService final : public kvstore::v1::KV::CallbackService {
+ public:
+  // `node` and `heartbeats` are not owned and must outlive the server.
+  KvService(node::Node* node, HeartbeatRegistry* heartbeats)
+      : node_(node), heartbeats_(heartbeats) {}
+
+  grpc::ServerUnaryReactor* Put(grpc::CallbackServerContext* ctx,
+                                const kvstore::v1::PutRequest* req,
+                                kvstore::v1::PutResponse* resp) override;
+  grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* ctx,
+                                const kvstore::v1::GetRequest* req,
+                                kvstore::v1::GetResponse* resp) override;
+  grpc::ServerUnaryReactor* Delete(grpc::CallbackServerContext* ctx,
+                                   const kvstore::v1::DeleteRequest* req,
+                                   kvstore::v1::DeleteResponse* resp) override;
+  grpc::ServerUnaryReactor* Join(grpc::CallbackServerContext* ctx,
+                                 const kvstore::v1::JoinRequest* req,
+                                 kvstore::v1::JoinResponse* resp) override;
+  grpc::ServerUnaryReactor* Ping(grpc::CallbackServerContext* ctx,
+                                 const kvstore::v1::PingRequest* req,
+                                 kvstore::v1::PingResponse* resp) override;
+  grpc::ServerBidiReactor<kvstore::v1::HeartbeatMessage, kvstore::v1::HeartbeatMessage>*
+  Heartbeat(grpc::CallbackServerContext* ctx) override;
+
+ private:
+  node::Node* const node_;
+  HeartbeatRegistry* const heartbeats_;
+};
+
+class AdminService final : public kvstore::v1::Admin::CallbackService {
+ public:
+  explicit AdminService(node::Node* node) : node_(node) {}
+
+  grpc::ServerUnaryReactor* Peers(grpc::CallbackServerContext* ctx,
+                                  const kvstore::v1::PeersRequest* req,
+                                  kvstore::v1::PeersResponse* resp) override;
+  grpc::ServerUnaryReactor* Locate(grpc::CallbackServerContext* ctx,
+                                   const kvstore::v1::LocateRequest* req,
+                                   kvstore::v1::LocateResponse* resp) override;
+
+ private:
+  node::Node* const node_;
+};
+
+class PeerService final : public kvstore::v1::Peer::CallbackService {
+ public:
+  explicit PeerService(node::Node* node) : node_(node) {}
+
+  grpc::ServerUnaryReactor* FindNode(grpc::CallbackServerContext* ctx,
+                                     const kvstore::v1::FindNodeRequest* req,
+                                     kvstore::v1::FindNodeResponse* resp) override;
+  grpc::ServerUnaryReactor* Store(grpc::CallbackServerContext* ctx,
+                                  const kvstore::v1::StoreRequest* req,
+                                  kvstore::v1::StoreResponse* resp) override;
+  grpc::ServerUnaryReactor* Fetch(grpc::CallbackServerContext* ctx,
+                                  const kvstore::v1::FetchRequest* req,
+                                  kvstore::v1::FetchResponse* resp) override;
+
+ private:
+  node::Node* const node_;
+};
+
+}  // namespace kv::rpc

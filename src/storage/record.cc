@@ -1,0 +1,39 @@
+#include "src/storage/record.h"
+
+#include <algorithm>
+#include <ostream>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/string_view.h"
+
+namespace kv::storage {
+
+bool Record::ExpiredAt(int64_t now_ms) const {
+  return expires_at_ms != 0 && now_ms >= expires_at_ms;
+}
+
+bool Record::LiveAt(int64_t now_ms) const { return !tombstone && !ExpiredAt(now_ms); }
+
+size_t Record::ApproximateBytes(std::string_view key) const {
+  return key.size() + value.size() + version.node_id.size() + kRecordOverheadBytes;
+}
+
+std::ostream& operator<<(std::ostream& os, const Version& v) {
+  // The HLC layout ((physical ms << 16) | logical), spelled out here so that
+  // storage does not depend on replication.
+  return os << (v.timestamp >> 16) << "." << (v.timestamp & 0xffff) << "@"
+            << (v.node_id.empty() ? "-" : v.node_id);
+}
+
+std::ostream& operator<<(std::ostream& os, const Record& rec) {
+  constexpr size_t kMaxShownValueBytes = 64;
+  os << "{version=" << rec.version;
+  if (rec.tombstone) os << " tombstone";
+  if (rec.expires_at_ms != 0) os << " expires_at_ms=" << rec.expires_at_ms;
+  const absl::string_view shown(rec.value.data(), std::min(rec.value.size(), kMaxShownValueBytes));
+  os << " value=\"" << absl::CHexEscape(shown) << "\"";
+  if (rec.value.size() > kMaxShownValueBytes) os << "...(" << rec.value.size() << " bytes)";
+  return os << "}";
+}
+
+}  // namespace kv::storage

@@ -1,0 +1,63 @@
+// The unit of storage: a value with its version, tombstone flag and expiry.
+#pragma once
+
+#include <compare>
+#include <cstddef>
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <string_view>
+
+namespace kv::storage {
+
+// A write's version: hybrid-logical-clock timestamp (see
+// src/replication/hlc.h), then the writing node's ID (40 hex chars) as
+// tie-break. Versions are totally ordered; the highest wins everywhere (LWW).
+// A value type; not synchronized.
+//
+// Every member has a default member initializer so that designated
+// initializers may omit any of them without GCC's -Wmissing-field-initializers.
+struct Version {
+  uint64_t timestamp = 0;
+  std::string node_id{};
+
+  auto operator<=>(const Version&) const = default;
+  bool operator==(const Version&) const = default;
+
+  // True for the default-constructed version, which sorts before every other.
+  bool IsZero() const { return timestamp == 0 && node_id.empty(); }
+};
+
+// A stored value. Deletes are stored as tombstones (tombstone = true, empty
+// value) so that they replicate and win over older writes. A value type; not
+// synchronized. Members have default initializers, as in Version.
+struct Record {
+  std::string value{};
+  Version version{};
+  bool tombstone = false;
+  int64_t expires_at_ms = 0;  // unix milliseconds; 0 = never expires
+
+  // True if the record has an expiry and `now_ms` (unix ms) is at or past it.
+  bool ExpiredAt(int64_t now_ms) const;
+
+  // True if a reader at `now_ms` should see the value: neither a tombstone
+  // nor expired.
+  bool LiveAt(int64_t now_ms) const;
+
+  // Approximate memory held by this record stored under `key`: the bytes of
+  // the key, value and node ID plus a fixed per-record overhead
+  // (kRecordOverheadBytes). For memory accounting, not exact.
+  size_t ApproximateBytes(std::string_view key) const;
+};
+
+// Human-readable forms for logs and test failures: "1700000000000.3@<node_id>"
+// for a version (timestamp shown as HLC physical ms "." logical counter), and
+// the version, flags and the value C-escaped and cut to 64 bytes for a record.
+std::ostream& operator<<(std::ostream& os, const Version& v);
+std::ostream& operator<<(std::ostream& os, const Record& rec);
+
+// The fixed part of Record::ApproximateBytes: the record's own footprint and
+// the key's string object.
+inline constexpr size_t kRecordOverheadBytes = sizeof(Record) + sizeof(std::string);
+
+}  // namespace kv::storage
