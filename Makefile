@@ -13,7 +13,7 @@ DEB_PACKAGES := build-essential cmake ninja-build pkg-config \
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build build-debug run test test-asan format clean
+.PHONY: deps build run test test-asan format clean
 
 # Installs only the packages that are missing, so a second run does nothing.
 deps:

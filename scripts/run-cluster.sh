@@ -41,7 +41,7 @@ kvstore: $n nodes running on 127.0.0.1:$base-$((base + n - 1)) (logs: $logs)
   $bin/kvctl --addr 127.0.0.1:$base put hello world
   $bin/kvctl --addr 127.0.0.1:$((base + n - 1)) get hello
   $bin/kvctl --addr 127.0.0.1:$base peers
-  $bin/kvctl locate hello
+  $bin/kvctl --addr 127.0.0.1:$base locate hello
   grpcurl -plaintext 127.0.0.1:$base list
 
 Press Ctrl-C to stop the cluster.

@@ -21,9 +21,21 @@ struct Globals {
   double timeout_seconds = 5;
 };
 
+const char* CodeName(grpc::StatusCode c) {
+  static constexpr const char* kNames[] = {
+      "OK",           "CANCELLED",         "UNKNOWN",        "INVALID_ARGUMENT",
+      "DEADLINE_EXCEEDED", "NOT_FOUND",    "ALREADY_EXISTS", "PERMISSION_DENIED",
+      "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
+      "UNIMPLEMENTED", "INTERNAL",         "UNAVAILABLE",    "DATA_LOSS",
+      "UNAUTHENTICATED"};
+  const int i = static_cast<int>(c);
+  return i >= 0 && i < 17 ? kNames[i] : "UNKNOWN";
+}
+
+// Prints the server's error; exit 3 when the cluster is unavailable, 2 otherwise.
 int Fail(const std::string& what, const grpc::Status& s) {
-  std::fprintf(stderr, "kvctl: %s failed: %s: %s\n", what.c_str(),
-               absl::StrFormat("%d", s.error_code()).c_str(), s.error_message().c_str());
+  std::fprintf(stderr, "kvctl: %s failed: %s: %s\n", what.c_str(), CodeName(s.error_code()),
+               s.error_message().c_str());
   return s.error_code() == grpc::StatusCode::UNAVAILABLE ? 3 : 2;
 }
 
@@ -60,6 +72,7 @@ int main(int argc, char** argv) {
   Globals g;
   CLI::App app{"kvctl: talk to a kvstore cluster through any of its nodes", "kvctl"};
   app.require_subcommand(1);
+  app.fallthrough();  // global options may follow the command too
   app.add_option("--addr", g.addr, "node to talk to (host:port)")->capture_default_str();
   app.add_option("--consistency", g.consistency, "one, quorum or all (default: the node's)")
       ->check(CLI::IsMember({"one", "quorum", "all"}));

@@ -152,9 +152,14 @@ int main(int argc, char** argv) {
   kv::node::NodeOptions options = ToOptions(f);
   const absl::Duration heartbeat = DurationFlag("--heartbeat-interval", f.heartbeat_interval);
   const absl::Duration rpc_timeout = DurationFlag("--rpc-timeout", f.rpc_timeout);
+  if (heartbeat * 2 > options.failure_timeout) {
+    Die("--failure-timeout (" + f.failure_timeout +
+        ") must be at least twice --heartbeat-interval (" + f.heartbeat_interval + ")");
+  }
   spdlog::set_level(spdlog::level::from_str(f.log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%L%$ [%n] %v");
   spdlog::default_logger()->set_error_handler([](const std::string&) {});
+  spdlog::flush_on(spdlog::level::trace);  // logs reach files before a crash or kill
 
   // Signals go to the main thread's sigwait, never to gRPC's threads.
   sigset_t signals;
@@ -163,9 +168,11 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  // Room for the largest value plus key and framing.
-  const int max_message =
-      static_cast<int>(options.max_value_bytes + options.max_key_bytes + (64 << 10));
+  // Room well beyond the largest valid request, so an oversized key or value
+  // reaches the node's own check (INVALID_ARGUMENT naming the flag) instead of
+  // gRPC's message-size limit.
+  const int max_message = static_cast<int>(
+      2 * (options.max_value_bytes + options.max_key_bytes) + (4 << 20));
   kv::storage::MemoryEngine engine;
   kv::rpc::GrpcPeerTransport transport(
       {.self = options.self, .rpc_timeout = rpc_timeout, .max_message_bytes = max_message});
@@ -190,7 +197,9 @@ int main(int argc, char** argv) {
   spdlog::info("received {}; draining and stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
   node.Stop();
   heartbeats.Stop();
+  spdlog::debug("heartbeat streams closed");
   server.Shutdown(absl::Seconds(5));
+  spdlog::debug("server drained");
   transport.Shutdown();
   spdlog::info("stopped");
   return 0;

@@ -7,7 +7,9 @@ void FailureDetector::Track(const dht::NodeId& id, absl::Time now) {
 }
 
 void FailureDetector::Heard(const dht::NodeId& id, absl::Time now) {
-  Entry& e = peers_.try_emplace(id, Entry{.since = now}).first->second;
+  auto it = peers_.find(id);
+  if (it == peers_.end()) return;
+  Entry& e = it->second;
   e.since = std::max(e.since, now);
   e.last_heard = std::max(e.last_heard, now);
 }

@@ -20,7 +20,8 @@ class FailureDetector {
 
   // Starts tracking `id` (no-op if tracked).
   void Track(const dht::NodeId& id, absl::Time now);
-  // Records a heartbeat (or any answer) from `id`; starts tracking if needed.
+  // Records a heartbeat (or any answer) from `id`. Ignored for untracked peers:
+  // only the peers this node watches are judged.
   void Heard(const dht::NodeId& id, absl::Time now);
   void Forget(const dht::NodeId& id);
 
@@ -35,6 +36,11 @@ class FailureDetector {
   };
   // The peers whose state changed since the previous call (for logging).
   std::vector<Transition> Sweep(absl::Time now);
+  // Stops tracking every peer not in `keep`.
+  template <typename Set>
+  void RetainOnly(const Set& keep) {
+    absl::erase_if(peers_, [&](const auto& kv) { return !keep.contains(kv.first); });
+  }
 
   absl::Duration timeout() const { return timeout_; }
 

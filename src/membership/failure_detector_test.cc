@@ -25,6 +25,12 @@ TEST_F(FailureDetectorTest, TrackedPeerThatNeverBeatsGoesDownAfterTimeout) {
   EXPECT_EQ(fd_.State(a_, t0_ + absl::Seconds(4)), PeerState::kDown);
 }
 
+TEST_F(FailureDetectorTest, BeatsFromUntrackedPeersAreIgnored) {
+  fd_.Heard(a_, t0_);
+  EXPECT_EQ(fd_.LastHeard(a_), absl::InfinitePast());
+  EXPECT_EQ(fd_.State(a_, t0_ + absl::Hours(1)), PeerState::kAlive);
+}
+
 TEST_F(FailureDetectorTest, BeatsKeepPeerAliveAndRevive) {
   fd_.Track(a_, t0_);
   for (int i = 1; i <= 10; ++i) fd_.Heard(a_, t0_ + absl::Seconds(i));
@@ -36,7 +42,7 @@ TEST_F(FailureDetectorTest, BeatsKeepPeerAliveAndRevive) {
 }
 
 TEST_F(FailureDetectorTest, SweepReportsEachTransitionOnce) {
-  fd_.Heard(a_, t0_);
+  fd_.Track(a_, t0_);
   EXPECT_TRUE(fd_.Sweep(t0_ + absl::Seconds(1)).empty());
   auto down = fd_.Sweep(t0_ + absl::Seconds(5));
   ASSERT_EQ(down.size(), 1u);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "absl/container/flat_hash_set.h"
+
 namespace kv::membership {
 
 Membership::Membership(Options options, const util::Clock* clock)
@@ -17,9 +19,7 @@ std::optional<dht::Contact> Membership::Observe(const dht::Contact& c) {
   if (c.id == self_.id || c.address.empty()) return std::nullopt;
   const absl::Time now = clock_->Now();
   absl::MutexLock l(&mu_);
-  dht::RoutingTable::UpdateResult r = table_.Update(c, now);
-  if (r.outcome == dht::RoutingTable::UpdateOutcome::kInserted) detector_.Track(c.id, now);
-  return r.ping_candidate;
+  return table_.Update(c, now).ping_candidate;
 }
 
 void Membership::OnPingResult(const dht::NodeId& id, bool alive) {
@@ -92,9 +92,17 @@ std::vector<Membership::PeerView> Membership::Peers() const {
   return out;
 }
 
-std::vector<dht::Contact> Membership::HeartbeatTargets(size_t max) const {
+std::vector<dht::Contact> Membership::HeartbeatTargets(size_t max) {
+  const absl::Time now = clock_->Now();
   absl::MutexLock l(&mu_);
-  return table_.Closest(self_.id, max);
+  std::vector<dht::Contact> targets = table_.Closest(self_.id, max);
+  absl::flat_hash_set<dht::NodeId> ids;
+  for (const dht::Contact& c : targets) {
+    ids.insert(c.id);
+    detector_.Track(c.id, now);
+  }
+  detector_.RetainOnly(ids);
+  return targets;
 }
 
 std::vector<FailureDetector::Transition> Membership::Sweep() {

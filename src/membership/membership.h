@@ -56,7 +56,9 @@ class Membership {
   };
   std::vector<PeerView> Peers() const;
   // The contacts this node keeps heartbeat streams with: its `max` nearest.
-  std::vector<dht::Contact> HeartbeatTargets(size_t max) const;
+  // Only these are judged by the failure detector (tracking starts now for
+  // new ones and stops for the rest); other contacts count as alive.
+  std::vector<dht::Contact> HeartbeatTargets(size_t max);
   // State changes since the previous call, for logging.
   std::vector<FailureDetector::Transition> Sweep();
   // Random lookup targets, one per bucket idle longer than `idle`; the

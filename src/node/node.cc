@@ -50,9 +50,11 @@ absl::Status Node::ValidateValue(const std::string& value) const {
   return absl::OkStatus();
 }
 
-int Node::EffectiveReplicas() const {
-  return static_cast<int>(
-      std::min<size_t>(static_cast<size_t>(options_.replicas), membership_.KnownNodes()));
+int Node::EffectiveReplicas(size_t resolved) const {
+  const size_t known = std::min<size_t>(static_cast<size_t>(options_.replicas),
+                                        membership_.KnownNodes());
+  // The table may have grown since the replicas were resolved.
+  return static_cast<int>(std::max(known, resolved));
 }
 
 void Node::Put(PutArgs args, WriteCallback done) {
@@ -76,21 +78,21 @@ void Node::Delete(std::string key, std::optional<Consistency> c, WriteCallback d
 void Node::Write(const std::string& key, storage::Record rec, std::optional<Consistency> c,
                  WriteCallback done) {
   rec.version = storage::Version{hlc_.Now(), options_.self.id.ToHex()};
-  const int n = EffectiveReplicas();
   const Consistency consistency = c.value_or(options_.default_consistency);
-  ResolveReplicas(dht::NodeId::FromKey(key), [this, key, rec = std::move(rec), n, consistency,
+  ResolveReplicas(dht::NodeId::FromKey(key), [this, key, rec = std::move(rec), consistency,
                                               done = std::move(done)](
                                                  std::vector<dht::Contact> replicas) mutable {
+    const int n = EffectiveReplicas(replicas.size());
     coordinator_.Write(key, rec, replicas, n, consistency, std::move(done));
   });
 }
 
 void Node::Get(std::string key, std::optional<Consistency> c, GetCallback done) {
   if (absl::Status s = ValidateKey(key); !s.ok()) return done(s);
-  const int n = EffectiveReplicas();
   const Consistency consistency = c.value_or(options_.default_consistency);
-  ResolveReplicas(dht::NodeId::FromKey(key), [this, key, n, consistency, done = std::move(done)](
+  ResolveReplicas(dht::NodeId::FromKey(key), [this, key, consistency, done = std::move(done)](
                                                  std::vector<dht::Contact> replicas) mutable {
+    const int n = EffectiveReplicas(replicas.size());
     coordinator_.Read(
         key, replicas, n, consistency,
         [this, done = std::move(done)](absl::StatusOr<replication::ReadResult> r) {

@@ -128,8 +128,9 @@ class Node {
   void Learn(const dht::Contact& c);
   void Write(const std::string& key, storage::Record rec,
              std::optional<replication::Consistency> c, WriteCallback done);
-  // Replication factor for the cluster as this node sees it.
-  int EffectiveReplicas() const;
+  // Replication factor for the cluster as this node sees it: N capped by the
+  // nodes it knows, and never below the `resolved` replicas it found.
+  int EffectiveReplicas(size_t resolved) const;
   void MaintenanceLoop();
   bool JoinSeeds();  // blocking; only on the maintenance thread
   void LookupBlocking(const dht::NodeId& target);

@@ -1,5 +1,6 @@
 // The Node's cluster work: Kademlia lookups, joining, background maintenance.
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <utility>
 
@@ -21,8 +22,11 @@ struct LookupRun : std::enable_shared_from_this<LookupRun> {
   Node::ContactsCallback done;
 };
 
+// `learn` is told of every contact that answered.
+using LearnFn = std::function<void(const dht::Contact&)>;
+
 void Pump(const std::shared_ptr<LookupRun>& run, const dht::NodeId& target,
-          replication::PeerTransport* transport, membership::Membership* members) {
+          replication::PeerTransport* transport, const LearnFn& learn) {
   std::vector<dht::Contact> requests;
   std::vector<dht::Contact> result;
   bool finish = false;
@@ -42,7 +46,7 @@ void Pump(const std::shared_ptr<LookupRun>& run, const dht::NodeId& target,
   }
   for (const dht::Contact& to : requests) {
     transport->FindNode(to, target, [run, to, target, transport,
-                                     members](absl::StatusOr<std::vector<dht::Contact>> r) {
+                                     learn](absl::StatusOr<std::vector<dht::Contact>> r) {
       {
         absl::MutexLock l(&run->mu);
         if (r.ok()) {
@@ -51,11 +55,8 @@ void Pump(const std::shared_ptr<LookupRun>& run, const dht::NodeId& target,
           run->lookup.OnFailure(to.id);
         }
       }
-      if (r.ok()) {
-        members->Observe(to);
-        members->Heard(to.id);
-      }
-      Pump(run, target, transport, members);
+      if (r.ok()) learn(to);
+      Pump(run, target, transport, learn);
     });
   }
 }
@@ -77,7 +78,10 @@ void Node::FindClosest(const dht::NodeId& target, ContactsCallback done) {
   auto run = std::make_shared<LookupRun>(
       dht::Lookup(options_.self.id, target, options_.k, options_.alpha, std::move(seeds)),
       std::move(with_self));
-  Pump(run, target, transport_, &membership_);
+  Pump(run, target, transport_, [this](const dht::Contact& c) {
+    Learn(c);
+    membership_.Heard(c.id);
+  });
 }
 
 void Node::ResolveReplicas(const dht::NodeId& key_id, ContactsCallback done) {

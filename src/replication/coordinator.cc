@@ -95,10 +95,6 @@ void Coordinator::Write(const std::string& key, const storage::Record& rec,
                         WriteCallback done) {
   auto state =
       std::make_shared<WriteState>(n, RequiredAcks(c, n), c, rec.version, std::move(done));
-  for (size_t missing = replicas.size(); missing < static_cast<size_t>(n); ++missing) {
-    absl::Status down = absl::UnavailableError("replica is down (no live node to take its place)");
-    if (auto cb = state->OnAnswer(down)) cb();
-  }
   for (const dht::Contact& replica : replicas) {
     if (replica.id == self_) {
       absl::StatusOr<bool> applied = local_->Apply(key, rec);
@@ -108,6 +104,11 @@ void Coordinator::Write(const std::string& key, const storage::Record& rec,
     transport_->Store(replica, key, rec, [state](absl::Status s) {
       if (auto cb = state->OnAnswer(s)) cb();
     });
+  }
+  // Replica slots no live node could fill count as failed.
+  for (size_t missing = replicas.size(); missing < static_cast<size_t>(n); ++missing) {
+    absl::Status down = absl::UnavailableError("replica is down (no live node to take its place)");
+    if (auto cb = state->OnAnswer(down)) cb();
   }
 }
 

@@ -29,27 +29,33 @@ struct StreamCounter {
 
 // ---------------------------------------------------------------------------
 // Server side: answers each beat with one of ours (skipping an answer while
-// the previous one is still being written).
+// the previous one is still being written). Only the read chain finishes the
+// stream, so no read is ever started after Finish; shutdown cancels the call,
+// which fails the pending read.
 class HeartbeatServerStream final
     : public grpc::ServerBidiReactor<v1::HeartbeatMessage, v1::HeartbeatMessage> {
  public:
-  HeartbeatServerStream(node::Node* node, HeartbeatRegistry* registry)
-      : node_(node), registry_(registry) {
+  HeartbeatServerStream(grpc::CallbackServerContext* ctx, node::Node* node,
+                        HeartbeatRegistry* registry)
+      : ctx_(ctx), node_(node), registry_(registry) {
     StartRead(&in_);
   }
 
+  // Ends the stream from another thread: the pending read fails and finishes it.
+  void Cancel() { ctx_->TryCancel(); }
+
   void OnReadDone(bool ok) override {
-    if (!ok) return RequestFinish(grpc::Status::OK);
+    if (!ok) return FinishWhenIdle(grpc::Status::OK);
     absl::StatusOr<dht::Contact> from = FromProto(in_.from());
     if (!from.ok()) {
-      return RequestFinish(ToGrpc(absl::InvalidArgumentError(
+      return FinishWhenIdle(ToGrpc(absl::InvalidArgumentError(
           "heartbeat sender is invalid: " + std::string(from.status().message()))));
     }
     node_->HandleHeartbeat(*from);
     bool write = false;
     {
       absl::MutexLock l(&mu_);
-      if (!writing_ && !finishing_) {
+      if (!writing_) {
         writing_ = true;
         write = true;
         out_ = Beat(node_->self(), in_.sequence());
@@ -64,23 +70,7 @@ class HeartbeatServerStream final
     {
       absl::MutexLock l(&mu_);
       writing_ = false;
-      finish = finishing_ && !finished_;
-      if (finish) finished_ = true;
-    }
-    if (finish) Finish(final_status_);
-    if (!ok) RequestFinish(grpc::Status::OK);
-  }
-
-  // Finishes the stream once no write is in flight. Idempotent.
-  void RequestFinish(grpc::Status status) {
-    bool finish = false;
-    {
-      absl::MutexLock l(&mu_);
-      if (finishing_) return;
-      finishing_ = true;
-      final_status_ = std::move(status);
-      finish = !writing_;
-      if (finish) finished_ = true;
+      finish = finishing_;
     }
     if (finish) Finish(final_status_);
   }
@@ -91,6 +81,19 @@ class HeartbeatServerStream final
   }
 
  private:
+  // Called only from the read chain, after its last read.
+  void FinishWhenIdle(grpc::Status status) {
+    bool finish = false;
+    {
+      absl::MutexLock l(&mu_);
+      finishing_ = true;
+      final_status_ = std::move(status);
+      finish = !writing_;
+    }
+    if (finish) Finish(final_status_);
+  }
+
+  grpc::CallbackServerContext* const ctx_;
   node::Node* const node_;
   HeartbeatRegistry* const registry_;
   v1::HeartbeatMessage in_;
@@ -99,29 +102,26 @@ class HeartbeatServerStream final
   absl::Mutex mu_;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status final_status_;
 };
 
 grpc::ServerBidiReactor<v1::HeartbeatMessage, v1::HeartbeatMessage>* HeartbeatRegistry::Accept(
-    node::Node* node) {
-  auto* s = new HeartbeatServerStream(node, this);
+    grpc::CallbackServerContext* ctx, node::Node* node) {
+  auto* s = new HeartbeatServerStream(ctx, node, this);
   bool closed;
   {
     absl::MutexLock l(&mu_);
     closed = closed_;
     open_.insert(s);
   }
-  if (closed) s->RequestFinish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "node is stopping"));
+  if (closed) s->Cancel();
   return s;
 }
 
 void HeartbeatRegistry::CloseAll() {
   absl::MutexLock l(&mu_);
   closed_ = true;
-  for (HeartbeatServerStream* s : open_) {
-    s->RequestFinish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "node is stopping"));
-  }
+  for (HeartbeatServerStream* s : open_) s->Cancel();
 }
 
 void HeartbeatRegistry::Remove(HeartbeatServerStream* s) {

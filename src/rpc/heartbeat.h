@@ -27,8 +27,8 @@ class HeartbeatRegistry {
  public:
   // Creates the reactor for one incoming stream. It deletes itself when done.
   grpc::ServerBidiReactor<kvstore::v1::HeartbeatMessage, kvstore::v1::HeartbeatMessage>* Accept(
-      node::Node* node);
-  // Asks every open stream to finish; new streams are refused.
+      grpc::CallbackServerContext* ctx, node::Node* node);
+  // Cancels every open stream; new streams are cancelled as they arrive.
   void CloseAll();
 
  private:

@@ -112,7 +112,7 @@ ServerUnaryReactor* KvService::Ping(CallbackServerContext* ctx, const v1::PingRe
 
 grpc::ServerBidiReactor<v1::HeartbeatMessage, v1::HeartbeatMessage>* KvService::Heartbeat(
     CallbackServerContext* ctx) {
-  return heartbeats_->Accept(node_);
+  return heartbeats_->Accept(ctx, node_);
 }
 
 ServerUnaryReactor* AdminService::Peers(CallbackServerContext* ctx, const v1::PeersRequest* req,
@@ -172,6 +172,9 @@ ServerUnaryReactor* PeerService::Store(CallbackServerContext* ctx, const v1::Sto
   absl::StatusOr<dht::Contact> from = Sender(req->from());
   if (!from.ok()) return FinishNow(ctx, from.status());
   if (absl::Status s = node_->ValidateKey(req->key()); !s.ok()) return FinishNow(ctx, s);
+  if (absl::Status s = node_->ValidateValue(req->record().value()); !s.ok()) {
+    return FinishNow(ctx, s);
+  }
   absl::StatusOr<bool> applied = node_->HandleStore(*from, req->key(), FromProto(req->record()));
   if (applied.ok()) resp->set_applied(*applied);
   return FinishNow(ctx, applied.status());
@@ -179,6 +182,7 @@ ServerUnaryReactor* PeerService::Store(CallbackServerContext* ctx, const v1::Sto
 
 ServerUnaryReactor* PeerService::Fetch(CallbackServerContext* ctx, const v1::FetchRequest* req,
                                        v1::FetchResponse* resp) {
+  if (absl::Status s = node_->ValidateKey(req->key()); !s.ok()) return FinishNow(ctx, s);
   absl::StatusOr<std::optional<storage::Record>> rec = node_->HandleFetch(req->key());
   if (rec.ok() && *rec) {
     resp->set_found(true);

@@ -1,0 +1,241 @@
+#include "tests/cluster.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+
+namespace kv::testing {
+
+namespace v1 = kvstore::v1;
+
+bool WaitFor(const std::function<bool()>& cond, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (true) {
+    if (cond()) return true;
+    if (absl::Now() >= deadline) return false;
+    absl::SleepFor(absl::Milliseconds(20));  // polling interval, not a wait for an outcome
+  }
+}
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) std::abort();
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+namespace {
+
+pid_t Spawn(const std::string& binary, const std::vector<std::string>& args, int out_fd) {
+  pid_t pid = fork();
+  if (pid != 0) return pid;
+  prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test
+  dup2(out_fd, STDOUT_FILENO);
+  dup2(out_fd, STDERR_FILENO);
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(binary.c_str()));
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  // Signals blocked by the test runner's threads must not stay blocked here.
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  // The test's own sockets and epoll fds must not leak into the node.
+  for (int fd = 3; fd < 1024; ++fd) close(fd);
+  execv(binary.c_str(), argv.data());
+  std::perror("execv");
+  _exit(127);
+}
+
+int WaitPid(pid_t pid, absl::Duration timeout) {
+  int code = -1;
+  WaitFor(
+      [&] {
+        int status = 0;
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid) {
+          code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+          return true;
+        }
+        return false;
+      },
+      timeout);
+  return code;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+CommandResult RunCommand(const std::string& binary, const std::vector<std::string>& args,
+                         absl::Duration timeout) {
+  char path[] = "/tmp/kvtest-cmd.XXXXXX";
+  int fd = mkstemp(path);
+  pid_t pid = Spawn(binary, args, fd);
+  CommandResult r;
+  r.exit_code = WaitPid(pid, timeout);
+  if (r.exit_code == -1) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+  }
+  close(fd);
+  r.output = ReadFile(path);
+  unlink(path);
+  return r;
+}
+
+NodeProcess::NodeProcess(std::string binary, std::vector<std::string> args, std::string log_path)
+    : binary_(std::move(binary)), args_(std::move(args)), log_path_(std::move(log_path)) {}
+
+NodeProcess::~NodeProcess() {
+  if (pid_ > 0) Signal(SIGKILL);
+}
+
+void NodeProcess::Start() {
+  int fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  pid_ = Spawn(binary_, args_, fd);
+  close(fd);
+}
+
+void NodeProcess::Signal(int sig) {
+  if (pid_ <= 0) return;
+  kill(pid_, sig);
+  if (sig == SIGKILL) {
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+}
+
+int NodeProcess::Wait(absl::Duration timeout) {
+  if (pid_ <= 0) return -1;
+  int code = WaitPid(pid_, timeout);
+  if (code != -1) pid_ = -1;
+  return code;
+}
+
+std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  return ctx;
+}
+
+Cluster::Cluster(Options options) : options_(std::move(options)) {
+  char dir[] = "/tmp/kvtest-cluster.XXXXXX";
+  log_dir_ = mkdtemp(dir);
+  for (int i = 0; i < options_.nodes; ++i) {
+    addresses_.push_back(absl::StrCat("127.0.0.1:", FreePort()));
+  }
+  ids_.resize(options_.nodes);
+  for (int i = 0; i < options_.nodes; ++i) {
+    std::vector<std::string> args = {
+        "--addr=" + addresses_[i],
+        absl::StrCat("--replicas=", options_.replicas),
+        "--heartbeat-interval=" + options_.heartbeat_interval,
+        "--failure-timeout=" + options_.failure_timeout,
+        "--log-level=debug",
+    };
+    if (i > 0) args.push_back("--peer=" + addresses_[0]);
+    for (const std::string& a : options_.extra_args) args.push_back(a);
+    nodes_.push_back(std::make_unique<NodeProcess>(KVSTORE_BIN, args,
+                                                   absl::StrCat(log_dir_, "/node", i, ".log")));
+    // Short reconnect backoff: the first pings race the node's start-up.
+    grpc::ChannelArguments channel_args;
+    channel_args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+    channel_args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+    channel_args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
+    auto channel =
+        grpc::CreateCustomChannel(addresses_[i], grpc::InsecureChannelCredentials(), channel_args);
+    kv_.push_back(v1::KV::NewStub(channel));
+    admin_.push_back(v1::Admin::NewStub(channel));
+    peer_.push_back(v1::Peer::NewStub(channel));
+  }
+}
+
+Cluster::~Cluster() {
+  for (auto& n : nodes_) n->Signal(SIGKILL);
+}
+
+bool Cluster::WaitReady(int i, absl::Duration timeout) {
+  return WaitFor(
+      [&] {
+        v1::PingResponse resp;
+        auto ctx = Context(absl::Milliseconds(500));
+        ctx->set_wait_for_ready(true);
+        if (!kv_[i]->Ping(ctx.get(), v1::PingRequest(), &resp).ok()) return false;
+        ids_[i] = resp.node().id();
+        return true;
+      },
+      timeout);
+}
+
+bool Cluster::Start(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  nodes_[0]->Start();
+  if (!WaitReady(0, deadline - absl::Now())) {
+    std::cerr << "node 0 did not answer Ping\n";
+    return false;
+  }
+  for (int i = 1; i < size(); ++i) nodes_[i]->Start();
+  for (int i = 1; i < size(); ++i) {
+    if (!WaitReady(i, deadline - absl::Now())) {
+      std::cerr << "node " << i << " did not answer Ping\n";
+      return false;
+    }
+  }
+  bool formed = WaitFor(
+      [&] {
+        for (int i = 0; i < size(); ++i) {
+          for (int j = 0; j < size(); ++j) {
+            if (i != j && !SeesPeerIn(i, j, v1::ALIVE)) return false;
+          }
+        }
+        return true;
+      },
+      deadline - absl::Now());
+  if (!formed) std::cerr << "the nodes did not all see each other alive\n";
+  return formed;
+}
+
+bool Cluster::SeesPeerIn(int observer, int target, v1::PeerState state) {
+  v1::PeersResponse resp;
+  auto ctx = Context(absl::Seconds(1));
+  if (!admin_[observer]->Peers(ctx.get(), v1::PeersRequest(), &resp).ok()) return false;
+  for (const v1::PeerEntry& p : resp.peers()) {
+    if (p.node().id() == ids_[target]) return p.state() == state;
+  }
+  return false;
+}
+
+void Cluster::DumpLogs() const {
+  for (const auto& n : nodes_) {
+    std::string log = ReadFile(n->log_path());
+    if (log.size() > 4000) log = log.substr(log.size() - 4000);
+    std::cerr << "==== " << n->log_path() << " (tail)\n" << log << "\n";
+  }
+}
+
+}  // namespace kv::testing

@@ -1,0 +1,99 @@
+// Test harness: real kvstore processes on 127.0.0.1, and gRPC stubs to them.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+#include "proto/kv.grpc.pb.h"
+
+namespace kv::testing {
+
+// Polls `cond` until it holds or `timeout` passes; true if it held.
+bool WaitFor(const std::function<bool()>& cond, absl::Duration timeout);
+
+// A TCP port on 127.0.0.1 that was free a moment ago.
+int FreePort();
+
+// Runs `binary args...`, output to `log`; waits for it and returns the exit
+// code (or 128 + signal).
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr
+};
+CommandResult RunCommand(const std::string& binary, const std::vector<std::string>& args,
+                         absl::Duration timeout = absl::Seconds(30));
+
+// One kvstore process. Killed with SIGKILL when destroyed if still running.
+class NodeProcess {
+ public:
+  NodeProcess(std::string binary, std::vector<std::string> args, std::string log_path);
+  ~NodeProcess();
+  void Start();
+  // Sends `sig`; with SIGKILL also reaps the process.
+  void Signal(int sig);
+  // Waits for exit up to `timeout`; returns the exit code, 128+signal, or -1 on timeout.
+  int Wait(absl::Duration timeout);
+  bool running() const { return pid_ > 0; }
+  const std::string& log_path() const { return log_path_; }
+
+ private:
+  const std::string binary_;
+  const std::vector<std::string> args_;
+  const std::string log_path_;
+  pid_t pid_ = -1;
+};
+
+// A cluster of kvstore processes on 127.0.0.1 joined through node 0.
+class Cluster {
+ public:
+  struct Options {
+    int nodes = 5;
+    int replicas = 3;
+    std::string heartbeat_interval = "200ms";
+    std::string failure_timeout = "2s";
+    std::vector<std::string> extra_args;
+  };
+  explicit Cluster(Options options);
+  ~Cluster();
+
+  // Starts every node and waits until each one sees all the others alive.
+  // Returns false (with the reason logged) if that does not happen in time.
+  [[nodiscard]] bool Start(absl::Duration timeout = absl::Seconds(60));
+
+  int size() const { return static_cast<int>(nodes_.size()); }
+  const std::string& address(int i) const { return addresses_[i]; }
+  // The node's 40-hex id, learned from Ping once it is up.
+  const std::string& id(int i) const { return ids_[i]; }
+  NodeProcess& process(int i) { return *nodes_[i]; }
+  kvstore::v1::KV::Stub& kv(int i) { return *kv_[i]; }
+  kvstore::v1::Admin::Stub& admin(int i) { return *admin_[i]; }
+  kvstore::v1::Peer::Stub& peer(int i) { return *peer_[i]; }
+
+  // True when node `observer` lists `target`'s id in the given state.
+  bool SeesPeerIn(int observer, int target, kvstore::v1::PeerState state);
+  // Prints the tail of every node's log (for failed tests).
+  void DumpLogs() const;
+
+ private:
+  bool WaitReady(int i, absl::Duration timeout);
+
+  const Options options_;
+  std::string log_dir_;
+  std::vector<std::string> addresses_;
+  std::vector<std::string> ids_;
+  std::vector<std::unique_ptr<NodeProcess>> nodes_;
+  std::vector<std::unique_ptr<kvstore::v1::KV::Stub>> kv_;
+  std::vector<std::unique_ptr<kvstore::v1::Admin::Stub>> admin_;
+  std::vector<std::unique_ptr<kvstore::v1::Peer::Stub>> peer_;
+};
+
+// A client context with a deadline `timeout` from now.
+std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout = absl::Seconds(5));
+
+}  // namespace kv::testing

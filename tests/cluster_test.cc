@@ -1,0 +1,312 @@
+// Multi-process tests: real kvstore binaries on 127.0.0.1.
+#include <signal.h>
+
+#include <algorithm>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "src/dht/node_id.h"
+#include "tests/cluster.h"
+
+namespace kv::testing {
+namespace {
+
+namespace v1 = kvstore::v1;
+
+constexpr int kKeys = 1000;
+
+std::string Key(int i) { return absl::StrCat("key-", i); }
+std::string Value(int i) { return absl::StrCat("value-", i, "-", i * 7919); }
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  void StartCluster(Cluster::Options options = {}) {
+    cluster_ = std::make_unique<Cluster>(std::move(options));
+    ASSERT_TRUE(cluster_->Start()) << "cluster did not form";
+  }
+  void TearDown() override {
+    if (HasFailure() && cluster_) cluster_->DumpLogs();
+  }
+
+  grpc::Status Put(int node, const std::string& key, const std::string& value,
+                   v1::Consistency c = v1::QUORUM, v1::PutResponse* out = nullptr) {
+    v1::PutRequest req;
+    req.set_key(key);
+    req.set_value(value);
+    req.set_consistency(c);
+    v1::PutResponse resp;
+    auto ctx = Context();
+    grpc::Status s = cluster_->kv(node).Put(ctx.get(), req, &resp);
+    if (out) *out = resp;
+    return s;
+  }
+  grpc::Status Get(int node, const std::string& key, v1::GetResponse* resp,
+                   v1::Consistency c = v1::QUORUM) {
+    v1::GetRequest req;
+    req.set_key(key);
+    req.set_consistency(c);
+    auto ctx = Context();
+    return cluster_->kv(node).Get(ctx.get(), req, resp);
+  }
+  // Nodes that hold a live copy of `key`, asked one by one over the Peer service.
+  std::vector<int> Holders(const std::string& key) {
+    std::vector<int> holders;
+    for (int i = 0; i < cluster_->size(); ++i) {
+      if (!cluster_->process(i).running()) continue;
+      v1::FetchRequest req;
+      req.set_key(key);
+      v1::FetchResponse resp;
+      auto ctx = Context();
+      if (cluster_->peer(i).Fetch(ctx.get(), req, &resp).ok() && resp.found() &&
+          !resp.record().tombstone()) {
+        holders.push_back(i);
+      }
+    }
+    return holders;
+  }
+  // The `n` nodes closest to `key` by XOR distance, computed from the ids alone.
+  std::vector<std::string> ExpectedReplicas(const std::string& key, size_t n,
+                                            const std::vector<int>& among) {
+    const dht::NodeId target = dht::NodeId::FromKey(key);
+    std::vector<dht::NodeId> ids;
+    for (int i : among) ids.push_back(*dht::NodeId::FromHex(cluster_->id(i)));
+    std::sort(ids.begin(), ids.end(), [&](const dht::NodeId& a, const dht::NodeId& b) {
+      return dht::CloserTo(target, a, b);
+    });
+    std::vector<std::string> out;
+    for (size_t i = 0; i < std::min(n, ids.size()); ++i) out.push_back(ids[i].ToHex());
+    return out;
+  }
+  std::vector<int> AllNodes() const {
+    std::vector<int> all;
+    for (int i = 0; i < cluster_->size(); ++i) all.push_back(i);
+    return all;
+  }
+
+  std::unique_ptr<Cluster> cluster_;
+  std::mt19937 rng_{12345};
+};
+
+TEST_F(ClusterTest, KeysPutThroughRandomNodesReadBackThroughOthers) {
+  StartCluster();
+  std::uniform_int_distribution<int> pick(0, cluster_->size() - 1);
+  std::vector<int> writer(kKeys);
+  for (int i = 0; i < kKeys; ++i) {
+    writer[i] = pick(rng_);
+    v1::PutResponse resp;
+    grpc::Status s = Put(writer[i], Key(i), Value(i), v1::QUORUM, &resp);
+    ASSERT_TRUE(s.ok()) << Key(i) << ": " << s.error_message();
+    ASSERT_GE(resp.acks(), 2u);
+    ASSERT_EQ(resp.version().node_id(), cluster_->id(writer[i]));
+  }
+  for (int i = 0; i < kKeys; ++i) {
+    const int reader = (writer[i] + 1 + pick(rng_) % (cluster_->size() - 1)) % cluster_->size();
+    ASSERT_NE(reader, writer[i]);
+    v1::GetResponse resp;
+    grpc::Status s = Get(reader, Key(i), &resp);
+    ASSERT_TRUE(s.ok()) << Key(i) << ": " << s.error_message();
+    ASSERT_TRUE(resp.found()) << Key(i) << " written via node " << writer[i]
+                              << " not found via node " << reader;
+    ASSERT_EQ(resp.value(), Value(i));
+  }
+}
+
+TEST_F(ClusterTest, EachKeyLivesOnExactlyTheNClosestNodes) {
+  StartCluster();
+  std::uniform_int_distribution<int> pick(0, cluster_->size() - 1);
+  for (int i = 0; i < kKeys; ++i) ASSERT_TRUE(Put(pick(rng_), Key(i), Value(i)).ok()) << Key(i);
+  for (int i = 0; i < kKeys; ++i) {
+    const std::vector<std::string> expected = ExpectedReplicas(Key(i), 3, AllNodes());
+    // Locate, through a random node, names the 3 closest nodes and all hold the key.
+    v1::LocateRequest req;
+    req.set_key(Key(i));
+    v1::LocateResponse resp;
+    bool all_hold = WaitFor(
+        [&] {
+          resp.Clear();
+          auto ctx = Context();
+          if (!cluster_->admin(pick(rng_)).Locate(ctx.get(), req, &resp).ok()) return false;
+          return std::all_of(resp.replicas().begin(), resp.replicas().end(),
+                             [](const v1::ReplicaLocation& r) { return r.holds(); });
+        },
+        absl::Seconds(10));
+    ASSERT_TRUE(all_hold) << Key(i) << ": " << resp.DebugString();
+    ASSERT_EQ(resp.replicas_size(), 3) << Key(i);
+    EXPECT_EQ(resp.key_id(), dht::NodeId::FromKey(Key(i)).ToHex());
+    for (int r = 0; r < 3; ++r) EXPECT_EQ(resp.replicas(r).node().id(), expected[r]) << Key(i);
+    // And no other node holds a copy.
+    std::vector<int> holders = Holders(Key(i));
+    ASSERT_EQ(holders.size(), 3u) << Key(i);
+    for (int h : holders) {
+      EXPECT_NE(std::find(expected.begin(), expected.end(), cluster_->id(h)), expected.end())
+          << Key(i) << " held by node " << h << ", which is not among its 3 closest";
+    }
+  }
+}
+
+TEST_F(ClusterTest, KilledNodeIsMarkedDownAndEveryKeyStillReadsAtQuorum) {
+  StartCluster({.failure_timeout = "2s"});
+  std::uniform_int_distribution<int> pick(0, cluster_->size() - 1);
+  for (int i = 0; i < kKeys; ++i) ASSERT_TRUE(Put(pick(rng_), Key(i), Value(i)).ok()) << Key(i);
+  // Let the background third copies land before the kill.
+  ASSERT_TRUE(WaitFor([&] { return Holders(Key(kKeys - 1)).size() == 3; }, absl::Seconds(10)));
+
+  const int victim = 2;
+  const absl::Time killed_at = absl::Now();
+  cluster_->process(victim).Signal(SIGKILL);
+  // Every survivor's heartbeat failure detector marks it down within the
+  // failure timeout (plus one heartbeat interval and scheduling slack).
+  for (int i = 0; i < cluster_->size(); ++i) {
+    if (i == victim) continue;
+    ASSERT_TRUE(WaitFor([&] { return cluster_->SeesPeerIn(i, victim, v1::DOWN); },
+                        absl::Seconds(2) + absl::Seconds(3)))
+        << "node " << i << " still thinks the killed node is alive";
+  }
+  const absl::Duration detection = absl::Now() - killed_at;
+  std::cout << "killed node marked down by all survivors after "
+            << absl::FormatDuration(detection) << "\n";
+  // Down is declared a failure timeout after the last beat, which came at
+  // most a few intervals before the kill: not at once on the broken stream.
+  EXPECT_GE(detection, absl::Seconds(1)) << "marked down long before the failure timeout";
+
+  std::vector<int> survivors;
+  for (int i = 0; i < cluster_->size(); ++i) {
+    if (i != victim) survivors.push_back(i);
+  }
+  std::uniform_int_distribution<size_t> pick_survivor(0, survivors.size() - 1);
+  for (int i = 0; i < kKeys; ++i) {
+    v1::GetResponse resp;
+    grpc::Status s = Get(survivors[pick_survivor(rng_)], Key(i), &resp, v1::QUORUM);
+    ASSERT_TRUE(s.ok()) << Key(i) << ": " << s.error_message();
+    ASSERT_TRUE(resp.found()) << Key(i);
+    ASSERT_EQ(resp.value(), Value(i));
+  }
+  // Writes keep working, and go to the 3 closest live nodes.
+  for (int i = 0; i < 100; ++i) {
+    const std::string key = absl::StrCat("after-kill-", i);
+    ASSERT_TRUE(Put(survivors[pick_survivor(rng_)], key, "x").ok()) << key;
+    const std::vector<std::string> expected = ExpectedReplicas(key, 3, survivors);
+    ASSERT_TRUE(WaitFor([&] { return Holders(key).size() == 3; }, absl::Seconds(10))) << key;
+    for (int h : Holders(key)) {
+      EXPECT_NE(std::find(expected.begin(), expected.end(), cluster_->id(h)), expected.end());
+    }
+  }
+}
+
+TEST_F(ClusterTest, BadInputIsRejectedWithInvalidArgumentNamingTheLimit) {
+  StartCluster({.nodes = 3, .extra_args = {"--max-key-bytes=64", "--max-value-bytes=4096"}});
+  struct Case {
+    std::string key;
+    std::string value;
+    std::string expected;
+  };
+  std::vector<Case> cases = {
+      {"", "v", "key is empty"},
+      {std::string(65, 'k'), "v", "--max-key-bytes"},
+      {"k", std::string(4097, 'v'), "--max-value-bytes"},
+  };
+  for (const Case& c : cases) {
+    grpc::Status s = Put(1, c.key, c.value);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.expected;
+    EXPECT_NE(s.error_message().find(c.expected), std::string::npos) << s.error_message();
+  }
+  v1::GetResponse get;
+  EXPECT_EQ(Get(0, "", &get).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  // A consistency value outside the enum.
+  grpc::Status s = Put(0, "k", "v", static_cast<v1::Consistency>(9));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("ONE, QUORUM or ALL"), std::string::npos) << s.error_message();
+  // The limits are inclusive, and the nodes are still serving.
+  EXPECT_TRUE(Put(2, std::string(64, 'k'), std::string(4096, 'v')).ok());
+  ASSERT_TRUE(Get(0, std::string(64, 'k'), &get).ok());
+  EXPECT_TRUE(get.found());
+}
+
+TEST_F(ClusterTest, QuorumUnreachableIsUnavailableWithReplicaCounts) {
+  StartCluster({.nodes = 3, .failure_timeout = "1s"});
+  cluster_->process(1).Signal(SIGKILL);
+  cluster_->process(2).Signal(SIGKILL);
+  ASSERT_TRUE(WaitFor([&] { return cluster_->SeesPeerIn(0, 1, v1::DOWN); }, absl::Seconds(10)));
+  grpc::Status s = Put(0, "k", "v", v1::QUORUM);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_NE(s.error_message().find("1 of 3 replicas answered"), std::string::npos)
+      << s.error_message();
+  EXPECT_NE(s.error_message().find("QUORUM needs 2"), std::string::npos) << s.error_message();
+  // ONE still works with a single live replica.
+  EXPECT_TRUE(Put(0, "k", "v", v1::ONE).ok());
+}
+
+TEST_F(ClusterTest, DeleteAndTtlHideKeysEverywhere) {
+  StartCluster({.nodes = 3});
+  ASSERT_TRUE(Put(0, "doomed", "v").ok());
+  v1::DeleteRequest del;
+  del.set_key("doomed");
+  v1::DeleteResponse del_resp;
+  auto ctx = Context();
+  ASSERT_TRUE(cluster_->kv(1).Delete(ctx.get(), del, &del_resp).ok());
+  EXPECT_GE(del_resp.acks(), 2u);
+  for (int i = 0; i < 3; ++i) {
+    v1::GetResponse resp;
+    ASSERT_TRUE(Get(i, "doomed", &resp, v1::ALL).ok());
+    EXPECT_FALSE(resp.found()) << "node " << i;
+  }
+
+  v1::PutRequest req;
+  req.set_key("ephemeral");
+  req.set_value("v");
+  req.set_ttl_seconds(1);
+  v1::PutResponse put_resp;
+  auto put_ctx = Context();
+  ASSERT_TRUE(cluster_->kv(0).Put(put_ctx.get(), req, &put_resp).ok());
+  v1::GetResponse resp;
+  ASSERT_TRUE(Get(2, "ephemeral", &resp).ok());
+  EXPECT_TRUE(resp.found());
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        v1::GetResponse r;
+        return Get(1, "ephemeral", &r).ok() && !r.found();
+      },
+      absl::Seconds(10)))
+      << "key with a 1 s TTL still readable";
+}
+
+TEST_F(ClusterTest, KvctlPutsGetsDeletesAndLocates) {
+  StartCluster({.nodes = 3});
+  const std::string a0 = "--addr=" + cluster_->address(0);
+  const std::string a2 = "--addr=" + cluster_->address(2);
+  CommandResult r = RunCommand(KVCTL_BIN, {a0, "put", "greeting", "hello world"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = RunCommand(KVCTL_BIN, {a2, "get", "greeting"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output, "hello world\n");
+  r = RunCommand(KVCTL_BIN, {a2, "locate", "greeting"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (int i = 0; i < 3; ++i) EXPECT_NE(r.output.find(cluster_->id(i)), std::string::npos);
+  r = RunCommand(KVCTL_BIN, {a0, "peers"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find(cluster_->address(1)), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("alive"), std::string::npos) << r.output;
+  r = RunCommand(KVCTL_BIN, {a0, "--consistency", "all", "del", "greeting"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = RunCommand(KVCTL_BIN, {a2, "get", "greeting"});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  r = RunCommand(KVCTL_BIN, {a0, "put", "", "x"});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("INVALID_ARGUMENT"), std::string::npos) << r.output;
+  r = RunCommand(KVCTL_BIN, {a0, "ping"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find(cluster_->id(0)), std::string::npos) << r.output;
+}
+
+TEST_F(ClusterTest, SigtermDrainsAndExitsZero) {
+  StartCluster({.nodes = 3});
+  ASSERT_TRUE(Put(0, "k", "v").ok());
+  cluster_->process(1).Signal(SIGTERM);
+  EXPECT_EQ(cluster_->process(1).Wait(absl::Seconds(15)), 0);
+  cluster_->process(0).Signal(SIGINT);
+  EXPECT_EQ(cluster_->process(0).Wait(absl::Seconds(15)), 0);
+}
+
+}  // namespace
+}  // namespace kv::testing
