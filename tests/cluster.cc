@@ -230,6 +230,35 @@ bool Cluster::SeesPeerIn(int observer, int target, v1::PeerState state) {
   return false;
 }
 
+std::vector<std::string> Cluster::StopAll(absl::Duration timeout) {
+  // Close our own connections first: an idle client connection would hold
+  // each node's graceful drain until its deadline.
+  kv_.clear();
+  admin_.clear();
+  peer_.clear();
+  std::vector<std::string> problems;
+  std::vector<int> running;
+  for (int i = 0; i < size(); ++i) {
+    if (nodes_[i]->running()) {
+      nodes_[i]->Signal(SIGTERM);
+      running.push_back(i);
+    }
+  }
+  for (int i : running) {
+    const int code = nodes_[i]->Wait(timeout);
+    if (code != 0) problems.push_back(absl::StrCat("node ", i, " exited with ", code));
+  }
+  for (int i = 0; i < size(); ++i) {
+    const std::string log = ReadFile(nodes_[i]->log_path());
+    for (const char* bad : {"Sanitizer", "runtime error:", "terminate called"}) {
+      if (log.find(bad) != std::string::npos) {
+        problems.push_back(absl::StrCat("node ", i, " log reports '", bad, "'"));
+      }
+    }
+  }
+  return problems;
+}
+
 void Cluster::DumpLogs() const {
   for (const auto& n : nodes_) {
     std::string log = ReadFile(n->log_path());

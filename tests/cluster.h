@@ -79,6 +79,9 @@ class Cluster {
   bool SeesPeerIn(int observer, int target, kvstore::v1::PeerState state);
   // Prints the tail of every node's log (for failed tests).
   void DumpLogs() const;
+  // Stops every running node with SIGTERM and checks each one drained and
+  // exited 0 with no sanitizer report in its log. Returns what went wrong.
+  std::vector<std::string> StopAll(absl::Duration timeout = absl::Seconds(20));
 
  private:
   bool WaitReady(int i, absl::Duration timeout);

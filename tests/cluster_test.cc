@@ -26,7 +26,10 @@ class ClusterTest : public ::testing::Test {
     ASSERT_TRUE(cluster_->Start()) << "cluster did not form";
   }
   void TearDown() override {
-    if (HasFailure() && cluster_) cluster_->DumpLogs();
+    if (!cluster_) return;
+    // Every node must drain and exit cleanly, sanitizers included.
+    for (const std::string& problem : cluster_->StopAll()) ADD_FAILURE() << problem;
+    if (HasFailure()) cluster_->DumpLogs();
   }
 
   grpc::Status Put(int node, const std::string& key, const std::string& value,
@@ -299,13 +302,60 @@ TEST_F(ClusterTest, KvctlPutsGetsDeletesAndLocates) {
   EXPECT_NE(r.output.find(cluster_->id(0)), std::string::npos) << r.output;
 }
 
-TEST_F(ClusterTest, SigtermDrainsAndExitsZero) {
+TEST_F(ClusterTest, SigtermAndSigintDrainAndExitZero) {
   StartCluster({.nodes = 3});
   ASSERT_TRUE(Put(0, "k", "v").ok());
+  // A client still connected holds the drain up to its 5 s grace, no longer.
   cluster_->process(1).Signal(SIGTERM);
   EXPECT_EQ(cluster_->process(1).Wait(absl::Seconds(15)), 0);
   cluster_->process(0).Signal(SIGINT);
   EXPECT_EQ(cluster_->process(0).Wait(absl::Seconds(15)), 0);
+  // The last node still serves.
+  v1::GetResponse resp;
+  ASSERT_TRUE(Get(2, "k", &resp, v1::ONE).ok());
+  EXPECT_TRUE(resp.found());
+}
+
+}  // namespace
+}  // namespace kv::testing
+
+namespace kv::testing {
+namespace {
+
+TEST(KvstoreFlagsTest, HelpListsEveryFlagAndVersionPrints) {
+  CommandResult r = RunCommand(KVSTORE_BIN, {"--help"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  for (const char* flag :
+       {"--addr", "--advertise", "--peer", "--replicas", "--k", "--alpha", "--heartbeat-interval",
+        "--failure-timeout", "--max-key-bytes", "--max-value-bytes", "--log-level", "--version"}) {
+    EXPECT_NE(r.output.find(flag), std::string::npos) << flag << " missing from --help";
+  }
+  r = RunCommand(KVSTORE_BIN, {"--version"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.output.find("kvstore"), std::string::npos);
+}
+
+TEST(KvstoreFlagsTest, BadFlagsExitTwoWithOneLineReason) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string expected;
+  };
+  std::vector<Case> cases = {
+      {{"--no-such-flag"}, "no-such-flag"},
+      {{"--heartbeat-interval=5"}, "--heartbeat-interval"},
+      {{"--failure-timeout=soon"}, "--failure-timeout"},
+      {{"--replicas=0"}, "--replicas"},
+      {{"--addr=localhost"}, "--addr"},
+      {{"--peer=nohost"}, "--peer"},
+      {{"--node-id=xyz"}, "--node-id"},
+      {{"--heartbeat-interval=2s", "--failure-timeout=1s"}, "--failure-timeout"},
+  };
+  for (const Case& c : cases) {
+    CommandResult r = RunCommand(KVSTORE_BIN, c.args);
+    EXPECT_EQ(r.exit_code, 2) << c.expected << ": " << r.output;
+    EXPECT_NE(r.output.find(c.expected), std::string::npos) << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+  }
 }
 
 }  // namespace
