@@ -160,10 +160,6 @@ void Node::MaintenanceLoop() {
   absl::Time next_refresh = clock_->Now() + absl::Minutes(1);
   auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
   while (true) {
-    {
-      absl::MutexLock l(&mu_);
-      if (mu_.AwaitWithTimeout(absl::Condition(&stopping), absl::ZeroDuration())) return;
-    }
     const absl::Time now = clock_->Now();
     if (!joined() && now >= next_join) {
       if (JoinSeeds()) {
@@ -193,8 +189,7 @@ void Node::MaintenanceLoop() {
       for (const dht::NodeId& t : targets) LookupBlocking(t);
     }
     absl::MutexLock l(&mu_);
-    mu_.AwaitWithTimeout(absl::Condition(&stopping), options_.maintenance_interval);
-    if (stopping_) return;
+    if (mu_.AwaitWithTimeout(absl::Condition(&stopping), options_.maintenance_interval)) return;
   }
 }
 
