@@ -1,4 +1,6 @@
 // Multi-process tests: real kvstore binaries on 127.0.0.1.
+#include "tests/cluster.h"
+
 #include <signal.h>
 
 #include <algorithm>
@@ -7,7 +9,6 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "src/dht/node_id.h"
-#include "tests/cluster.h"
 
 namespace kv::testing {
 namespace {
@@ -167,8 +168,8 @@ TEST_F(ClusterTest, KilledNodeIsMarkedDownAndEveryKeyStillReadsAtQuorum) {
         << "node " << i << " still thinks the killed node is alive";
   }
   const absl::Duration detection = absl::Now() - killed_at;
-  std::cout << "killed node marked down by all survivors after "
-            << absl::FormatDuration(detection) << "\n";
+  std::cout << "killed node marked down by all survivors after " << absl::FormatDuration(detection)
+            << "\n";
   // Down is declared a failure timeout after the last beat, which came at
   // most a few intervals before the kill: not at once on the broken stream.
   EXPECT_GE(detection, absl::Seconds(1)) << "marked down long before the failure timeout";

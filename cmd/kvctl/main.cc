@@ -22,12 +22,23 @@ struct Globals {
 };
 
 const char* CodeName(grpc::StatusCode c) {
-  static constexpr const char* kNames[] = {
-      "OK",           "CANCELLED",         "UNKNOWN",        "INVALID_ARGUMENT",
-      "DEADLINE_EXCEEDED", "NOT_FOUND",    "ALREADY_EXISTS", "PERMISSION_DENIED",
-      "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-      "UNIMPLEMENTED", "INTERNAL",         "UNAVAILABLE",    "DATA_LOSS",
-      "UNAUTHENTICATED"};
+  static constexpr const char* kNames[] = {"OK",
+                                           "CANCELLED",
+                                           "UNKNOWN",
+                                           "INVALID_ARGUMENT",
+                                           "DEADLINE_EXCEEDED",
+                                           "NOT_FOUND",
+                                           "ALREADY_EXISTS",
+                                           "PERMISSION_DENIED",
+                                           "RESOURCE_EXHAUSTED",
+                                           "FAILED_PRECONDITION",
+                                           "ABORTED",
+                                           "OUT_OF_RANGE",
+                                           "UNIMPLEMENTED",
+                                           "INTERNAL",
+                                           "UNAVAILABLE",
+                                           "DATA_LOSS",
+                                           "UNAUTHENTICATED"};
   const int i = static_cast<int>(c);
   return i >= 0 && i < 17 ? kNames[i] : "UNKNOWN";
 }
@@ -186,9 +197,9 @@ int main(int argc, char** argv) {
                 resp.replication_factor());
     std::printf("%-40s  %-21s  %-5s  %s\n", "REPLICA", "ADDRESS", "HOLDS", "VERSION");
     for (const v1::ReplicaLocation& r : resp.replicas()) {
-      std::string version = !r.reachable()        ? "unreachable: " + r.error()
-                            : r.has_version()     ? FormatVersion(r.version())
-                                                  : "-";
+      std::string version = !r.reachable()    ? "unreachable: " + r.error()
+                            : r.has_version() ? FormatVersion(r.version())
+                                              : "-";
       std::printf("%-40s  %-21s  %-5s  %s\n", r.node().id().c_str(), r.node().address().c_str(),
                   r.holds() ? "yes" : "no", version.c_str());
     }

@@ -106,8 +106,9 @@ kv::node::NodeOptions ToOptions(const Flags& f) {
 
 int main(int argc, char** argv) {
   Flags f;
-  CLI::App app{"kvstore: a peer-to-peer key-value store node (Kademlia routing, quorum replication)",
-               "kvstore"};
+  CLI::App app{
+      "kvstore: a peer-to-peer key-value store node (Kademlia routing, quorum replication)",
+      "kvstore"};
   app.set_version_flag("--version", kVersion);
   app.add_option("--addr", f.addr, "host:port to listen on")->capture_default_str();
   app.add_option("--advertise", f.advertise, "host:port peers dial (default: --addr)");
@@ -118,7 +119,9 @@ int main(int argc, char** argv) {
   app.add_option("--replicas", f.replicas, "replication factor N")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
-  app.add_option("--k", f.k, "Kademlia bucket size")->capture_default_str()->check(CLI::Range(1, 256));
+  app.add_option("--k", f.k, "Kademlia bucket size")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
   app.add_option("--alpha", f.alpha, "lookup requests in flight")
       ->capture_default_str()
       ->check(CLI::Range(1, 32));
@@ -171,8 +174,8 @@ int main(int argc, char** argv) {
   // Room well beyond the largest valid request, so an oversized key or value
   // reaches the node's own check (INVALID_ARGUMENT naming the flag) instead of
   // gRPC's message-size limit.
-  const int max_message = static_cast<int>(
-      2 * (options.max_value_bytes + options.max_key_bytes) + (4 << 20));
+  const int max_message =
+      static_cast<int>(2 * (options.max_value_bytes + options.max_key_bytes) + (4 << 20));
   kv::storage::MemoryEngine engine;
   kv::rpc::GrpcPeerTransport transport(
       {.self = options.self, .rpc_timeout = rpc_timeout, .max_message_bytes = max_message});
@@ -187,8 +190,7 @@ int main(int argc, char** argv) {
       &node, &transport);
   spdlog::set_default_logger(spdlog::default_logger()->clone(options.self.id.ShortHex()));
   spdlog::info("kvstore node {} listening on {} (advertised as {}), N={}, k={}",
-               options.self.id.ToHex(), f.addr, options.self.address, options.replicas,
-               options.k);
+               options.self.id.ToHex(), f.addr, options.self.address, options.replicas, options.k);
   node.Start();
   heartbeats.Start();
 

@@ -10,8 +10,8 @@ Membership::Membership(Options options, const util::Clock* clock)
     : self_(options.self),
       k_(options.k),
       clock_(clock),
-      table_(options.self.id, dht::RoutingTable::Options{.k = options.k,
-                                                         .replacement_cache_size = options.k},
+      table_(options.self.id,
+             dht::RoutingTable::Options{.k = options.k, .replacement_cache_size = options.k},
              clock->Now()),
       detector_(options.failure_timeout) {}
 

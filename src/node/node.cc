@@ -17,9 +17,9 @@ Node::Node(NodeOptions options, storage::Engine* engine, replication::PeerTransp
       transport_(transport),
       clock_(clock),
       hlc_(clock),
-      membership_({.self = options_.self, .k = options_.k,
-                   .failure_timeout = options_.failure_timeout},
-                  clock),
+      membership_(
+          {.self = options_.self, .k = options_.k, .failure_timeout = options_.failure_timeout},
+          clock),
       coordinator_(options_.self.id, engine, transport),
       rng_(std::random_device{}()) {
   joined_ = options_.seeds.empty();
@@ -34,25 +34,23 @@ absl::Status Node::ValidateKey(const std::string& key) const {
   }
   if (key.size() > options_.max_key_bytes) {
     return absl::InvalidArgumentError(absl::StrCat("key is ", key.size(), " bytes; the limit is ",
-                                                   options_.max_key_bytes,
-                                                   " (--max-key-bytes)"));
+                                                   options_.max_key_bytes, " (--max-key-bytes)"));
   }
   return absl::OkStatus();
 }
 
 absl::Status Node::ValidateValue(const std::string& value) const {
   if (value.size() > options_.max_value_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat("value is ", value.size(),
-                                                   " bytes; the limit is ",
-                                                   options_.max_value_bytes,
-                                                   " (--max-value-bytes)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("value is ", value.size(), " bytes; the limit is ", options_.max_value_bytes,
+                     " (--max-value-bytes)"));
   }
   return absl::OkStatus();
 }
 
 int Node::EffectiveReplicas(size_t resolved) const {
-  const size_t known = std::min<size_t>(static_cast<size_t>(options_.replicas),
-                                        membership_.KnownNodes());
+  const size_t known =
+      std::min<size_t>(static_cast<size_t>(options_.replicas), membership_.KnownNodes());
   // The table may have grown since the replicas were resolved.
   return static_cast<int>(std::max(known, resolved));
 }
@@ -79,12 +77,12 @@ void Node::Write(const std::string& key, storage::Record rec, std::optional<Cons
                  WriteCallback done) {
   rec.version = storage::Version{hlc_.Now(), options_.self.id.ToHex()};
   const Consistency consistency = c.value_or(options_.default_consistency);
-  ResolveReplicas(dht::NodeId::FromKey(key), [this, key, rec = std::move(rec), consistency,
-                                              done = std::move(done)](
-                                                 std::vector<dht::Contact> replicas) mutable {
-    const int n = EffectiveReplicas(replicas.size());
-    coordinator_.Write(key, rec, replicas, n, consistency, std::move(done));
-  });
+  ResolveReplicas(dht::NodeId::FromKey(key),
+                  [this, key, rec = std::move(rec), consistency,
+                   done = std::move(done)](std::vector<dht::Contact> replicas) mutable {
+                    const int n = EffectiveReplicas(replicas.size());
+                    coordinator_.Write(key, rec, replicas, n, consistency, std::move(done));
+                  });
 }
 
 void Node::Get(std::string key, std::optional<Consistency> c, GetCallback done) {
@@ -93,18 +91,17 @@ void Node::Get(std::string key, std::optional<Consistency> c, GetCallback done) 
   ResolveReplicas(dht::NodeId::FromKey(key), [this, key, consistency, done = std::move(done)](
                                                  std::vector<dht::Contact> replicas) mutable {
     const int n = EffectiveReplicas(replicas.size());
-    coordinator_.Read(
-        key, replicas, n, consistency,
-        [this, done = std::move(done)](absl::StatusOr<replication::ReadResult> r) {
-          if (!r.ok()) return done(r.status());
-          GetReply reply;
-          if (r->record && r->record->LiveAt(clock_->NowMillis())) {
-            reply.found = true;
-            reply.value = std::move(r->record->value);
-            reply.version = std::move(r->record->version);
-          }
-          done(std::move(reply));
-        });
+    coordinator_.Read(key, replicas, n, consistency,
+                      [this, done = std::move(done)](absl::StatusOr<replication::ReadResult> r) {
+                        if (!r.ok()) return done(r.status());
+                        GetReply reply;
+                        if (r->record && r->record->LiveAt(clock_->NowMillis())) {
+                          reply.found = true;
+                          reply.value = std::move(r->record->value);
+                          reply.version = std::move(r->record->version);
+                        }
+                        done(std::move(reply));
+                      });
   });
 }
 
@@ -208,10 +205,10 @@ absl::StatusOr<bool> Node::HandleStore(const dht::Contact& from, const std::stri
                                        const storage::Record& rec) {
   Learn(from);
   if (!hlc_.Update(rec.version.timestamp)) {
-    spdlog::warn("write for key of {} bytes from {} carries a clock {} ms ahead of ours",
-                 key.size(), from.address,
-                 replication::HybridClock::PhysicalMillis(rec.version.timestamp) -
-                     clock_->NowMillis());
+    spdlog::warn(
+        "write for key of {} bytes from {} carries a clock {} ms ahead of ours", key.size(),
+        from.address,
+        replication::HybridClock::PhysicalMillis(rec.version.timestamp) - clock_->NowMillis());
   }
   return engine_->Apply(key, rec);
 }

@@ -27,11 +27,11 @@
 namespace kv::node {
 
 struct NodeOptions {
-  dht::Contact self;                 // ID and the address peers dial (--advertise)
-  std::vector<std::string> seeds;    // --peer addresses to join through
-  int replicas = 3;                  // N
-  size_t k = 20;                     // bucket size
-  size_t alpha = 3;                  // lookup parallelism
+  dht::Contact self;               // ID and the address peers dial (--advertise)
+  std::vector<std::string> seeds;  // --peer addresses to join through
+  int replicas = 3;                // N
+  size_t k = 20;                   // bucket size
+  size_t alpha = 3;                // lookup parallelism
   size_t max_key_bytes = 1024;
   size_t max_value_bytes = 1 << 20;
   replication::Consistency default_consistency = replication::Consistency::kQuorum;
@@ -126,8 +126,8 @@ class Node {
  private:
   // Adds `c` to the routing table; pings the oldest contact of a full bucket.
   void Learn(const dht::Contact& c);
-  void Write(const std::string& key, storage::Record rec,
-             std::optional<replication::Consistency> c, WriteCallback done);
+  void Write(const std::string& key, storage::Record rec, std::optional<replication::Consistency> c,
+             WriteCallback done);
   // Replication factor for the cluster as this node sees it: N capped by the
   // nodes it knows, and never below the `resolved` replicas it found.
   int EffectiveReplicas(size_t resolved) const;

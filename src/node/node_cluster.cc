@@ -45,19 +45,20 @@ void Pump(const std::shared_ptr<LookupRun>& run, const dht::NodeId& target,
     return;
   }
   for (const dht::Contact& to : requests) {
-    transport->FindNode(to, target, [run, to, target, transport,
-                                     learn](absl::StatusOr<std::vector<dht::Contact>> r) {
-      {
-        absl::MutexLock l(&run->mu);
-        if (r.ok()) {
-          run->lookup.OnResponse(to.id, *r);
-        } else {
-          run->lookup.OnFailure(to.id);
-        }
-      }
-      if (r.ok()) learn(to);
-      Pump(run, target, transport, learn);
-    });
+    transport->FindNode(
+        to, target,
+        [run, to, target, transport, learn](absl::StatusOr<std::vector<dht::Contact>> r) {
+          {
+            absl::MutexLock l(&run->mu);
+            if (r.ok()) {
+              run->lookup.OnResponse(to.id, *r);
+            } else {
+              run->lookup.OnFailure(to.id);
+            }
+          }
+          if (r.ok()) learn(to);
+          Pump(run, target, transport, learn);
+        });
   }
 }
 

@@ -35,17 +35,20 @@ absl::string_view ConsistencyName(Consistency c) {
 
 namespace {
 
-absl::Status QuorumError(absl::string_view op, int answered, int total, int needed,
-                         Consistency c, const absl::Status& last_error) {
-  return absl::UnavailableError(absl::StrCat(
-      op, " quorum not reachable: ", answered, " of ", total, " replicas answered; ",
-      ConsistencyName(c), " needs ", needed, ". Retry when more replicas are up, or use a lower "
-      "consistency. Last replica error: ", last_error.ToString()));
+absl::Status QuorumError(absl::string_view op, int answered, int total, int needed, Consistency c,
+                         const absl::Status& last_error) {
+  return absl::UnavailableError(absl::StrCat(op, " quorum not reachable: ", answered, " of ", total,
+                                             " replicas answered; ", ConsistencyName(c), " needs ",
+                                             needed,
+                                             ". Retry when more replicas are up, or use a lower "
+                                             "consistency. Last replica error: ",
+                                             last_error.ToString()));
 }
 
 // Shared by the callbacks of one write.
 struct WriteState {
-  WriteState(int total, int needed, Consistency c, storage::Version v, Coordinator::WriteCallback cb)
+  WriteState(int total, int needed, Consistency c, storage::Version v,
+             Coordinator::WriteCallback cb)
       : total(total), needed(needed), consistency(c), version(std::move(v)), done(std::move(cb)) {}
 
   // Records one replica's answer; returns the callback to run (outside the lock), if any.
@@ -60,9 +63,8 @@ struct WriteState {
     if (answered) return nullptr;
     if (acks >= needed) {
       answered = true;
-      return [cb = std::move(done), r = WriteResult{version, static_cast<uint32_t>(acks)}] {
-        cb(r);
-      };
+      return
+          [cb = std::move(done), r = WriteResult{version, static_cast<uint32_t>(acks)}] { cb(r); };
     }
     if (failures > total - needed) {
       answered = true;
@@ -93,8 +95,7 @@ Coordinator::Coordinator(dht::NodeId self, storage::Engine* local, PeerTransport
 void Coordinator::Write(const std::string& key, const storage::Record& rec,
                         const std::vector<dht::Contact>& replicas, int n, Consistency c,
                         WriteCallback done) {
-  auto state =
-      std::make_shared<WriteState>(n, RequiredAcks(c, n), c, rec.version, std::move(done));
+  auto state = std::make_shared<WriteState>(n, RequiredAcks(c, n), c, rec.version, std::move(done));
   for (const dht::Contact& replica : replicas) {
     if (replica.id == self_) {
       absl::StatusOr<bool> applied = local_->Apply(key, rec);
@@ -191,8 +192,8 @@ void Coordinator::Read(const std::string& key, const std::vector<dht::Contact>& 
         } else if (!state->answered && state->failures > total - state->needed) {
           state->answered = true;
           cb = [d = std::move(state->done),
-                e = QuorumError("read", state->responses, total, state->needed,
-                                state->consistency, state->last_error)] { d(e); };
+                e = QuorumError("read", state->responses, total, state->needed, state->consistency,
+                                state->last_error)] { d(e); };
         }
         all_in = state->responses + state->failures == total;
       }
@@ -231,8 +232,6 @@ void Coordinator::FinishRead(const std::shared_ptr<ReadState>& state) {
   }
 }
 
-uint64_t Coordinator::read_repairs() const {
-  return read_repairs_.load(std::memory_order_relaxed);
-}
+uint64_t Coordinator::read_repairs() const { return read_repairs_.load(std::memory_order_relaxed); }
 
 }  // namespace kv::replication

@@ -3,14 +3,14 @@
 
 #include <atomic>
 #include <cstdint>
-#include <memory>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "src/dht/node_id.h"
 #include "src/replication/peer_transport.h"
 #include "src/storage/engine.h"
@@ -56,16 +56,15 @@ class Coordinator {
   // says how many answered of how many were needed). Replicas that answer
   // after `done` still apply the write. REQUIRES: replicas.size() <= n, n >= 1.
   void Write(const std::string& key, const storage::Record& rec,
-             const std::vector<dht::Contact>& replicas, int n, Consistency c,
-             WriteCallback done);
+             const std::vector<dht::Contact>& replicas, int n, Consistency c, WriteCallback done);
 
   // Asks every live replica for `key`; `done` runs once with the newest
   // record among the first RequiredAcks(c, n) answers, or UNAVAILABLE. When
   // all replicas have answered, those that returned an older record or none
   // are sent the newest one in the background (read repair).
   // REQUIRES: replicas.size() <= n, n >= 1.
-  void Read(const std::string& key, const std::vector<dht::Contact>& replicas, int n,
-            Consistency c, ReadCallback done);
+  void Read(const std::string& key, const std::vector<dht::Contact>& replicas, int n, Consistency c,
+            ReadCallback done);
 
   // Repairs started by reads so far (for tests and metrics).
   uint64_t read_repairs() const;

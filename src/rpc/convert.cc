@@ -72,8 +72,8 @@ absl::StatusOr<std::optional<replication::Consistency>> FromProto(kvstore::v1::C
     default:
       break;
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "consistency ", static_cast<int>(c), " is unknown; use ONE, QUORUM or ALL"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("consistency ", static_cast<int>(c), " is unknown; use ONE, QUORUM or ALL"));
 }
 
 }  // namespace kv::rpc

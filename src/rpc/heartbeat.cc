@@ -304,9 +304,8 @@ void HeartbeatClient::Stop() {
     streams_.clear();
   }
   absl::MutexLock l(&counter_->mu);
-  auto drained = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(counter_->mu) {
-    return counter_->live == 0;
-  };
+  auto drained = [this]()
+                     ABSL_EXCLUSIVE_LOCKS_REQUIRED(counter_->mu) { return counter_->live == 0; };
   counter_->mu.AwaitWithTimeout(absl::Condition(&drained), absl::Seconds(10));
 }
 

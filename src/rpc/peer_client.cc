@@ -21,7 +21,8 @@ grpc::ChannelArguments PeerChannelArguments(int max_message_bytes) {
 }
 
 GrpcPeerTransport::GrpcPeerTransport(Options options)
-    : options_(std::move(options)), channel_args_(PeerChannelArguments(options_.max_message_bytes)) {}
+    : options_(std::move(options)),
+      channel_args_(PeerChannelArguments(options_.max_message_bytes)) {}
 
 GrpcPeerTransport::~GrpcPeerTransport() { Shutdown(); }
 
@@ -83,8 +84,7 @@ void GrpcPeerTransport::Store(const dht::Contact& to, const std::string& key,
       [done = std::move(done)](absl::Status s, v1::StoreResponse) { done(s); });
 }
 
-void GrpcPeerTransport::Fetch(const dht::Contact& to, const std::string& key,
-                              FetchCallback done) {
+void GrpcPeerTransport::Fetch(const dht::Contact& to, const std::string& key, FetchCallback done) {
   v1::FetchRequest req;
   ToProto(options_.self, req.mutable_from());
   req.set_key(key);

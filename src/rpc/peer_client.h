@@ -35,8 +35,7 @@ class GrpcPeerTransport final : public replication::PeerTransport {
   void Store(const dht::Contact& to, const std::string& key, const storage::Record& rec,
              StoreCallback done) override;
   void Fetch(const dht::Contact& to, const std::string& key, FetchCallback done) override;
-  void FindNode(const dht::Contact& to, const dht::NodeId& target,
-                FindNodeCallback done) override;
+  void FindNode(const dht::Contact& to, const dht::NodeId& target, FindNodeCallback done) override;
   void Ping(const std::string& address, PingCallback done) override;
   void Join(const std::string& address, JoinCallback done) override;
 

@@ -35,9 +35,9 @@ absl::Status Server::Start() {
   server_ = builder.BuildAndStart();
   if (!server_ || bound_port == 0) {
     server_.reset();
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cannot listen on ", listen_address_,
-        ": the address is in use or not local; pick another --addr"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot listen on ", listen_address_,
+                     ": the address is in use or not local; pick another --addr"));
   }
   server_->GetHealthCheckService()->SetServingStatus(true);
   return absl::OkStatus();

@@ -124,15 +124,13 @@ ServerUnaryReactor* AdminService::Peers(CallbackServerContext* ctx, const v1::Pe
     ToProto(p.contact, e->mutable_node());
     e->set_state(p.state == membership::PeerState::kAlive ? v1::ALIVE : v1::DOWN);
     e->set_bucket(p.bucket);
-    e->set_last_heard_millis_ago(p.last_heard == absl::InfinitePast()
-                                     ? -1
-                                     : absl::ToInt64Milliseconds(now - p.last_heard));
+    e->set_last_heard_millis_ago(
+        p.last_heard == absl::InfinitePast() ? -1 : absl::ToInt64Milliseconds(now - p.last_heard));
   }
   return FinishNow(ctx, absl::OkStatus());
 }
 
-ServerUnaryReactor* AdminService::Locate(CallbackServerContext* ctx,
-                                         const v1::LocateRequest* req,
+ServerUnaryReactor* AdminService::Locate(CallbackServerContext* ctx, const v1::LocateRequest* req,
                                          v1::LocateResponse* resp) {
   ServerUnaryReactor* reactor = ctx->DefaultReactor();
   node_->Locate(req->key(), [this, reactor, resp](absl::StatusOr<node::LocateReply> r) {

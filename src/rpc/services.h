@@ -30,8 +30,8 @@ class KvService final : public kvstore::v1::KV::CallbackService {
   grpc::ServerUnaryReactor* Ping(grpc::CallbackServerContext* ctx,
                                  const kvstore::v1::PingRequest* req,
                                  kvstore::v1::PingResponse* resp) override;
-  grpc::ServerBidiReactor<kvstore::v1::HeartbeatMessage, kvstore::v1::HeartbeatMessage>*
-  Heartbeat(grpc::CallbackServerContext* ctx) override;
+  grpc::ServerBidiReactor<kvstore::v1::HeartbeatMessage, kvstore::v1::HeartbeatMessage>* Heartbeat(
+      grpc::CallbackServerContext* ctx) override;
 
  private:
   node::Node* const node_;

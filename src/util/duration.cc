@@ -10,8 +10,9 @@ absl::StatusOr<absl::Duration> ParseDurationFlag(absl::string_view flag, absl::s
   absl::Duration d;
   if (text.empty() || !absl::ParseDuration(text, &d) || text == "0" ||
       text.find_first_of("abcdefghijklmnopqrstuvwxyz") == absl::string_view::npos) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        flag, ": '", text, "' is not a duration; write a number with a unit, like 500ms, 2s or 5m"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, ": '", text,
+                     "' is not a duration; write a number with a unit, like 500ms, 2s or 5m"));
   }
   if (d <= absl::ZeroDuration() || d == absl::InfiniteDuration()) {
     return absl::InvalidArgumentError(

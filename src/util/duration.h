@@ -1,9 +1,8 @@
 // Parsing of human-written durations such as "500ms", "2s" or "5m".
 #pragma once
 
-#include "absl/strings/string_view.h"
-
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace kv::util {

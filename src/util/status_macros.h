@@ -8,10 +8,10 @@
 #define KV_STATUS_CONCAT_(a, b) KV_STATUS_CONCAT_INNER_(a, b)
 
 // Returns from the current function if `expr` (an absl::Status) is not OK.
-#define RETURN_IF_ERROR(expr)                     \
-  do {                                            \
-    ::absl::Status kv_status_ = (expr);           \
-    if (!kv_status_.ok()) return kv_status_;      \
+#define RETURN_IF_ERROR(expr)                \
+  do {                                       \
+    ::absl::Status kv_status_ = (expr);      \
+    if (!kv_status_.ok()) return kv_status_; \
   } while (0)
 
 // `ASSIGN_OR_RETURN(auto x, MakeX());` assigns the value of an absl::StatusOr
