@@ -9,7 +9,7 @@ CTEST_ARGS ?=
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config \
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
   libabsl-dev libssl-dev libspdlog-dev libfmt-dev libcli11-dev \
-  libgtest-dev libgmock-dev clang-format
+  libgtest-dev libgmock-dev clang-format librocksdb-dev
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

@@ -1,0 +1,170 @@
+// A durable Engine on RocksDB: records survive restarts and crashes.
+// The on-disk layout is specified in docs/storage-format.md.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/base/config.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "src/storage/engine.h"
+#include "src/storage/record.h"
+#include "src/util/clock.h"
+
+namespace rocksdb {
+class ColumnFamilyHandle;
+class DB;
+class Env;
+}  // namespace rocksdb
+
+namespace kv::storage {
+
+class ExpiryCompactionFilter;
+
+// When a write is acknowledged, relative to the disk.
+enum class SyncPolicy {
+  // Apply returns only after the write is in the write-ahead log and the log
+  // is fsynced: it survives a process crash and a power loss. Concurrent
+  // writers share fsyncs (RocksDB's group commit).
+  kAlways,
+  // Apply returns once the write is in the write-ahead log in the OS page
+  // cache (write(2), no fsync): it survives a process crash (SIGKILL) but
+  // the last writes may be lost if the machine loses power or the kernel
+  // crashes.
+  kNone,
+};
+
+struct RocksDbEngineOptions {
+  SyncPolicy sync = SyncPolicy::kAlways;
+  // Time for the compaction filter (expiry and tombstone grace). Not owned;
+  // must outlive the engine. nullptr means util::SystemClock::Default().
+  const util::Clock* clock = nullptr;
+  // Tombstones are kept at least this long after their version's physical
+  // time, so that older writes still in flight (hints, read repair, a slow
+  // replica) meet the tombstone instead of resurrecting the key. Must be >= 0.
+  absl::Duration tombstone_grace = absl::Hours(1);
+  // The RocksDB environment for all file access; not owned, must outlive the
+  // engine. nullptr means rocksdb::Env::Default(). Tests pass a
+  // fault-injecting wrapper.
+  rocksdb::Env* env = nullptr;
+};
+
+// An Engine backed by one RocksDB database in a directory of its own, with
+// two column families: "default" holds the records (key -> EncodeRecord
+// bytes, see record_codec.h) and "meta" holds the node's own small state
+// (node ID, routing table). Expired records and tombstones past their grace
+// are dropped by a compaction filter (compaction_filter.h), so they may
+// disappear from Read, ForEach and Size at any time.
+//
+// Thread-safe: every method may be called concurrently. Apply serializes
+// writers of the same key on one of kLockStripes mutexes (chosen by key
+// hash); readers take no lock.
+class RocksDbEngine final : public Engine {
+ public:
+  using Options = RocksDbEngineOptions;
+
+  // Column family names, also used by tests that open the directory with
+  // plain RocksDB.
+  static constexpr const char* kDataColumnFamily = "default";
+  static constexpr const char* kMetaColumnFamily = "meta";
+
+  // Number of mutexes that Apply stripes keys over.
+  static constexpr size_t kLockStripes = 64;
+
+  // Opens the database in `dir`, creating the directory (and its parents)
+  // and the database if missing. Fails if the directory cannot be created,
+  // is already open (in this or another process: RocksDB's LOCK file), holds
+  // column families this build does not know, or options are invalid.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<RocksDbEngine>> Open(const std::string& dir,
+                                                                           Options options);
+
+  RocksDbEngine(const RocksDbEngine&) = delete;
+  RocksDbEngine& operator=(const RocksDbEngine&) = delete;
+
+  // Closes the database, waiting for running background work to stop.
+  ~RocksDbEngine() override;
+
+  // Engine. Apply reads the stored version and writes under the key's stripe
+  // mutex, so concurrent Applies of one key cannot lose the newer version; the
+  // write is durable as Options::sync says before Apply returns true. Fails
+  // with the RocksDB error (rocksdb_status.h: e.g. RESOURCE_EXHAUSTED for a
+  // full disk, INTERNAL for an I/O error) if the write cannot be made, and
+  // with DATA_LOSS if the stored record does not decode (it is then not
+  // overwritten). A failed write is not visible to readers. After a WAL
+  // write or sync error RocksDB fails every later write with that error until
+  // the engine is reopened; reads keep working. A write whose WAL append
+  // succeeded but whose fsync failed may still be replayed by the next Open.
+  [[nodiscard]] absl::StatusOr<bool> Apply(std::string_view key, const Record& rec) override;
+  // Fails with DATA_LOSS if the stored bytes do not decode.
+  [[nodiscard]] absl::StatusOr<std::optional<Record>> Read(std::string_view key) const override;
+  // Iterates a consistent snapshot taken when it starts, in key order. Holds
+  // no engine lock, so `fn` may call back into the engine. Records that do
+  // not decode, and an iterator error, are logged and skipped (the interface
+  // has no way to report them).
+  void ForEach(
+      const std::function<void(std::string_view key, const Record& rec)>& fn) const override;
+  // Exact count at a snapshot, found by iterating every key: O(records).
+  // Returns the count seen so far, and logs, if iteration fails.
+  size_t Size() const override;
+  // Deletes the key (honouring the sync policy); errors are logged.
+  void TEST_Erase(std::string_view key) override;
+
+  // Stores `value` under `key` in the meta column family, always with an
+  // fsynced WAL write whatever Options::sync says (meta writes are rare and
+  // the node ID must not be lost). Fails with the RocksDB error.
+  [[nodiscard]] absl::Status PutMeta(std::string_view key, std::string_view value);
+
+  // The value stored by PutMeta, or nullopt if none. Fails with the RocksDB
+  // error.
+  [[nodiscard]] absl::StatusOr<std::optional<std::string>> GetMeta(std::string_view key) const;
+
+  // Writes a consistent checkpoint of the whole database (both column
+  // families) into `dir`, which must not exist; its parent must. Files are
+  // hard-linked when `dir` is on the same filesystem, copied otherwise. The
+  // memtable is flushed first, so the checkpoint holds every write
+  // acknowledged before the call. Open(dir) then serves the same data. Fails
+  // with FAILED_PRECONDITION if `dir` exists, else with the RocksDB error.
+  [[nodiscard]] absl::Status Checkpoint(const std::string& dir);
+
+  // Flushes the records' memtable and compacts every record file down to the
+  // bottom level now, so the compaction filter sees every record. Slow on a
+  // large database; RocksDB also compacts on its own in the background.
+  // Fails with the RocksDB error.
+  [[nodiscard]] absl::Status CompactAll();
+
+ private:
+  struct alignas(ABSL_CACHELINE_SIZE) Stripe {
+    // Held across Apply's read-compare-write (and TEST_Erase) of keys that
+    // hash to this stripe. Guards no member: it guards the stored records.
+    absl::Mutex mu;
+  };
+
+  RocksDbEngine(std::string dir, Options options,
+                std::unique_ptr<ExpiryCompactionFilter> compaction_filter);
+
+  absl::Mutex& StripeFor(std::string_view key);
+
+  // "key \"<escaped key>\" in <dir>", for error messages.
+  std::string Describe(std::string_view key) const;
+
+  // Const after construction (Open fills db_ and the handles once).
+  const std::string dir_;
+  const Options options_;  // clock and env resolved
+  // Used by db_; declared before it so that it is destroyed after it.
+  const std::unique_ptr<ExpiryCompactionFilter> compaction_filter_;
+  std::unique_ptr<rocksdb::DB> db_;
+  rocksdb::ColumnFamilyHandle* data_cf_ = nullptr;  // owned; released before db_
+  rocksdb::ColumnFamilyHandle* meta_cf_ = nullptr;  // owned; released before db_
+
+  std::array<Stripe, kLockStripes> stripes_;
+};
+
+}  // namespace kv::storage
