@@ -1,0 +1,54 @@
+// kvbench's command line.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "cmd/kvbench/workload.h"
+
+namespace kv::bench {
+
+enum class Target { kKvstore, kEtcd };
+enum class Consistency { kDefault, kOne, kQuorum, kAll };
+
+struct Options {
+  Target target = Target::kKvstore;
+  std::vector<std::string> addrs;                // host:port, at least one
+  int clients = 50;                              // requests in flight, over all threads
+  absl::Duration duration = absl::Seconds(10);   // measured time; unused when ops > 0
+  uint64_t ops = 0;                              // measured requests; 0 when duration is set
+  absl::Duration warmup = absl::ZeroDuration();  // run first, not counted
+  absl::Duration timeout = absl::Seconds(5);     // deadline of every call
+  uint64_t keys = 100000;
+  int key_size = 16;
+  int value_size = 100;
+  double read_ratio = 0.5;
+  Distribution dist = Distribution::kUniform;
+  double zipf_theta = 0.99;
+  Consistency consistency = Consistency::kDefault;
+  uint64_t seed = 1;
+  int threads = 1;   // worker threads, each with its own completion queue
+  int channels = 4;  // distinct connections per address
+  std::string json_path;
+};
+
+// What ParseFlags decided: run with `options`, or exit now with `exit_code`
+// after printing `message` (help text on stdout for 0, a one-line reason on
+// stderr for 2).
+struct ParsedFlags {
+  Options options;
+  bool exit_now = false;
+  int exit_code = 0;
+  std::string message;
+};
+
+// Parses and checks argv. `cores` is the default for --threads.
+ParsedFlags ParseFlags(int argc, const char* const* argv, int cores);
+
+std::string TargetName(Target t);
+std::string ConsistencyName(Consistency c);
+
+}  // namespace kv::bench

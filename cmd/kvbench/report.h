@@ -1,0 +1,76 @@
+// kvbench's results: what a run counted, and how it is shown (table, JSON,
+// verdict). Pure formatting, no I/O.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "cmd/kvbench/histogram.h"
+
+namespace kv::bench {
+
+// gRPC status codes are 0 (OK) .. 16 (UNAUTHENTICATED).
+inline constexpr int kNumStatusCodes = 17;
+// "UNAVAILABLE" for 14; "CODE_<n>" outside the known range.
+std::string StatusCodeName(int code);
+
+// What one operation type (read or write) counted. Not thread-safe: one per
+// worker thread, merged at the end.
+struct OpStats {
+  uint64_t ok = 0;                                 // answered OK (for reads, misses included)
+  uint64_t misses = 0;                             // reads answered OK without a value
+  std::array<uint64_t, kNumStatusCodes> errors{};  // failed calls by status code
+  Histogram latency_us;                            // of the OK answers
+
+  uint64_t error_count() const;
+  void Merge(const OpStats& other);
+};
+
+// The whole run, after warm-up.
+struct RunResult {
+  OpStats read;
+  OpStats write;
+  double elapsed_sec = 0;  // from the end of warm-up to the last answer counted
+};
+
+// The settings a report repeats, so a JSON file stands on its own.
+struct RunInfo {
+  std::string target;  // "kvstore" or "etcd"
+  std::vector<std::string> addrs;
+  int clients = 0;
+  int threads = 0;
+  int channels = 0;
+  uint64_t keys = 0;
+  int key_size = 0;
+  int value_size = 0;
+  double read_ratio = 0;
+  std::string dist;  // "uniform" or "zipf"
+  double zipf_theta = 0;
+  std::string consistency;  // "one", "quorum", "all" or "default"
+  double duration_sec = 0;  // 0 when the run was bounded by ops
+  uint64_t ops = 0;         // 0 when the run was bounded by duration
+  double warmup_sec = 0;
+  double timeout_sec = 0;
+  uint64_t seed = 0;
+};
+
+// Failed requests above this fraction of all requests fail the run.
+inline constexpr double kMaxErrorRate = 0.001;
+
+// errors / (ok + errors) over reads and writes; 0 when nothing completed.
+double ErrorRate(const RunResult& r);
+// True when the run must exit non-zero: too many errors, or nothing answered.
+bool Failed(const RunResult& r);
+
+// The human-readable table: one row per operation type with ops, ops/s,
+// latency percentiles in ms and misses; then errors by status code.
+std::string FormatTable(const RunResult& r);
+// The last line of the output: says whether the run passed and, when it did
+// not, the failure rate against the 0.1% limit.
+std::string Verdict(const RunResult& r);
+// The same figures as JSON (schema in docs/kvbench.md).
+std::string FormatJson(const RunInfo& info, const RunResult& r);
+
+}  // namespace kv::bench

@@ -1,0 +1,246 @@
+#include "cmd/kvbench/runner.h"
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "cmd/kvbench/targets.h"
+#include "cmd/kvbench/workload.h"
+
+namespace kv::bench {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// What every worker reads; const during the run except `measured_issued`.
+struct Plan {
+  const Options& options;
+  KeyChooser keys;
+  std::string value;
+  Clock::time_point measure_start;           // end of warm-up
+  Clock::time_point stop_at;                 // no new requests after this (duration runs)
+  std::atomic<uint64_t> measured_issued{0};  // op-count runs: requests started after warm-up
+};
+
+// Live counts for the progress line: one writer (its worker), any readers.
+struct alignas(64) LiveCounts {
+  std::atomic<uint64_t> done{0};
+  std::atomic<uint64_t> errors{0};
+};
+
+// One thread, one completion queue, a fixed set of calls it keeps in flight.
+template <typename T>
+class Worker {
+ public:
+  // `stubs[i]` serves the worker's i-th call; all are owned by the caller and
+  // outlive the worker.
+  Worker(Plan* plan, std::vector<typename T::Stub*> stubs, uint64_t seed, LiveCounts* live)
+      : plan_(plan), rng_(seed), live_(live), calls_(stubs.size()) {
+    for (size_t i = 0; i < stubs.size(); ++i) {
+      Call& c = calls_[i];
+      c.stub = stubs[i];
+      T::InitRead(&c.read_req, plan_->options.consistency);
+      T::InitWrite(&c.write_req, plan_->value, plan_->options.consistency);
+    }
+  }
+
+  // The thread body: returns when every call has finished.
+  void Run() {
+    size_t in_flight = 0;
+    for (Call& c : calls_) in_flight += Start(&c) ? 1 : 0;
+    while (in_flight > 0) {
+      void* tag = nullptr;
+      bool ok = false;
+      if (!cq_.Next(&tag, &ok)) break;
+      Call* c = static_cast<Call*>(tag);
+      Finish(c);
+      if (!Start(c)) --in_flight;
+    }
+    cq_.Shutdown();
+    void* tag = nullptr;
+    bool ok = false;
+    while (cq_.Next(&tag, &ok)) {
+    }
+  }
+
+  const OpStats& read() const { return read_; }
+  const OpStats& write() const { return write_; }
+  // When the last measured answer arrived; nullopt if none did.
+  std::optional<Clock::time_point> last_answer() const { return last_answer_; }
+
+ private:
+  struct Call {
+    typename T::Stub* stub = nullptr;
+    bool is_read = false;
+    bool measured = false;  // started after warm-up
+    Clock::time_point started;
+    std::optional<grpc::ClientContext> ctx;  // a context serves one call only
+    grpc::Status status;
+    typename T::ReadRequest read_req;
+    typename T::ReadResponse read_resp;
+    typename T::WriteRequest write_req;
+    typename T::WriteResponse write_resp;
+    std::unique_ptr<grpc::ClientAsyncResponseReader<typename T::ReadResponse>> read_rpc;
+    std::unique_ptr<grpc::ClientAsyncResponseReader<typename T::WriteResponse>> write_rpc;
+  };
+
+  // Starts the next request on `c`; false when the run has ended.
+  bool Start(Call* c) {
+    const Options& o = plan_->options;
+    const Clock::time_point now = Clock::now();
+    c->measured = now >= plan_->measure_start;
+    if (o.ops == 0) {
+      if (now >= plan_->stop_at) return false;
+    } else if (c->measured &&
+               plan_->measured_issued.fetch_add(1, std::memory_order_relaxed) >= o.ops) {
+      return false;
+    }
+    c->is_read = rng_.NextDouble() < o.read_ratio;
+    const uint64_t key = plan_->keys.Next(rng_);
+    c->read_rpc.reset();
+    c->write_rpc.reset();
+    c->ctx.reset();
+    c->ctx.emplace();
+    c->ctx->set_deadline(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(o.timeout));
+    c->started = now;
+    if (c->is_read) {
+      FormatKey(key, o.key_size, T::MutableKey(&c->read_req));
+      c->read_rpc = T::StartRead(c->stub, &*c->ctx, c->read_req, &cq_);
+      c->read_rpc->Finish(&c->read_resp, &c->status, c);
+    } else {
+      FormatKey(key, o.key_size, T::MutableKey(&c->write_req));
+      c->write_rpc = T::StartWrite(c->stub, &*c->ctx, c->write_req, &cq_);
+      c->write_rpc->Finish(&c->write_resp, &c->status, c);
+    }
+    return true;
+  }
+
+  // Counts the answer `c` received.
+  void Finish(Call* c) {
+    const Clock::time_point now = Clock::now();
+    const bool ok = c->status.ok();
+    ++done_;
+    if (!ok) ++errors_;
+    live_->done.store(done_, std::memory_order_relaxed);
+    live_->errors.store(errors_, std::memory_order_relaxed);
+    if (!c->measured) return;
+    last_answer_ = now;
+    OpStats& s = c->is_read ? read_ : write_;
+    if (!ok) {
+      const int code = static_cast<int>(c->status.error_code());
+      ++s.errors[code >= 0 && code < kNumStatusCodes ? code : 2 /* UNKNOWN */];
+      return;
+    }
+    ++s.ok;
+    if (c->is_read && !T::Found(c->read_resp)) ++s.misses;
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(now - c->started);
+    s.latency_us.Record(static_cast<uint64_t>(us.count()));
+  }
+
+  Plan* const plan_;
+  Rng rng_;
+  LiveCounts* const live_;
+  grpc::CompletionQueue cq_;
+  std::vector<Call> calls_;
+  OpStats read_;
+  OpStats write_;
+  uint64_t done_ = 0;
+  uint64_t errors_ = 0;
+  std::optional<Clock::time_point> last_answer_;
+};
+
+std::vector<std::shared_ptr<grpc::Channel>> MakeChannels(const Options& o) {
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  for (int i = 0; i < o.channels; ++i) {
+    for (const std::string& addr : o.addrs) {
+      grpc::ChannelArguments args;
+      // Distinct arguments keep gRPC from sharing one connection among channels.
+      args.SetInt("grpc.channel_id", i);
+      args.SetMaxReceiveMessageSize(-1);
+      channels.push_back(grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args));
+    }
+  }
+  return channels;
+}
+
+template <typename T>
+RunResult Run(const Options& o, const std::function<void(const Progress&)>& on_progress) {
+  std::vector<std::unique_ptr<typename T::Stub>> stubs;
+  for (auto& channel : MakeChannels(o)) stubs.push_back(T::NewStub(channel));
+
+  Plan plan{.options = o,
+            .keys = KeyChooser(o.dist, o.keys, o.zipf_theta),
+            .value = MakeValue(o.value_size, o.seed)};
+  const Clock::time_point start = Clock::now();
+  plan.measure_start = start + absl::ToChronoNanoseconds(o.warmup);
+  plan.stop_at = o.ops == 0 ? plan.measure_start + absl::ToChronoNanoseconds(o.duration)
+                            : Clock::time_point::max();
+
+  // Call g (over all workers) uses connection g % connections, so every
+  // connection carries an equal share whatever the thread count.
+  std::vector<LiveCounts> live(static_cast<size_t>(o.threads));
+  std::vector<std::unique_ptr<Worker<T>>> workers;
+  int next_call = 0;
+  for (int t = 0; t < o.threads; ++t) {
+    const int calls = o.clients / o.threads + (t < o.clients % o.threads ? 1 : 0);
+    std::vector<typename T::Stub*> mine;
+    for (int i = 0; i < calls; ++i, ++next_call) {
+      mine.push_back(stubs[static_cast<size_t>(next_call) % stubs.size()].get());
+    }
+    const uint64_t seed = Rng(o.seed + 0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(t)).Next();
+    workers.push_back(std::make_unique<Worker<T>>(&plan, std::move(mine), seed, &live[t]));
+  }
+
+  absl::Mutex mu;
+  int finished = 0;  // guarded by mu
+  std::vector<std::thread> threads;
+  for (auto& w : workers) {
+    threads.emplace_back([&mu, &finished, worker = w.get()] {
+      worker->Run();
+      absl::MutexLock lock(&mu);
+      ++finished;
+    });
+  }
+  const auto all_finished = [&] { return finished == o.threads; };
+  while (true) {
+    bool done = false;
+    {
+      absl::MutexLock lock(&mu);
+      done = mu.AwaitWithTimeout(absl::Condition(&all_finished), absl::Seconds(1));
+    }
+    if (done) break;
+    const Clock::time_point now = Clock::now();
+    Progress p{.elapsed = absl::FromChrono(now - start), .warming_up = now < plan.measure_start};
+    for (const LiveCounts& l : live) {
+      p.done += l.done.load(std::memory_order_relaxed);
+      p.errors += l.errors.load(std::memory_order_relaxed);
+    }
+    on_progress(p);
+  }
+  for (std::thread& t : threads) t.join();
+
+  RunResult r;
+  Clock::time_point last = plan.measure_start;
+  for (const auto& w : workers) {
+    r.read.Merge(w->read());
+    r.write.Merge(w->write());
+    if (w->last_answer() && *w->last_answer() > last) last = *w->last_answer();
+  }
+  r.elapsed_sec = std::chrono::duration<double>(last - plan.measure_start).count();
+  return r;
+}
+
+}  // namespace
+
+RunResult RunLoad(const Options& options, const std::function<void(const Progress&)>& on_progress) {
+  if (options.target == Target::kEtcd) return Run<EtcdTarget>(options, on_progress);
+  return Run<KvstoreTarget>(options, on_progress);
+}
+
+}  // namespace kv::bench
