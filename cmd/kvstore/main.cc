@@ -1,7 +1,10 @@
 // kvstore: one node of the peer-to-peer key-value store.
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -10,11 +13,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "spdlog/spdlog.h"
+#include "src/node/durable_state.h"
 #include "src/node/node.h"
 #include "src/rpc/heartbeat.h"
 #include "src/rpc/peer_client.h"
 #include "src/rpc/server.h"
 #include "src/storage/memory_engine.h"
+#include "src/storage/rocksdb_engine.h"
 #include "src/util/duration.h"
 
 namespace {
@@ -36,6 +41,8 @@ struct Flags {
   size_t max_key_bytes = 1024;
   size_t max_value_bytes = 1 << 20;
   std::string log_level = "info";
+  std::string data_dir;
+  std::string sync = "always";
 };
 
 [[noreturn]] void Die(const std::string& why) {
@@ -141,6 +148,15 @@ int main(int argc, char** argv) {
   app.add_option("--max-value-bytes", f.max_value_bytes, "largest value accepted")
       ->capture_default_str()
       ->check(CLI::Range(size_t{0}, size_t{64} << 20));
+  app.add_option("--data-dir", f.data_dir,
+                 "keep data, node id and contacts in this directory (RocksDB); without it the "
+                 "node runs in memory");
+  app.add_option("--sync", f.sync,
+                 "with --data-dir: 'always' acknowledges a write only once it is in the fsynced "
+                 "WAL; 'none' leaves flushing to the OS (faster, loses recent writes on a "
+                 "machine crash)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"always", "none"}));
   app.add_option("--log-level", f.log_level, "trace, debug, info, warn or error")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
@@ -176,10 +192,41 @@ int main(int argc, char** argv) {
   // gRPC's message-size limit.
   const int max_message =
       static_cast<int>(2 * (options.max_value_bytes + options.max_key_bytes) + (4 << 20));
-  kv::storage::MemoryEngine engine;
+  // Storage: RocksDB in --data-dir, else memory. A data dir also keeps the
+  // node id and the contacts it last knew, which serve as seeds on restart.
+  std::unique_ptr<kv::storage::Engine> engine;
+  kv::storage::RocksDbEngine* durable = nullptr;
+  if (f.data_dir.empty()) {
+    engine = std::make_unique<kv::storage::MemoryEngine>();
+  } else {
+    auto opened = kv::storage::RocksDbEngine::Open(
+        f.data_dir, {.sync = f.sync == "always" ? kv::storage::SyncPolicy::kAlways
+                                                : kv::storage::SyncPolicy::kNone});
+    if (!opened.ok()) Die("--data-dir: " + std::string(opened.status().message()));
+    durable = opened->get();
+    engine = *std::move(opened);
+    std::optional<kv::dht::NodeId> requested;
+    if (!f.node_id.empty()) requested = options.self.id;
+    auto id = kv::node::LoadOrCreateNodeId(*durable, requested, options.self.id);
+    if (!id.ok()) Die(std::string(id.status().message()));
+    options.self.id = *id;
+    auto contacts = kv::node::LoadContacts(*durable);
+    if (!contacts.ok()) Die("--data-dir: " + std::string(contacts.status().message()));
+    for (const kv::dht::Contact& c : *contacts) {
+      if (c.id != options.self.id &&
+          std::find(options.seeds.begin(), options.seeds.end(), c.address) == options.seeds.end()) {
+        options.seeds.push_back(c.address);
+      }
+    }
+    options.save_contacts = [durable](const std::vector<kv::dht::Contact>& c) {
+      if (absl::Status s = kv::node::SaveContacts(*durable, c); !s.ok()) {
+        spdlog::warn("could not save contacts: {}", s.ToString());
+      }
+    };
+  }
   kv::rpc::GrpcPeerTransport transport(
       {.self = options.self, .rpc_timeout = rpc_timeout, .max_message_bytes = max_message});
-  kv::node::Node node(options, &engine, &transport, kv::util::SystemClock::Default());
+  kv::node::Node node(options, engine.get(), &transport, kv::util::SystemClock::Default());
   kv::rpc::Server server(&node, f.addr, max_message);
   if (absl::Status s = server.Start(); !s.ok()) {
     std::fprintf(stderr, "kvstore: %s\n", std::string(s.message()).c_str());
@@ -189,8 +236,10 @@ int main(int argc, char** argv) {
       {.interval = heartbeat, .failure_timeout = options.failure_timeout, .max_streams = options.k},
       &node, &transport);
   spdlog::set_default_logger(spdlog::default_logger()->clone(options.self.id.ShortHex()));
-  spdlog::info("kvstore node {} listening on {} (advertised as {}), N={}, k={}",
-               options.self.id.ToHex(), f.addr, options.self.address, options.replicas, options.k);
+  spdlog::info(
+      "kvstore node {} listening on {} (advertised as {}), N={}, k={}, storage: {}",
+      options.self.id.ToHex(), f.addr, options.self.address, options.replicas, options.k,
+      f.data_dir.empty() ? std::string("memory") : "rocksdb in " + f.data_dir + ", sync=" + f.sync);
   node.Start();
   heartbeats.Start();
 

@@ -38,6 +38,9 @@ struct NodeOptions {
   absl::Duration failure_timeout = absl::Seconds(3);
   absl::Duration bucket_refresh = absl::Hours(1);  // idle time before a bucket is refreshed
   absl::Duration maintenance_interval = absl::Milliseconds(500);
+  // Called from the maintenance thread whenever the routing table's contacts
+  // changed, and once more on Stop(), so a data dir can remember them.
+  std::function<void(const std::vector<dht::Contact>&)> save_contacts;
 };
 
 struct PutArgs {
@@ -134,6 +137,8 @@ class Node {
   void MaintenanceLoop();
   bool JoinSeeds();  // blocking; only on the maintenance thread
   void LookupBlocking(const dht::NodeId& target);
+  // Calls options_.save_contacts if the contacts changed since the last call.
+  void SaveContactsIfChanged();
 
   // Const after construction.
   const NodeOptions options_;
@@ -149,6 +154,7 @@ class Node {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool joined_ ABSL_GUARDED_BY(mu_) = false;
   std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
+  std::vector<dht::Contact> saved_contacts_;  // maintenance thread only
   std::thread maintenance_;
 };
 

@@ -107,7 +107,19 @@ void Node::Stop() {
     absl::MutexLock l(&mu_);
     stopping_ = true;
   }
-  if (maintenance_.joinable()) maintenance_.join();
+  if (maintenance_.joinable()) {
+    maintenance_.join();
+    SaveContactsIfChanged();
+  }
+}
+
+void Node::SaveContactsIfChanged() {
+  if (!options_.save_contacts) return;
+  std::vector<dht::Contact> contacts;
+  for (const auto& p : membership_.Peers()) contacts.push_back(p.contact);
+  if (contacts == saved_contacts_) return;
+  options_.save_contacts(contacts);
+  saved_contacts_ = std::move(contacts);
 }
 
 void Node::LookupBlocking(const dht::NodeId& target) {
@@ -180,6 +192,7 @@ void Node::MaintenanceLoop() {
         spdlog::info("peer {} is alive again", t.id.ShortHex());
       }
     }
+    SaveContactsIfChanged();
     if (now >= next_refresh) {
       next_refresh = now + absl::Minutes(1);
       std::vector<dht::NodeId> targets;
