@@ -146,21 +146,13 @@ std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout) {
 Cluster::Cluster(Options options) : options_(std::move(options)) {
   char dir[] = "/tmp/kvtest-cluster.XXXXXX";
   log_dir_ = mkdtemp(dir);
+  std::cerr << "cluster logs and data in " << log_dir_ << "\n";
   for (int i = 0; i < options_.nodes; ++i) {
     addresses_.push_back(absl::StrCat("127.0.0.1:", FreePort()));
   }
   ids_.resize(options_.nodes);
   for (int i = 0; i < options_.nodes; ++i) {
-    std::vector<std::string> args = {
-        "--addr=" + addresses_[i],
-        absl::StrCat("--replicas=", options_.replicas),
-        "--heartbeat-interval=" + options_.heartbeat_interval,
-        "--failure-timeout=" + options_.failure_timeout,
-        "--log-level=debug",
-    };
-    if (i > 0) args.push_back("--peer=" + addresses_[0]);
-    for (const std::string& a : options_.extra_args) args.push_back(a);
-    nodes_.push_back(std::make_unique<NodeProcess>(KVSTORE_BIN, args,
+    nodes_.push_back(std::make_unique<NodeProcess>(KVSTORE_BIN, NodeArgs(i, /*join=*/i > 0),
                                                    absl::StrCat(log_dir_, "/node", i, ".log")));
     // Short reconnect backoff: the first pings race the node's start-up.
     grpc::ChannelArguments channel_args;
@@ -173,6 +165,27 @@ Cluster::Cluster(Options options) : options_(std::move(options)) {
     admin_.push_back(v1::Admin::NewStub(channel));
     peer_.push_back(v1::Peer::NewStub(channel));
   }
+}
+
+std::vector<std::string> Cluster::NodeArgs(int i, bool join) const {
+  std::vector<std::string> args = {
+      "--addr=" + addresses_[i],
+      absl::StrCat("--replicas=", options_.replicas),
+      "--heartbeat-interval=" + options_.heartbeat_interval,
+      "--failure-timeout=" + options_.failure_timeout,
+      "--log-level=debug",
+  };
+  if (join) args.push_back("--peer=" + addresses_[0]);
+  if (options_.durable) args.push_back(absl::StrCat("--data-dir=", log_dir_, "/data", i));
+  for (const std::string& a : options_.extra_args) args.push_back(a);
+  return args;
+}
+
+bool Cluster::Restart(int i, bool join, absl::Duration timeout) {
+  nodes_[i]->Signal(SIGKILL);
+  nodes_[i] = std::make_unique<NodeProcess>(KVSTORE_BIN, NodeArgs(i, join), nodes_[i]->log_path());
+  nodes_[i]->Start();
+  return WaitReady(i, timeout);
 }
 
 Cluster::~Cluster() {
@@ -257,6 +270,10 @@ std::vector<std::string> Cluster::StopAll(absl::Duration timeout) {
     }
   }
   return problems;
+}
+
+bool Cluster::LogContains(int i, const std::string& text) const {
+  return ReadFile(nodes_[i]->log_path()).find(text) != std::string::npos;
 }
 
 void Cluster::DumpLogs() const {

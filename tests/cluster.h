@@ -58,6 +58,7 @@ class Cluster {
     std::string heartbeat_interval = "200ms";
     std::string failure_timeout = "2s";
     std::vector<std::string> extra_args;
+    bool durable = false;  // each node gets its own --data-dir
   };
   explicit Cluster(Options options);
   ~Cluster();
@@ -75,8 +76,14 @@ class Cluster {
   kvstore::v1::Admin::Stub& admin(int i) { return *admin_[i]; }
   kvstore::v1::Peer::Stub& peer(int i) { return *peer_[i]; }
 
+  // Starts node `i` again (killing it first if it runs) on the same address
+  // and data dir; with `join`, through node 0. Waits until it answers Ping.
+  [[nodiscard]] bool Restart(int i, bool join, absl::Duration timeout = absl::Seconds(30));
+
   // True when node `observer` lists `target`'s id in the given state.
   bool SeesPeerIn(int observer, int target, kvstore::v1::PeerState state);
+  // True when node `i`'s log contains `text`.
+  bool LogContains(int i, const std::string& text) const;
   // Prints the tail of every node's log (for failed tests).
   void DumpLogs() const;
   // Stops every running node with SIGTERM and checks each one drained and
@@ -85,6 +92,7 @@ class Cluster {
 
  private:
   bool WaitReady(int i, absl::Duration timeout);
+  std::vector<std::string> NodeArgs(int i, bool join) const;
 
   const Options options_;
   std::string log_dir_;

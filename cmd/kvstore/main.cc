@@ -221,6 +221,8 @@ int main(int argc, char** argv) {
     options.save_contacts = [durable](const std::vector<kv::dht::Contact>& c) {
       if (absl::Status s = kv::node::SaveContacts(*durable, c); !s.ok()) {
         spdlog::warn("could not save contacts: {}", s.ToString());
+      } else {
+        spdlog::debug("saved {} contacts to the data dir", c.size());
       }
     };
   }
