@@ -21,6 +21,7 @@
 #include "src/storage/memory_engine.h"
 #include "src/storage/rocksdb_engine.h"
 #include "src/util/duration.h"
+#include "src/util/thread_pool.h"
 
 namespace {
 
@@ -228,7 +229,12 @@ int main(int argc, char** argv) {
   }
   kv::rpc::GrpcPeerTransport transport(
       {.self = options.self, .rpc_timeout = rpc_timeout, .max_message_bytes = max_message});
-  kv::node::Node node(options, engine.get(), &transport, kv::util::SystemClock::Default());
+  // Durable writes may wait on fsync: they run on this pool, never on gRPC's
+  // callback threads. Many threads, so that group commit has writers to batch.
+  std::unique_ptr<kv::util::ThreadPool> storage_pool;
+  if (durable) storage_pool = std::make_unique<kv::util::ThreadPool>(16);
+  kv::node::Node node(options, engine.get(), &transport, kv::util::SystemClock::Default(),
+                      storage_pool.get());
   kv::rpc::Server server(&node, f.addr, max_message);
   if (absl::Status s = server.Start(); !s.ok()) {
     std::fprintf(stderr, "kvstore: %s\n", std::string(s.message()).c_str());
@@ -254,6 +260,7 @@ int main(int argc, char** argv) {
   server.Shutdown(absl::Seconds(5));
   spdlog::debug("server drained");
   transport.Shutdown();
+  if (storage_pool) storage_pool->Shutdown();
   spdlog::info("stopped");
   return 0;
 }

@@ -11,16 +11,17 @@ namespace kv::node {
 using replication::Consistency;
 
 Node::Node(NodeOptions options, storage::Engine* engine, replication::PeerTransport* transport,
-           const util::Clock* clock)
+           const util::Clock* clock, util::ThreadPool* storage_pool)
     : options_(std::move(options)),
       engine_(engine),
       transport_(transport),
       clock_(clock),
+      storage_pool_(storage_pool),
       hlc_(clock),
       membership_(
           {.self = options_.self, .k = options_.k, .failure_timeout = options_.failure_timeout},
           clock),
-      coordinator_(options_.self.id, engine, transport),
+      coordinator_(options_.self.id, engine, transport, storage_pool),
       rng_(std::random_device{}()) {
   joined_ = options_.seeds.empty();
 }
@@ -201,8 +202,8 @@ std::vector<dht::Contact> Node::HandleFindNode(const dht::Contact& from,
   return membership_.Closest(target, options_.k);
 }
 
-absl::StatusOr<bool> Node::HandleStore(const dht::Contact& from, const std::string& key,
-                                       const storage::Record& rec) {
+void Node::HandleStore(const dht::Contact& from, const std::string& key, storage::Record rec,
+                       std::function<void(absl::StatusOr<bool>)> done) {
   Learn(from);
   if (!hlc_.Update(rec.version.timestamp)) {
     spdlog::warn(
@@ -210,7 +211,14 @@ absl::StatusOr<bool> Node::HandleStore(const dht::Contact& from, const std::stri
         from.address,
         replication::HybridClock::PhysicalMillis(rec.version.timestamp) - clock_->NowMillis());
   }
-  return engine_->Apply(key, rec);
+  auto apply = [this, key, rec = std::move(rec), done = std::move(done)] {
+    done(engine_->Apply(key, rec));
+  };
+  if (storage_pool_) {
+    storage_pool_->Schedule(std::move(apply));
+  } else {
+    apply();
+  }
 }
 
 absl::StatusOr<std::optional<storage::Record>> Node::HandleFetch(const std::string& key) const {

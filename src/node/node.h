@@ -23,6 +23,7 @@
 #include "src/replication/peer_transport.h"
 #include "src/storage/engine.h"
 #include "src/util/clock.h"
+#include "src/util/thread_pool.h"
 
 namespace kv::node {
 
@@ -79,8 +80,10 @@ class Node {
   using LocateCallback = std::function<void(absl::StatusOr<LocateReply>)>;
   using ContactsCallback = std::function<void(std::vector<dht::Contact>)>;
 
+  // With `storage_pool` (not owned), writes to the engine run there instead
+  // of on gRPC's callback threads: for engines whose writes may stall.
   Node(NodeOptions options, storage::Engine* engine, replication::PeerTransport* transport,
-       const util::Clock* clock);
+       const util::Clock* clock, util::ThreadPool* storage_pool = nullptr);
   ~Node();
 
   // Starts background work: joining the seeds (retried with backoff until
@@ -104,8 +107,10 @@ class Node {
   void HandlePing(const std::optional<dht::Contact>& from);
   void HandleHeartbeat(const dht::Contact& from);
   std::vector<dht::Contact> HandleFindNode(const dht::Contact& from, const dht::NodeId& target);
-  [[nodiscard]] absl::StatusOr<bool> HandleStore(const dht::Contact& from, const std::string& key,
-                                                 const storage::Record& rec);
+  // Applies a replica write; `done` gets whether it was newer than what the
+  // engine held.
+  void HandleStore(const dht::Contact& from, const std::string& key, storage::Record rec,
+                   std::function<void(absl::StatusOr<bool>)> done);
   [[nodiscard]] absl::StatusOr<std::optional<storage::Record>> HandleFetch(
       const std::string& key) const;
 
@@ -145,6 +150,7 @@ class Node {
   storage::Engine* const engine_;
   replication::PeerTransport* const transport_;
   const util::Clock* const clock_;
+  util::ThreadPool* const storage_pool_;
 
   replication::HybridClock hlc_;
   membership::Membership membership_;

@@ -89,8 +89,17 @@ struct WriteState {
 
 }  // namespace
 
-Coordinator::Coordinator(dht::NodeId self, storage::Engine* local, PeerTransport* transport)
-    : self_(self), local_(local), transport_(transport) {}
+Coordinator::Coordinator(dht::NodeId self, storage::Engine* local, PeerTransport* transport,
+                         util::ThreadPool* storage_pool)
+    : self_(self), local_(local), transport_(transport), storage_pool_(storage_pool) {}
+
+void Coordinator::OnStorage(std::function<void()> fn) {
+  if (storage_pool_) {
+    storage_pool_->Schedule(std::move(fn));
+  } else {
+    fn();
+  }
+}
 
 void Coordinator::Write(const std::string& key, const storage::Record& rec,
                         const std::vector<dht::Contact>& replicas, int n, Consistency c,
@@ -98,8 +107,10 @@ void Coordinator::Write(const std::string& key, const storage::Record& rec,
   auto state = std::make_shared<WriteState>(n, RequiredAcks(c, n), c, rec.version, std::move(done));
   for (const dht::Contact& replica : replicas) {
     if (replica.id == self_) {
-      absl::StatusOr<bool> applied = local_->Apply(key, rec);
-      if (auto cb = state->OnAnswer(applied.status())) cb();
+      OnStorage([this, state, key, rec] {
+        absl::StatusOr<bool> applied = local_->Apply(key, rec);
+        if (auto cb = state->OnAnswer(applied.status())) cb();
+      });
       continue;
     }
     transport_->Store(replica, key, rec, [state](absl::Status s) {
@@ -225,7 +236,7 @@ void Coordinator::FinishRead(const std::shared_ptr<ReadState>& state) {
   for (const dht::Contact& replica : stale) {
     read_repairs_.fetch_add(1, std::memory_order_relaxed);
     if (replica.id == self_) {
-      (void)local_->Apply(state->key, *newest);
+      OnStorage([this, state, newest] { (void)local_->Apply(state->key, *newest); });
     } else {
       transport_->Store(replica, state->key, *newest, [](absl::Status) {});
     }

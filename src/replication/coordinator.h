@@ -15,6 +15,7 @@
 #include "src/replication/peer_transport.h"
 #include "src/storage/engine.h"
 #include "src/storage/record.h"
+#include "src/util/thread_pool.h"
 
 namespace kv::replication {
 
@@ -46,7 +47,10 @@ class Coordinator {
   using WriteCallback = std::function<void(absl::StatusOr<WriteResult>)>;
   using ReadCallback = std::function<void(absl::StatusOr<ReadResult>)>;
 
-  Coordinator(dht::NodeId self, storage::Engine* local, PeerTransport* transport);
+  // With `storage_pool`, local writes run there instead of on the calling
+  // thread (for engines whose writes may stall on fsync). Not owned.
+  Coordinator(dht::NodeId self, storage::Engine* local, PeerTransport* transport,
+              util::ThreadPool* storage_pool = nullptr);
 
   // Sends `rec` to every live replica in parallel. `n` is the size the
   // replica set should have (the replication factor, capped by the cluster
@@ -71,12 +75,15 @@ class Coordinator {
 
  private:
   struct ReadState;
+  // Runs `fn` on the storage pool if there is one, else inline.
+  void OnStorage(std::function<void()> fn);
   void FinishRead(const std::shared_ptr<ReadState>& state);
 
   // Const after construction.
   const dht::NodeId self_;
   storage::Engine* const local_;
   PeerTransport* const transport_;
+  util::ThreadPool* const storage_pool_;
 
   std::atomic<uint64_t> read_repairs_{0};
 };

@@ -173,9 +173,13 @@ ServerUnaryReactor* PeerService::Store(CallbackServerContext* ctx, const v1::Sto
   if (absl::Status s = node_->ValidateValue(req->record().value()); !s.ok()) {
     return FinishNow(ctx, s);
   }
-  absl::StatusOr<bool> applied = node_->HandleStore(*from, req->key(), FromProto(req->record()));
-  if (applied.ok()) resp->set_applied(*applied);
-  return FinishNow(ctx, applied.status());
+  ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  node_->HandleStore(*from, req->key(), FromProto(req->record()),
+                     [reactor, resp](absl::StatusOr<bool> applied) {
+                       if (applied.ok()) resp->set_applied(*applied);
+                       reactor->Finish(ToGrpc(applied.status()));
+                     });
+  return reactor;
 }
 
 ServerUnaryReactor* PeerService::Fetch(CallbackServerContext* ctx, const v1::FetchRequest* req,
