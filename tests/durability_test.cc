@@ -168,5 +168,76 @@ TEST_F(DurabilityTest, ClusterKilledWholeRestartsWithoutPeerAndKeepsQuorumWrites
   EXPECT_EQ(lost, 0);
 }
 
+TEST_F(DurabilityTest, SnapshotStartsANodeWithTheSameData) {
+  cluster_ =
+      std::make_unique<Cluster>(Cluster::Options{.nodes = 1, .replicas = 1, .durable = true});
+  ASSERT_TRUE(cluster_->Start());
+  const std::string addr = "--addr=" + cluster_->address(0);
+  // Keys written through gRPC, and a few through kvctl.
+  auto value = [](int i) { return i % 50 == 0 ? std::string("x") : absl::StrCat("value-", i); };
+  for (int i = 0; i < 200; ++i) {
+    const std::string key = absl::StrCat("snap-", i);
+    if (i % 50 == 0) {
+      CommandResult r = RunCommand(KVCTL_BIN, {addr, "put", key, value(i)});
+      ASSERT_EQ(r.exit_code, 0) << r.output;
+      continue;
+    }
+    v1::PutRequest req;
+    req.set_key(key);
+    req.set_value(value(i));
+    v1::PutResponse resp;
+    auto ctx = Context();
+    ASSERT_TRUE(cluster_->kv(0).Put(ctx.get(), req, &resp).ok()) << key;
+  }
+  char tmpl[] = "/tmp/kvtest-snap.XXXXXX";
+  const std::string base = mkdtemp(tmpl);
+  const std::string snap = base + "/snap";
+  CommandResult r = RunCommand(KVCTL_BIN, {addr, "snapshot", snap});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  // An existing directory is refused, not overwritten.
+  r = RunCommand(KVCTL_BIN, {addr, "snapshot", snap});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("FAILED_PRECONDITION"), std::string::npos) << r.output;
+
+  // A node started on a copy of the snapshot serves the same data.
+  const std::string copy = base + "/copy";
+  ASSERT_EQ(RunCommand("/bin/cp", {"-a", snap, copy}).exit_code, 0);
+  const std::string restored_addr = absl::StrCat("127.0.0.1:", FreePort());
+  NodeProcess restored(KVSTORE_BIN,
+                       {"--addr=" + restored_addr, "--replicas=1", "--data-dir=" + copy},
+                       base + "/restored.log");
+  restored.Start();
+  auto stub = kvstore::v1::KV::NewStub(
+      grpc::CreateChannel(restored_addr, grpc::InsecureChannelCredentials()));
+  for (int i = 0; i < 200; ++i) {
+    v1::GetRequest req;
+    req.set_key(absl::StrCat("snap-", i));
+    v1::GetResponse resp;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          auto ctx = Context(absl::Seconds(1));
+          ctx->set_wait_for_ready(true);
+          return stub->Get(ctx.get(), req, &resp).ok();
+        },
+        absl::Seconds(20)))
+        << req.key();
+    ASSERT_TRUE(resp.found()) << req.key();
+    EXPECT_EQ(resp.value(), value(i));
+  }
+  stub.reset();
+  restored.Signal(SIGTERM);
+  EXPECT_EQ(restored.Wait(absl::Seconds(15)), 0);
+  RunCommand("/bin/rm", {"-rf", base});
+}
+
+TEST_F(DurabilityTest, SnapshotOfAMemoryNodeIsRefused) {
+  cluster_ = std::make_unique<Cluster>(Cluster::Options{.nodes = 1, .replicas = 1});
+  ASSERT_TRUE(cluster_->Start());
+  CommandResult r =
+      RunCommand(KVCTL_BIN, {"--addr=" + cluster_->address(0), "snapshot", "/tmp/never-made"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("--data-dir"), std::string::npos) << r.output;
+}
+
 }  // namespace
 }  // namespace kv::testing

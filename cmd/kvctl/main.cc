@@ -106,6 +106,10 @@ int main(int argc, char** argv) {
   auto* peers = app.add_subcommand("peers", "list the node's routing table");
   auto* locate = app.add_subcommand("locate", "show KEY's id, its replicas and which hold it");
   locate->add_option("key", key, "key")->required();
+  std::string snapshot_dir;
+  auto* snapshot = app.add_subcommand(
+      "snapshot", "make the node write a consistent copy of its data dir into DIR (on its host)");
+  snapshot->add_option("dir", snapshot_dir, "absolute path that must not exist yet")->required();
 
   try {
     app.parse(argc, argv);
@@ -187,6 +191,13 @@ int main(int argc, char** argv) {
       std::printf("%-40s  %-21s  %-5s  %6d  %s\n", p.node().id().c_str(),
                   p.node().address().c_str(), StateName(p.state()), p.bucket(), heard.c_str());
     }
+  } else if (*snapshot) {
+    v1::SnapshotRequest req;
+    req.set_dir(snapshot_dir);
+    v1::SnapshotResponse resp;
+    grpc::Status s = admin->Snapshot(&ctx, req, &resp);
+    if (!s.ok()) return Fail("snapshot", s);
+    std::printf("OK snapshot written to %s on %s\n", resp.dir().c_str(), g.addr.c_str());
   } else if (*locate) {
     v1::LocateRequest req;
     req.set_key(key);

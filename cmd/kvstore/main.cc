@@ -219,6 +219,7 @@ int main(int argc, char** argv) {
         options.seeds.push_back(c.address);
       }
     }
+    options.snapshot = [durable](const std::string& dir) { return durable->Checkpoint(dir); };
     options.save_contacts = [durable](const std::vector<kv::dht::Contact>& c) {
       if (absl::Status s = kv::node::SaveContacts(*durable, c); !s.ok()) {
         spdlog::warn("could not save contacts: {}", s.ToString());

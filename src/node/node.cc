@@ -169,6 +169,27 @@ void Node::Locate(std::string key, LocateCallback done) {
   });
 }
 
+void Node::Snapshot(std::string dir, std::function<void(absl::Status)> done) {
+  if (!options_.snapshot) {
+    return done(absl::FailedPreconditionError(
+        "this node keeps its data in memory; snapshots need a node started with --data-dir"));
+  }
+  if (dir.empty() || dir[0] != '/') {
+    return done(absl::InvalidArgumentError("snapshot dir '" + dir +
+                                           "' must be an absolute path on the node's filesystem"));
+  }
+  auto run = [this, dir = std::move(dir), done = std::move(done)] {
+    absl::Status s = options_.snapshot(dir);
+    if (s.ok()) spdlog::info("wrote a snapshot to {}", dir);
+    done(s);
+  };
+  if (storage_pool_) {
+    storage_pool_->Schedule(std::move(run));
+  } else {
+    run();
+  }
+}
+
 void Node::Learn(const dht::Contact& c) {
   std::optional<dht::Contact> oldest = membership_.Observe(c);
   if (!oldest) return;

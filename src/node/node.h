@@ -42,6 +42,9 @@ struct NodeOptions {
   // Called from the maintenance thread whenever the routing table's contacts
   // changed, and once more on Stop(), so a data dir can remember them.
   std::function<void(const std::vector<dht::Contact>&)> save_contacts;
+  // Writes a consistent copy of the node's storage into a new directory.
+  // Unset for the memory engine.
+  std::function<absl::Status(const std::string& dir)> snapshot;
 };
 
 struct PutArgs {
@@ -99,6 +102,9 @@ class Node {
   void Get(std::string key, std::optional<replication::Consistency> c, GetCallback done);
   void Delete(std::string key, std::optional<replication::Consistency> c, WriteCallback done);
   void Locate(std::string key, LocateCallback done);
+  // Checkpoints the storage into `dir` (on the storage pool when there is
+  // one). FAILED_PRECONDITION for the memory engine, or when `dir` exists.
+  void Snapshot(std::string dir, std::function<void(absl::Status)> done);
   std::vector<membership::Membership::PeerView> Peers() const { return membership_.Peers(); }
 
   // ---- Requests from peers. `from` is learned into the routing table.

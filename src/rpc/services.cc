@@ -151,6 +151,15 @@ ServerUnaryReactor* AdminService::Locate(CallbackServerContext* ctx, const v1::L
   return reactor;
 }
 
+ServerUnaryReactor* AdminService::Snapshot(CallbackServerContext* ctx,
+                                           const v1::SnapshotRequest* req,
+                                           v1::SnapshotResponse* resp) {
+  ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  resp->set_dir(req->dir());
+  node_->Snapshot(req->dir(), [reactor](absl::Status s) { reactor->Finish(ToGrpc(s)); });
+  return reactor;
+}
+
 ServerUnaryReactor* PeerService::FindNode(CallbackServerContext* ctx,
                                           const v1::FindNodeRequest* req,
                                           v1::FindNodeResponse* resp) {

@@ -48,6 +48,9 @@ class AdminService final : public kvstore::v1::Admin::CallbackService {
   grpc::ServerUnaryReactor* Locate(grpc::CallbackServerContext* ctx,
                                    const kvstore::v1::LocateRequest* req,
                                    kvstore::v1::LocateResponse* resp) override;
+  grpc::ServerUnaryReactor* Snapshot(grpc::CallbackServerContext* ctx,
+                                     const kvstore::v1::SnapshotRequest* req,
+                                     kvstore::v1::SnapshotResponse* resp) override;
 
  private:
   node::Node* const node_;
