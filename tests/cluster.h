@@ -40,6 +40,8 @@ class NodeProcess {
   // Waits for exit up to `timeout`; returns the exit code, 128+signal, or -1 on timeout.
   int Wait(absl::Duration timeout);
   bool running() const { return pid_ > 0; }
+  // The process id while running, else -1.
+  pid_t pid() const { return pid_; }
   const std::string& log_path() const { return log_path_; }
 
  private:

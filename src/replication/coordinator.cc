@@ -45,6 +45,17 @@ absl::Status QuorumError(absl::string_view op, int answered, int total, int need
                                              last_error.ToString()));
 }
 
+// A write whose every failed replica refused it for lack of room (a full
+// memory engine or disk): retrying when more replicas are up would not help,
+// so the client gets the replica's own RESOURCE_EXHAUSTED message, which
+// says what to do, with the counts.
+absl::Status RefusedError(int acks, int refused, int total, int needed, Consistency c,
+                          const absl::Status& last_error) {
+  return absl::ResourceExhaustedError(absl::StrCat(
+      last_error.message(), " (write refused by ", refused, " of ", total, " replicas, ", acks,
+      " acknowledged; ", ConsistencyName(c), " needs ", needed, ")"));
+}
+
 // Shared by the callbacks of one write.
 struct WriteState {
   WriteState(int total, int needed, Consistency c, storage::Version v,
@@ -58,6 +69,7 @@ struct WriteState {
       ++acks;
     } else {
       ++failures;
+      if (s.code() == absl::StatusCode::kResourceExhausted) ++refused;
       last_error = s;
     }
     if (answered) return nullptr;
@@ -68,8 +80,10 @@ struct WriteState {
     }
     if (failures > total - needed) {
       answered = true;
-      return [cb = std::move(done),
-              e = QuorumError("write", acks, total, needed, consistency, last_error)] { cb(e); };
+      absl::Status e = refused == failures
+                           ? RefusedError(acks, refused, total, needed, consistency, last_error)
+                           : QuorumError("write", acks, total, needed, consistency, last_error);
+      return [cb = std::move(done), e = std::move(e)] { cb(e); };
     }
     return nullptr;
   }
@@ -83,6 +97,7 @@ struct WriteState {
   Coordinator::WriteCallback done ABSL_GUARDED_BY(mu);
   int acks ABSL_GUARDED_BY(mu) = 0;
   int failures ABSL_GUARDED_BY(mu) = 0;
+  int refused ABSL_GUARDED_BY(mu) = 0;  // failures that were RESOURCE_EXHAUSTED
   bool answered ABSL_GUARDED_BY(mu) = false;
   absl::Status last_error ABSL_GUARDED_BY(mu);
 };

@@ -57,8 +57,11 @@ class Coordinator {
   // size); replicas missing from `replicas` count as failed. `done` runs
   // once: OK after RequiredAcks(c, n) acknowledgements, or UNAVAILABLE as
   // soon as too many replicas have failed for that to happen (the message
-  // says how many answered of how many were needed). Replicas that answer
-  // after `done` still apply the write. REQUIRES: replicas.size() <= n, n >= 1.
+  // says how many answered of how many were needed). If every replica that
+  // failed did so with RESOURCE_EXHAUSTED (refused the write for lack of
+  // memory or disk), the error is RESOURCE_EXHAUSTED instead, with the last
+  // replica's message and the counts. Replicas that answer after `done`
+  // still apply the write. REQUIRES: replicas.size() <= n, n >= 1.
   void Write(const std::string& key, const storage::Record& rec,
              const std::vector<dht::Contact>& replicas, int n, Consistency c, WriteCallback done);
 

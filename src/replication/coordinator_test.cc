@@ -22,6 +22,10 @@ class FakeTransport final : public PeerTransport {
     if (!e) e = std::make_unique<storage::MemoryEngine>();
     return *e;
   }
+  // Gives peer `id` its own engine (e.g. one with a byte limit).
+  void SetEngine(const dht::NodeId& id, std::unique_ptr<storage::MemoryEngine> e) {
+    engines_[id] = std::move(e);
+  }
   void SetDown(const dht::NodeId& id, bool down) {
     if (down) {
       down_.insert(id);
@@ -128,6 +132,59 @@ TEST_F(CoordinatorTest, WriteFailsWithCountsWhenQuorumUnreachable) {
   EXPECT_NE(result->status().message().find("1 of 3 replicas answered"), std::string::npos)
       << result->status();
   EXPECT_NE(result->status().message().find("QUORUM needs 2"), std::string::npos);
+}
+
+// An engine whose byte limit refuses every record.
+std::unique_ptr<storage::MemoryEngine> FullEngine() {
+  return std::make_unique<storage::MemoryEngine>(storage::MemoryEngine::Options{.max_bytes = 1});
+}
+
+TEST_F(CoordinatorTest, WriteRefusedByEveryFailingReplicaForLackOfMemoryIsResourceExhausted) {
+  std::unique_ptr<storage::MemoryEngine> full_local = FullEngine();
+  transport_.SetEngine(replicas_[1].id, FullEngine());
+  transport_.SetEngine(replicas_[2].id, FullEngine());
+  Coordinator c(replicas_[0].id, full_local.get(), &transport_);
+  std::optional<absl::StatusOr<WriteResult>> result;
+  c.Write("k", Value("v", 100), replicas_, 3, Consistency::kQuorum,
+          [&](absl::StatusOr<WriteResult> r) { result = r; });
+  transport_.Deliver();
+  ASSERT_TRUE(result.has_value());
+  ASSERT_EQ(result->status().code(), absl::StatusCode::kResourceExhausted) << result->status();
+  const std::string message(result->status().message());
+  // The replica's own message, which names the flag and the fix...
+  EXPECT_NE(message.find("--max-memory-bytes=1; delete keys or raise the limit"), std::string::npos)
+      << message;
+  // ...and the counts when the quorum became unreachable.
+  EXPECT_NE(message.find("write refused by 2 of 3 replicas, 0 acknowledged; QUORUM needs 2"),
+            std::string::npos)
+      << message;
+}
+
+TEST_F(CoordinatorTest, WriteRefusedForMemoryWhileAnotherReplicaIsDownStaysUnavailable) {
+  std::unique_ptr<storage::MemoryEngine> full_local = FullEngine();
+  transport_.SetDown(replicas_[1].id, true);
+  Coordinator c(replicas_[0].id, full_local.get(), &transport_);
+  std::optional<absl::StatusOr<WriteResult>> result;
+  c.Write("k", Value("v", 100), replicas_, 3, Consistency::kQuorum,
+          [&](absl::StatusOr<WriteResult> r) { result = r; });
+  transport_.Deliver();
+  ASSERT_TRUE(result.has_value());
+  // The down replica coming back would make the quorum: UNAVAILABLE, retry.
+  EXPECT_EQ(result->status().code(), absl::StatusCode::kUnavailable) << result->status();
+  EXPECT_NE(result->status().message().find("0 of 3 replicas answered"), std::string::npos)
+      << result->status();
+}
+
+TEST_F(CoordinatorTest, WriteRefusedByTheOnlyReplicaIsResourceExhausted) {
+  std::unique_ptr<storage::MemoryEngine> full_local = FullEngine();
+  Coordinator c(replicas_[0].id, full_local.get(), &transport_);
+  std::optional<absl::StatusOr<WriteResult>> result;
+  c.Write("k", Value("v", 100), {replicas_[0]}, 1, Consistency::kQuorum,
+          [&](absl::StatusOr<WriteResult> r) { result = r; });
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(result->status().code(), absl::StatusCode::kResourceExhausted) << result->status();
+  EXPECT_NE(result->status().message().find("write refused by 1 of 1 replicas"), std::string::npos)
+      << result->status();
 }
 
 TEST_F(CoordinatorTest, MissingReplicasCountAsFailures) {

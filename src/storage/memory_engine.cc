@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/hash/hash.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 
 namespace kv::storage {
@@ -16,8 +17,12 @@ absl::string_view AsAbsl(std::string_view s) { return absl::string_view(s.data()
 
 }  // namespace
 
-MemoryEngine::MemoryEngine(size_t shards)
-    : num_shards_(std::max<size_t>(shards, 1)), shards_(new Shard[num_shards_]) {}
+MemoryEngine::MemoryEngine(size_t shards) : MemoryEngine(Options{.shards = shards}) {}
+
+MemoryEngine::MemoryEngine(Options options)
+    : num_shards_(std::max<size_t>(options.shards, 1)),
+      max_bytes_(options.max_bytes),
+      shards_(new Shard[num_shards_]) {}
 
 MemoryEngine::Shard& MemoryEngine::ShardFor(std::string_view key) const {
   // The flat_hash_map inside the shard hashes the key with the same function
@@ -27,16 +32,39 @@ MemoryEngine::Shard& MemoryEngine::ShardFor(std::string_view key) const {
   return shards_[(hash >> 32) % num_shards_];
 }
 
+absl::Status MemoryEngine::Account(size_t old_bytes, size_t new_bytes) {
+  if (new_bytes <= old_bytes) {
+    used_bytes_.fetch_sub(old_bytes - new_bytes, std::memory_order_relaxed);
+    return absl::OkStatus();
+  }
+  const size_t growth = new_bytes - old_bytes;
+  size_t used = used_bytes_.load(std::memory_order_relaxed);
+  do {
+    if (max_bytes_ != 0 && (growth > max_bytes_ || used > max_bytes_ - growth)) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "memory engine holds ", used, " bytes; storing this record (", growth,
+          " more) would pass --max-memory-bytes=", max_bytes_, "; delete keys or raise the limit"));
+    }
+  } while (!used_bytes_.compare_exchange_weak(used, used + growth, std::memory_order_relaxed));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<bool> MemoryEngine::Apply(std::string_view key, const Record& rec) {
   Shard& shard = ShardFor(key);
   absl::MutexLock lock(&shard.mu);
   auto it = shard.records.find(AsAbsl(key));
+  if (it != shard.records.end() && it->second.version >= rec.version) return false;
+  const size_t old_bytes = it == shard.records.end() ? 0 : it->second.ApproximateBytes(key);
+  if (absl::Status s = Account(old_bytes, rec.ApproximateBytes(key)); !s.ok()) return s;
   if (it == shard.records.end()) {
     shard.records.emplace(std::string(key), rec);
-    return true;
+  } else {
+    // Move-assign a fresh copy rather than copy-assign: std::string's copy
+    // assignment keeps the old buffer when it is large enough, so a shorter
+    // value would go on holding the longer one's memory while the account
+    // says it was freed.
+    it->second = Record(rec);
   }
-  if (it->second.version >= rec.version) return false;
-  it->second = rec;
   return true;
 }
 
@@ -70,7 +98,10 @@ size_t MemoryEngine::Size() const {
 void MemoryEngine::TEST_Erase(std::string_view key) {
   Shard& shard = ShardFor(key);
   absl::MutexLock lock(&shard.mu);
-  shard.records.erase(AsAbsl(key));
+  auto it = shard.records.find(AsAbsl(key));
+  if (it == shard.records.end()) return;
+  used_bytes_.fetch_sub(it->second.ApproximateBytes(key), std::memory_order_relaxed);
+  shard.records.erase(it);
 }
 
 }  // namespace kv::storage

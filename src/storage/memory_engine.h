@@ -1,6 +1,7 @@
 // An in-memory Engine: fast, lost on restart.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <optional>
@@ -10,6 +11,7 @@
 #include "absl/base/config.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "src/storage/engine.h"
@@ -17,25 +19,53 @@
 
 namespace kv::storage {
 
+struct MemoryEngineOptions {
+  // Independently locked partitions; 0 is treated as 1.
+  size_t shards = 32;
+  // Most bytes the stored records may take, as Record::ApproximateBytes
+  // counts them (the hash map, keys, values and node IDs; not gRPC buffers
+  // or other process memory). 0 means unlimited. Set by --max-memory-bytes.
+  size_t max_bytes = 0;
+};
+
 // Hash map split into shards, each with its own absl::Mutex (reader-shared
 // locks for Read), so readers and writers of different keys don't serialize
-// on one lock. Shard chosen by absl::Hash of the key. Thread-safe. Its
-// methods never fail.
+// on one lock. Shard chosen by absl::Hash of the key. Thread-safe.
+//
+// With a byte limit, Apply refuses a write that would take the total past
+// it. The total is one atomic counter that a write reserves its growth from
+// (compare-and-swap) before touching its shard's map, so concurrent writers
+// in different shards never take it past the limit together. Only Apply can
+// fail, and only for that reason.
 class MemoryEngine final : public Engine {
  public:
+  using Options = MemoryEngineOptions;
+
   // `shards` is the number of independently locked partitions; 0 is treated
-  // as 1.
+  // as 1. No byte limit.
   explicit MemoryEngine(size_t shards = 32);
+  explicit MemoryEngine(Options options);
 
   MemoryEngine(const MemoryEngine&) = delete;
   MemoryEngine& operator=(const MemoryEngine&) = delete;
 
+  // Engine. Fails with RESOURCE_EXHAUSTED, naming --max-memory-bytes, when
+  // storing `rec` would grow the total past Options::max_bytes; nothing is
+  // then changed. A write that shrinks the key's record or keeps its size
+  // (an overwrite with a value no longer than the stored one, a tombstone
+  // for a stored key) is never refused. A tombstone for a key not stored
+  // yet adds a record, so it may be refused.
   [[nodiscard]] absl::StatusOr<bool> Apply(std::string_view key, const Record& rec) override;
   [[nodiscard]] absl::StatusOr<std::optional<Record>> Read(std::string_view key) const override;
   void ForEach(
       const std::function<void(std::string_view key, const Record& rec)>& fn) const override;
   size_t Size() const override;
   void TEST_Erase(std::string_view key) override;
+
+  // Bytes the stored records take, as counted against Options::max_bytes
+  // (the sum of their Record::ApproximateBytes). Exact when no write is in
+  // progress.
+  size_t ApproximateBytes() const { return used_bytes_.load(std::memory_order_relaxed); }
 
  private:
   // Aligned to a cache line so that shards' mutexes don't false-share.
@@ -46,9 +76,21 @@ class MemoryEngine final : public Engine {
 
   Shard& ShardFor(std::string_view key) const;
 
+  // Moves the total from a record of `old_bytes` to one of `new_bytes` (0 for
+  // none). Growth is reserved only if it keeps the total within max_bytes_;
+  // else RESOURCE_EXHAUSTED and the total is unchanged. Called with the
+  // key's shard lock held, so `old_bytes` cannot change meanwhile.
+  [[nodiscard]] absl::Status Account(size_t old_bytes, size_t new_bytes);
+
   // Const after construction.
   const size_t num_shards_;
+  const size_t max_bytes_;                 // 0 = unlimited
   const std::unique_ptr<Shard[]> shards_;  // num_shards_ elements
+
+  // Sum of ApproximateBytes of every stored record. Changed only by Account
+  // (and TEST_Erase), always while holding the shard lock of the key whose
+  // record changes.
+  std::atomic<size_t> used_bytes_{0};
 };
 
 }  // namespace kv::storage

@@ -1,21 +1,35 @@
 #include "src/storage/memory_engine.h"
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "src/storage/engine_contract_test.h"
 
 namespace kv::storage {
 namespace {
 
+using ::testing::HasSubstr;
+
+const std::string kNode(40, 'a');
+
 INSTANTIATE_TEST_SUITE_P(
     MemoryEngines, EngineContractTest,
     testing::Values(EngineFactory{"DefaultShards", [] { return std::make_unique<MemoryEngine>(); }},
                     EngineFactory{"OneShard", [] { return std::make_unique<MemoryEngine>(1); }},
-                    EngineFactory{"SevenShards", [] { return std::make_unique<MemoryEngine>(7); }}),
+                    EngineFactory{"SevenShards", [] { return std::make_unique<MemoryEngine>(7); }},
+                    // A limit far above what the suite stores behaves as no limit.
+                    EngineFactory{"WithByteLimit",
+                                  [] {
+                                    return std::make_unique<MemoryEngine>(
+                                        MemoryEngine::Options{.max_bytes = size_t{1} << 30});
+                                  }}),
     EngineFactoryName);
 
 TEST(MemoryEngineTest, ZeroShardsBehavesAsOneShard) {
@@ -43,6 +57,114 @@ TEST(MemoryEngineTest, SpreadsManyKeysAcrossShardsWithoutLosingAny) {
     ASSERT_TRUE(got.ok() && got->has_value()) << i;
     EXPECT_EQ((*got)->value, absl::StrCat(i));
   }
+}
+
+Record Rec(std::string value, uint64_t ts) {
+  return Record{.value = std::move(value), .version = {ts, kNode}};
+}
+
+TEST(MemoryEngineLimitTest, CountsTheApproximateBytesOfEveryStoredRecord) {
+  MemoryEngine engine;
+  EXPECT_EQ(engine.ApproximateBytes(), 0u);
+  const Record a = Rec(std::string(100, 'a'), 1);
+  const Record b = Rec(std::string(1000, 'b'), 1);
+  ASSERT_TRUE(*engine.Apply("a", a));
+  ASSERT_TRUE(*engine.Apply("b", b));
+  EXPECT_EQ(engine.ApproximateBytes(), a.ApproximateBytes("a") + b.ApproximateBytes("b"));
+  // An older version is not stored and changes nothing.
+  ASSERT_FALSE(*engine.Apply("a", Rec(std::string(5000, 'x'), 0)));
+  EXPECT_EQ(engine.ApproximateBytes(), a.ApproximateBytes("a") + b.ApproximateBytes("b"));
+  engine.TEST_Erase("b");
+  EXPECT_EQ(engine.ApproximateBytes(), a.ApproximateBytes("a"));
+}
+
+TEST(MemoryEngineLimitTest, RefusesARecordThatWouldPassTheLimitWithAMessageNamingTheFlag) {
+  const Record rec = Rec(std::string(1000, 'v'), 1);
+  const size_t each = rec.ApproximateBytes("key-0");
+  // Room for three records and a half.
+  const size_t limit = each * 7 / 2;
+  MemoryEngine engine(MemoryEngine::Options{.max_bytes = limit});
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(*engine.Apply(absl::StrCat("key-", i), rec)) << i;
+
+  absl::StatusOr<bool> refused = engine.Apply("key-3", rec);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  const std::string message(refused.status().message());
+  EXPECT_THAT(message, HasSubstr(absl::StrCat("memory engine holds ", 3 * each, " bytes")));
+  EXPECT_THAT(message, HasSubstr(absl::StrCat("--max-memory-bytes=", limit)));
+  EXPECT_THAT(message, HasSubstr("delete keys or raise the limit"));
+
+  // Nothing changed: the refused key is absent and the total is the same.
+  EXPECT_EQ(*engine.Read("key-3"), std::nullopt);
+  EXPECT_EQ(engine.Size(), 3u);
+  EXPECT_EQ(engine.ApproximateBytes(), 3 * each);
+  // A record larger than the whole limit is refused too.
+  EXPECT_EQ(engine.Apply("huge", Rec(std::string(limit, 'h'), 1)).status().code(),
+            absl::StatusCode::kResourceExhausted);
+}
+
+TEST(MemoryEngineLimitTest, OverwritesThatShrinkOrKeepSizeAreAllowedAtTheLimit) {
+  const size_t each = Rec(std::string(1000, 'v'), 1).ApproximateBytes("key-0");
+  MemoryEngine engine(MemoryEngine::Options{.max_bytes = 2 * each});
+  ASSERT_TRUE(*engine.Apply("key-0", Rec(std::string(1000, 'v'), 1)));
+  ASSERT_TRUE(*engine.Apply("key-1", Rec(std::string(1000, 'v'), 1)));
+  ASSERT_EQ(engine.ApproximateBytes(), 2 * each);
+
+  // Same size, at the limit: allowed.
+  EXPECT_TRUE(*engine.Apply("key-0", Rec(std::string(1000, 'w'), 2)));
+  // Growing an existing record past the limit: refused, the old value stays.
+  EXPECT_EQ(engine.Apply("key-0", Rec(std::string(1100, 'x'), 3)).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ((*engine.Read("key-0"))->value, std::string(1000, 'w'));
+  // Shrinking frees room...
+  EXPECT_TRUE(*engine.Apply("key-0", Rec("short", 4)));
+  EXPECT_EQ(engine.ApproximateBytes(), each + Rec("short", 4).ApproximateBytes("key-0"));
+  // ...and so does a tombstone for a stored key.
+  EXPECT_TRUE(*engine.Apply("key-1", Record{.version = {5, kNode}, .tombstone = true}));
+  EXPECT_LT(engine.ApproximateBytes(), each);
+  // The freed room takes a new key.
+  EXPECT_TRUE(*engine.Apply("key-2", Rec(std::string(1000, 'v'), 1)));
+  EXPECT_LE(engine.ApproximateBytes(), 2 * each);
+}
+
+// Writers of distinct keys in every shard race for the last bytes: the total
+// never passes the limit, matches what is stored, and the engine fills up to
+// within one record of it.
+TEST(MemoryEngineLimitTest, ConcurrentWritersNeverPassTheLimit) {
+  constexpr int kThreads = 8;
+  const Record rec = Rec(std::string(200, 'v'), 1);
+  // Keys "t<thread>-<5 digits>" all count the same.
+  auto key = [](int t, int i) { return absl::StrCat("t", t, "-", absl::Dec(i, absl::kZeroPad5)); };
+  const size_t each = rec.ApproximateBytes(key(0, 0));
+  const size_t limit = 1000 * each + each / 2;
+  MemoryEngine engine(MemoryEngine::Options{.shards = 16, .max_bytes = limit});
+  std::atomic<size_t> most_seen{0};
+  std::atomic<int> other_errors{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 10000; ++i) {
+        absl::StatusOr<bool> stored = engine.Apply(key(t, i), rec);
+        size_t seen = engine.ApproximateBytes();
+        size_t prev = most_seen.load();
+        while (seen > prev && !most_seen.compare_exchange_weak(prev, seen)) {
+        }
+        if (!stored.ok()) {
+          if (stored.status().code() != absl::StatusCode::kResourceExhausted) ++other_errors;
+          return;
+        }
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  EXPECT_EQ(other_errors.load(), 0);
+  EXPECT_LE(most_seen.load(), limit);
+  EXPECT_EQ(engine.Size(), 1000u);
+  size_t stored_bytes = 0;
+  engine.ForEach(
+      [&](std::string_view key, const Record& r) { stored_bytes += r.ApproximateBytes(key); });
+  EXPECT_EQ(stored_bytes, engine.ApproximateBytes());
+  EXPECT_EQ(engine.ApproximateBytes(), 1000 * each);
 }
 
 }  // namespace

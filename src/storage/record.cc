@@ -14,8 +14,23 @@ bool Record::ExpiredAt(int64_t now_ms) const {
 
 bool Record::LiveAt(int64_t now_ms) const { return !tombstone && !ExpiredAt(now_ms); }
 
+namespace {
+
+// Bytes a std::string of `length` bytes takes beyond its own object: its
+// characters when they fit the inline (small-string) buffer, else the malloc
+// block holding them and the terminating NUL: 8 bytes of header, rounded up
+// to 16 (glibc).
+size_t StringBytes(size_t length) {
+  constexpr size_t kInlineCapacity = 15;  // libstdc++
+  if (length <= kInlineCapacity) return length;
+  return (length + 1 + 8 + 15) & ~size_t{15};
+}
+
+}  // namespace
+
 size_t Record::ApproximateBytes(std::string_view key) const {
-  return key.size() + value.size() + version.node_id.size() + kRecordOverheadBytes;
+  return StringBytes(key.size()) + StringBytes(value.size()) + StringBytes(version.node_id.size()) +
+         kRecordOverheadBytes;
 }
 
 std::ostream& operator<<(std::ostream& os, const Version& v) {

@@ -2,8 +2,6 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
-#include <rocksdb/file_system.h>
-#include <rocksdb/io_status.h>
 #include <rocksdb/options.h>
 #include <stdlib.h>
 
@@ -26,6 +24,7 @@
 #include "gtest/gtest.h"
 #include "src/storage/engine_contract_test.h"
 #include "src/storage/record.h"
+#include "src/storage/testing/fault_env.h"
 #include "src/util/clock.h"
 
 namespace kv::storage {
@@ -459,65 +458,6 @@ TEST(RocksDbEngineTest, UndecodableStoredRecordIsReportedAndNeverOverwritten) {
 
 // ---- Write failures ---------------------------------------------------------
 
-// What the fault-injecting file system does to write-ahead-log files.
-struct WalFaults {
-  std::atomic<bool> fail_append{false};  // Append returns "no space"
-  std::atomic<bool> fail_sync{false};    // Sync and Fsync return an I/O error
-};
-
-class FaultyWalFile final : public rocksdb::FSWritableFileOwnerWrapper {
- public:
-  FaultyWalFile(std::unique_ptr<rocksdb::FSWritableFile> target, const WalFaults* faults)
-      : FSWritableFileOwnerWrapper(std::move(target)), faults_(faults) {}
-
-  rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
-                           rocksdb::IODebugContext* dbg) override {
-    if (faults_->fail_append) return rocksdb::IOStatus::NoSpace("injected: disk full");
-    return FSWritableFileOwnerWrapper::Append(data, options, dbg);
-  }
-  rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
-                           const rocksdb::DataVerificationInfo& info,
-                           rocksdb::IODebugContext* dbg) override {
-    if (faults_->fail_append) return rocksdb::IOStatus::NoSpace("injected: disk full");
-    return FSWritableFileOwnerWrapper::Append(data, options, info, dbg);
-  }
-  rocksdb::IOStatus Sync(const rocksdb::IOOptions& options, rocksdb::IODebugContext* dbg) override {
-    if (faults_->fail_sync) return rocksdb::IOStatus::IOError("injected: fsync failed");
-    return FSWritableFileOwnerWrapper::Sync(options, dbg);
-  }
-  rocksdb::IOStatus Fsync(const rocksdb::IOOptions& options,
-                          rocksdb::IODebugContext* dbg) override {
-    if (faults_->fail_sync) return rocksdb::IOStatus::IOError("injected: fsync failed");
-    return FSWritableFileOwnerWrapper::Fsync(options, dbg);
-  }
-
- private:
-  const WalFaults* const faults_;
-};
-
-// Wraps the default file system; write-ahead-log files (*.log) misbehave as
-// `faults` says.
-class FaultyWalFileSystem final : public rocksdb::FileSystemWrapper {
- public:
-  explicit FaultyWalFileSystem(const WalFaults* faults)
-      : FileSystemWrapper(rocksdb::FileSystem::Default()), faults_(faults) {}
-
-  const char* Name() const override { return "FaultyWalFileSystem"; }
-
-  rocksdb::IOStatus NewWritableFile(const std::string& fname, const rocksdb::FileOptions& options,
-                                    std::unique_ptr<rocksdb::FSWritableFile>* result,
-                                    rocksdb::IODebugContext* dbg) override {
-    rocksdb::IOStatus s = target()->NewWritableFile(fname, options, result, dbg);
-    if (s.ok() && fname.ends_with(".log")) {
-      *result = std::make_unique<FaultyWalFile>(std::move(*result), faults_);
-    }
-    return s;
-  }
-
- private:
-  const WalFaults* const faults_;
-};
-
 class RocksDbEngineFaultTest : public testing::Test {
  protected:
   std::unique_ptr<RocksDbEngine> OpenFaulty(SyncPolicy sync) {
@@ -525,9 +465,8 @@ class RocksDbEngineFaultTest : public testing::Test {
   }
 
   ScopedTempDir tmp_;
-  WalFaults faults_;
-  std::unique_ptr<rocksdb::Env> env_ =
-      rocksdb::NewCompositeEnv(std::make_shared<FaultyWalFileSystem>(&faults_));
+  DiskFaults faults_;
+  std::unique_ptr<rocksdb::Env> env_ = NewFaultInjectionEnv(&faults_);
 };
 
 TEST_F(RocksDbEngineFaultTest, FailedWalSyncFailsApplyAndReadsKeepWorking) {
@@ -541,6 +480,7 @@ TEST_F(RocksDbEngineFaultTest, FailedWalSyncFailsApplyAndReadsKeepWorking) {
   EXPECT_EQ(applied.status().code(), absl::StatusCode::kInternal);
   EXPECT_THAT(std::string(applied.status().message()), HasSubstr("writing key \"k\""));
   EXPECT_THAT(std::string(applied.status().message()), HasSubstr("injected: fsync failed"));
+  EXPECT_GT(faults_.syncs_failed.load(), 0);
 
   // The failed write is not visible, and reads keep working.
   EXPECT_EQ(MustRead(*engine, "k")->value, "before");
@@ -559,6 +499,7 @@ TEST_F(RocksDbEngineFaultTest, DiskFullFailsApplyWithResourceExhaustedAndLosesNo
     EXPECT_EQ(applied.status().code(), absl::StatusCode::kResourceExhausted);
     EXPECT_THAT(std::string(applied.status().message()), HasSubstr("writing key \"k\""));
     EXPECT_THAT(std::string(applied.status().message()), HasSubstr("No space left on device"));
+    EXPECT_GT(faults_.appends_failed.load(), 0);
     EXPECT_EQ(MustRead(*engine, "k")->value, "before");
   }
   // The disk has room again: after a restart the acknowledged write is there
