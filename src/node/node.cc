@@ -23,7 +23,7 @@ Node::Node(NodeOptions options, storage::Engine* engine, replication::PeerTransp
           clock),
       coordinator_(options_.self.id, engine, transport, storage_pool),
       rng_(std::random_device{}()) {
-  joined_ = options_.seeds.empty();
+  joined_ = options_.seeds.empty() && !options_.discover_seeds;
 }
 
 Node::~Node() { Stop(); }

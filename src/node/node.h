@@ -45,6 +45,9 @@ struct NodeOptions {
   // Writes a consistent copy of the node's storage into a new directory.
   // Unset for the memory engine.
   std::function<absl::Status(const std::string& dir)> snapshot;
+  // --discover: called before each join attempt; the addresses it returns are
+  // tried after `seeds`. When set, the node keeps retrying until a join works.
+  std::function<std::vector<std::string>()> discover_seeds;
 };
 
 struct PutArgs {
@@ -97,7 +100,8 @@ class Node {
 
   // ---- Client operations (any node coordinates).
   // INVALID_ARGUMENT for a bad key or value, UNAVAILABLE when the quorum is
-  // not reachable.
+  // not reachable, RESOURCE_EXHAUSTED when the replicas that failed a write
+  // all refused it for lack of room (memory limit, full disk).
   void Put(PutArgs args, WriteCallback done);
   void Get(std::string key, std::optional<replication::Consistency> c, GetCallback done);
   void Delete(std::string key, std::optional<replication::Consistency> c, WriteCallback done);

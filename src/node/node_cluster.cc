@@ -130,7 +130,13 @@ void Node::LookupBlocking(const dht::NodeId& target) {
 
 bool Node::JoinSeeds() {
   bool any = false;
-  for (const std::string& seed : options_.seeds) {
+  std::vector<std::string> seeds = options_.seeds;
+  if (options_.discover_seeds) {
+    for (std::string& s : options_.discover_seeds()) {
+      if (std::find(seeds.begin(), seeds.end(), s) == seeds.end()) seeds.push_back(std::move(s));
+    }
+  }
+  for (const std::string& seed : seeds) {
     auto done = std::make_shared<absl::Notification>();
     auto result = std::make_shared<absl::StatusOr<std::vector<dht::Contact>>>();
     transport_->Join(seed, [done, result](absl::StatusOr<std::vector<dht::Contact>> r) {
