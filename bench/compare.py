@@ -590,9 +590,10 @@ def markdown(report, json_rel, png_rel):
                      f"{r.get('errors', 0)} | {miss} | {fmt_load(r.get('load_avg_1m_at_start'))} | "
                      f"{r.get('tool', '')} |")
     lines.append("")
-    lines.append("`load`: the machine's 1-minute load average when the point began (2 cores: "
-                 "above 2, other work competed for the CPU). Get misses: reads of keys the put "
-                 "phase had not written (answered, counted, not errors).")
+    lines.append("`load`: the machine's 1-minute load average when the point began; the "
+                 "benchmark's own client and server account for about 2 of it, so on 2 cores "
+                 "anything well above 2 means other work competed for the CPU. Get misses: reads "
+                 "of keys the put phase had not written (answered, counted, not errors).")
     lines.append("")
     lines.append(f"Figures: [`{json_rel}`](../{json_rel}). Plot:")
     lines.append("")
@@ -670,6 +671,7 @@ set boxwidth 0.9
 set grid ytics
 set logscale y
 set xrange [-0.6:{len(systems) - 0.4}]
+set rmargin 8
 set xtics rotate by -20 scale 0 nomirror
 set key top right
 set ylabel "throughput, ops/s (log)"

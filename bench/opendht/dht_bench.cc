@@ -19,7 +19,10 @@
 // errors; operations still outstanding --drain seconds after the phase ends
 // count as unfinished. Results go to stdout and, with --json, to a file with
 // kvbench's field names (ops_per_sec, latency_us.p50, ...).
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <opendht.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -35,10 +38,6 @@
 #include <thread>
 #include <unordered_set>
 #include <vector>
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <unistd.h>
 
 #include "cmd/kvbench/histogram.h"
 
@@ -76,18 +75,30 @@ Flags ParseFlags(int argc, char** argv) {
     const std::string a = argv[i];
     if (i + 1 >= argc) Usage(("missing value after " + a).c_str());
     const char* v = argv[++i];
-    if (a == "--nodes") f.nodes = std::atoi(v);
-    else if (a == "--clients") f.clients = std::atoi(v);
-    else if (a == "--duration") f.duration = std::atof(v);
-    else if (a == "--warmup") f.warmup = std::atof(v);
-    else if (a == "--drain") f.drain = std::atof(v);
-    else if (a == "--join-timeout") f.join_timeout = std::atof(v);
-    else if (a == "--keys") f.keys = std::atoi(v);
-    else if (a == "--key-size") f.key_size = std::atoi(v);
-    else if (a == "--value-size") f.value_size = std::atoi(v);
-    else if (a == "--seed") f.seed = std::strtoull(v, nullptr, 10);
-    else if (a == "--json") f.json = v;
-    else Usage(("unknown flag " + a).c_str());
+    if (a == "--nodes")
+      f.nodes = std::atoi(v);
+    else if (a == "--clients")
+      f.clients = std::atoi(v);
+    else if (a == "--duration")
+      f.duration = std::atof(v);
+    else if (a == "--warmup")
+      f.warmup = std::atof(v);
+    else if (a == "--drain")
+      f.drain = std::atof(v);
+    else if (a == "--join-timeout")
+      f.join_timeout = std::atof(v);
+    else if (a == "--keys")
+      f.keys = std::atoi(v);
+    else if (a == "--key-size")
+      f.key_size = std::atoi(v);
+    else if (a == "--value-size")
+      f.value_size = std::atoi(v);
+    else if (a == "--seed")
+      f.seed = std::strtoull(v, nullptr, 10);
+    else if (a == "--json")
+      f.json = v;
+    else
+      Usage(("unknown flag " + a).c_str());
   }
   if (f.nodes < 1 || f.clients < 1 || f.duration <= 0 || f.warmup < 0 || f.keys < 1 ||
       f.key_size < 2 || f.value_size < 0)
@@ -129,7 +140,11 @@ class Phase {
  public:
   Phase(std::vector<std::unique_ptr<dht::DhtRunner>>& nodes, const Flags& f, bool is_get,
         std::vector<int> key_pool, PhaseStats& stats)
-      : nodes_(nodes), f_(f), is_get_(is_get), pool_(std::move(key_pool)), stats_(stats),
+      : nodes_(nodes),
+        f_(f),
+        is_get_(is_get),
+        pool_(std::move(key_pool)),
+        stats_(stats),
         rng_(f.seed + (is_get ? 7 : 3)) {
     value_.resize(f.value_size);
     for (int i = 0; i < f.value_size; ++i) value_[i] = static_cast<uint8_t>('a' + (i * 7 + 3) % 26);
@@ -284,9 +299,7 @@ std::string OpJson(PhaseStats& s, bool with_misses) {
                 static_cast<unsigned long long>(s.ops), rate,
                 static_cast<unsigned long long>(s.errors),
                 static_cast<unsigned long long>(s.unfinished),
-                with_misses
-                    ? (", \"misses\": " + std::to_string(s.misses)).c_str()
-                    : "",
+                with_misses ? (", \"misses\": " + std::to_string(s.misses)).c_str() : "",
                 static_cast<unsigned long long>(h.ValueAtPercentile(50)),
                 static_cast<unsigned long long>(h.ValueAtPercentile(90)),
                 static_cast<unsigned long long>(h.ValueAtPercentile(99)),
@@ -301,8 +314,7 @@ void PrintRow(const char* name, PhaseStats& s) {
               static_cast<unsigned long long>(s.ops), s.elapsed > 0 ? s.ops / s.elapsed : 0.0,
               h.ValueAtPercentile(50) / 1e3, h.ValueAtPercentile(99) / 1e3,
               h.ValueAtPercentile(99.9) / 1e3, h.max() / 1e3,
-              static_cast<unsigned long long>(s.misses),
-              static_cast<unsigned long long>(s.errors),
+              static_cast<unsigned long long>(s.misses), static_cast<unsigned long long>(s.errors),
               static_cast<unsigned long long>(s.unfinished));
 }
 
@@ -379,8 +391,8 @@ int main(int argc, char** argv) {
   // The phases outlive the nodes' threads: a late callback (an operation
   // still running after its phase's drain) must find its Phase alive.
   PhaseStats put_stats, get_stats;
-  auto put_phase = std::make_unique<Phase>(nodes, f, /*is_get=*/false, std::vector<int>{},
-                                           put_stats);
+  auto put_phase =
+      std::make_unique<Phase>(nodes, f, /*is_get=*/false, std::vector<int>{}, put_stats);
   std::vector<int> stored = put_phase->Run();
   std::unique_ptr<Phase> get_phase;
   if (!stored.empty()) {
@@ -391,15 +403,18 @@ int main(int argc, char** argv) {
   for (auto& n : nodes) n->shutdown({}, true);
   for (auto& n : nodes) n->join();
 
-  std::printf("dht_bench: OpenDHT %s, %d nodes in one process, %d clients, %d keys, %d-byte values\n",
-              dht::version(), f.nodes, f.clients, f.keys, f.value_size);
-  std::printf("op           ops      ops/s   p50 ms   p99 ms p99.9 ms    max ms   misses   errors unfinished\n");
+  std::printf(
+      "dht_bench: OpenDHT %s, %d nodes in one process, %d clients, %d keys, %d-byte values\n",
+      dht::version(), f.nodes, f.clients, f.keys, f.value_size);
+  std::printf(
+      "op           ops      ops/s   p50 ms   p99 ms p99.9 ms    max ms   misses   errors "
+      "unfinished\n");
   PrintRow("put", put_stats);
   PrintRow("get", get_stats);
 
   const uint64_t total = put_stats.ops + get_stats.ops;
-  const uint64_t bad = put_stats.errors + get_stats.errors + put_stats.unfinished +
-                       get_stats.unfinished;
+  const uint64_t bad =
+      put_stats.errors + get_stats.errors + put_stats.unfinished + get_stats.unfinished;
   const double error_rate = total + bad > 0 ? static_cast<double>(bad) / (total + bad) : 1.0;
   const bool failed = total == 0 || error_rate > 0.001;
 
@@ -409,16 +424,17 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "dht_bench: cannot write %s\n", f.json.c_str());
       return 1;
     }
-    std::fprintf(out,
-                 "{\"tool\": \"dht_bench\", \"opendht_version\": \"%s\",\n"
-                 " \"config\": {\"nodes\": %d, \"clients\": %d, \"keys\": %d, \"key_size\": %d, "
-                 "\"value_size\": %d, \"duration_sec\": %g, \"warmup_sec\": %g, \"seed\": %llu},\n"
-                 " \"join_sec\": %.3f, \"joined\": %s, \"min_known_nodes\": %u, \"min_good_nodes\": %u,\n"
-                 " \"put\": %s,\n \"get\": %s,\n \"error_rate\": %.6f, \"failed\": %s}\n",
-                 dht::version(), f.nodes, f.clients, f.keys, f.key_size, f.value_size, f.duration,
-                 f.warmup, static_cast<unsigned long long>(f.seed), join_sec,
-                 joined ? "true" : "false", min_known, min_good, OpJson(put_stats, false).c_str(),
-                 OpJson(get_stats, true).c_str(), error_rate, failed ? "true" : "false");
+    std::fprintf(
+        out,
+        "{\"tool\": \"dht_bench\", \"opendht_version\": \"%s\",\n"
+        " \"config\": {\"nodes\": %d, \"clients\": %d, \"keys\": %d, \"key_size\": %d, "
+        "\"value_size\": %d, \"duration_sec\": %g, \"warmup_sec\": %g, \"seed\": %llu},\n"
+        " \"join_sec\": %.3f, \"joined\": %s, \"min_known_nodes\": %u, \"min_good_nodes\": %u,\n"
+        " \"put\": %s,\n \"get\": %s,\n \"error_rate\": %.6f, \"failed\": %s}\n",
+        dht::version(), f.nodes, f.clients, f.keys, f.key_size, f.value_size, f.duration, f.warmup,
+        static_cast<unsigned long long>(f.seed), join_sec, joined ? "true" : "false", min_known,
+        min_good, OpJson(put_stats, false).c_str(), OpJson(get_stats, true).c_str(), error_rate,
+        failed ? "true" : "false");
     std::fclose(out);
   }
   std::printf("%s: %.3f%% of operations failed or did not finish\n", failed ? "FAILED" : "ok",

@@ -9,6 +9,7 @@ set boxwidth 0.9
 set grid ytics
 set logscale y
 set xrange [-0.6:8.6]
+set rmargin 8
 set xtics rotate by -20 scale 0 nomirror
 set key top right
 set ylabel "throughput, ops/s (log)"
