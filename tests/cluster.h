@@ -10,6 +10,7 @@
 
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
 #include "proto/kv.grpc.pb.h"
 
 namespace kv::testing {
@@ -104,6 +105,19 @@ class Cluster {
   std::vector<std::unique_ptr<kvstore::v1::KV::Stub>> kv_;
   std::vector<std::unique_ptr<kvstore::v1::Admin::Stub>> admin_;
   std::vector<std::unique_ptr<kvstore::v1::Peer::Stub>> peer_;
+};
+
+// Base fixture: a test sets `cluster_`; tear-down stops every node with
+// SIGTERM and fails the test if any did not exit cleanly or logged a
+// sanitizer report, printing the logs of a failed test.
+class ClusterFixture : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    if (!cluster_) return;
+    for (const std::string& problem : cluster_->StopAll()) ADD_FAILURE() << problem;
+    if (HasFailure()) cluster_->DumpLogs();
+  }
+  std::unique_ptr<Cluster> cluster_;
 };
 
 // A client context with a deadline `timeout` from now.

@@ -97,15 +97,7 @@ int CountLost(Cluster& cluster, const std::vector<Ack>& acked, v1::Consistency c
   return lost;
 }
 
-class DurabilityTest : public ::testing::Test {
- protected:
-  void TearDown() override {
-    if (!cluster_) return;
-    for (const std::string& problem : cluster_->StopAll()) ADD_FAILURE() << problem;
-    if (HasFailure()) cluster_->DumpLogs();
-  }
-  std::unique_ptr<Cluster> cluster_;
-};
+class DurabilityTest : public ClusterFixture {};
 
 TEST_F(DurabilityTest, SingleNodeKeepsEveryAcknowledgedWriteAcrossSigkill) {
   cluster_ = std::make_unique<Cluster>(Cluster::Options{

@@ -43,15 +43,7 @@ grpc::Status Put(Cluster& cluster, const std::string& key, const std::string& va
 
 std::string ValueFor(int i) { return std::string(kValueBytes, static_cast<char>('a' + i % 26)); }
 
-class MemoryLimitTest : public ::testing::Test {
- protected:
-  void TearDown() override {
-    if (!cluster_) return;
-    for (const std::string& problem : cluster_->StopAll()) ADD_FAILURE() << problem;
-    if (HasFailure()) cluster_->DumpLogs();
-  }
-  std::unique_ptr<Cluster> cluster_;
-};
+class MemoryLimitTest : public ClusterFixture {};
 
 TEST_F(MemoryLimitTest, WritesBeyondTheLimitAreRefusedAndTheNodeKeepsServing) {
   cluster_ = std::make_unique<Cluster>(Cluster::Options{
