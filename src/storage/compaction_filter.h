@@ -9,15 +9,17 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "src/storage/record.h"
 #include "src/util/clock.h"
 
 namespace kv::storage {
 
-// Drops, during compaction, encoded records (record_codec.h) that
-//   - are not tombstones and have expired: expires_at_ms != 0 and
-//     now >= expires_at_ms (Record::ExpiredAt), or
-//   - are tombstones whose version's physical time (timestamp >> 16, the HLC
-//     layout of src/replication/hlc.h) is older than now - tombstone_grace.
+// Applies to each encoded record (record_codec.h) RocksDB compacts the same
+// rule as Engine::Purge (PurgeActionFor in record.h):
+//   - a record that is not a tombstone and has expired is rewritten as a
+//     tombstone with the same version and expires_at_ms, value dropped;
+//   - a tombstone is dropped once its death time (expires_at_ms if nonzero,
+//     else its version's physical time) + tombstone_grace <= now.
 // "now" is read from the injected clock for each record. Values that do not
 // decode are kept: the filter never destroys what it cannot read.
 //
@@ -33,12 +35,16 @@ class ExpiryCompactionFilter final : public rocksdb::CompactionFilter {
   // REQUIRES: clock != nullptr, tombstone_grace >= 0.
   ExpiryCompactionFilter(const util::Clock* clock, absl::Duration tombstone_grace);
 
-  // True if the record in `existing_value` should be dropped as of `now_ms`
-  // (unix ms). The decision Filter() makes, exposed for tests.
-  bool ShouldDrop(const rocksdb::Slice& existing_value, int64_t now_ms) const;
+  // What Filter() does with the record in `existing_value` as of `now_ms`
+  // (unix ms); exposed for tests. For PurgeAction::kTombstone it stores the
+  // encoded tombstone in *new_value (else leaves it alone). kKeep for values
+  // that do not decode.
+  PurgeAction Decide(const rocksdb::Slice& existing_value, int64_t now_ms,
+                     std::string* new_value) const;
 
-  // rocksdb::CompactionFilter. Returns true to drop the entry; never changes
-  // a value.
+  // rocksdb::CompactionFilter. Returns true to drop the entry; sets
+  // *value_changed and *new_value to rewrite an expired record as a
+  // tombstone.
   bool Filter(int level, const rocksdb::Slice& key, const rocksdb::Slice& existing_value,
               std::string* new_value, bool* value_changed) const override;
   const char* Name() const override { return "kv.ExpiryCompactionFilter"; }
@@ -46,7 +52,7 @@ class ExpiryCompactionFilter final : public rocksdb::CompactionFilter {
  private:
   // Const after construction.
   const util::Clock* const clock_;
-  const int64_t tombstone_grace_ms_;
+  const absl::Duration tombstone_grace_;
 };
 
 }  // namespace kv::storage

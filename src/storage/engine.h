@@ -3,14 +3,26 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "src/storage/record.h"
 
 namespace kv::storage {
+
+// What one Engine::Purge did. A value type; not synchronized.
+struct PurgeStats {
+  size_t expired = 0;             // expired records turned into tombstones
+  size_t tombstones_dropped = 0;  // tombstones erased after their grace
+  // Bytes the engine no longer holds, as that engine counts them
+  // (MemoryEngine: Record::ApproximateBytes; RocksDbEngine: key plus encoded
+  // record bytes, reclaimed on disk only when RocksDB compacts).
+  size_t bytes_freed = 0;
+};
 
 // A local key -> Record store. Implementations are thread-safe: every method
 // may be called concurrently from any thread.
@@ -40,6 +52,30 @@ class Engine {
   // Number of records held, tombstones and expired records included. Under
   // concurrent writes the count is approximate.
   virtual size_t Size() const = 0;
+
+  // Removes `key` entirely, leaving no tombstone, iff the stored record's
+  // version == `version`. Returns true if erased, false if the key is absent
+  // or holds a different version (not an error). Atomic with respect to
+  // concurrent Apply of the same key: a newer version written meanwhile is
+  // never erased. Used by rebalancing: a node drops a copy it no longer owns
+  // only if nobody wrote a newer version since it was handed over. Fails
+  // only on an engine error; the stored state is then unchanged.
+  [[nodiscard]] virtual absl::StatusOr<bool> EraseIf(std::string_view key,
+                                                     const Version& version) = 0;
+
+  // Garbage collection, run in the background: applies PurgeActionFor
+  // (record.h) as of `now_ms` (unix ms) to every stored record. An expired
+  // record becomes a tombstone with the same version and expiry rather than
+  // vanishing, so that an older live value still held by a replica that
+  // missed the TTL write cannot come back through anti-entropy; the tombstone
+  // is erased once tombstone_grace has passed since its death time. Each
+  // change is atomic with respect to concurrent Apply of that key: the rule
+  // is re-checked under the key's lock, so a record rewritten meanwhile is
+  // judged as it now is. Not a snapshot: records written during the call may
+  // or may not be visited. Fails only on an engine error; changes made
+  // before it stay. REQUIRES: tombstone_grace >= 0.
+  [[nodiscard]] virtual absl::StatusOr<PurgeStats> Purge(int64_t now_ms,
+                                                         absl::Duration tombstone_grace) = 0;
 
   // Test-only: forget a key entirely (simulates a replica that lost data).
   // A no-op if the key is absent.

@@ -11,6 +11,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/barrier.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 
 namespace kv::storage {
@@ -166,6 +167,212 @@ TEST_P(EngineContractTest, TestEraseForgetsKeySoOlderVersionsApplyAgain) {
   // With the newer version lost, an older one is accepted again.
   EXPECT_TRUE(MustApply(*engine_, "k", Rec("old", 10)));
   EXPECT_EQ(MustRead(*engine_, "k")->value, "old");
+}
+
+// ---- EraseIf ----------------------------------------------------------------
+
+TEST_P(EngineContractTest, EraseIfRemovesOnlyTheGivenVersionAndLeavesNoTombstone) {
+  ASSERT_TRUE(MustApply(*engine_, "k", Rec("v", 20)));
+  ASSERT_TRUE(MustApply(*engine_, "other", Rec("x", 20)));
+  for (const Version& different : {Version{19, kNodeA}, Version{21, kNodeA}, Version{20, kNodeB}}) {
+    absl::StatusOr<bool> erased = engine_->EraseIf("k", different);
+    ASSERT_TRUE(erased.ok()) << erased.status();
+    EXPECT_FALSE(*erased) << different;
+    EXPECT_EQ(MustRead(*engine_, "k")->value, "v");
+  }
+  absl::StatusOr<bool> erased = engine_->EraseIf("k", Version{20, kNodeA});
+  ASSERT_TRUE(erased.ok()) << erased.status();
+  EXPECT_TRUE(*erased);
+  EXPECT_EQ(MustRead(*engine_, "k"), std::nullopt);
+  EXPECT_EQ(engine_->Size(), 1u);
+  EXPECT_EQ(MustRead(*engine_, "other")->value, "x");
+  // No tombstone was left: an older version is accepted again.
+  EXPECT_TRUE(MustApply(*engine_, "k", Rec("older", 5)));
+}
+
+TEST_P(EngineContractTest, EraseIfOfAnAbsentKeyReturnsFalse) {
+  absl::StatusOr<bool> erased = engine_->EraseIf("missing", Version{1, kNodeA});
+  ASSERT_TRUE(erased.ok()) << erased.status();
+  EXPECT_FALSE(*erased);
+  EXPECT_EQ(engine_->Size(), 0u);
+}
+
+TEST_P(EngineContractTest, EraseIfRemovesATombstoneOfTheGivenVersion) {
+  ASSERT_TRUE(MustApply(*engine_, "k", Record{.version = {7, kNodeA}, .tombstone = true}));
+  absl::StatusOr<bool> erased = engine_->EraseIf("k", Version{7, kNodeA});
+  ASSERT_TRUE(erased.ok()) << erased.status();
+  EXPECT_TRUE(*erased);
+  EXPECT_EQ(MustRead(*engine_, "k"), std::nullopt);
+}
+
+// One writer applies versions 1, 2, 3, ... to one key; an eraser reads the key
+// and erases what it read, but only odd versions. An even version can thus
+// never be erased legitimately: if the writer, right after storing an even
+// version, does not read it back, an EraseIf that compared before the write
+// deleted after it.
+TEST_P(EngineContractTest, EraseIfNeverErasesAVersionWrittenConcurrently) {
+  constexpr uint64_t kWrites = 4000;
+  std::atomic<bool> done{false};
+  std::atomic<int> lost{0};
+  std::atomic<int> errors{0};
+  std::atomic<int> erased{0};
+  std::thread eraser([&] {
+    while (!done.load()) {
+      absl::StatusOr<std::optional<Record>> got = engine_->Read("k");
+      if (!got.ok()) {
+        ++errors;
+        continue;
+      }
+      if (!got->has_value() || (*got)->version.timestamp % 2 == 0) continue;
+      absl::StatusOr<bool> e = engine_->EraseIf("k", (*got)->version);
+      if (!e.ok()) ++errors;
+      if (e.ok() && *e) ++erased;
+    }
+  });
+  for (uint64_t v = 1; v <= kWrites; ++v) {
+    if (!MustApply(*engine_, "k", Rec("v", v))) ++lost;
+    if (v % 2 != 0) continue;
+    std::optional<Record> got = MustRead(*engine_, "k");
+    if (!got.has_value() || got->version.timestamp != v) ++lost;
+  }
+  done = true;
+  eraser.join();
+  EXPECT_EQ(lost.load(), 0);
+  EXPECT_EQ(errors.load(), 0);
+  RecordProperty("erased", erased.load());
+}
+
+// ---- Purge ------------------------------------------------------------------
+
+// An HLC timestamp ((physical ms << 16) | logical) at `physical_ms`.
+uint64_t HlcAt(int64_t physical_ms) { return static_cast<uint64_t>(physical_ms) << 16; }
+
+constexpr int64_t kNowMs = 1'700'000'000'000;
+constexpr absl::Duration kGrace = absl::Hours(1);
+constexpr int64_t kGraceMs = 3600 * 1000;
+
+PurgeStats MustPurge(Engine& engine, int64_t now_ms, absl::Duration grace = kGrace) {
+  absl::StatusOr<PurgeStats> stats = engine.Purge(now_ms, grace);
+  EXPECT_TRUE(stats.ok()) << stats.status();
+  return stats.ok() ? *stats : PurgeStats{};
+}
+
+TEST_P(EngineContractTest, PurgeTurnsExpiredRecordsIntoTombstonesOfTheSameVersion) {
+  Record expired = Rec(std::string(1000, 'x'), HlcAt(kNowMs - 5000));
+  expired.expires_at_ms = kNowMs;  // expires exactly now
+  Record expiring = Rec("later", HlcAt(kNowMs - 5000));
+  expiring.expires_at_ms = kNowMs + 1;
+  ASSERT_TRUE(MustApply(*engine_, "expired", expired));
+  ASSERT_TRUE(MustApply(*engine_, "expiring", expiring));
+  ASSERT_TRUE(MustApply(*engine_, "live", Rec("live", HlcAt(0))));
+
+  const PurgeStats stats = MustPurge(*engine_, kNowMs);
+  EXPECT_EQ(stats.expired, 1u);
+  EXPECT_EQ(stats.tombstones_dropped, 0u);
+  EXPECT_GE(stats.bytes_freed, 1000u);
+
+  std::optional<Record> got = MustRead(*engine_, "expired");
+  ASSERT_TRUE(got.has_value());
+  EXPECT_TRUE(got->tombstone);
+  EXPECT_EQ(got->value, "");
+  EXPECT_EQ(got->version, expired.version);
+  EXPECT_EQ(got->expires_at_ms, expired.expires_at_ms);
+  EXPECT_EQ(MustRead(*engine_, "expiring")->value, "later");
+  EXPECT_EQ(MustRead(*engine_, "live")->value, "live");
+  EXPECT_EQ(engine_->Size(), 3u);
+  // The tombstone still wins over an older live value (as anti-entropy from
+  // a replica that missed the TTL write would bring).
+  EXPECT_FALSE(MustApply(*engine_, "expired", Rec("resurrected", HlcAt(kNowMs - 6000))));
+
+  // Nothing more to do at the same time.
+  const PurgeStats again = MustPurge(*engine_, kNowMs);
+  EXPECT_EQ(again.expired, 0u);
+  EXPECT_EQ(again.tombstones_dropped, 0u);
+  EXPECT_EQ(again.bytes_freed, 0u);
+}
+
+TEST_P(EngineContractTest, PurgeDropsTombstonesOnceTheirDeathTimePlusGraceHasPassed) {
+  // Death time of a tombstone without expiry: its version's physical time.
+  ASSERT_TRUE(MustApply(*engine_, "deleted",
+                        Record{.version = {HlcAt(kNowMs) | 5, kNodeA}, .tombstone = true}));
+  // Of one with an expiry: the expiry, even if the version is much older.
+  ASSERT_TRUE(MustApply(*engine_, "expired",
+                        Record{.version = {HlcAt(kNowMs - 10 * kGraceMs), kNodeA},
+                               .tombstone = true,
+                               .expires_at_ms = kNowMs + 1000}));
+
+  PurgeStats stats = MustPurge(*engine_, kNowMs + kGraceMs - 1);
+  EXPECT_EQ(stats.tombstones_dropped, 0u);
+  EXPECT_EQ(engine_->Size(), 2u);
+
+  stats = MustPurge(*engine_, kNowMs + kGraceMs);
+  EXPECT_EQ(stats.tombstones_dropped, 1u);
+  EXPECT_EQ(stats.expired, 0u);
+  EXPECT_GT(stats.bytes_freed, 0u);
+  EXPECT_EQ(MustRead(*engine_, "deleted"), std::nullopt);
+  ASSERT_TRUE(MustRead(*engine_, "expired").has_value());
+
+  stats = MustPurge(*engine_, kNowMs + 1000 + kGraceMs - 1);
+  EXPECT_EQ(stats.tombstones_dropped, 0u);
+  stats = MustPurge(*engine_, kNowMs + 1000 + kGraceMs);
+  EXPECT_EQ(stats.tombstones_dropped, 1u);
+  EXPECT_EQ(MustRead(*engine_, "expired"), std::nullopt);
+  EXPECT_EQ(engine_->Size(), 0u);
+}
+
+TEST_P(EngineContractTest, PurgeTakesTwoPassesToRemoveAnExpiredRecord) {
+  Record rec = Rec("v", HlcAt(kNowMs));
+  rec.expires_at_ms = kNowMs + 1;
+  ASSERT_TRUE(MustApply(*engine_, "k", rec));
+  const int64_t much_later = kNowMs + 10 * kGraceMs;
+  PurgeStats first = MustPurge(*engine_, much_later);
+  EXPECT_EQ(first.expired, 1u);
+  EXPECT_EQ(first.tombstones_dropped, 0u);
+  EXPECT_TRUE(MustRead(*engine_, "k")->tombstone);
+  PurgeStats second = MustPurge(*engine_, much_later);
+  EXPECT_EQ(second.expired, 0u);
+  EXPECT_EQ(second.tombstones_dropped, 1u);
+  EXPECT_EQ(MustRead(*engine_, "k"), std::nullopt);
+}
+
+TEST_P(EngineContractTest, PurgeWithZeroGraceDropsTombstonesAtTheirDeathTime) {
+  ASSERT_TRUE(
+      MustApply(*engine_, "k", Record{.version = {HlcAt(kNowMs), kNodeA}, .tombstone = true}));
+  EXPECT_EQ(MustPurge(*engine_, kNowMs - 1, absl::ZeroDuration()).tombstones_dropped, 0u);
+  EXPECT_EQ(MustPurge(*engine_, kNowMs, absl::ZeroDuration()).tombstones_dropped, 1u);
+}
+
+// Purge runs while a writer replaces expired records with newer live ones.
+// Every key must end with the newer record: Purge judges a record again under
+// its key's lock, so it never turns a newer write into a tombstone.
+TEST_P(EngineContractTest, PurgeNeverOverwritesARecordWrittenConcurrently) {
+  constexpr int kKeys = 500;
+  constexpr int kRounds = 20;
+  std::vector<std::string> keys;
+  for (int k = 0; k < kKeys; ++k) keys.push_back(absl::StrCat("key", k));
+  std::atomic<int> errors{0};
+  for (int round = 0; round < kRounds; ++round) {
+    const uint64_t base = static_cast<uint64_t>(round) * 2 + 1;
+    for (const std::string& key : keys) {
+      Record expired = Rec("old", HlcAt(kNowMs) + base);
+      expired.expires_at_ms = 1;
+      ASSERT_TRUE(MustApply(*engine_, key, expired));
+    }
+    std::thread purger([&] {
+      if (!engine_->Purge(kNowMs, kGrace).ok()) ++errors;
+    });
+    for (const std::string& key : keys) {
+      if (!MustApply(*engine_, key, Rec("new", HlcAt(kNowMs) + base + 1))) ++errors;
+    }
+    purger.join();
+    for (const std::string& key : keys) {
+      std::optional<Record> got = MustRead(*engine_, key);
+      ASSERT_TRUE(got.has_value()) << key;
+      ASSERT_FALSE(got->tombstone) << key << " round " << round;
+      ASSERT_EQ(got->value, "new") << key;
+    }
+  }
+  EXPECT_EQ(errors.load(), 0);
 }
 
 // Writers apply increasing versions to overlapping keys while readers re-read

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
@@ -93,6 +94,63 @@ size_t MemoryEngine::Size() const {
     total += shard.records.size();
   }
   return total;
+}
+
+absl::StatusOr<bool> MemoryEngine::EraseIf(std::string_view key, const Version& version) {
+  Shard& shard = ShardFor(key);
+  absl::MutexLock lock(&shard.mu);
+  auto it = shard.records.find(AsAbsl(key));
+  if (it == shard.records.end() || it->second.version != version) return false;
+  used_bytes_.fetch_sub(it->second.ApproximateBytes(key), std::memory_order_relaxed);
+  shard.records.erase(it);
+  return true;
+}
+
+absl::StatusOr<PurgeStats> MemoryEngine::Purge(int64_t now_ms, absl::Duration tombstone_grace) {
+  auto action_for = [&](const Record& rec) {
+    return PurgeActionFor(rec.tombstone, rec.version.timestamp, rec.expires_at_ms, now_ms,
+                          tombstone_grace);
+  };
+  PurgeStats stats;
+  std::vector<std::string> picked;
+  for (size_t i = 0; i < num_shards_; ++i) {
+    Shard& shard = shards_[i];
+    picked.clear();
+    {
+      absl::ReaderMutexLock lock(&shard.mu);
+      for (const auto& [key, rec] : shard.records) {
+        if (action_for(rec) != PurgeAction::kKeep) picked.push_back(key);
+      }
+    }
+    if (picked.empty()) continue;
+    absl::MutexLock lock(&shard.mu);
+    for (const std::string& key : picked) {
+      // Judged again: an Apply may have replaced the record since the scan.
+      auto it = shard.records.find(key);
+      if (it == shard.records.end()) continue;
+      const size_t old_bytes = it->second.ApproximateBytes(key);
+      switch (action_for(it->second)) {
+        case PurgeAction::kKeep:
+          break;
+        case PurgeAction::kTombstone: {
+          // A fresh record, not an assignment to the value: frees its buffer.
+          it->second = ExpiredTombstone(it->second);
+          const size_t freed = old_bytes - it->second.ApproximateBytes(key);  // never negative
+          used_bytes_.fetch_sub(freed, std::memory_order_relaxed);
+          stats.bytes_freed += freed;
+          ++stats.expired;
+          break;
+        }
+        case PurgeAction::kErase:
+          used_bytes_.fetch_sub(old_bytes, std::memory_order_relaxed);
+          shard.records.erase(it);
+          stats.bytes_freed += old_bytes;
+          ++stats.tombstones_dropped;
+          break;
+      }
+    }
+  }
+  return stats;
 }
 
 void MemoryEngine::TEST_Erase(std::string_view key) {

@@ -60,6 +60,15 @@ class MemoryEngine final : public Engine {
   void ForEach(
       const std::function<void(std::string_view key, const Record& rec)>& fn) const override;
   size_t Size() const override;
+  // Never fails. Frees the record's bytes from the byte limit's total.
+  [[nodiscard]] absl::StatusOr<bool> EraseIf(std::string_view key, const Version& version) override;
+  // Never fails. Scans each shard under its reader lock, then takes the
+  // shard's writer lock once to re-judge and change the records it picked;
+  // so writers wait for at most one shard's changes, not for the scan.
+  // bytes_freed is counted in Record::ApproximateBytes and leaves the byte
+  // limit's total.
+  [[nodiscard]] absl::StatusOr<PurgeStats> Purge(int64_t now_ms,
+                                                 absl::Duration tombstone_grace) override;
   void TEST_Erase(std::string_view key) override;
 
   // Bytes the stored records take, as counted against Options::max_bytes
@@ -87,9 +96,9 @@ class MemoryEngine final : public Engine {
   const size_t max_bytes_;                 // 0 = unlimited
   const std::unique_ptr<Shard[]> shards_;  // num_shards_ elements
 
-  // Sum of ApproximateBytes of every stored record. Changed only by Account
-  // (and TEST_Erase), always while holding the shard lock of the key whose
-  // record changes.
+  // Sum of ApproximateBytes of every stored record. Changed only by Account,
+  // EraseIf, Purge and TEST_Erase, always while holding the shard lock of the
+  // key whose record changes.
   std::atomic<size_t> used_bytes_{0};
 };
 

@@ -127,6 +127,58 @@ TEST(MemoryEngineLimitTest, OverwritesThatShrinkOrKeepSizeAreAllowedAtTheLimit) 
   EXPECT_LE(engine.ApproximateBytes(), 2 * each);
 }
 
+// The sum of ApproximateBytes over what ForEach sees.
+size_t StoredBytes(const MemoryEngine& engine) {
+  size_t total = 0;
+  engine.ForEach([&](std::string_view key, const Record& r) { total += r.ApproximateBytes(key); });
+  return total;
+}
+
+TEST(MemoryEngineLimitTest, EraseIfFreesTheRecordsBytesForNewWrites) {
+  const Record rec = Rec(std::string(1000, 'v'), 1);
+  const size_t each = rec.ApproximateBytes("key-0");
+  MemoryEngine engine(MemoryEngine::Options{.max_bytes = 2 * each});
+  ASSERT_TRUE(*engine.Apply("key-0", rec));
+  ASSERT_TRUE(*engine.Apply("key-1", rec));
+  ASSERT_EQ(engine.Apply("key-2", rec).status().code(), absl::StatusCode::kResourceExhausted);
+
+  ASSERT_FALSE(*engine.EraseIf("key-0", Version{2, kNode}));  // other version: nothing freed
+  EXPECT_EQ(engine.ApproximateBytes(), 2 * each);
+  ASSERT_TRUE(*engine.EraseIf("key-0", rec.version));
+  EXPECT_EQ(engine.ApproximateBytes(), each);
+  EXPECT_EQ(StoredBytes(engine), engine.ApproximateBytes());
+  EXPECT_TRUE(*engine.Apply("key-2", rec));
+}
+
+TEST(MemoryEngineLimitTest, PurgeReportsAndReleasesTheBytesItFrees) {
+  constexpr int64_t kNow = 1'700'000'000'000;
+  const uint64_t ts = static_cast<uint64_t>(kNow) << 16;
+  Record expired = Rec(std::string(1000, 'x'), ts);
+  expired.expires_at_ms = kNow;
+  const Record tombstone{.version = {ts, kNode}, .tombstone = true};
+  const Record live = Rec(std::string(1000, 'v'), ts);
+  const size_t limit = expired.ApproximateBytes("expired") + tombstone.ApproximateBytes("deleted") +
+                       live.ApproximateBytes("live");
+  MemoryEngine engine(MemoryEngine::Options{.shards = 4, .max_bytes = limit});
+  ASSERT_TRUE(*engine.Apply("expired", expired));
+  ASSERT_TRUE(*engine.Apply("deleted", tombstone));
+  ASSERT_TRUE(*engine.Apply("live", live));
+  ASSERT_EQ(engine.ApproximateBytes(), limit);
+
+  absl::StatusOr<PurgeStats> stats = engine.Purge(kNow, absl::ZeroDuration());
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->expired, 1u);
+  EXPECT_EQ(stats->tombstones_dropped, 1u);
+  const size_t freed = expired.ApproximateBytes("expired") -
+                       ExpiredTombstone(expired).ApproximateBytes("expired") +
+                       tombstone.ApproximateBytes("deleted");
+  EXPECT_EQ(stats->bytes_freed, freed);
+  EXPECT_EQ(engine.ApproximateBytes(), limit - freed);
+  EXPECT_EQ(StoredBytes(engine), engine.ApproximateBytes());
+  // The freed room takes new writes.
+  EXPECT_TRUE(*engine.Apply("new", Rec(std::string(500, 'n'), ts)));
+}
+
 // Writers of distinct keys in every shard race for the last bytes: the total
 // never passes the limit, matches what is stored, and the engine fills up to
 // within one record of it.

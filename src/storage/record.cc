@@ -14,6 +14,26 @@ bool Record::ExpiredAt(int64_t now_ms) const {
 
 bool Record::LiveAt(int64_t now_ms) const { return !tombstone && !ExpiredAt(now_ms); }
 
+PurgeAction PurgeActionFor(bool tombstone, uint64_t timestamp, int64_t expires_at_ms,
+                           int64_t now_ms, absl::Duration tombstone_grace) {
+  if (!tombstone) {
+    const bool expired = expires_at_ms != 0 && now_ms >= expires_at_ms;
+    return expired ? PurgeAction::kTombstone : PurgeAction::kKeep;
+  }
+  // The HLC layout ((physical ms << 16) | logical), spelled out as in
+  // operator<< below so that storage does not depend on replication.
+  const int64_t death_ms =
+      expires_at_ms != 0 ? expires_at_ms : static_cast<int64_t>(timestamp >> 16);
+  // absl::Time saturates at infinity instead of overflowing.
+  const bool past_grace =
+      absl::FromUnixMillis(death_ms) + tombstone_grace <= absl::FromUnixMillis(now_ms);
+  return past_grace ? PurgeAction::kErase : PurgeAction::kKeep;
+}
+
+Record ExpiredTombstone(const Record& rec) {
+  return Record{.version = rec.version, .tombstone = true, .expires_at_ms = rec.expires_at_ms};
+}
+
 namespace {
 
 // Bytes a std::string of `length` bytes takes beyond its own object: its

@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "absl/time/time.h"
+
 namespace kv::storage {
 
 // A write's version: hybrid-logical-clock timestamp (see
@@ -52,6 +54,32 @@ struct Record {
   // (docs/storage-format.md, "Memory engine"), not exact.
   size_t ApproximateBytes(std::string_view key) const;
 };
+
+// What garbage collection (Engine::Purge and the RocksDB compaction filter)
+// does with one record. One rule for every engine:
+//   - kTombstone: a record that is not a tombstone and has expired
+//     (Record::ExpiredAt) becomes a tombstone with the same version and
+//     expires_at_ms, its value dropped. It is not erased: a replica that missed
+//     the TTL write could otherwise resurrect an older live value through
+//     anti-entropy, while the tombstone keeps winning over it.
+//   - kErase: a tombstone is erased once its death time + tombstone_grace <=
+//     now_ms. Its death time is expires_at_ms if nonzero, else its version's
+//     physical time (timestamp >> 16, the HLC layout of
+//     src/replication/hlc.h).
+//   - kKeep: anything else.
+// An expired record thus takes two passes to disappear: the first makes it a
+// tombstone, a later one (once the grace has passed) erases it.
+enum class PurgeAction { kKeep, kTombstone, kErase };
+
+// The rule above, given the fields it reads, so that it applies alike to a
+// Record and to an encoded record (record_codec.h's RecordView). Saturates
+// instead of overflowing for extreme times and graces. Thread-safe (pure).
+PurgeAction PurgeActionFor(bool tombstone, uint64_t timestamp, int64_t expires_at_ms,
+                           int64_t now_ms, absl::Duration tombstone_grace);
+
+// The tombstone that PurgeAction::kTombstone turns `rec` into: same version
+// and expires_at_ms, empty value.
+Record ExpiredTombstone(const Record& rec);
 
 // Human-readable forms for logs and test failures: "1700000000000.3@<node_id>"
 // for a version (timestamp shown as HLC physical ms "." logical counter), and

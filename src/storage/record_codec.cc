@@ -99,6 +99,13 @@ std::string EncodeRecord(const Record& rec) {
   return out;
 }
 
+std::string EncodeExpiredTombstone(const RecordView& view) {
+  return EncodeRecord(
+      Record{.version = {.timestamp = view.timestamp, .node_id = std::string(view.node_id)},
+             .tombstone = true,
+             .expires_at_ms = view.expires_at_ms});
+}
+
 absl::StatusOr<RecordView> DecodeRecordView(std::string_view encoded) {
   if (encoded.empty()) return absl::DataLossError("record truncated: empty input");
   const uint8_t format = static_cast<uint8_t>(encoded[kFormatVersionOffset]);

@@ -37,6 +37,10 @@ struct RecordView {
 // Thread-safe (pure).
 std::string EncodeRecord(const Record& rec);
 
+// EncodeRecord(ExpiredTombstone(view.ToRecord())) (record.h) without copying
+// the value: the tombstone an expired record becomes. Thread-safe (pure).
+std::string EncodeExpiredTombstone(const RecordView& view);
+
 // Decodes bytes written by EncodeRecord. Fails with DATA_LOSS, naming the
 // problem, if the format version is not one this build reads, a reserved flag
 // bit is set, the input ends before a field does, or bytes follow the last

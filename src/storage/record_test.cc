@@ -95,5 +95,44 @@ TEST(RecordTest, PrintsVersionAndRecordReadably) {
                            std::string(61, 'x') + "\"...(103 bytes)}");
 }
 
+TEST(PurgeActionTest, TurnsExpiredLiveRecordsIntoTombstonesFromTheirExpiryOn) {
+  const absl::Duration grace = absl::Hours(1);
+  EXPECT_EQ(PurgeActionFor(false, 0, 0, 1'000'000, grace), PurgeAction::kKeep);  // no expiry
+  EXPECT_EQ(PurgeActionFor(false, 0, 1000, 999, grace), PurgeAction::kKeep);
+  EXPECT_EQ(PurgeActionFor(false, 0, 1000, 1000, grace), PurgeAction::kTombstone);
+  // Long past the grace too: still a tombstone first, never erased at once.
+  EXPECT_EQ(PurgeActionFor(false, 0, 1000, 1'000'000'000, grace), PurgeAction::kTombstone);
+}
+
+TEST(PurgeActionTest, ErasesTombstonesOnceDeathTimePlusGraceHasPassed) {
+  const absl::Duration grace = absl::Seconds(10);
+  const uint64_t ts = (uint64_t{50'000} << 16) | 0xffff;  // physical 50,000 ms
+  // Death time = version's physical time when there is no expiry.
+  EXPECT_EQ(PurgeActionFor(true, ts, 0, 59'999, grace), PurgeAction::kKeep);
+  EXPECT_EQ(PurgeActionFor(true, ts, 0, 60'000, grace), PurgeAction::kErase);
+  // Else the expiry, later or earlier than the version.
+  EXPECT_EQ(PurgeActionFor(true, ts, 70'000, 79'999, grace), PurgeAction::kKeep);
+  EXPECT_EQ(PurgeActionFor(true, ts, 70'000, 80'000, grace), PurgeAction::kErase);
+  EXPECT_EQ(PurgeActionFor(true, ts, 1'000, 11'000, grace), PurgeAction::kErase);
+}
+
+TEST(PurgeActionTest, SaturatesInsteadOfOverflowing) {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+  EXPECT_EQ(PurgeActionFor(true, 0, kMax, kMax, absl::Hours(1)), PurgeAction::kKeep);
+  EXPECT_EQ(PurgeActionFor(true, 0, kMin, kMin, absl::Hours(1)), PurgeAction::kKeep);
+  EXPECT_EQ(PurgeActionFor(true, 0, kMin, 0, absl::Hours(1)), PurgeAction::kErase);
+  EXPECT_EQ(PurgeActionFor(true, 0, 0, kMax, absl::InfiniteDuration()), PurgeAction::kKeep);
+}
+
+TEST(PurgeActionTest, ExpiredTombstoneKeepsVersionAndExpiryAndDropsTheValue) {
+  const Record rec{.value = "v", .version = {7, kNodeA}, .expires_at_ms = 99};
+  const Record t = ExpiredTombstone(rec);
+  EXPECT_TRUE(t.tombstone);
+  EXPECT_EQ(t.value, "");
+  EXPECT_EQ(t.version, rec.version);
+  EXPECT_EQ(t.expires_at_ms, 99);
+}
+
 }  // namespace
 }  // namespace kv::storage

@@ -7,6 +7,7 @@
 #include <rocksdb/slice.h>
 #include <rocksdb/status.h>
 #include <rocksdb/utilities/checkpoint.h>
+#include <rocksdb/write_batch.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -35,6 +36,12 @@ constexpr size_t kKeepInfoLogFiles = 5;
 // Keys longer than this are cut in error messages.
 constexpr size_t kMaxKeyBytesInMessages = 64;
 
+// Records Purge picks before it re-reads and changes them.
+constexpr size_t kPurgeBatchKeys = 1024;
+
+// Bytes of a hint key: the sequence number, big-endian.
+constexpr size_t kHintKeyBytes = 8;
+
 // Debian 12's abseil has its own absl::string_view, distinct from
 // std::string_view; convert explicitly.
 absl::string_view AsAbsl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
@@ -42,6 +49,28 @@ absl::string_view AsAbsl(std::string_view s) { return absl::string_view(s.data()
 rocksdb::Slice AsSlice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
 
 std::string_view AsView(const rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }
+
+std::string HintKey(uint64_t seq) {
+  std::string key(kHintKeyBytes, '\0');
+  for (size_t i = 0; i < kHintKeyBytes; ++i) {
+    key[i] = static_cast<char>(seq >> (8 * (kHintKeyBytes - 1 - i)));
+  }
+  return key;
+}
+
+uint64_t HintSeq(std::string_view key) {
+  uint64_t seq = 0;
+  for (char c : key) seq = (seq << 8) | static_cast<uint8_t>(c);
+  return seq;
+}
+
+bool SameVersion(const RecordView& stored, const Version& v) {
+  return stored.timestamp == v.timestamp && stored.node_id == std::string_view(v.node_id);
+}
+
+PurgeAction ActionFor(const RecordView& rec, int64_t now_ms, absl::Duration tombstone_grace) {
+  return PurgeActionFor(rec.tombstone, rec.timestamp, rec.expires_at_ms, now_ms, tombstone_grace);
+}
 
 // True if the stored version is >= `v`, compared as Version's operator<=>
 // (timestamp, then node ID bytes) without copying the stored node ID.
@@ -80,9 +109,14 @@ absl::StatusOr<std::unique_ptr<RocksDbEngine>> RocksDbEngine::Open(const std::st
   rocksdb::ColumnFamilyOptions data_options;
   data_options.compaction_filter = filter.get();
   rocksdb::ColumnFamilyOptions meta_options;
+  rocksdb::ColumnFamilyOptions hints_options;
 
-  const std::vector<rocksdb::ColumnFamilyDescriptor> families = {{kDataColumnFamily, data_options},
-                                                                 {kMetaColumnFamily, meta_options}};
+  // create_missing_column_families adds "hints" to directories written
+  // before it existed.
+  const std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+      {kDataColumnFamily, data_options},
+      {kMetaColumnFamily, meta_options},
+      {kHintsColumnFamily, hints_options}};
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw_db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, dir, families, &handles, &raw_db);
@@ -92,6 +126,7 @@ absl::StatusOr<std::unique_ptr<RocksDbEngine>> RocksDbEngine::Open(const std::st
   engine->db_.reset(raw_db);
   engine->data_cf_ = handles[0];
   engine->meta_cf_ = handles[1];
+  engine->hints_cf_ = handles[2];
   return engine;
 }
 
@@ -101,7 +136,7 @@ RocksDbEngine::RocksDbEngine(std::string dir, Options options,
 
 RocksDbEngine::~RocksDbEngine() {
   if (db_ == nullptr) return;
-  for (rocksdb::ColumnFamilyHandle* cf : {data_cf_, meta_cf_}) {
+  for (rocksdb::ColumnFamilyHandle* cf : {data_cf_, meta_cf_, hints_cf_}) {
     if (cf == nullptr) continue;
     absl::Status s = FromRocksDb(db_->DestroyColumnFamilyHandle(cf),
                                  absl::StrCat("releasing a column family of ", dir_));
@@ -112,9 +147,15 @@ RocksDbEngine::~RocksDbEngine() {
   db_.reset();
 }
 
-absl::Mutex& RocksDbEngine::StripeFor(std::string_view key) {
+size_t RocksDbEngine::StripeIndex(std::string_view key) const {
   const uint64_t hash = absl::Hash<absl::string_view>{}(AsAbsl(key));
-  return stripes_[hash % kLockStripes].mu;
+  return hash % kLockStripes;
+}
+
+rocksdb::WriteOptions RocksDbEngine::SyncedPerPolicy() const {
+  rocksdb::WriteOptions write_options;
+  write_options.sync = options_.sync == SyncPolicy::kAlways;
+  return write_options;
 }
 
 std::string RocksDbEngine::Describe(std::string_view key) const {
@@ -140,9 +181,7 @@ absl::StatusOr<bool> RocksDbEngine::Apply(std::string_view key, const Record& re
     return FromRocksDb(s, absl::StrCat("reading ", Describe(key), " before writing it"));
   }
 
-  rocksdb::WriteOptions write_options;
-  write_options.sync = options_.sync == SyncPolicy::kAlways;
-  s = db_->Put(write_options, data_cf_, AsSlice(key), EncodeRecord(rec));
+  s = db_->Put(SyncedPerPolicy(), data_cf_, AsSlice(key), EncodeRecord(rec));
   RETURN_IF_ERROR(FromRocksDb(s, absl::StrCat("writing ", Describe(key))));
   return true;
 }
@@ -187,11 +226,104 @@ size_t RocksDbEngine::Size() const {
   return count;
 }
 
+absl::StatusOr<bool> RocksDbEngine::EraseIf(std::string_view key, const Version& version) {
+  absl::MutexLock lock(&StripeFor(key));
+  rocksdb::PinnableSlice existing;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), data_cf_, AsSlice(key), &existing);
+  if (s.IsNotFound()) return false;
+  RETURN_IF_ERROR(FromRocksDb(s, absl::StrCat("reading ", Describe(key), " before erasing it")));
+  absl::StatusOr<RecordView> stored = DecodeRecordView(AsView(existing));
+  if (!stored.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("not erasing ", Describe(key),
+                     ": the stored record does not decode: ", stored.status().message()));
+  }
+  if (!SameVersion(*stored, version)) return false;
+  s = db_->Delete(SyncedPerPolicy(), data_cf_, AsSlice(key));
+  RETURN_IF_ERROR(FromRocksDb(s, absl::StrCat("erasing ", Describe(key))));
+  return true;
+}
+
+absl::StatusOr<PurgeStats> RocksDbEngine::Purge(int64_t now_ms, absl::Duration tombstone_grace) {
+  PurgeStats stats;
+  // picked[i]: keys in stripe i the scan found something to do for.
+  std::array<std::vector<std::string>, kLockStripes> picked;
+  size_t num_picked = 0;
+  auto flush = [&]() -> absl::Status {
+    for (size_t i = 0; i < kLockStripes; ++i) {
+      if (picked[i].empty()) continue;
+      RETURN_IF_ERROR(PurgeStripe(i, picked[i], now_ms, tombstone_grace, &stats));
+      picked[i].clear();
+    }
+    num_picked = 0;
+    return absl::OkStatus();
+  };
+
+  rocksdb::ReadOptions read_options;
+  read_options.fill_cache = false;  // a full scan would evict the hot blocks
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options, data_cf_));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string_view key = AsView(it->key());
+    absl::StatusOr<RecordView> rec = DecodeRecordView(AsView(it->value()));
+    if (!rec.ok()) {
+      spdlog::error("purge is keeping {}: {}", Describe(key), rec.status().ToString());
+      continue;
+    }
+    if (ActionFor(*rec, now_ms, tombstone_grace) == PurgeAction::kKeep) continue;
+    picked[StripeIndex(key)].emplace_back(key);
+    if (++num_picked == kPurgeBatchKeys) RETURN_IF_ERROR(flush());
+  }
+  RETURN_IF_ERROR(FromRocksDb(it->status(), absl::StrCat("scanning records in ", dir_)));
+  RETURN_IF_ERROR(flush());
+  return stats;
+}
+
+absl::Status RocksDbEngine::PurgeStripe(size_t stripe, const std::vector<std::string>& keys,
+                                        int64_t now_ms, absl::Duration tombstone_grace,
+                                        PurgeStats* stats) {
+  absl::MutexLock lock(&stripes_[stripe].mu);
+  rocksdb::WriteBatch batch;
+  PurgeStats batched;
+  for (const std::string& key : keys) {
+    // Judged again as stored now: an Apply may have replaced the record since
+    // the scan.
+    rocksdb::PinnableSlice existing;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), data_cf_, AsSlice(key), &existing);
+    if (s.IsNotFound()) continue;
+    RETURN_IF_ERROR(FromRocksDb(s, absl::StrCat("reading ", Describe(key), " to purge it")));
+    absl::StatusOr<RecordView> rec = DecodeRecordView(AsView(existing));
+    if (!rec.ok()) continue;  // logged by the scan
+    switch (ActionFor(*rec, now_ms, tombstone_grace)) {
+      case PurgeAction::kKeep:
+        break;
+      case PurgeAction::kTombstone: {
+        const std::string tombstone = EncodeExpiredTombstone(*rec);
+        RETURN_IF_ERROR(FromRocksDb(batch.Put(data_cf_, AsSlice(key), tombstone),
+                                    absl::StrCat("batching a tombstone for ", Describe(key))));
+        batched.bytes_freed += existing.size() - tombstone.size();
+        ++batched.expired;
+        break;
+      }
+      case PurgeAction::kErase:
+        RETURN_IF_ERROR(FromRocksDb(batch.Delete(data_cf_, AsSlice(key)),
+                                    absl::StrCat("batching the erasure of ", Describe(key))));
+        batched.bytes_freed += key.size() + existing.size();
+        ++batched.tombstones_dropped;
+        break;
+    }
+  }
+  if (batch.Count() == 0) return absl::OkStatus();
+  RETURN_IF_ERROR(FromRocksDb(db_->Write(SyncedPerPolicy(), &batch),
+                              absl::StrCat("writing purged records in ", dir_)));
+  stats->expired += batched.expired;
+  stats->tombstones_dropped += batched.tombstones_dropped;
+  stats->bytes_freed += batched.bytes_freed;
+  return absl::OkStatus();
+}
+
 void RocksDbEngine::TEST_Erase(std::string_view key) {
   absl::MutexLock lock(&StripeFor(key));
-  rocksdb::WriteOptions write_options;
-  write_options.sync = options_.sync == SyncPolicy::kAlways;
-  absl::Status s = FromRocksDb(db_->Delete(write_options, data_cf_, AsSlice(key)),
+  absl::Status s = FromRocksDb(db_->Delete(SyncedPerPolicy(), data_cf_, AsSlice(key)),
                                absl::StrCat("erasing ", Describe(key)));
   if (!s.ok()) spdlog::error("{}", s.ToString());
 }
@@ -209,6 +341,32 @@ absl::StatusOr<std::optional<std::string>> RocksDbEngine::GetMeta(std::string_vi
   if (s.IsNotFound()) return std::optional<std::string>();
   RETURN_IF_ERROR(FromRocksDb(s, absl::StrCat("reading meta ", Describe(key))));
   return std::optional<std::string>(std::move(value));
+}
+
+absl::Status RocksDbEngine::PutHint(uint64_t seq, std::string_view bytes) {
+  return FromRocksDb(db_->Put(SyncedPerPolicy(), hints_cf_, HintKey(seq), AsSlice(bytes)),
+                     absl::StrCat("writing hint ", seq, " in ", dir_));
+}
+
+absl::Status RocksDbEngine::DeleteHint(uint64_t seq) {
+  return FromRocksDb(db_->Delete(SyncedPerPolicy(), hints_cf_, HintKey(seq)),
+                     absl::StrCat("deleting hint ", seq, " in ", dir_));
+}
+
+void RocksDbEngine::ForEachHint(
+    const std::function<void(uint64_t seq, std::string_view bytes)>& fn) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), hints_cf_));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string_view key = AsView(it->key());
+    if (key.size() != kHintKeyBytes) {
+      spdlog::error("skipping a hint key of {} bytes in {}; hint keys are {} bytes", key.size(),
+                    dir_, kHintKeyBytes);
+      continue;
+    }
+    fn(HintSeq(key), AsView(it->value()));
+  }
+  absl::Status s = FromRocksDb(it->status(), absl::StrCat("iterating hints in ", dir_));
+  if (!s.ok()) spdlog::error("{}", s.ToString());
 }
 
 absl::Status RocksDbEngine::Checkpoint(const std::string& dir) {

@@ -4,11 +4,13 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/base/config.h"
 #include "absl/status/status.h"
@@ -23,6 +25,7 @@ namespace rocksdb {
 class ColumnFamilyHandle;
 class DB;
 class Env;
+struct WriteOptions;
 }  // namespace rocksdb
 
 namespace kv::storage {
@@ -47,9 +50,10 @@ struct RocksDbEngineOptions {
   // Time for the compaction filter (expiry and tombstone grace). Not owned;
   // must outlive the engine. nullptr means util::SystemClock::Default().
   const util::Clock* clock = nullptr;
-  // Tombstones are kept at least this long after their version's physical
-  // time, so that older writes still in flight (hints, read repair, a slow
-  // replica) meet the tombstone instead of resurrecting the key. Must be >= 0.
+  // The compaction filter keeps tombstones at least this long after their
+  // death time (PurgeActionFor in record.h), so that older writes still in
+  // flight (hints, read repair, a slow replica) meet the tombstone instead of
+  // resurrecting the key. Must be >= 0.
   absl::Duration tombstone_grace = absl::Hours(1);
   // The RocksDB environment for all file access; not owned, must outlive the
   // engine. nullptr means rocksdb::Env::Default(). Tests pass a
@@ -58,11 +62,13 @@ struct RocksDbEngineOptions {
 };
 
 // An Engine backed by one RocksDB database in a directory of its own, with
-// two column families: "default" holds the records (key -> EncodeRecord
-// bytes, see record_codec.h) and "meta" holds the node's own small state
-// (node ID, routing table). Expired records and tombstones past their grace
-// are dropped by a compaction filter (compaction_filter.h), so they may
-// disappear from Read, ForEach and Size at any time.
+// three column families: "default" holds the records (key -> EncodeRecord
+// bytes, see record_codec.h), "meta" holds the node's own small state (node
+// ID, routing table) and "hints" holds opaque hinted-handoff entries by
+// sequence number (src/replication/hint_store.h). A compaction filter
+// (compaction_filter.h) applies Purge's rule to the records, so expired
+// records may turn into tombstones, and tombstones past their grace
+// disappear from Read, ForEach and Size, at any time.
 //
 // Thread-safe: every method may be called concurrently. Apply serializes
 // writers of the same key on one of kLockStripes mutexes (chosen by key
@@ -75,12 +81,14 @@ class RocksDbEngine final : public Engine {
   // plain RocksDB.
   static constexpr const char* kDataColumnFamily = "default";
   static constexpr const char* kMetaColumnFamily = "meta";
+  static constexpr const char* kHintsColumnFamily = "hints";
 
   // Number of mutexes that Apply stripes keys over.
   static constexpr size_t kLockStripes = 64;
 
-  // Opens the database in `dir`, creating the directory (and its parents)
-  // and the database if missing. Fails if the directory cannot be created,
+  // Opens the database in `dir`, creating the directory (and its parents),
+  // the database and any missing column family (a directory written before
+  // "hints" existed gains it). Fails if the directory cannot be created,
   // is already open (in this or another process: RocksDB's LOCK file), holds
   // column families this build does not know, or options are invalid.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<RocksDbEngine>> Open(const std::string& dir,
@@ -114,8 +122,38 @@ class RocksDbEngine final : public Engine {
   // Exact count at a snapshot, found by iterating every key: O(records).
   // Returns the count seen so far, and logs, if iteration fails.
   size_t Size() const override;
+  // Reads, compares and deletes under the key's stripe mutex; the delete is
+  // durable as Options::sync says. Fails with DATA_LOSS if the stored record
+  // does not decode (it is then kept), else with the RocksDB error.
+  [[nodiscard]] absl::StatusOr<bool> EraseIf(std::string_view key, const Version& version) override;
+  // Scans a snapshot of the records, then re-reads and changes the picked
+  // ones in batches: one WriteBatch per stripe per batch, written under that
+  // stripe's mutex and durable as Options::sync says (so with kAlways a
+  // batch costs at most kLockStripes fsyncs). Records that do not decode are
+  // logged and kept. Fails with the RocksDB error of a read, the scan or a
+  // write; batches written before it stay. The compaction filter applies the
+  // same rule with Options::tombstone_grace whenever RocksDB compacts.
+  [[nodiscard]] absl::StatusOr<PurgeStats> Purge(int64_t now_ms,
+                                                 absl::Duration tombstone_grace) override;
   // Deletes the key (honouring the sync policy); errors are logged.
   void TEST_Erase(std::string_view key) override;
+
+  // Hinted handoff storage: opaque `bytes` under the sequence number `seq`
+  // in the hints column family (key: seq as 8 bytes big-endian, so
+  // iteration runs oldest first). Replaces what `seq` held. The write is
+  // durable as Options::sync says. Fails with the RocksDB error.
+  [[nodiscard]] absl::Status PutHint(uint64_t seq, std::string_view bytes);
+
+  // Deletes the hint `seq`; a no-op if absent. Durable as Options::sync says.
+  // Fails with the RocksDB error.
+  [[nodiscard]] absl::Status DeleteHint(uint64_t seq);
+
+  // Calls fn for every stored hint in increasing seq order, on a consistent
+  // snapshot taken when it starts; holds no engine lock, so fn may call back
+  // into the engine (DeleteHint included). `bytes` is valid only for the
+  // call. Keys that are not 8 bytes, and an iterator error, are logged and
+  // skipped.
+  void ForEachHint(const std::function<void(uint64_t seq, std::string_view bytes)>& fn) const;
 
   // Stores `value` under `key` in the meta column family, always with an
   // fsynced WAL write whatever Options::sync says (meta writes are rare and
@@ -126,8 +164,8 @@ class RocksDbEngine final : public Engine {
   // error.
   [[nodiscard]] absl::StatusOr<std::optional<std::string>> GetMeta(std::string_view key) const;
 
-  // Writes a consistent checkpoint of the whole database (both column
-  // families) into `dir`, which must not exist; its parent must. Files are
+  // Writes a consistent checkpoint of the whole database (every column
+  // family) into `dir`, which must not exist; its parent must. Files are
   // hard-linked when `dir` is on the same filesystem, copied otherwise. The
   // memtable is flushed first, so the checkpoint holds every write
   // acknowledged before the call. Open(dir) then serves the same data. Fails
@@ -142,15 +180,27 @@ class RocksDbEngine final : public Engine {
 
  private:
   struct alignas(ABSL_CACHELINE_SIZE) Stripe {
-    // Held across Apply's read-compare-write (and TEST_Erase) of keys that
-    // hash to this stripe. Guards no member: it guards the stored records.
+    // Held across the read-compare-write of Apply, EraseIf and Purge (and
+    // across TEST_Erase) of keys that hash to this stripe. Guards no member:
+    // it guards the stored records.
     absl::Mutex mu;
   };
 
   RocksDbEngine(std::string dir, Options options,
                 std::unique_ptr<ExpiryCompactionFilter> compaction_filter);
 
-  absl::Mutex& StripeFor(std::string_view key);
+  size_t StripeIndex(std::string_view key) const;
+  absl::Mutex& StripeFor(std::string_view key) { return stripes_[StripeIndex(key)].mu; }
+
+  // Re-reads each of `keys` (all in stripe `stripe`) under that stripe's
+  // mutex, applies PurgeActionFor to what is stored now, and writes the
+  // changes in one batch. Adds what was written to *stats.
+  [[nodiscard]] absl::Status PurgeStripe(size_t stripe, const std::vector<std::string>& keys,
+                                         int64_t now_ms, absl::Duration tombstone_grace,
+                                         PurgeStats* stats);
+
+  // WriteOptions for record and hint writes, per Options::sync.
+  rocksdb::WriteOptions SyncedPerPolicy() const;
 
   // "key \"<escaped key>\" in <dir>", for error messages.
   std::string Describe(std::string_view key) const;
@@ -161,8 +211,9 @@ class RocksDbEngine final : public Engine {
   // Used by db_; declared before it so that it is destroyed after it.
   const std::unique_ptr<ExpiryCompactionFilter> compaction_filter_;
   std::unique_ptr<rocksdb::DB> db_;
-  rocksdb::ColumnFamilyHandle* data_cf_ = nullptr;  // owned; released before db_
-  rocksdb::ColumnFamilyHandle* meta_cf_ = nullptr;  // owned; released before db_
+  rocksdb::ColumnFamilyHandle* data_cf_ = nullptr;   // owned; released before db_
+  rocksdb::ColumnFamilyHandle* meta_cf_ = nullptr;   // owned; released before db_
+  rocksdb::ColumnFamilyHandle* hints_cf_ = nullptr;  // owned; released before db_
 
   std::array<Stripe, kLockStripes> stripes_;
 };

@@ -24,6 +24,7 @@
 #include "gtest/gtest.h"
 #include "src/storage/engine_contract_test.h"
 #include "src/storage/record.h"
+#include "src/storage/record_codec.h"
 #include "src/storage/testing/fault_env.h"
 #include "src/util/clock.h"
 
@@ -113,6 +114,12 @@ class TempDirEngine final : public Engine {
     engine_->ForEach(fn);
   }
   size_t Size() const override { return engine_->Size(); }
+  absl::StatusOr<bool> EraseIf(std::string_view key, const Version& version) override {
+    return engine_->EraseIf(key, version);
+  }
+  absl::StatusOr<PurgeStats> Purge(int64_t now_ms, absl::Duration tombstone_grace) override {
+    return engine_->Purge(now_ms, tombstone_grace);
+  }
   void TEST_Erase(std::string_view key) override { engine_->TEST_Erase(key); }
 
  private:
@@ -267,6 +274,102 @@ TEST(RocksDbEngineTest, MetaSurvivesReopenAndStaysOutOfTheRecords) {
   EXPECT_EQ(MustRead(*engine, "node_id")->value, "a record");
 }
 
+// ---- Hints -------------------------------------------------------------------
+
+// Every hint ForEachHint visits, in visiting order.
+std::vector<std::pair<uint64_t, std::string>> AllHints(const RocksDbEngine& engine) {
+  std::vector<std::pair<uint64_t, std::string>> hints;
+  engine.ForEachHint(
+      [&](uint64_t seq, std::string_view bytes) { hints.emplace_back(seq, std::string(bytes)); });
+  return hints;
+}
+
+TEST_P(RocksDbEngineReopenTest, HintsIterateInSeqOrderAndSurviveReopen) {
+  ScopedTempDir tmp;
+  const std::string dir = tmp.Sub("db");
+  // Written out of order, with seqs whose little-endian bytes would sort
+  // differently (256 < 2 byte-wise in little-endian).
+  const std::vector<uint64_t> seqs = {256, 2, uint64_t{1} << 40, 1, 0, ~uint64_t{0}, 257};
+  {
+    std::unique_ptr<RocksDbEngine> engine = MustOpen(dir, {.sync = GetParam()});
+    ASSERT_NE(engine, nullptr);
+    EXPECT_TRUE(AllHints(*engine).empty());
+    for (uint64_t seq : seqs) ASSERT_TRUE(engine->PutHint(seq, absl::StrCat("hint-", seq)).ok());
+    ASSERT_TRUE(engine->PutHint(2, std::string("replaced\0", 9)).ok());
+    ASSERT_TRUE(engine->DeleteHint(257).ok());
+    ASSERT_TRUE(engine->DeleteHint(12345).ok());  // absent: a no-op
+    // Hints are not records.
+    EXPECT_EQ(engine->Size(), 0u);
+  }
+  std::unique_ptr<RocksDbEngine> engine = MustOpen(dir, {.sync = GetParam()});
+  ASSERT_NE(engine, nullptr);
+  const std::vector<std::pair<uint64_t, std::string>> want = {
+      {0, "hint-0"},
+      {1, "hint-1"},
+      {2, std::string("replaced\0", 9)},
+      {256, "hint-256"},
+      {uint64_t{1} << 40, absl::StrCat("hint-", uint64_t{1} << 40)},
+      {~uint64_t{0}, absl::StrCat("hint-", ~uint64_t{0})}};
+  EXPECT_EQ(AllHints(*engine), want);
+}
+
+TEST(RocksDbEngineTest, ForEachHintMayDeleteTheHintsItVisits) {
+  ScopedTempDir tmp;
+  std::unique_ptr<RocksDbEngine> engine = MustOpen(tmp.Sub("db"), {.sync = SyncPolicy::kNone});
+  ASSERT_NE(engine, nullptr);
+  for (uint64_t seq = 1; seq <= 10; ++seq) ASSERT_TRUE(engine->PutHint(seq, "h").ok());
+  int visited = 0;
+  engine->ForEachHint([&](uint64_t seq, std::string_view) {
+    ++visited;
+    EXPECT_TRUE(engine->DeleteHint(seq).ok());
+  });
+  EXPECT_EQ(visited, 10);
+  EXPECT_TRUE(AllHints(*engine).empty());
+}
+
+// A data directory written before the hints column family existed (only
+// "default" and "meta") opens, keeps its data and gains "hints".
+TEST(RocksDbEngineTest, OpensADirectoryWithoutTheHintsColumnFamily) {
+  ScopedTempDir tmp;
+  const std::string dir = tmp.Sub("db");
+  const Record rec = Rec("old", 7);
+  {
+    rocksdb::DBOptions options;
+    options.create_if_missing = true;
+    options.create_missing_column_families = true;
+    const std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+        {RocksDbEngine::kDataColumnFamily, rocksdb::ColumnFamilyOptions()},
+        {RocksDbEngine::kMetaColumnFamily, rocksdb::ColumnFamilyOptions()}};
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, dir, families, &handles, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[0], "k", EncodeRecord(rec)).ok());
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[1], "node_id", "me").ok());
+    for (rocksdb::ColumnFamilyHandle* h : handles) db->DestroyColumnFamilyHandle(h);
+  }
+  std::vector<std::string> before;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir, &before).ok());
+  ASSERT_EQ(before.size(), 2u);
+  {
+    std::unique_ptr<RocksDbEngine> engine = MustOpen(dir);
+    ASSERT_NE(engine, nullptr);
+    ExpectSame(MustRead(*engine, "k"), rec);
+    absl::StatusOr<std::optional<std::string>> id = engine->GetMeta("node_id");
+    ASSERT_TRUE(id.ok()) << id.status();
+    EXPECT_EQ(*id, "me");
+    EXPECT_TRUE(AllHints(*engine).empty());
+    ASSERT_TRUE(engine->PutHint(1, "first hint").ok());
+  }
+  std::vector<std::string> after;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir, &after).ok());
+  EXPECT_THAT(after, testing::UnorderedElementsAre("default", "meta", "hints"));
+  std::unique_ptr<RocksDbEngine> engine = MustOpen(dir);
+  ASSERT_NE(engine, nullptr);
+  EXPECT_EQ(AllHints(*engine), (std::vector<std::pair<uint64_t, std::string>>{{1, "first hint"}}));
+  ExpectSame(MustRead(*engine, "k"), rec);
+}
+
 // ---- Checkpoints ------------------------------------------------------------
 
 TEST(RocksDbEngineTest, CheckpointOpensAsAnEngineWithTheSameData) {
@@ -278,6 +381,7 @@ TEST(RocksDbEngineTest, CheckpointOpensAsAnEngineWithTheSameData) {
   }
   ASSERT_TRUE(*engine->Apply("gone", Record{.version = {500, kNode}, .tombstone = true}));
   ASSERT_TRUE(engine->PutMeta("node_id", "me").ok());
+  ASSERT_TRUE(engine->PutHint(42, "a hint").ok());
 
   const std::string snapshot = tmp.Sub("snapshot");
   absl::Status s = engine->Checkpoint(snapshot);
@@ -297,6 +401,7 @@ TEST(RocksDbEngineTest, CheckpointOpensAsAnEngineWithTheSameData) {
   absl::StatusOr<std::optional<std::string>> id = copy->GetMeta("node_id");
   ASSERT_TRUE(id.ok()) << id.status();
   EXPECT_EQ(*id, "me");
+  EXPECT_EQ(AllHints(*copy), (std::vector<std::pair<uint64_t, std::string>>{{42, "a hint"}}));
 }
 
 TEST(RocksDbEngineTest, CheckpointRefusesAnExistingDirectory) {
@@ -315,6 +420,14 @@ TEST(RocksDbEngineTest, CheckpointRefusesAnExistingDirectory) {
 
 // ---- Compaction filter through RocksDB ------------------------------------
 
+// Every column family the engine creates, with default options, for opening
+// its directory with plain RocksDB (which must name them all).
+std::vector<rocksdb::ColumnFamilyDescriptor> AllFamilies() {
+  return {{RocksDbEngine::kDataColumnFamily, rocksdb::ColumnFamilyOptions()},
+          {RocksDbEngine::kMetaColumnFamily, rocksdb::ColumnFamilyOptions()},
+          {RocksDbEngine::kHintsColumnFamily, rocksdb::ColumnFamilyOptions()}};
+}
+
 // What plain RocksDB (no engine code) finds in the records column family of a
 // closed database: keys seen by an iterator, and the "rocksdb.estimate-num-keys"
 // property, which counts entries in memtables and table files.
@@ -325,9 +438,7 @@ struct RawCounts {
 
 RawCounts CountWithPlainRocksDb(const std::string& dir) {
   RawCounts counts;
-  const std::vector<rocksdb::ColumnFamilyDescriptor> families = {
-      {RocksDbEngine::kDataColumnFamily, rocksdb::ColumnFamilyOptions()},
-      {RocksDbEngine::kMetaColumnFamily, rocksdb::ColumnFamilyOptions()}};
+  const std::vector<rocksdb::ColumnFamilyDescriptor> families = AllFamilies();
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s =
@@ -346,16 +457,20 @@ RawCounts CountWithPlainRocksDb(const std::string& dir) {
   return counts;
 }
 
-TEST(RocksDbEngineTest, CompactionDropsExpiredRecordsAndOldTombstonesOnly) {
+TEST(RocksDbEngineTest, CompactionAppliesThePurgeRule) {
   ScopedTempDir tmp;
   const std::string dir = tmp.Sub("db");
   util::ManualClock clock;
   const int64_t now = clock.NowMillis();
   constexpr int kEach = 50;
   auto key = [](const char* kind, int i) { return absl::StrCat(kind, "-", i); };
+  auto is_tombstone = [](const std::optional<Record>& rec) {
+    return rec.has_value() && rec->tombstone && rec->value.empty();
+  };
+  const RocksDbEngine::Options options = {
+      .sync = SyncPolicy::kNone, .clock = &clock, .tombstone_grace = absl::Hours(1)};
   {
-    std::unique_ptr<RocksDbEngine> engine = MustOpen(
-        dir, {.sync = SyncPolicy::kNone, .clock = &clock, .tombstone_grace = absl::Hours(1)});
+    std::unique_ptr<RocksDbEngine> engine = MustOpen(dir, options);
     ASSERT_NE(engine, nullptr);
     for (int i = 0; i < kEach; ++i) {
       Record live = Rec("live", HlcAt(now - 1000));
@@ -373,41 +488,85 @@ TEST(RocksDbEngineTest, CompactionDropsExpiredRecordsAndOldTombstonesOnly) {
       ASSERT_TRUE(*engine->Apply(key("old-tombstone", i), old_tombstone));
       ASSERT_TRUE(*engine->Apply(key("young-tombstone", i), young_tombstone));
     }
-    // Nothing is dropped before a compaction runs.
+    // Nothing changes before a compaction runs.
     EXPECT_EQ(engine->Size(), 5u * kEach);
-    EXPECT_TRUE(MustRead(*engine, key("expired", 0)).has_value());
+    EXPECT_EQ(MustRead(*engine, key("expired", 0))->value, "expired");
 
+    // Expired records become tombstones of the same version; old tombstones go.
     ASSERT_TRUE(engine->CompactAll().ok());
-    EXPECT_EQ(engine->Size(), 3u * kEach);
+    EXPECT_EQ(engine->Size(), 4u * kEach);
     for (int i = 0; i < kEach; ++i) {
-      EXPECT_EQ(MustRead(*engine, key("expired", i)), std::nullopt) << i;
+      std::optional<Record> expired = MustRead(*engine, key("expired", i));
+      EXPECT_TRUE(is_tombstone(expired)) << i;
+      if (expired.has_value()) {
+        EXPECT_EQ(expired->version, (Version{HlcAt(now - 1000), kNode}));
+        EXPECT_EQ(expired->expires_at_ms, now - 1);
+      }
       EXPECT_EQ(MustRead(*engine, key("old-tombstone", i)), std::nullopt) << i;
       EXPECT_EQ(MustRead(*engine, key("live", i))->value, "live") << i;
       EXPECT_EQ(MustRead(*engine, key("expiring", i))->value, "expiring") << i;
-      ASSERT_TRUE(MustRead(*engine, key("young-tombstone", i)).has_value()) << i;
-      EXPECT_TRUE(MustRead(*engine, key("young-tombstone", i))->tombstone) << i;
+      EXPECT_TRUE(is_tombstone(MustRead(*engine, key("young-tombstone", i)))) << i;
     }
   }
   RawCounts counts = CountWithPlainRocksDb(dir);
-  EXPECT_EQ(counts.iterated, 3u * kEach);
-  EXPECT_EQ(counts.estimated, 3u * kEach);
+  EXPECT_EQ(counts.iterated, 4u * kEach);
+  EXPECT_EQ(counts.estimated, 4u * kEach);
 
-  // An hour later the young tombstones are past their grace and the expiring
-  // records have expired; the filter reads the injected clock.
+  // An hour later the young tombstones and the expired ones (dead since their
+  // expiry) are past their grace, and the expiring records have expired: they
+  // become tombstones in turn. The filter reads the injected clock.
   clock.Advance(absl::Hours(1));
   {
-    std::unique_ptr<RocksDbEngine> engine =
-        MustOpen(dir, {.sync = SyncPolicy::kNone, .clock = &clock});
+    std::unique_ptr<RocksDbEngine> engine = MustOpen(dir, options);
     ASSERT_NE(engine, nullptr);
     ASSERT_TRUE(engine->CompactAll().ok());
-    EXPECT_EQ(engine->Size(), 1u * kEach);
+    EXPECT_EQ(engine->Size(), 2u * kEach);
     EXPECT_EQ(MustRead(*engine, key("young-tombstone", 0)), std::nullopt);
-    EXPECT_EQ(MustRead(*engine, key("expiring", 0)), std::nullopt);
+    EXPECT_EQ(MustRead(*engine, key("expired", 0)), std::nullopt);
+    EXPECT_TRUE(is_tombstone(MustRead(*engine, key("expiring", 0))));
     EXPECT_EQ(MustRead(*engine, key("live", 0))->value, "live");
   }
   counts = CountWithPlainRocksDb(dir);
-  EXPECT_EQ(counts.iterated, 1u * kEach);
-  EXPECT_EQ(counts.estimated, 1u * kEach);
+  EXPECT_EQ(counts.iterated, 2u * kEach);
+  EXPECT_EQ(counts.estimated, 2u * kEach);
+
+  // 30 minutes more: the expiring records' tombstones pass their grace too.
+  clock.Advance(absl::Minutes(30));
+  std::unique_ptr<RocksDbEngine> engine = MustOpen(dir, options);
+  ASSERT_NE(engine, nullptr);
+  ASSERT_TRUE(engine->CompactAll().ok());
+  EXPECT_EQ(engine->Size(), 1u * kEach);
+  EXPECT_EQ(MustRead(*engine, key("expiring", 0)), std::nullopt);
+}
+
+// ---- Purge and EraseIf beyond the contract ---------------------------------
+
+TEST(RocksDbEngineTest, SyncedPurgeBatchesAcrossStripesAndReportsEncodedBytes) {
+  ScopedTempDir tmp;
+  std::unique_ptr<RocksDbEngine> engine = MustOpen(tmp.Sub("db"), {.sync = SyncPolicy::kAlways});
+  ASSERT_NE(engine, nullptr);
+  constexpr int64_t kNow = 1'700'000'000'000;
+  constexpr int kKeys = 300;  // spread over the stripes
+  size_t want_freed = 0;
+  for (int i = 0; i < kKeys; ++i) {
+    const std::string k = absl::StrCat("k", i);
+    Record rec = Rec(std::string(100, 'v'), HlcAt(kNow - 1));
+    rec.expires_at_ms = kNow - 1;
+    ASSERT_TRUE(*engine->Apply(k, rec));
+    // The encoded value shrinks by the 100 value bytes.
+    want_freed += 100;
+  }
+  absl::StatusOr<PurgeStats> stats = engine->Purge(kNow, absl::ZeroDuration());
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->expired, static_cast<size_t>(kKeys));
+  EXPECT_EQ(stats->bytes_freed, want_freed);
+  // The tombstones died at kNow - 1: with zero grace they go now, each
+  // freeing its key and encoded tombstone.
+  stats = engine->Purge(kNow, absl::ZeroDuration());
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->tombstones_dropped, static_cast<size_t>(kKeys));
+  EXPECT_GT(stats->bytes_freed, static_cast<size_t>(kKeys) * 60);
+  EXPECT_EQ(engine->Size(), 0u);
 }
 
 // ---- Undecodable stored bytes ----------------------------------------------
@@ -423,9 +582,7 @@ TEST(RocksDbEngineTest, UndecodableStoredRecordIsReportedAndNeverOverwritten) {
   {
     // Store bytes of an unknown future format version, as a newer build might.
     rocksdb::DBOptions options;
-    const std::vector<rocksdb::ColumnFamilyDescriptor> families = {
-        {RocksDbEngine::kDataColumnFamily, rocksdb::ColumnFamilyOptions()},
-        {RocksDbEngine::kMetaColumnFamily, rocksdb::ColumnFamilyOptions()}};
+    const std::vector<rocksdb::ColumnFamilyDescriptor> families = AllFamilies();
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* raw = nullptr;
     ASSERT_TRUE(rocksdb::DB::Open(options, dir, families, &handles, &raw).ok());
@@ -450,10 +607,21 @@ TEST(RocksDbEngineTest, UndecodableStoredRecordIsReportedAndNeverOverwritten) {
   EXPECT_EQ(applied.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(std::string(applied.status().message()), HasSubstr("not overwriting key \"bad\""));
 
+  absl::StatusOr<bool> erased = engine->EraseIf("bad", Version{1000, kNode});
+  ASSERT_FALSE(erased.ok());
+  EXPECT_EQ(erased.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(erased.status().message()), HasSubstr("not erasing key \"bad\""));
+
+  // Purge keeps what it cannot read.
+  absl::StatusOr<PurgeStats> purged = engine->Purge(int64_t{1} << 60, absl::ZeroDuration());
+  ASSERT_TRUE(purged.ok()) << purged.status();
+  EXPECT_EQ(purged->expired + purged->tombstones_dropped, 0u);
+
   std::vector<std::string> visited;
   engine->ForEach([&](std::string_view key, const Record&) { visited.emplace_back(key); });
   EXPECT_EQ(visited, std::vector<std::string>{"good"});
   EXPECT_EQ(MustRead(*engine, "good")->value, "v");
+  EXPECT_EQ(engine->Size(), 2u);
 }
 
 // ---- Write failures ---------------------------------------------------------
@@ -509,6 +677,17 @@ TEST_F(RocksDbEngineFaultTest, DiskFullFailsApplyWithResourceExhaustedAndLosesNo
   ASSERT_NE(engine, nullptr);
   EXPECT_EQ(MustRead(*engine, "k")->value, "before");
   EXPECT_TRUE(*engine->Apply("k", Rec("after", 3)));
+}
+
+TEST_F(RocksDbEngineFaultTest, FailedHintWriteIsReportedAndNotStored) {
+  std::unique_ptr<RocksDbEngine> engine = OpenFaulty(SyncPolicy::kAlways);
+  ASSERT_NE(engine, nullptr);
+  ASSERT_TRUE(engine->PutHint(1, "kept").ok());
+  faults_.fail_sync = true;
+  absl::Status s = engine->PutHint(2, "lost");
+  EXPECT_EQ(s.code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("writing hint 2 in "));
+  EXPECT_EQ(AllHints(*engine), (std::vector<std::pair<uint64_t, std::string>>{{1, "kept"}}));
 }
 
 }  // namespace
