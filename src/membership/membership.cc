@@ -13,7 +13,10 @@ Membership::Membership(Options options, const util::Clock* clock)
       table_(options.self.id,
              dht::RoutingTable::Options{.k = options.k, .replacement_cache_size = options.k},
              clock->Now()),
-      detector_(options.failure_timeout) {}
+      detector_(FailureDetector::Options{.failure_timeout = options.failure_timeout,
+                                         .phi_suspect = options.phi_suspect,
+                                         .phi_down = options.phi_down,
+                                         .dead_after = options.dead_after}) {}
 
 std::optional<dht::Contact> Membership::Observe(const dht::Contact& c) {
   if (c.id == self_.id || c.address.empty()) return std::nullopt;
@@ -39,33 +42,79 @@ void Membership::Heard(const dht::NodeId& id) {
   detector_.Heard(id, now);
 }
 
-bool Membership::IsAlive(const dht::NodeId& id) const {
-  if (id == self_.id) return true;
+bool Membership::IsAlive(const dht::NodeId& id) const { return State(id) != PeerState::kDown; }
+
+PeerState Membership::State(const dht::NodeId& id) const {
+  if (id == self_.id) return PeerState::kAlive;
   const absl::Time now = clock_->Now();
   absl::MutexLock l(&mu_);
-  return detector_.State(id, now) == PeerState::kAlive;
+  return detector_.State(id, now);
+}
+
+bool Membership::IsDead(const dht::NodeId& id) const {
+  if (id == self_.id) return false;
+  const absl::Time now = clock_->Now();
+  absl::MutexLock l(&mu_);
+  return detector_.Dead(id, now);
+}
+
+void Membership::MarkLeft(const dht::NodeId& id) {
+  if (id == self_.id) return;
+  const absl::Time now = clock_->Now();
+  absl::MutexLock l(&mu_);
+  detector_.MarkLeft(id, now);
+}
+
+void Membership::Rejoined(const dht::NodeId& id) {
+  const absl::Time now = clock_->Now();
+  absl::MutexLock l(&mu_);
+  detector_.Rejoined(id, now);
+}
+
+std::vector<dht::Contact> Membership::ClosestWhere(
+    const dht::NodeId& target, size_t n,
+    absl::FunctionRef<bool(const FailureDetector&, const dht::NodeId&)> keep) const {
+  // Ask for a margin beyond n so a few rejected nodes do not force a full
+  // scan; widen to the whole table if the margin was not enough.
+  for (size_t want = n + 4;; want = table_.size()) {
+    std::vector<dht::Contact> candidates;
+    for (dht::Contact& c : table_.Closest(target, want)) {
+      if (keep(detector_, c.id)) candidates.push_back(std::move(c));
+    }
+    // Every contact beyond the `want` closest is farther than each of these,
+    // so with n of them kept, none of those beyond can be among the n closest.
+    // (Self alone does not count: it may be farther than unseen contacts.)
+    if (candidates.size() >= n || want >= table_.size()) {
+      candidates.push_back(self_);
+      return ClosestAmong(std::move(candidates), target, n);
+    }
+  }
 }
 
 std::vector<dht::Contact> Membership::ClosestLive(const dht::NodeId& target, size_t n) const {
   const absl::Time now = clock_->Now();
   absl::MutexLock l(&mu_);
-  // Ask for a margin beyond n so a few down nodes do not force a full scan.
-  for (size_t want = n + 4;; want = table_.size()) {
-    std::vector<dht::Contact> candidates = table_.Closest(target, want);
-    candidates.push_back(self_);
-    std::sort(candidates.begin(), candidates.end(),
-              [&](const dht::Contact& a, const dht::Contact& b) {
-                return dht::CloserTo(target, a.id, b.id);
-              });
-    std::vector<dht::Contact> live;
-    for (dht::Contact& c : candidates) {
-      if (live.size() == n) break;
-      if (c.id == self_.id || detector_.State(c.id, now) == PeerState::kAlive) {
-        live.push_back(std::move(c));
-      }
-    }
-    if (live.size() == n || want >= table_.size()) return live;
+  return ClosestWhere(target, n, [&](const FailureDetector& fd, const dht::NodeId& id) {
+    return fd.State(id, now) != PeerState::kDown;
+  });
+}
+
+std::vector<dht::Contact> Membership::Owners(const dht::NodeId& target, size_t n) const {
+  const absl::Time now = clock_->Now();
+  absl::MutexLock l(&mu_);
+  return ClosestWhere(target, n, [&](const FailureDetector& fd, const dht::NodeId& id) {
+    return !fd.Dead(id, now);
+  });
+}
+
+std::vector<dht::Contact> Membership::OwnerCandidates() const {
+  const absl::Time now = clock_->Now();
+  absl::MutexLock l(&mu_);
+  std::vector<dht::Contact> out{self_};
+  for (dht::Contact& c : table_.All()) {
+    if (!detector_.Dead(c.id, now)) out.push_back(std::move(c));
   }
+  return out;
 }
 
 std::vector<dht::Contact> Membership::Closest(const dht::NodeId& target, size_t n) const {
@@ -86,7 +135,10 @@ std::vector<Membership::PeerView> Membership::Peers() const {
     PeerView v{.contact = c,
                .state = detector_.State(c.id, now),
                .bucket = table_.BucketIndex(c.id),
-               .last_heard = detector_.LastHeard(c.id)};
+               .last_heard = detector_.LastHeard(c.id),
+               .dead = detector_.Dead(c.id, now),
+               .left = detector_.Left(c.id),
+               .phi = detector_.Phi(c.id, now)};
     out.push_back(std::move(v));
   }
   return out;
@@ -120,6 +172,17 @@ std::vector<dht::NodeId> Membership::BucketsToRefresh(absl::Duration idle, std::
     table_.MarkRefreshed(b, now);
   }
   return targets;
+}
+
+std::vector<dht::Contact> ClosestAmong(std::vector<dht::Contact> candidates,
+                                       const dht::NodeId& target, size_t n) {
+  const auto closer = [&](const dht::Contact& a, const dht::Contact& b) {
+    return dht::CloserTo(target, a.id, b.id);
+  };
+  n = std::min(n, candidates.size());
+  std::partial_sort(candidates.begin(), candidates.begin() + n, candidates.end(), closer);
+  candidates.resize(n);
+  return candidates;
 }
 
 }  // namespace kv::membership

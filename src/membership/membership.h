@@ -1,5 +1,12 @@
 // What this node knows about the other nodes: the Kademlia routing table
-// plus the failure detector's view of who is alive.
+// plus the failure detector's view of who is alive, down, dead or left.
+//
+// Two views of the same contacts answer two questions:
+//   live   (ClosestLive, IsAlive): alive or suspect, and not left. Where to
+//          send a request that wants an answer now.
+//   owners (Owners, OwnerCandidates): not dead and not left. Who is
+//          responsible for a key: a down peer keeps its keys until it has
+//          been down for dead_after (writes for it go to hints meanwhile).
 #pragma once
 
 #include <optional>
@@ -7,6 +14,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "src/dht/node_id.h"
@@ -22,7 +30,11 @@ class Membership {
   struct Options {
     dht::Contact self;
     size_t k = 20;
+    // Failure detection; see FailureDetector::Options.
     absl::Duration failure_timeout = absl::Seconds(3);
+    double phi_suspect = 5;
+    double phi_down = 8;
+    absl::Duration dead_after = absl::Minutes(5);
   };
   // `clock` is not owned and must outlive this.
   Membership(Options options, const util::Clock* clock);
@@ -38,10 +50,31 @@ class Membership {
   // A heartbeat (or other proof of life) arrived from `id`.
   void Heard(const dht::NodeId& id);
 
+  // True if `id` is alive or suspect and has not left. Always true for self.
   bool IsAlive(const dht::NodeId& id) const;
+  // kAlive for self and for untracked peers that have not left; kDown for left
+  // peers.
+  PeerState State(const dht::NodeId& id) const;
+  // Down for at least dead_after, or left. Never true for self.
+  bool IsDead(const dht::NodeId& id) const;
+  // `id` announced a planned leave: it is dead (no owner, not alive) at once,
+  // even while its beats still arrive, until Rejoined(id).
+  void MarkLeft(const dht::NodeId& id);
+  // `id` sent a Join: undoes MarkLeft and counts as proof of life. No-op if
+  // `id` had not left.
+  void Rejoined(const dht::NodeId& id);
+
   // Up to `n` nodes closest to `target`, this node included, skipping nodes
-  // the failure detector holds down. Closest first.
+  // that are down or left. Closest first.
   std::vector<dht::Contact> ClosestLive(const dht::NodeId& target, size_t n) const;
+  // The `n` nodes closest to `target` among this node and every routing-table
+  // contact that is neither dead nor left (down ones included). Closest
+  // first; fewer than `n` only if fewer such nodes are known.
+  std::vector<dht::Contact> Owners(const dht::NodeId& target, size_t n) const;
+  // This node (first) plus every routing-table contact that is neither dead
+  // nor left, in no particular order: a snapshot from which ClosestAmong
+  // computes Owners for many keys under one lock acquisition.
+  std::vector<dht::Contact> OwnerCandidates() const;
   // Up to `n` routing-table contacts closest to `target` (never this node):
   // the answer to FIND_NODE.
   std::vector<dht::Contact> Closest(const dht::NodeId& target, size_t n) const;
@@ -53,19 +86,30 @@ class Membership {
     PeerState state;
     int bucket;
     absl::Time last_heard;  // absl::InfinitePast() if never
+    bool dead = false;      // IsDead
+    bool left = false;      // announced a leave and has not rejoined
+    double phi = 0;         // FailureDetector::Phi, for diagnostics
   };
   std::vector<PeerView> Peers() const;
   // The contacts this node keeps heartbeat streams with: its `max` nearest.
   // Only these are judged by the failure detector (tracking starts now for
   // new ones and stops for the rest); other contacts count as alive.
   std::vector<dht::Contact> HeartbeatTargets(size_t max);
-  // State changes since the previous call, for logging.
+  // State changes of tracked peers since the previous call, for logging; see
+  // FailureDetector::Transition for the one-time `dead` event.
   std::vector<FailureDetector::Transition> Sweep();
   // Random lookup targets, one per bucket idle longer than `idle`; the
   // buckets count as refreshed from now on.
   std::vector<dht::NodeId> BucketsToRefresh(absl::Duration idle, std::mt19937_64& rng);
 
  private:
+  // The `n` nodes closest to `target` among self and the routing-table
+  // contacts for which `keep(detector_, id)` holds. Self is always kept.
+  std::vector<dht::Contact> ClosestWhere(
+      const dht::NodeId& target, size_t n,
+      absl::FunctionRef<bool(const FailureDetector&, const dht::NodeId&)> keep) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   // Const after construction.
   const dht::Contact self_;
   const size_t k_;
@@ -75,5 +119,10 @@ class Membership {
   dht::RoutingTable table_ ABSL_GUARDED_BY(mu_);
   FailureDetector detector_ ABSL_GUARDED_BY(mu_);
 };
+
+// The `n` contacts of `candidates` closest to `target` by XOR, closest first.
+// Pure; with OwnerCandidates() it gives the same answer as Owners().
+std::vector<dht::Contact> ClosestAmong(std::vector<dht::Contact> candidates,
+                                       const dht::NodeId& target, size_t n);
 
 }  // namespace kv::membership

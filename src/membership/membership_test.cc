@@ -1,0 +1,165 @@
+#include "src/membership/membership.h"
+
+#include <algorithm>
+#include <random>
+
+#include "absl/container/flat_hash_set.h"
+#include "gtest/gtest.h"
+
+namespace kv::membership {
+namespace {
+
+using absl::Milliseconds;
+
+std::vector<dht::NodeId> Ids(const std::vector<dht::Contact>& contacts) {
+  std::vector<dht::NodeId> ids;
+  for (const dht::Contact& c : contacts) ids.push_back(c.id);
+  return ids;
+}
+
+// The reference answer: sort every candidate by the XOR distance computed
+// byte by byte here, and keep the first n.
+std::vector<dht::NodeId> BruteForceClosest(std::vector<dht::NodeId> ids, const dht::NodeId& target,
+                                           size_t n) {
+  auto distance = [&](const dht::NodeId& id) {
+    std::array<uint8_t, dht::kIdBytes> d;
+    for (size_t i = 0; i < dht::kIdBytes; ++i) d[i] = id.bytes()[i] ^ target.bytes()[i];
+    return d;
+  };
+  std::sort(ids.begin(), ids.end(),
+            [&](const dht::NodeId& a, const dht::NodeId& b) { return distance(a) < distance(b); });
+  ids.resize(std::min(n, ids.size()));
+  return ids;
+}
+
+class MembershipTest : public ::testing::Test {
+ protected:
+  MembershipTest() {
+    // More contacts than fit: the table keeps what its buckets allow.
+    for (int i = 0; i < 40; ++i) {
+      m_.Observe({dht::NodeId::Random(rng_), "10.0.0." + std::to_string(i) + ":7000"});
+    }
+    for (const dht::Contact& c : m_.Closest(self_.id, 1000)) peers_.push_back(c.id);
+  }
+
+  // Advances the clock by `d` in 500 ms steps; each step every peer in
+  // `beating` is heard.
+  void Run(absl::Duration d, const std::vector<dht::NodeId>& beating) {
+    for (absl::Duration t; t < d; t += Milliseconds(500)) {
+      clock_.Advance(Milliseconds(500));
+      for (const dht::NodeId& id : beating) m_.Heard(id);
+    }
+  }
+
+  std::mt19937_64 rng_{42};
+  util::ManualClock clock_;
+  dht::Contact self_{dht::NodeId::Random(rng_), "10.0.0.254:7000"};
+  Membership m_{{.self = self_, .k = 8}, &clock_};
+  std::vector<dht::NodeId> peers_;  // every routing-table contact
+};
+
+TEST_F(MembershipTest, SelfIsAlwaysAliveAndNeverDead) {
+  m_.MarkLeft(self_.id);
+  EXPECT_TRUE(m_.IsAlive(self_.id));
+  EXPECT_EQ(m_.State(self_.id), PeerState::kAlive);
+  EXPECT_FALSE(m_.IsDead(self_.id));
+}
+
+TEST_F(MembershipTest, UntrackedPeersCountAlive) {
+  ASSERT_GE(peers_.size(), 10u);
+  clock_.Advance(absl::Hours(1));
+  for (const dht::NodeId& id : peers_) {
+    EXPECT_TRUE(m_.IsAlive(id));
+    EXPECT_EQ(m_.State(id), PeerState::kAlive);
+    EXPECT_FALSE(m_.IsDead(id));
+  }
+  EXPECT_EQ(m_.Owners(self_.id, 1000).size(), peers_.size() + 1);
+  EXPECT_EQ(m_.ClosestLive(self_.id, 1000).size(), peers_.size() + 1);
+}
+
+TEST_F(MembershipTest, OwnersKeepDownNodesUntilDeadAndMatchBruteForce) {
+  ASSERT_GE(peers_.size(), 10u);
+  m_.HeartbeatTargets(1000);  // track everyone
+  // Most peers dead (so the search must scan past them), a few down, a few alive.
+  std::vector<dht::NodeId> alive(peers_.begin(), peers_.begin() + 3);
+  std::vector<dht::NodeId> down(peers_.begin() + 3, peers_.begin() + 6);
+  std::vector<dht::NodeId> dead(peers_.begin() + 6, peers_.end());
+  std::vector<dht::NodeId> beating = alive;
+  beating.insert(beating.end(), down.begin(), down.end());
+  Run(absl::Minutes(5) + absl::Seconds(10), beating);
+  Run(absl::Seconds(10), alive);
+
+  for (const dht::NodeId& id : alive) EXPECT_EQ(m_.State(id), PeerState::kAlive);
+  for (const dht::NodeId& id : down) {
+    EXPECT_EQ(m_.State(id), PeerState::kDown);
+    EXPECT_FALSE(m_.IsDead(id));
+    EXPECT_FALSE(m_.IsAlive(id));
+  }
+  for (const dht::NodeId& id : dead) EXPECT_TRUE(m_.IsDead(id));
+
+  std::vector<dht::NodeId> owners{self_.id}, live{self_.id};
+  owners.insert(owners.end(), alive.begin(), alive.end());
+  owners.insert(owners.end(), down.begin(), down.end());
+  live.insert(live.end(), alive.begin(), alive.end());
+  std::vector<dht::NodeId> candidates = Ids(m_.OwnerCandidates());
+  EXPECT_EQ(absl::flat_hash_set<dht::NodeId>(candidates.begin(), candidates.end()),
+            absl::flat_hash_set<dht::NodeId>(owners.begin(), owners.end()));
+  EXPECT_EQ(candidates.front(), self_.id);
+
+  std::vector<dht::NodeId> targets = peers_;  // dead peers' own IDs are the hard case
+  for (int i = 0; i < 50; ++i) targets.push_back(dht::NodeId::Random(rng_));
+  for (const dht::NodeId& target : targets) {
+    for (size_t n : {0, 1, 3, 5, 100}) {
+      const std::vector<dht::NodeId> want = BruteForceClosest(owners, target, n);
+      EXPECT_EQ(Ids(m_.Owners(target, n)), want) << target << " n=" << n;
+      EXPECT_EQ(Ids(ClosestAmong(m_.OwnerCandidates(), target, n)), want);
+      EXPECT_EQ(Ids(m_.ClosestLive(target, n)), BruteForceClosest(live, target, n));
+    }
+  }
+}
+
+TEST_F(MembershipTest, LeftPeerIsExcludedEvenWhileHeardUntilRejoined) {
+  m_.HeartbeatTargets(1000);
+  const dht::NodeId leaver = peers_[0];
+  Run(absl::Seconds(5), peers_);
+  m_.MarkLeft(leaver);
+  Run(absl::Seconds(5), peers_);  // it keeps beating while it drains
+
+  EXPECT_FALSE(m_.IsAlive(leaver));
+  EXPECT_TRUE(m_.IsDead(leaver));
+  EXPECT_EQ(m_.State(leaver), PeerState::kDown);
+  const std::vector<dht::NodeId> owners = Ids(m_.Owners(leaver, 1000));
+  const std::vector<dht::NodeId> live = Ids(m_.ClosestLive(leaver, 1000));
+  const std::vector<dht::NodeId> candidates = Ids(m_.OwnerCandidates());
+  EXPECT_EQ(std::count(owners.begin(), owners.end(), leaver), 0);
+  EXPECT_EQ(std::count(live.begin(), live.end(), leaver), 0);
+  EXPECT_EQ(std::count(candidates.begin(), candidates.end(), leaver), 0);
+  EXPECT_EQ(owners.size(), peers_.size());  // everyone else, plus self
+  for (const auto& p : m_.Peers()) {
+    EXPECT_EQ(p.left, p.contact.id == leaver);
+    EXPECT_EQ(p.dead, p.contact.id == leaver);
+  }
+
+  m_.Rejoined(leaver);
+  EXPECT_TRUE(m_.IsAlive(leaver));
+  EXPECT_FALSE(m_.IsDead(leaver));
+  EXPECT_EQ(m_.Owners(leaver, 1).front().id, leaver);
+  EXPECT_EQ(m_.ClosestLive(leaver, 1).front().id, leaver);
+}
+
+TEST_F(MembershipTest, PeerViewShowsPhiGrowingWithSilence) {
+  m_.HeartbeatTargets(1000);
+  Run(absl::Seconds(30), peers_);
+  const double before = m_.Peers().front().phi;
+  clock_.Advance(Milliseconds(1000));
+  const Membership::PeerView after = m_.Peers().front();
+  EXPECT_LT(before, 1);
+  EXPECT_GE(after.phi, 5);
+  EXPECT_EQ(after.state, PeerState::kSuspect);
+  EXPECT_TRUE(m_.IsAlive(after.contact.id));  // suspect still counts as alive
+  EXPECT_FALSE(after.dead);
+  EXPECT_FALSE(after.left);
+}
+
+}  // namespace
+}  // namespace kv::membership
