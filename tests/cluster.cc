@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -16,6 +17,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "src/dht/node_id.h"
 
 namespace kv::testing {
 
@@ -212,8 +214,9 @@ bool Cluster::Start(absl::Duration timeout) {
     std::cerr << "node 0 did not answer Ping\n";
     return false;
   }
-  for (int i = 1; i < size(); ++i) nodes_[i]->Start();
-  for (int i = 1; i < size(); ++i) {
+  const int count = options_.initially_running > 0 ? options_.initially_running : size();
+  for (int i = 1; i < count; ++i) nodes_[i]->Start();
+  for (int i = 1; i < count; ++i) {
     if (!WaitReady(i, deadline - absl::Now())) {
       std::cerr << "node " << i << " did not answer Ping\n";
       return false;
@@ -221,8 +224,8 @@ bool Cluster::Start(absl::Duration timeout) {
   }
   bool formed = WaitFor(
       [&] {
-        for (int i = 0; i < size(); ++i) {
-          for (int j = 0; j < size(); ++j) {
+        for (int i = 0; i < count; ++i) {
+          for (int j = 0; j < count; ++j) {
             if (i != j && !SeesPeerIn(i, j, v1::ALIVE)) return false;
           }
         }
@@ -231,6 +234,69 @@ bool Cluster::Start(absl::Duration timeout) {
       deadline - absl::Now());
   if (!formed) std::cerr << "the nodes did not all see each other alive\n";
   return formed;
+}
+
+bool Cluster::StartNode(int i, absl::Duration timeout) {
+  nodes_[i]->Start();
+  return WaitReady(i, timeout);
+}
+
+grpc::Status Cluster::Put(int node, const std::string& key, const std::string& value,
+                          v1::Consistency c) {
+  v1::PutRequest req;
+  req.set_key(key);
+  req.set_value(value);
+  req.set_consistency(c);
+  v1::PutResponse resp;
+  return kv_[node]->Put(Context().get(), req, &resp);
+}
+
+grpc::Status Cluster::Get(int node, const std::string& key, v1::GetResponse* resp,
+                          v1::Consistency c) {
+  v1::GetRequest req;
+  req.set_key(key);
+  req.set_consistency(c);
+  return kv_[node]->Get(Context().get(), req, resp);
+}
+
+grpc::Status Cluster::Delete(int node, const std::string& key, v1::Consistency c) {
+  v1::DeleteRequest req;
+  req.set_key(key);
+  req.set_consistency(c);
+  v1::DeleteResponse resp;
+  return kv_[node]->Delete(Context().get(), req, &resp);
+}
+
+std::vector<int> Cluster::Holders(const std::string& key) {
+  std::vector<int> holders;
+  for (int i = 0; i < size(); ++i) {
+    if (!nodes_[i]->running()) continue;
+    v1::FetchRequest req;
+    req.set_key(key);
+    v1::FetchResponse resp;
+    if (peer_[i]->Fetch(Context().get(), req, &resp).ok() && resp.found() &&
+        !resp.record().tombstone()) {
+      holders.push_back(i);
+    }
+  }
+  return holders;
+}
+
+std::vector<int> Cluster::Closest(const std::string& key, size_t n,
+                                  const std::vector<int>& among) const {
+  const dht::NodeId target = dht::NodeId::FromKey(key);
+  std::vector<int> order = among;
+  std::sort(order.begin(), order.end(), [&](int a, int b) {
+    return dht::CloserTo(target, *dht::NodeId::FromHex(ids_[a]), *dht::NodeId::FromHex(ids_[b]));
+  });
+  if (order.size() > n) order.resize(n);
+  return order;
+}
+
+std::map<std::string, uint64_t> Cluster::Stats(int i) {
+  v1::StatsResponse resp;
+  if (!admin_[i]->Stats(Context().get(), v1::StatsRequest(), &resp).ok()) return {};
+  return {resp.counters().begin(), resp.counters().end()};
 }
 
 bool Cluster::SeesPeerIn(int observer, int target, v1::PeerState state) {

@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -62,6 +63,8 @@ class Cluster {
     std::string failure_timeout = "2s";
     std::vector<std::string> extra_args;
     bool durable = false;  // each node gets its own --data-dir
+    // Nodes Start() runs (0: all); StartNode adds the others later.
+    int initially_running = 0;
   };
   explicit Cluster(Options options);
   ~Cluster();
@@ -78,6 +81,26 @@ class Cluster {
   kvstore::v1::KV::Stub& kv(int i) { return *kv_[i]; }
   kvstore::v1::Admin::Stub& admin(int i) { return *admin_[i]; }
   kvstore::v1::Peer::Stub& peer(int i) { return *peer_[i]; }
+
+  // Starts node `i`, which Start() left out, joining through node 0; waits
+  // until it answers Ping.
+  [[nodiscard]] bool StartNode(int i, absl::Duration timeout = absl::Seconds(30));
+
+  // ---- Client helpers (5 s deadline each).
+  grpc::Status Put(int node, const std::string& key, const std::string& value,
+                   kvstore::v1::Consistency c = kvstore::v1::QUORUM);
+  grpc::Status Get(int node, const std::string& key, kvstore::v1::GetResponse* resp,
+                   kvstore::v1::Consistency c = kvstore::v1::QUORUM);
+  grpc::Status Delete(int node, const std::string& key,
+                      kvstore::v1::Consistency c = kvstore::v1::QUORUM);
+  // Running nodes that hold a live (not deleted) copy of `key`, asked one by
+  // one over the Peer service.
+  std::vector<int> Holders(const std::string& key);
+  // The `n` nodes of `among` closest to `key` by XOR distance, computed from
+  // the ids alone, closest first.
+  std::vector<int> Closest(const std::string& key, size_t n, const std::vector<int>& among) const;
+  // Node `i`'s repair counters (Admin.Stats); empty if it does not answer.
+  std::map<std::string, uint64_t> Stats(int i);
 
   // Starts node `i` again (killing it first if it runs) on the same address
   // and data dir; with `join`, through node 0. Waits until it answers Ping.

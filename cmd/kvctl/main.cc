@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
 #include <string>
 
@@ -72,6 +73,10 @@ const char* StateName(v1::PeerState s) {
       return "alive";
     case v1::DOWN:
       return "down";
+    case v1::SUSPECT:
+      return "suspect";
+    case v1::DEAD:
+      return "dead";
     default:
       return "unknown";
   }
@@ -110,6 +115,19 @@ int main(int argc, char** argv) {
   auto* snapshot = app.add_subcommand(
       "snapshot", "make the node write a consistent copy of its data dir into DIR (on its host)");
   snapshot->add_option("dir", snapshot_dir, "absolute path that must not exist yet")->required();
+  auto* stats = app.add_subcommand("stats",
+                                   "print the node's repair counters (hints, "
+                                   "anti-entropy, handoff, purge)");
+  auto* leave = app.add_subcommand(
+      "leave",
+      "planned leave: the node hands every key to its new owners, then exits; shows "
+      "progress (no --timeout: it runs until the handoff is done)");
+  std::string drop_prefix;
+  uint32_t drop_limit = 0;
+  auto* drop = app.add_subcommand(
+      "drop-keys", "test hook: make the node forget keys (needs --enable-test-hooks on it)");
+  drop->add_option("--prefix", drop_prefix, "keys starting with this");
+  drop->add_option("--limit", drop_limit, "at most this many (0: all)");
 
   try {
     app.parse(argc, argv);
@@ -126,7 +144,7 @@ int main(int argc, char** argv) {
   auto kv = v1::KV::NewStub(channel);
   auto admin = v1::Admin::NewStub(channel);
   grpc::ClientContext ctx;
-  SetDeadline(&ctx, g);
+  if (!*leave) SetDeadline(&ctx, g);
   const v1::Consistency consistency = ParseConsistency(g.consistency);
 
   if (*put) {
@@ -198,6 +216,43 @@ int main(int argc, char** argv) {
     grpc::Status s = admin->Snapshot(&ctx, req, &resp);
     if (!s.ok()) return Fail("snapshot", s);
     std::printf("OK snapshot written to %s on %s\n", resp.dir().c_str(), g.addr.c_str());
+  } else if (*stats) {
+    v1::StatsResponse resp;
+    grpc::Status s = admin->Stats(&ctx, v1::StatsRequest(), &resp);
+    if (!s.ok()) return Fail("stats", s);
+    std::map<std::string, uint64_t> sorted(resp.counters().begin(), resp.counters().end());
+    std::printf("node %s  %s\n", resp.self().id().c_str(), resp.self().address().c_str());
+    for (const auto& [name, value] : sorted) {
+      std::printf("%-34s %llu\n", name.c_str(), static_cast<unsigned long long>(value));
+    }
+  } else if (*drop) {
+    v1::DropKeysRequest req;
+    req.set_prefix(drop_prefix);
+    req.set_limit(drop_limit);
+    v1::DropKeysResponse resp;
+    grpc::Status s = admin->DropKeys(&ctx, req, &resp);
+    if (!s.ok()) return Fail("drop-keys", s);
+    std::printf("OK dropped %llu keys\n", static_cast<unsigned long long>(resp.dropped()));
+  } else if (*leave) {
+    auto reader = admin->Leave(&ctx, v1::LeaveRequest());
+    v1::LeaveProgress p;
+    bool done = false;
+    while (reader->Read(&p)) {
+      std::printf("%-10s pass %u: %llu/%llu keys moved, %llu bytes, %llu failed\n",
+                  p.phase().c_str(), p.pass(), static_cast<unsigned long long>(p.keys_moved()),
+                  static_cast<unsigned long long>(p.keys_total()),
+                  static_cast<unsigned long long>(p.bytes_moved()),
+                  static_cast<unsigned long long>(p.keys_failed()));
+      std::fflush(stdout);
+      done = p.phase() == "done";
+    }
+    grpc::Status s = reader->Finish();
+    if (!s.ok()) return Fail("leave", s);
+    if (!done) {
+      std::fprintf(stderr, "kvctl: the node stopped answering before the leave was done\n");
+      return 3;
+    }
+    std::printf("OK %s left the cluster\n", g.addr.c_str());
   } else if (*locate) {
     v1::LocateRequest req;
     req.set_key(key);

@@ -1,5 +1,6 @@
 // kvstore: one node of the peer-to-peer key-value store.
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -47,6 +48,12 @@ struct Flags {
   std::string data_dir;
   std::string sync = "always";
   std::string discover;
+  std::string dead_after = "5m";
+  std::string anti_entropy_interval = "1m";
+  std::string tombstone_grace = "1h";
+  size_t max_hints_bytes = 64u << 20;
+  bool leave_on_shutdown = false;
+  bool enable_test_hooks = false;
 };
 
 [[noreturn]] void Die(const std::string& why) {
@@ -101,6 +108,21 @@ kv::node::NodeOptions ToOptions(const Flags& f) {
   o.max_key_bytes = f.max_key_bytes;
   o.max_value_bytes = f.max_value_bytes;
   o.failure_timeout = DurationFlag("--failure-timeout", f.failure_timeout);
+  o.dead_after = DurationFlag("--dead-after", f.dead_after);
+  o.anti_entropy_interval = DurationFlag("--anti-entropy-interval", f.anti_entropy_interval);
+  o.tombstone_grace = DurationFlag("--tombstone-grace", f.tombstone_grace);
+  if (o.anti_entropy_interval <= absl::ZeroDuration()) {
+    Die("--anti-entropy-interval must be positive");
+  }
+  // A replica that missed a delete must get the tombstone from anti-entropy
+  // before any replica forgets it; two full cycles leave room for a failed one.
+  if (o.tombstone_grace < 2 * o.anti_entropy_interval) {
+    Die("--tombstone-grace (" + f.tombstone_grace +
+        ") must be at least twice --anti-entropy-interval (" + f.anti_entropy_interval +
+        "), or a replica that missed a delete could resurrect the key");
+  }
+  o.max_hints_bytes = f.max_hints_bytes;
+  o.test_hooks = f.enable_test_hooks;
   if (f.consistency == "one") {
     o.default_consistency = kv::replication::Consistency::kOne;
   } else if (f.consistency == "quorum") {
@@ -169,6 +191,26 @@ int main(int argc, char** argv) {
                  "machine crash)")
       ->capture_default_str()
       ->check(CLI::IsMember({"always", "none"}));
+  app.add_option("--dead-after", f.dead_after,
+                 "a peer down this long stops owning keys; they are re-replicated to the "
+                 "next-closest nodes")
+      ->capture_default_str();
+  app.add_option("--anti-entropy-interval", f.anti_entropy_interval,
+                 "how often replicas compare digests, hand off keys they no longer own and "
+                 "purge old tombstones")
+      ->capture_default_str();
+  app.add_option("--tombstone-grace", f.tombstone_grace,
+                 "how long deletes (and expired records) are remembered before they are purged; "
+                 "at least twice --anti-entropy-interval")
+      ->capture_default_str();
+  app.add_option("--max-hints-bytes", f.max_hints_bytes,
+                 "most bytes of hints kept for down replicas; beyond it the oldest go and "
+                 "anti-entropy repairs what they held")
+      ->capture_default_str();
+  app.add_flag("--leave-on-shutdown", f.leave_on_shutdown,
+               "on SIGTERM, hand every key to its new owners before exiting (planned leave)");
+  app.add_flag("--enable-test-hooks", f.enable_test_hooks,
+               "serve Admin.DropKeys, which forgets keys (for repair tests only)");
   app.add_option("--log-level", f.log_level, "trace, debug, info, warn or error")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
@@ -222,6 +264,7 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGUSR1);  // raised by the node itself when a planned leave is done
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   // Room well beyond the largest valid request, so an oversized key or value
@@ -242,7 +285,8 @@ int main(int argc, char** argv) {
     }
     auto opened = kv::storage::RocksDbEngine::Open(
         f.data_dir, {.sync = f.sync == "always" ? kv::storage::SyncPolicy::kAlways
-                                                : kv::storage::SyncPolicy::kNone});
+                                                : kv::storage::SyncPolicy::kNone,
+                     .tombstone_grace = options.tombstone_grace});
     if (!opened.ok()) Die("--data-dir: " + std::string(opened.status().message()));
     durable = opened->get();
     engine = *std::move(opened);
@@ -268,6 +312,20 @@ int main(int argc, char** argv) {
       }
     };
   }
+  // Hints for down replicas: in the data dir when there is one, so that a
+  // restart does not lose them.
+  kv::replication::HintStore::Log hint_log;
+  if (durable) {
+    hint_log.put = [durable](uint64_t seq, std::string_view bytes) {
+      return durable->PutHint(seq, bytes);
+    };
+    hint_log.erase = [durable](uint64_t seq) { return durable->DeleteHint(seq); };
+    hint_log.for_each = [durable](const auto& fn) { durable->ForEachHint(fn); };
+  }
+  auto hints = kv::replication::HintStore::Open({.max_bytes = f.max_hints_bytes}, hint_log);
+  if (!hints.ok()) Die("hints: " + std::string(hints.status().message()));
+  options.hints = hints->get();
+  options.on_left = [] { kill(getpid(), SIGUSR1); };
   kv::rpc::GrpcPeerTransport transport(
       {.self = options.self, .rpc_timeout = rpc_timeout, .max_message_bytes = max_message});
   // Durable writes may wait on fsync: they run on this pool, never on gRPC's
@@ -294,7 +352,15 @@ int main(int argc, char** argv) {
 
   int sig = 0;
   sigwait(&signals, &sig);
-  spdlog::info("received {}; draining and stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  if (sig == SIGTERM && f.leave_on_shutdown) {
+    spdlog::info("received SIGTERM; leaving the cluster first (--leave-on-shutdown)");
+    if (absl::Status s = node.Leave([](const kv::node::LeaveProgress&) {}); s.ok()) {
+      sigwait(&signals, &sig);  // SIGUSR1 when done; another signal cuts the leave short
+    }
+  }
+  spdlog::info("{}; draining and stopping", sig == SIGUSR1  ? "left the cluster"
+                                            : sig == SIGINT ? "received SIGINT"
+                                                            : "received SIGTERM");
   node.Stop();
   heartbeats.Stop();
   spdlog::debug("heartbeat streams closed");

@@ -18,12 +18,25 @@ Node::Node(NodeOptions options, storage::Engine* engine, replication::PeerTransp
       clock_(clock),
       storage_pool_(storage_pool),
       hlc_(clock),
-      membership_(
-          {.self = options_.self, .k = options_.k, .failure_timeout = options_.failure_timeout},
-          clock),
+      membership_({.self = options_.self,
+                   .k = options_.k,
+                   .failure_timeout = options_.failure_timeout,
+                   .dead_after = options_.dead_after},
+                  clock),
       coordinator_(options_.self.id, engine, transport, storage_pool),
-      rng_(std::random_device{}()) {
+      rng_(std::random_device{}()),
+      hints_(options_.hints),
+      repair_pool_(std::make_unique<util::ThreadPool>(1)) {
   joined_ = options_.seeds.empty() && !options_.discover_seeds;
+  if (!hints_) {
+    // A memory-only store cannot fail to open.
+    owned_hints_ = *replication::HintStore::Open({.max_bytes = options_.max_hints_bytes});
+    hints_ = owned_hints_.get();
+  }
+  coordinator_.SetReplicaFailedHandler(
+      [this](const dht::Contact& replica, const std::string& key, const storage::Record& rec) {
+        SendHint(replica, key, rec);
+      });
 }
 
 Node::~Node() { Stop(); }
@@ -80,9 +93,19 @@ void Node::Write(const std::string& key, storage::Record rec, std::optional<Cons
   const Consistency consistency = c.value_or(options_.default_consistency);
   ResolveReplicas(dht::NodeId::FromKey(key),
                   [this, key, rec = std::move(rec), consistency,
-                   done = std::move(done)](std::vector<dht::Contact> replicas) mutable {
-                    const int n = EffectiveReplicas(replicas.size());
-                    coordinator_.Write(key, rec, replicas, n, consistency, std::move(done));
+                   done = std::move(done)](std::vector<dht::Contact> owners) mutable {
+                    const int n = EffectiveReplicas(owners.size());
+                    // Down owners get a hint now; they count as failed for
+                    // the quorum (hints never count toward W).
+                    std::vector<dht::Contact> live;
+                    for (dht::Contact& o : owners) {
+                      if (o.id == options_.self.id || membership_.IsAlive(o.id)) {
+                        live.push_back(std::move(o));
+                      } else {
+                        SendHint(o, key, rec);
+                      }
+                    }
+                    coordinator_.Write(key, rec, live, n, consistency, std::move(done));
                   });
 }
 
@@ -92,6 +115,9 @@ void Node::Get(std::string key, std::optional<Consistency> c, GetCallback done) 
   ResolveReplicas(dht::NodeId::FromKey(key), [this, key, consistency, done = std::move(done)](
                                                  std::vector<dht::Contact> replicas) mutable {
     const int n = EffectiveReplicas(replicas.size());
+    std::erase_if(replicas, [this](const dht::Contact& c) {
+      return c.id != options_.self.id && !membership_.IsAlive(c.id);
+    });
     coordinator_.Read(key, replicas, n, consistency,
                       [this, done = std::move(done)](absl::StatusOr<replication::ReadResult> r) {
                         if (!r.ok()) return done(r.status());
@@ -199,6 +225,7 @@ void Node::Learn(const dht::Contact& c) {
 }
 
 std::vector<dht::Contact> Node::HandleJoin(const dht::Contact& from) {
+  membership_.Rejoined(from.id);
   Learn(from);
   membership_.Heard(from.id);
   std::vector<dht::Contact> out{options_.self};

@@ -3,6 +3,7 @@
 // calls into calls on it, and implements the PeerTransport it sends with.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -18,7 +19,9 @@
 #include "absl/time/time.h"
 #include "src/dht/node_id.h"
 #include "src/membership/membership.h"
+#include "src/replication/anti_entropy.h"
 #include "src/replication/coordinator.h"
+#include "src/replication/hint_store.h"
 #include "src/replication/hlc.h"
 #include "src/replication/peer_transport.h"
 #include "src/storage/engine.h"
@@ -37,6 +40,26 @@ struct NodeOptions {
   size_t max_value_bytes = 1 << 20;
   replication::Consistency default_consistency = replication::Consistency::kQuorum;
   absl::Duration failure_timeout = absl::Seconds(3);
+  // A node down this long stops owning keys: they are re-replicated to the
+  // next-closest nodes.
+  absl::Duration dead_after = absl::Minutes(5);
+  // How often replicas compare digests (anti-entropy), hand off keys they no
+  // longer own (rebalancing) and purge old tombstones.
+  absl::Duration anti_entropy_interval = absl::Minutes(1);
+  // Tombstones (and expired records) are purged this long after they were
+  // written; longer than a full anti-entropy cycle, so a deleted key is not
+  // resurrected by a replica that missed the delete.
+  absl::Duration tombstone_grace = absl::Hours(1);
+  // Hints kept for down replicas; when full the oldest go (anti-entropy
+  // covers them). Not owned; nullptr makes the node keep a memory-only store
+  // of `max_hints_bytes`.
+  replication::HintStore* hints = nullptr;
+  size_t max_hints_bytes = 64u << 20;
+  // Serves Admin.DropKeys (forgets keys, for repair tests). Off in production.
+  bool test_hooks = false;
+  // Called (once, from the leave thread) when a planned leave has handed
+  // every key to its new owners: the process should shut down.
+  std::function<void()> on_left;
   absl::Duration bucket_refresh = absl::Hours(1);  // idle time before a bucket is refreshed
   absl::Duration maintenance_interval = absl::Milliseconds(500);
   // Called from the maintenance thread whenever the routing table's contacts
@@ -61,6 +84,16 @@ struct GetReply {
   bool found = false;
   std::string value;
   storage::Version version;
+};
+
+// Progress of a planned leave (Node::Leave).
+struct LeaveProgress {
+  std::string phase;  // "announcing", "handoff", "done"
+  uint32_t pass = 0;
+  uint64_t keys_total = 0;
+  uint64_t keys_moved = 0;
+  uint64_t bytes_moved = 0;
+  uint64_t keys_failed = 0;
 };
 
 struct ReplicaLocation {
@@ -110,6 +143,16 @@ class Node {
   // one). FAILED_PRECONDITION for the memory engine, or when `dir` exists.
   void Snapshot(std::string dir, std::function<void(absl::Status)> done);
   std::vector<membership::Membership::PeerView> Peers() const { return membership_.Peers(); }
+  // Counters of background repair work, by name (docs/operations.md).
+  std::vector<std::pair<std::string, uint64_t>> Stats() const;
+  // Planned leave: tells the peers, hands every key to its new owners on a
+  // thread of its own, reports progress (the last call has phase "done"),
+  // then calls options().on_left. FAILED_PRECONDITION if already leaving.
+  [[nodiscard]] absl::Status Leave(std::function<void(const LeaveProgress&)> progress);
+  // Test hook (options().test_hooks): forgets up to `limit` (0: all) keys
+  // starting with `prefix`, as if a disk lost them. FAILED_PRECONDITION
+  // without test hooks.
+  [[nodiscard]] absl::StatusOr<uint64_t> DropKeys(const std::string& prefix, uint32_t limit);
 
   // ---- Requests from peers. `from` is learned into the routing table.
   // Join: returns this node's contact followed by the peers closest to `from`.
@@ -123,12 +166,27 @@ class Node {
                    std::function<void(absl::StatusOr<bool>)> done);
   [[nodiscard]] absl::StatusOr<std::optional<storage::Record>> HandleFetch(
       const std::string& key) const;
+  // Keeps `rec` as a hint for `target`, a replica the sender found down.
+  void HandleStoreHint(const dht::Contact& from, const dht::NodeId& target, const std::string& key,
+                       storage::Record rec, std::function<void(absl::Status)> done);
+  // Anti-entropy, answered on the repair thread (a scan of the engine).
+  // `theirs` is nullopt when the peer sent only the root.
+  void HandleSyncDigest(const dht::Contact& from, uint64_t root,
+                        std::optional<replication::Digest> theirs,
+                        std::function<void(replication::DigestAnswer)> done);
+  void HandleReconcile(const dht::Contact& from, std::vector<uint32_t> buckets,
+                       std::vector<replication::KeyVersion> keys,
+                       std::function<void(replication::ReconcilePlan)> done);
+  // `from` announced a planned leave: it owns no keys from now on.
+  void HandleLeaving(const dht::Contact& from);
 
   // Iterative Kademlia lookup: the k live nodes closest to `target` this
   // node can find, closest first (this node included when it is among them).
   void FindClosest(const dht::NodeId& target, ContactsCallback done);
-  // The replica set of `key_id`: the N closest live nodes. Resolved from the
-  // routing table when it knows the whole cluster, else by a lookup.
+  // The replica set of `key_id`: the N closest nodes that are not dead
+  // (down nodes included: they keep their keys until --dead-after, and
+  // writes leave hints for them). Resolved from the routing table when it
+  // knows the whole cluster, else by a lookup (which finds live nodes only).
   void ResolveReplicas(const dht::NodeId& key_id, ContactsCallback done);
 
   const dht::Contact& self() const { return options_.self; }
@@ -155,6 +213,36 @@ class Node {
   // Calls options_.save_contacts if the contacts changed since the last call.
   void SaveContactsIfChanged();
 
+  // Logs the failure detector's state changes; a death triggers a repair.
+  void LogTransitions();
+
+  // ---- Repair (node_repair.cc, node_sync.cc, node_leave.cc).
+  // Nodes that may own keys now: this node (unless leaving) and every
+  // contact neither dead nor left.
+  std::vector<dht::Contact> OwnerCandidates() const;
+  // True for a tombstone, or an expired record, whose grace has passed: the
+  // purge erases it, and anti-entropy no longer exchanges it.
+  bool PastGrace(const storage::Record& rec, int64_t now_ms) const;
+  // Keeps a hint for `target` on the next-closest live node outside the
+  // replica set (this node if there is none).
+  void SendHint(const dht::Contact& target, const std::string& key, const storage::Record& rec);
+  void KeepHint(const dht::NodeId& target, const std::string& key, const storage::Record& rec);
+  void ReplayHints();  // maintenance thread
+  void RepairRound();  // maintenance thread: anti-entropy, handoff, purge
+  void SyncWith(const dht::Contact& peer, const replication::Digest& mine,
+                const std::vector<dht::Contact>& candidates);
+  // Pushes records this node no longer owns to their owners, then drops them.
+  void HandOff(const std::vector<replication::KeyVersion>& keys,
+               const std::vector<dht::Contact>& candidates);
+  struct StoreJob {
+    dht::Contact to;
+    std::string key;
+    storage::Record record;
+  };
+  // Runs the Stores with at most `window` in flight; blocks until all end.
+  std::vector<absl::Status> StoreMany(const std::vector<StoreJob>& jobs, size_t window);
+  void LeaveLoop(std::function<void(const LeaveProgress&)> progress);  // the leave thread
+
   // Const after construction.
   const NodeOptions options_;
   storage::Engine* const engine_;
@@ -171,7 +259,27 @@ class Node {
   bool joined_ ABSL_GUARDED_BY(mu_) = false;
   std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
   std::vector<dht::Contact> saved_contacts_;  // maintenance thread only
+  std::unique_ptr<replication::HintStore> owned_hints_;
+  replication::HintStore* hints_;
+  // Answers anti-entropy requests: they scan the engine, which must not
+  // happen on gRPC's callback threads.
+  std::unique_ptr<util::ThreadPool> repair_pool_;
+  std::atomic<bool> leaving_{false};
+  std::atomic<bool> repair_soon_{false};  // run a repair round at the next tick
+  std::thread leave_thread_;
   std::thread maintenance_;
+
+  // Counters reported by Stats(); relaxed atomics.
+  struct Counters {
+    std::atomic<uint64_t> hints_sent{0}, hints_kept{0}, hints_replayed{0}, hints_dropped{0};
+    std::atomic<uint64_t> ae_rounds{0}, ae_exchanges{0}, ae_buckets_differing{0};
+    std::atomic<uint64_t> ae_keys_pulled{0}, ae_keys_pushed{0}, ae_keys_served{0};
+    std::atomic<uint64_t> ae_bytes_sent{0}, ae_bytes_received{0};
+    std::atomic<uint64_t> handoff_keys_pushed{0}, handoff_keys_dropped{0}, handoff_bytes{0};
+    std::atomic<uint64_t> purged_expired{0}, purged_tombstones{0};
+    std::atomic<uint64_t> leave_keys_moved{0}, leave_bytes_moved{0};
+  };
+  mutable Counters counters_;
 };
 
 }  // namespace kv::node

@@ -90,9 +90,13 @@ void Node::ResolveReplicas(const dht::NodeId& key_id, ContactsCallback done) {
   // A table with room in it has seen every node the cluster told it about:
   // the replica set needs no network hop.
   if (membership_.KnownNodes() <= options_.k) {
-    return done(membership_.ClosestLive(key_id, n));
+    std::vector<dht::Contact> owners = replication::ClosestOf(OwnerCandidates(), key_id, n);
+    return done(std::move(owners));
   }
-  FindClosest(key_id, [n, done = std::move(done)](std::vector<dht::Contact> found) {
+  FindClosest(key_id, [this, n, done = std::move(done)](std::vector<dht::Contact> found) {
+    if (leaving_.load()) {
+      std::erase_if(found, [this](const dht::Contact& c) { return c.id == options_.self.id; });
+    }
     if (found.size() > n) found.resize(n);
     done(std::move(found));
   });
@@ -107,10 +111,12 @@ void Node::Stop() {
     absl::MutexLock l(&mu_);
     stopping_ = true;
   }
+  if (leave_thread_.joinable()) leave_thread_.join();
   if (maintenance_.joinable()) {
     maintenance_.join();
     SaveContactsIfChanged();
   }
+  repair_pool_->Shutdown();
 }
 
 void Node::SaveContactsIfChanged() {
@@ -177,6 +183,8 @@ void Node::MaintenanceLoop() {
   absl::Duration join_backoff = absl::Milliseconds(500);
   absl::Time next_join = absl::InfinitePast();
   absl::Time next_refresh = clock_->Now() + absl::Minutes(1);
+  absl::Time next_repair = clock_->Now() + options_.anti_entropy_interval;
+  size_t known_nodes = membership_.KnownNodes();
   auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
   while (true) {
     const absl::Time now = clock_->Now();
@@ -190,15 +198,23 @@ void Node::MaintenanceLoop() {
         join_backoff = std::min(join_backoff * 2, absl::Seconds(30));
       }
     }
-    for (const auto& t : membership_.Sweep()) {
-      if (t.state == membership::PeerState::kDown) {
-        spdlog::warn("peer {} is down (no heartbeat for {})", t.id.ShortHex(),
-                     absl::FormatDuration(options_.failure_timeout));
-      } else {
-        spdlog::info("peer {} is alive again", t.id.ShortHex());
-      }
-    }
+    LogTransitions();
     SaveContactsIfChanged();
+    ReplayHints();
+    // A node that joined or died moves keys: repair soon rather than at the
+    // next interval.
+    if (const size_t known = membership_.KnownNodes(); known != known_nodes) {
+      known_nodes = known;
+      repair_soon_ = true;
+    }
+    if (repair_soon_.exchange(false)) {
+      next_repair =
+          std::min(next_repair, now + std::min(absl::Seconds(1), options_.anti_entropy_interval));
+    }
+    if (clock_->Now() >= next_repair && joined()) {
+      RepairRound();
+      next_repair = clock_->Now() + options_.anti_entropy_interval;
+    }
     if (now >= next_refresh) {
       next_refresh = now + absl::Minutes(1);
       std::vector<dht::NodeId> targets;

@@ -120,6 +120,11 @@ void Coordinator::Write(const std::string& key, const storage::Record& rec,
                         const std::vector<dht::Contact>& replicas, int n, Consistency c,
                         WriteCallback done) {
   auto state = std::make_shared<WriteState>(n, RequiredAcks(c, n), c, rec.version, std::move(done));
+  // One shared copy of the write for the hints of peer replicas that fail.
+  std::shared_ptr<const std::pair<std::string, storage::Record>> for_hints;
+  if (replica_failed_) {
+    for_hints = std::make_shared<const std::pair<std::string, storage::Record>>(key, rec);
+  }
   for (const dht::Contact& replica : replicas) {
     if (replica.id == self_) {
       OnStorage([this, state, key, rec] {
@@ -128,7 +133,11 @@ void Coordinator::Write(const std::string& key, const storage::Record& rec,
       });
       continue;
     }
-    transport_->Store(replica, key, rec, [state](absl::Status s) {
+    transport_->Store(replica, key, rec, [this, state, replica, for_hints](absl::Status s) {
+      if (!s.ok() && for_hints && s.code() != absl::StatusCode::kResourceExhausted &&
+          s.code() != absl::StatusCode::kInvalidArgument) {
+        replica_failed_(replica, for_hints->first, for_hints->second);
+      }
       if (auto cb = state->OnAnswer(s)) cb();
     });
   }

@@ -76,6 +76,14 @@ class Coordinator {
   // Repairs started by reads so far (for tests and metrics).
   uint64_t read_repairs() const;
 
+  // Called, on any thread, for every peer replica whose Store of a Write
+  // failed for a reason a later retry may fix (not RESOURCE_EXHAUSTED or
+  // INVALID_ARGUMENT): the node keeps a hint for it. Not thread-safe: set it
+  // before the first Write.
+  using ReplicaFailedFn =
+      std::function<void(const dht::Contact&, const std::string& key, const storage::Record&)>;
+  void SetReplicaFailedHandler(ReplicaFailedFn fn) { replica_failed_ = std::move(fn); }
+
  private:
   struct ReadState;
   // Runs `fn` on the storage pool if there is one, else inline.
@@ -87,6 +95,7 @@ class Coordinator {
   storage::Engine* const local_;
   PeerTransport* const transport_;
   util::ThreadPool* const storage_pool_;
+  ReplicaFailedFn replica_failed_;
 
   std::atomic<uint64_t> read_repairs_{0};
 };

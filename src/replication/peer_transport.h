@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "src/dht/node_id.h"
+#include "src/replication/anti_entropy.h"
 #include "src/storage/record.h"
 
 namespace kv::replication {
@@ -27,6 +28,10 @@ class PeerTransport {
   // A join answer: the seed's own contact first, then the peers it suggested.
   using JoinCallback = std::function<void(absl::StatusOr<std::vector<dht::Contact>>)>;
 
+  // Anti-entropy answers (see anti_entropy.h and docs/protocol.md).
+  using DigestCallback = std::function<void(absl::StatusOr<DigestAnswer>)>;
+  using ReconcileCallback = std::function<void(absl::StatusOr<ReconcilePlan>)>;
+
   virtual ~PeerTransport() = default;
 
   // Asks `to` to apply `rec` under `key` (last-writer-wins on the replica).
@@ -41,6 +46,31 @@ class PeerTransport {
   virtual void Ping(const std::string& address, PingCallback done) = 0;
   // Introduces this node to the seed at `address` (any host:port, DNS names included).
   virtual void Join(const std::string& address, JoinCallback done) = 0;
+
+  // The calls below have defaults that fail with UNIMPLEMENTED, so that test
+  // transports only implement what their tests use.
+
+  // Asks `to` to keep `rec` as a hint for `target`, a replica that is down.
+  virtual void StoreHint(const dht::Contact& to, const dht::NodeId& target, const std::string& key,
+                         const storage::Record& rec, StoreCallback done) {
+    done(absl::UnimplementedError("StoreHint"));
+  }
+  // Anti-entropy step 1: `to` compares its digest of the records both nodes
+  // own with `digest`: the roots only when `root_only`, else every bucket.
+  virtual void SyncDigest(const dht::Contact& to, const Digest& digest, bool root_only,
+                          DigestCallback done) {
+    done(absl::UnimplementedError("SyncDigest"));
+  }
+  // Anti-entropy step 2: `keys` are this node's records in `buckets` that
+  // both nodes own; `to` answers what it has newer and what it wants.
+  virtual void Reconcile(const dht::Contact& to, const std::vector<uint32_t>& buckets,
+                         const std::vector<KeyVersion>& keys, ReconcileCallback done) {
+    done(absl::UnimplementedError("Reconcile"));
+  }
+  // Tells `to` that this node is leaving the cluster (planned leave).
+  virtual void Leaving(const dht::Contact& to, StoreCallback done) {
+    done(absl::UnimplementedError("Leaving"));
+  }
 };
 
 }  // namespace kv::replication

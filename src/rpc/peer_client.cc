@@ -84,6 +84,81 @@ void GrpcPeerTransport::Store(const dht::Contact& to, const std::string& key,
       [done = std::move(done)](absl::Status s, v1::StoreResponse) { done(s); });
 }
 
+void GrpcPeerTransport::StoreHint(const dht::Contact& to, const dht::NodeId& target,
+                                  const std::string& key, const storage::Record& rec,
+                                  StoreCallback done) {
+  v1::StoreRequest req;
+  ToProto(options_.self, req.mutable_from());
+  req.set_key(key);
+  ToProto(rec, req.mutable_record());
+  req.set_hint_for(target.ToHex());
+  v1::Peer::Stub* stub = PeerFor(to.address)->peer.get();
+  Call<v1::StoreRequest, v1::StoreResponse>(
+      std::move(req),
+      [stub](grpc::ClientContext* ctx, const v1::StoreRequest* rq, v1::StoreResponse* rs,
+             std::function<void(grpc::Status)> cb) { stub->async()->Store(ctx, rq, rs, cb); },
+      [done = std::move(done)](absl::Status s, v1::StoreResponse) { done(s); });
+}
+
+void GrpcPeerTransport::SyncDigest(const dht::Contact& to, const replication::Digest& digest,
+                                   bool root_only, DigestCallback done) {
+  v1::DigestRequest req;
+  ToProto(options_.self, req.mutable_from());
+  req.set_root(replication::DigestRoot(digest));
+  if (!root_only) req.mutable_buckets()->Add(digest.begin(), digest.end());
+  v1::Peer::Stub* stub = PeerFor(to.address)->peer.get();
+  Call<v1::DigestRequest, v1::DigestResponse>(
+      std::move(req),
+      [stub](grpc::ClientContext* ctx, const v1::DigestRequest* rq, v1::DigestResponse* rs,
+             std::function<void(grpc::Status)> cb) { stub->async()->SyncDigest(ctx, rq, rs, cb); },
+      [done = std::move(done)](absl::Status s, v1::DigestResponse resp) {
+        if (!s.ok()) return done(s);
+        done(replication::DigestAnswer{
+            .root_matches = resp.root_matches(),
+            .differing = std::vector<uint32_t>(resp.differing().begin(), resp.differing().end())});
+      });
+}
+
+void GrpcPeerTransport::Reconcile(const dht::Contact& to, const std::vector<uint32_t>& buckets,
+                                  const std::vector<replication::KeyVersion>& keys,
+                                  ReconcileCallback done) {
+  v1::ReconcileRequest req;
+  ToProto(options_.self, req.mutable_from());
+  req.mutable_buckets()->Add(buckets.begin(), buckets.end());
+  for (const replication::KeyVersion& kv : keys) {
+    v1::KeyVersion* out = req.add_keys();
+    out->set_key(kv.key);
+    ToProto(kv.version, out->mutable_version());
+    out->set_tombstone(kv.tombstone);
+  }
+  v1::Peer::Stub* stub = PeerFor(to.address)->peer.get();
+  Call<v1::ReconcileRequest, v1::ReconcileResponse>(
+      std::move(req),
+      [stub](grpc::ClientContext* ctx, const v1::ReconcileRequest* rq, v1::ReconcileResponse* rs,
+             std::function<void(grpc::Status)> cb) { stub->async()->Reconcile(ctx, rq, rs, cb); },
+      [done = std::move(done)](absl::Status s, v1::ReconcileResponse resp) {
+        if (!s.ok()) return done(s);
+        replication::ReconcilePlan plan;
+        plan.truncated = resp.truncated();
+        for (v1::KeyRecord& r : *resp.mutable_newer()) {
+          plan.newer.push_back({std::move(*r.mutable_key()), FromProto(r.record())});
+        }
+        for (std::string& k : *resp.mutable_wanted()) plan.wanted.push_back(std::move(k));
+        done(std::move(plan));
+      });
+}
+
+void GrpcPeerTransport::Leaving(const dht::Contact& to, StoreCallback done) {
+  v1::LeaveNotice req;
+  ToProto(options_.self, req.mutable_from());
+  v1::Peer::Stub* stub = PeerFor(to.address)->peer.get();
+  Call<v1::LeaveNotice, v1::LeaveNoticeResponse>(
+      std::move(req),
+      [stub](grpc::ClientContext* ctx, const v1::LeaveNotice* rq, v1::LeaveNoticeResponse* rs,
+             std::function<void(grpc::Status)> cb) { stub->async()->Leaving(ctx, rq, rs, cb); },
+      [done = std::move(done)](absl::Status s, v1::LeaveNoticeResponse) { done(s); });
+}
+
 void GrpcPeerTransport::Fetch(const dht::Contact& to, const std::string& key, FetchCallback done) {
   v1::FetchRequest req;
   ToProto(options_.self, req.mutable_from());

@@ -38,6 +38,13 @@ class GrpcPeerTransport final : public replication::PeerTransport {
   void FindNode(const dht::Contact& to, const dht::NodeId& target, FindNodeCallback done) override;
   void Ping(const std::string& address, PingCallback done) override;
   void Join(const std::string& address, JoinCallback done) override;
+  void StoreHint(const dht::Contact& to, const dht::NodeId& target, const std::string& key,
+                 const storage::Record& rec, StoreCallback done) override;
+  void SyncDigest(const dht::Contact& to, const replication::Digest& digest, bool root_only,
+                  DigestCallback done) override;
+  void Reconcile(const dht::Contact& to, const std::vector<uint32_t>& buckets,
+                 const std::vector<replication::KeyVersion>& keys, ReconcileCallback done) override;
+  void Leaving(const dht::Contact& to, StoreCallback done) override;
 
   // The shared channel to `address` (created on first use).
   std::shared_ptr<grpc::Channel> Channel(const std::string& address);

@@ -29,6 +29,101 @@ absl::StatusOr<dht::Contact> Sender(const v1::NodeInfo& from) {
   return c;
 }
 
+v1::PeerState PeerStateToProto(const membership::Membership::PeerView& p) {
+  if (p.dead || p.left) return v1::DEAD;
+  switch (p.state) {
+    case membership::PeerState::kSuspect:
+      return v1::SUSPECT;
+    case membership::PeerState::kDown:
+      return v1::DOWN;
+    case membership::PeerState::kAlive:
+      break;
+  }
+  return v1::ALIVE;
+}
+
+// Streams a planned leave's progress. Updates that arrive while a write is
+// in flight are coalesced: the client sees the latest, and always the last.
+class LeaveReactor final : public grpc::ServerWriteReactor<v1::LeaveProgress> {
+ public:
+  explicit LeaveReactor(node::Node* node) {
+    absl::Status s = node->Leave([this](const node::LeaveProgress& p) { Update(p); });
+    if (!s.ok()) {
+      absl::MutexLock l(&mu_);
+      leave_running_ = false;
+      finished_ = true;
+      Finish(ToGrpc(s));
+    }
+  }
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock l(&mu_);
+    writing_ = false;
+    if (!ok) {
+      if (!finished_) {
+        finished_ = true;
+        Finish(grpc::Status::OK);
+      }
+      return;
+    }
+    WriteNextLocked();
+  }
+  // The leave goes on when the client goes away; the reactor lives until
+  // both the call and the leave have ended.
+  void OnDone() override {
+    mu_.Lock();
+    done_ = true;
+    const bool last = !leave_running_;
+    mu_.Unlock();
+    if (last) delete this;
+  }
+
+ private:
+  void Update(const node::LeaveProgress& p) {
+    mu_.Lock();
+    if (p.phase == "done") leave_running_ = false;
+    if (done_) {
+      const bool last = !leave_running_;
+      mu_.Unlock();
+      if (last) delete this;
+      return;
+    }
+    if (!finished_) {
+      pending_ = p;
+      if (!writing_) WriteNextLocked();
+    }
+    mu_.Unlock();
+  }
+  void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    if (pending_) {
+      out_.set_phase(pending_->phase);
+      out_.set_pass(pending_->pass);
+      out_.set_keys_total(pending_->keys_total);
+      out_.set_keys_moved(pending_->keys_moved);
+      out_.set_bytes_moved(pending_->bytes_moved);
+      out_.set_keys_failed(pending_->keys_failed);
+      last_was_done_ = pending_->phase == "done";
+      pending_.reset();
+      writing_ = true;
+      StartWrite(&out_);
+      return;
+    }
+    if (last_was_done_) {
+      finished_ = true;
+      Finish(grpc::Status::OK);
+    }
+  }
+
+  absl::Mutex mu_;
+  std::optional<node::LeaveProgress> pending_ ABSL_GUARDED_BY(mu_);
+  v1::LeaveProgress out_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool last_was_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;  // OnDone ran
+  bool leave_running_ ABSL_GUARDED_BY(mu_) = true;
+};
+
 template <typename Resp>
 node::Node::WriteCallback WriteReply(ServerUnaryReactor* reactor, Resp* resp) {
   return [reactor, resp](absl::StatusOr<replication::WriteResult> r) {
@@ -122,7 +217,9 @@ ServerUnaryReactor* AdminService::Peers(CallbackServerContext* ctx, const v1::Pe
   for (const auto& p : node_->Peers()) {
     v1::PeerEntry* e = resp->add_peers();
     ToProto(p.contact, e->mutable_node());
-    e->set_state(p.state == membership::PeerState::kAlive ? v1::ALIVE : v1::DOWN);
+    e->set_state(PeerStateToProto(p));
+    e->set_phi(p.phi);
+    e->set_left(p.left);
     e->set_bucket(p.bucket);
     e->set_last_heard_millis_ago(
         p.last_heard == absl::InfinitePast() ? -1 : absl::ToInt64Milliseconds(now - p.last_heard));
@@ -160,6 +257,26 @@ ServerUnaryReactor* AdminService::Snapshot(CallbackServerContext* ctx,
   return reactor;
 }
 
+ServerUnaryReactor* AdminService::Stats(CallbackServerContext* ctx, const v1::StatsRequest* req,
+                                        v1::StatsResponse* resp) {
+  ToProto(node_->self(), resp->mutable_self());
+  for (const auto& [name, value] : node_->Stats()) (*resp->mutable_counters())[name] = value;
+  return FinishNow(ctx, absl::OkStatus());
+}
+
+grpc::ServerWriteReactor<v1::LeaveProgress>* AdminService::Leave(CallbackServerContext* ctx,
+                                                                 const v1::LeaveRequest* req) {
+  return new LeaveReactor(node_);
+}
+
+ServerUnaryReactor* AdminService::DropKeys(CallbackServerContext* ctx,
+                                           const v1::DropKeysRequest* req,
+                                           v1::DropKeysResponse* resp) {
+  absl::StatusOr<uint64_t> n = node_->DropKeys(req->prefix(), req->limit());
+  if (n.ok()) resp->set_dropped(*n);
+  return FinishNow(ctx, n.status());
+}
+
 ServerUnaryReactor* PeerService::FindNode(CallbackServerContext* ctx,
                                           const v1::FindNodeRequest* req,
                                           v1::FindNodeResponse* resp) {
@@ -183,6 +300,13 @@ ServerUnaryReactor* PeerService::Store(CallbackServerContext* ctx, const v1::Sto
     return FinishNow(ctx, s);
   }
   ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  if (!req->hint_for().empty()) {
+    absl::StatusOr<dht::NodeId> target = dht::NodeId::FromHex(req->hint_for());
+    if (!target.ok()) return FinishNow(ctx, target.status());
+    node_->HandleStoreHint(*from, *target, req->key(), FromProto(req->record()),
+                           [reactor](absl::Status s) { reactor->Finish(ToGrpc(s)); });
+    return reactor;
+  }
   node_->HandleStore(*from, req->key(), FromProto(req->record()),
                      [reactor, resp](absl::StatusOr<bool> applied) {
                        if (applied.ok()) resp->set_applied(*applied);
@@ -200,6 +324,72 @@ ServerUnaryReactor* PeerService::Fetch(CallbackServerContext* ctx, const v1::Fet
     ToProto(**rec, resp->mutable_record());
   }
   return FinishNow(ctx, rec.status());
+}
+
+ServerUnaryReactor* PeerService::SyncDigest(CallbackServerContext* ctx,
+                                            const v1::DigestRequest* req,
+                                            v1::DigestResponse* resp) {
+  absl::StatusOr<dht::Contact> from = Sender(req->from());
+  if (!from.ok()) return FinishNow(ctx, from.status());
+  std::optional<replication::Digest> digest;
+  if (req->buckets_size() != 0) {
+    if (static_cast<size_t>(req->buckets_size()) != replication::kDigestBuckets) {
+      return FinishNow(ctx, absl::InvalidArgumentError(absl::StrCat(
+                                "digest has ", req->buckets_size(), " buckets; this node uses ",
+                                replication::kDigestBuckets)));
+    }
+    digest.emplace();
+    std::copy(req->buckets().begin(), req->buckets().end(), digest->begin());
+  }
+  ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  node_->HandleSyncDigest(*from, req->root(), std::move(digest),
+                          [reactor, resp](replication::DigestAnswer a) {
+                            resp->set_root_matches(a.root_matches);
+                            resp->mutable_differing()->Add(a.differing.begin(), a.differing.end());
+                            reactor->Finish(grpc::Status::OK);
+                          });
+  return reactor;
+}
+
+ServerUnaryReactor* PeerService::Reconcile(CallbackServerContext* ctx,
+                                           const v1::ReconcileRequest* req,
+                                           v1::ReconcileResponse* resp) {
+  absl::StatusOr<dht::Contact> from = Sender(req->from());
+  if (!from.ok()) return FinishNow(ctx, from.status());
+  std::vector<uint32_t> buckets;
+  for (uint32_t b : req->buckets()) {
+    if (b >= replication::kDigestBuckets) {
+      return FinishNow(ctx,
+                       absl::InvalidArgumentError(absl::StrCat("bucket ", b, " is out of range")));
+    }
+    buckets.push_back(b);
+  }
+  std::vector<replication::KeyVersion> keys;
+  keys.reserve(req->keys_size());
+  for (const v1::KeyVersion& k : req->keys()) {
+    keys.push_back({k.key(), FromProto(k.version()), k.tombstone()});
+  }
+  ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  node_->HandleReconcile(*from, std::move(buckets), std::move(keys),
+                         [reactor, resp](replication::ReconcilePlan plan) {
+                           for (replication::KeyRecord& r : plan.newer) {
+                             v1::KeyRecord* out = resp->add_newer();
+                             out->set_key(std::move(r.key));
+                             ToProto(r.record, out->mutable_record());
+                           }
+                           for (std::string& k : plan.wanted) resp->add_wanted(std::move(k));
+                           resp->set_truncated(plan.truncated);
+                           reactor->Finish(grpc::Status::OK);
+                         });
+  return reactor;
+}
+
+ServerUnaryReactor* PeerService::Leaving(CallbackServerContext* ctx, const v1::LeaveNotice* req,
+                                         v1::LeaveNoticeResponse* resp) {
+  absl::StatusOr<dht::Contact> from = Sender(req->from());
+  if (!from.ok()) return FinishNow(ctx, from.status());
+  node_->HandleLeaving(*from);
+  return FinishNow(ctx, absl::OkStatus());
 }
 
 }  // namespace kv::rpc

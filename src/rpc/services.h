@@ -51,6 +51,14 @@ class AdminService final : public kvstore::v1::Admin::CallbackService {
   grpc::ServerUnaryReactor* Snapshot(grpc::CallbackServerContext* ctx,
                                      const kvstore::v1::SnapshotRequest* req,
                                      kvstore::v1::SnapshotResponse* resp) override;
+  grpc::ServerUnaryReactor* Stats(grpc::CallbackServerContext* ctx,
+                                  const kvstore::v1::StatsRequest* req,
+                                  kvstore::v1::StatsResponse* resp) override;
+  grpc::ServerWriteReactor<kvstore::v1::LeaveProgress>* Leave(
+      grpc::CallbackServerContext* ctx, const kvstore::v1::LeaveRequest* req) override;
+  grpc::ServerUnaryReactor* DropKeys(grpc::CallbackServerContext* ctx,
+                                     const kvstore::v1::DropKeysRequest* req,
+                                     kvstore::v1::DropKeysResponse* resp) override;
 
  private:
   node::Node* const node_;
@@ -69,6 +77,15 @@ class PeerService final : public kvstore::v1::Peer::CallbackService {
   grpc::ServerUnaryReactor* Fetch(grpc::CallbackServerContext* ctx,
                                   const kvstore::v1::FetchRequest* req,
                                   kvstore::v1::FetchResponse* resp) override;
+  grpc::ServerUnaryReactor* SyncDigest(grpc::CallbackServerContext* ctx,
+                                       const kvstore::v1::DigestRequest* req,
+                                       kvstore::v1::DigestResponse* resp) override;
+  grpc::ServerUnaryReactor* Reconcile(grpc::CallbackServerContext* ctx,
+                                      const kvstore::v1::ReconcileRequest* req,
+                                      kvstore::v1::ReconcileResponse* resp) override;
+  grpc::ServerUnaryReactor* Leaving(grpc::CallbackServerContext* ctx,
+                                    const kvstore::v1::LeaveNotice* req,
+                                    kvstore::v1::LeaveNoticeResponse* resp) override;
 
  private:
   node::Node* const node_;

@@ -1,0 +1,182 @@
+// Planned leave, the operator's counters and test hooks.
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/notification.h"
+#include "spdlog/spdlog.h"
+#include "src/node/node.h"
+
+namespace kv::node {
+
+void Node::LogTransitions() {
+  for (const auto& t : membership_.Sweep()) {
+    if (t.dead) {
+      spdlog::warn(
+          "peer {} is {}; its keys move to the next-closest nodes", t.id.ShortHex(),
+          t.left ? "leaving" : "dead (down for " + absl::FormatDuration(options_.dead_after) + ")");
+      repair_soon_ = true;
+      continue;
+    }
+    switch (t.state) {
+      case membership::PeerState::kDown:
+        spdlog::warn("peer {} is down (heartbeats stopped)", t.id.ShortHex());
+        break;
+      case membership::PeerState::kSuspect:
+        spdlog::info("peer {} is suspect (heartbeats late)", t.id.ShortHex());
+        break;
+      case membership::PeerState::kAlive:
+        spdlog::info("peer {} is alive", t.id.ShortHex());
+        break;
+    }
+  }
+}
+
+void Node::HandleLeaving(const dht::Contact& from) {
+  spdlog::info("peer {} ({}) announced it is leaving", from.id.ShortHex(), from.address);
+  membership_.MarkLeft(from.id);
+  repair_soon_ = true;
+}
+
+absl::Status Node::Leave(std::function<void(const LeaveProgress&)> progress) {
+  if (leaving_.exchange(true)) {
+    return absl::FailedPreconditionError("this node is already leaving the cluster");
+  }
+  leave_thread_ = std::thread([this, progress = std::move(progress)] { LeaveLoop(progress); });
+  return absl::OkStatus();
+}
+
+void Node::LeaveLoop(std::function<void(const LeaveProgress&)> progress) {
+  LeaveProgress p{.phase = "announcing"};
+  progress(p);
+  // Tell every contact, so coordinators stop choosing this node.
+  std::vector<membership::Membership::PeerView> peers = membership_.Peers();
+  {
+    absl::Mutex mu;
+    size_t pending = peers.size();
+    for (const auto& peer : peers) {
+      transport_->Leaving(peer.contact, [&](absl::Status) {
+        absl::MutexLock l(&mu);
+        --pending;
+      });
+    }
+    absl::MutexLock l(&mu);
+    auto all = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return pending == 0; };
+    mu.Await(absl::Condition(&all));
+  }
+  spdlog::info("leaving: told {} peers; handing off keys", peers.size());
+
+  // Pass after pass, push every record whose version was not yet moved, until
+  // a pass finds nothing new: writes that were in flight when the peers
+  // learned of the leave are caught by the next pass.
+  const size_t n = static_cast<size_t>(options_.replicas);
+  absl::flat_hash_map<std::string, storage::Version> moved;
+  constexpr uint32_t kMaxPasses = 8;
+  p.phase = "handoff";
+  for (p.pass = 1; p.pass <= kMaxPasses; ++p.pass) {
+    std::vector<std::pair<std::string, storage::Version>> todo;
+    engine_->ForEach([&](std::string_view key, const storage::Record& rec) {
+      auto it = moved.find(absl::string_view(key.data(), key.size()));
+      if (it == moved.end() || it->second != rec.version)
+        todo.push_back({std::string(key), rec.version});
+    });
+    p.keys_total = p.keys_moved + todo.size();
+    progress(p);
+    if (todo.empty()) break;
+    const std::vector<dht::Contact> candidates = OwnerCandidates();
+    constexpr size_t kBatch = 256;
+    absl::Time last_report = clock_->Now();
+    for (size_t start = 0; start < todo.size(); start += kBatch) {
+      std::vector<StoreJob> jobs;
+      std::vector<std::pair<size_t, size_t>> ranges;
+      std::vector<size_t> which;
+      for (size_t i = start; i < std::min(todo.size(), start + kBatch); ++i) {
+        absl::StatusOr<std::optional<storage::Record>> rec = engine_->Read(todo[i].first);
+        if (!rec.ok() || !*rec) continue;
+        const size_t first = jobs.size();
+        for (const dht::Contact& o :
+             replication::ClosestOf(candidates, dht::NodeId::FromKey(todo[i].first), n)) {
+          jobs.push_back({o, todo[i].first, **rec});
+        }
+        ranges.push_back({first, jobs.size()});
+        which.push_back(i);
+      }
+      std::vector<absl::Status> results = StoreMany(jobs, 32);
+      for (size_t j = 0; j < which.size(); ++j) {
+        const auto [first, end] = ranges[j];
+        const bool ok = end > first && std::all_of(results.begin() + first, results.begin() + end,
+                                                   [](const absl::Status& s) { return s.ok(); });
+        if (!ok) {
+          ++p.keys_failed;
+          continue;
+        }
+        const StoreJob& job = jobs[first];
+        moved[job.key] = job.record.version;
+        ++p.keys_moved;
+        const size_t bytes = job.key.size() + job.record.value.size();
+        p.bytes_moved += bytes;
+        counters_.leave_keys_moved.fetch_add(1, std::memory_order_relaxed);
+        counters_.leave_bytes_moved.fetch_add(bytes, std::memory_order_relaxed);
+      }
+      if (clock_->Now() - last_report >= absl::Seconds(1)) {
+        last_report = clock_->Now();
+        spdlog::info("leaving: pass {}: moved {} keys ({} bytes), {} failed", p.pass, p.keys_moved,
+                     p.bytes_moved, p.keys_failed);
+        progress(p);
+      }
+    }
+  }
+  p.phase = "done";
+  spdlog::info("leaving: done; moved {} keys ({} bytes) in {} passes, {} failed", p.keys_moved,
+               p.bytes_moved, p.pass, p.keys_failed);
+  progress(p);
+  if (options_.on_left) options_.on_left();
+}
+
+absl::StatusOr<uint64_t> Node::DropKeys(const std::string& prefix, uint32_t limit) {
+  if (!options_.test_hooks) {
+    return absl::FailedPreconditionError(
+        "DropKeys is a test hook; start the node with --enable-test-hooks to use it");
+  }
+  std::vector<std::string> keys;
+  engine_->ForEach([&](std::string_view key, const storage::Record&) {
+    if ((limit == 0 || keys.size() < limit) && key.substr(0, prefix.size()) == prefix) {
+      keys.emplace_back(key);
+    }
+  });
+  for (const std::string& k : keys) engine_->TEST_Erase(k);
+  spdlog::warn("test hook: dropped {} keys with prefix '{}'", keys.size(), prefix);
+  return keys.size();
+}
+
+std::vector<std::pair<std::string, uint64_t>> Node::Stats() const {
+  auto v = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+  const replication::HintStore::Stats h = hints_->stats();
+  const Counters& c = counters_;
+  return {
+      {"anti_entropy_buckets_differing", v(c.ae_buckets_differing)},
+      {"anti_entropy_bytes_received", v(c.ae_bytes_received)},
+      {"anti_entropy_bytes_sent", v(c.ae_bytes_sent)},
+      {"anti_entropy_exchanges", v(c.ae_exchanges)},
+      {"anti_entropy_keys_pulled", v(c.ae_keys_pulled)},
+      {"anti_entropy_keys_pushed", v(c.ae_keys_pushed)},
+      {"anti_entropy_keys_served", v(c.ae_keys_served)},
+      {"anti_entropy_rounds", v(c.ae_rounds)},
+      {"handoff_bytes", v(c.handoff_bytes)},
+      {"handoff_keys_dropped", v(c.handoff_keys_dropped)},
+      {"handoff_keys_pushed", v(c.handoff_keys_pushed)},
+      {"hints_bytes", h.bytes},
+      {"hints_dropped", v(c.hints_dropped) + h.evicted},
+      {"hints_kept", v(c.hints_kept)},
+      {"hints_pending", h.hints},
+      {"hints_replayed", v(c.hints_replayed)},
+      {"hints_sent", v(c.hints_sent)},
+      {"keys", engine_->Size()},
+      {"leave_bytes_moved", v(c.leave_bytes_moved)},
+      {"leave_keys_moved", v(c.leave_keys_moved)},
+      {"purged_expired", v(c.purged_expired)},
+      {"purged_tombstones", v(c.purged_tombstones)},
+      {"read_repairs", coordinator_.read_repairs()},
+  };
+}
+
+}  // namespace kv::node

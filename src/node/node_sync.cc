@@ -1,0 +1,311 @@
+// Anti-entropy between replicas, handoff of keys a node no longer owns
+// (rebalancing after joins, deaths and leaves) and the tombstone purge: one
+// repair round, run by the maintenance thread every --anti-entropy-interval.
+//
+// A round scans the engine once. For every record it computes the owners
+// (the N closest nodes that are neither dead nor left). Records this node
+// owns feed one digest per co-owner (anti_entropy.h); records it does not
+// own are handed to their owners and then dropped. Each co-owner is sent its
+// digest; only the buckets that differ are reconciled key by key, so two
+// replicas that agree exchange kDigestBuckets * 8 bytes, whatever they hold.
+#include <algorithm>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/notification.h"
+#include "spdlog/spdlog.h"
+#include "src/node/node.h"
+
+namespace kv::node {
+
+using replication::Digest;
+using replication::KeyRecord;
+using replication::KeyVersion;
+
+namespace {
+
+constexpr size_t kReconcileKeys = 20000;            // keys in one Reconcile request
+constexpr size_t kReconcileAnswerBytes = 2u << 20;  // records in one answer
+constexpr size_t kPushWindow = 32;                  // Stores in flight
+constexpr size_t kDigestWireBytes = replication::kDigestBuckets * 8 + 72;
+constexpr size_t kRootWireBytes = 72;  // sender's NodeInfo and the root
+
+void Bump(std::atomic<uint64_t>& c, uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
+
+size_t KeyVersionBytes(const KeyVersion& kv) {
+  return kv.key.size() + kv.version.node_id.size() + 16;
+}
+
+// Blocks until `start(callback)` calls its callback; returns what it got.
+template <typename T, typename Start>
+T Await(Start start) {
+  absl::Notification done;
+  T out;
+  start([&](T r) {
+    out = std::move(r);
+    done.Notify();
+  });
+  done.WaitForNotification();
+  return out;
+}
+
+}  // namespace
+
+void Node::RepairRound() {
+  Bump(counters_.ae_rounds);
+  const int64_t now_ms = clock_->NowMillis();
+  if (absl::StatusOr<storage::PurgeStats> p = engine_->Purge(now_ms, options_.tombstone_grace);
+      p.ok()) {
+    Bump(counters_.purged_expired, p->expired);
+    Bump(counters_.purged_tombstones, p->tombstones_dropped);
+  } else {
+    spdlog::warn("tombstone purge failed: {}", p.status().ToString());
+  }
+
+  const std::vector<dht::Contact> candidates = OwnerCandidates();
+  const size_t n = static_cast<size_t>(options_.replicas);
+  struct PeerDigest {
+    dht::Contact contact;
+    Digest digest{};
+  };
+  absl::flat_hash_map<dht::NodeId, PeerDigest> digests;
+  std::vector<KeyVersion> not_mine;
+  engine_->ForEach([&](std::string_view key, const storage::Record& rec) {
+    if (PastGrace(rec, now_ms)) return;
+    const dht::NodeId id = dht::NodeId::FromKey(key);
+    const std::vector<dht::Contact> owners = replication::ClosestOf(candidates, id, n);
+    if (!replication::ContainsNode(owners, options_.self.id)) {
+      not_mine.push_back({std::string(key), rec.version, rec.tombstone});
+      return;
+    }
+    const uint64_t h = replication::RecordHash(key, rec.version);
+    const size_t bucket = replication::BucketOf(id);
+    for (const dht::Contact& o : owners) {
+      if (o.id == options_.self.id) continue;
+      PeerDigest& d = digests[o.id];
+      d.contact = o;
+      replication::DigestAdd(d.digest, bucket, h);
+    }
+  });
+  // Co-owners this node holds nothing for still get a digest (all zero):
+  // they may hold keys this node lost.
+  for (const dht::Contact& c : candidates) {
+    if (c.id != options_.self.id && !digests.contains(c.id)) digests[c.id].contact = c;
+  }
+  for (const auto& [id, d] : digests) {
+    if (membership_.State(id) != membership::PeerState::kAlive) continue;
+    SyncWith(d.contact, d.digest, candidates);
+  }
+  if (!not_mine.empty()) HandOff(not_mine, candidates);
+}
+
+void Node::SyncWith(const dht::Contact& peer, const Digest& mine,
+                    const std::vector<dht::Contact>& candidates) {
+  // The roots first: replicas that agree stop here.
+  auto root = Await<absl::StatusOr<replication::DigestAnswer>>(
+      [&](auto cb) { transport_->SyncDigest(peer, mine, /*root_only=*/true, std::move(cb)); });
+  Bump(counters_.ae_exchanges);
+  Bump(counters_.ae_bytes_sent, kRootWireBytes);
+  if (!root.ok()) {
+    spdlog::debug("anti-entropy with {} failed: {}", peer.address, root.status().ToString());
+    return;
+  }
+  Bump(counters_.ae_bytes_received, 4);
+  if (root->root_matches) return;
+  auto answer = Await<absl::StatusOr<replication::DigestAnswer>>(
+      [&](auto cb) { transport_->SyncDigest(peer, mine, /*root_only=*/false, std::move(cb)); });
+  Bump(counters_.ae_bytes_sent, kDigestWireBytes);
+  if (!answer.ok()) {
+    spdlog::debug("anti-entropy with {} failed: {}", peer.address, answer.status().ToString());
+    return;
+  }
+  const std::vector<uint32_t>* differing = &answer->differing;
+  Bump(counters_.ae_bytes_received, differing->size() * 4 + 4);
+  if (differing->empty()) return;
+  Bump(counters_.ae_buckets_differing, differing->size());
+
+  // This node's records in the differing buckets that both own.
+  const absl::flat_hash_set<uint32_t> buckets(differing->begin(), differing->end());
+  const size_t n = static_cast<size_t>(options_.replicas);
+  const int64_t now_ms = clock_->NowMillis();
+  std::vector<KeyVersion> keys;
+  engine_->ForEach([&](std::string_view key, const storage::Record& rec) {
+    if (PastGrace(rec, now_ms)) return;
+    const dht::NodeId id = dht::NodeId::FromKey(key);
+    if (!buckets.contains(static_cast<uint32_t>(replication::BucketOf(id)))) return;
+    const std::vector<dht::Contact> owners = replication::ClosestOf(candidates, id, n);
+    if (replication::ContainsNode(owners, options_.self.id) &&
+        replication::ContainsNode(owners, peer.id)) {
+      keys.push_back({std::string(key), rec.version, rec.tombstone});
+    }
+  });
+
+  // One request per chunk of keys; a chunk ends at a bucket boundary so that
+  // the peer compares whole buckets.
+  std::sort(keys.begin(), keys.end(), [](const KeyVersion& a, const KeyVersion& b) {
+    return replication::BucketOf(dht::NodeId::FromKey(a.key)) <
+           replication::BucketOf(dht::NodeId::FromKey(b.key));
+  });
+  std::vector<uint32_t> all_buckets(differing->begin(), differing->end());
+  size_t next_key = 0;
+  size_t next_bucket = 0;
+  while (next_bucket < all_buckets.size()) {
+    std::vector<uint32_t> chunk_buckets;
+    std::vector<KeyVersion> chunk;
+    while (next_bucket < all_buckets.size() &&
+           (chunk.size() < kReconcileKeys || chunk_buckets.empty())) {
+      const uint32_t b = all_buckets[next_bucket++];
+      chunk_buckets.push_back(b);
+      while (next_key < keys.size() &&
+             replication::BucketOf(dht::NodeId::FromKey(keys[next_key].key)) <= b) {
+        chunk.push_back(std::move(keys[next_key++]));
+      }
+    }
+    size_t sent_bytes = 64 + chunk_buckets.size() * 4;
+    for (const KeyVersion& kv : chunk) sent_bytes += KeyVersionBytes(kv);
+    Bump(counters_.ae_bytes_sent, sent_bytes);
+    auto plan = Await<absl::StatusOr<replication::ReconcilePlan>>(
+        [&](auto cb) { transport_->Reconcile(peer, chunk_buckets, chunk, std::move(cb)); });
+    if (!plan.ok()) {
+      spdlog::debug("reconcile with {} failed: {}", peer.address, plan.status().ToString());
+      return;
+    }
+    // Newer records from the peer: apply here.
+    size_t pulled = 0;
+    for (KeyRecord& r : plan->newer) {
+      Bump(counters_.ae_bytes_received, replication::RecordWireBytes(r.key, r.record));
+      absl::StatusOr<bool> applied = engine_->Apply(r.key, r.record);
+      if (applied.ok() && *applied) ++pulled;
+    }
+    for (const std::string& k : plan->wanted) Bump(counters_.ae_bytes_received, k.size() + 2);
+    // Records the peer lacks: push them.
+    std::vector<StoreJob> jobs;
+    for (const std::string& k : plan->wanted) {
+      absl::StatusOr<std::optional<storage::Record>> rec = engine_->Read(k);
+      if (!rec.ok() || !*rec) continue;
+      Bump(counters_.ae_bytes_sent, replication::RecordWireBytes(k, **rec));
+      jobs.push_back({peer, k, **std::move(rec)});
+    }
+    std::vector<absl::Status> results = StoreMany(jobs, kPushWindow);
+    const size_t pushed =
+        std::count_if(results.begin(), results.end(), [](const absl::Status& s) { return s.ok(); });
+    Bump(counters_.ae_keys_pulled, pulled);
+    Bump(counters_.ae_keys_pushed, pushed);
+    if (pulled + pushed > 0) {
+      spdlog::info("anti-entropy with {}: {} buckets differed; pulled {} keys, pushed {}",
+                   peer.id.ShortHex(), chunk_buckets.size(), pulled, pushed);
+    }
+  }
+}
+
+void Node::HandOff(const std::vector<KeyVersion>& keys,
+                   const std::vector<dht::Contact>& candidates) {
+  const size_t n = static_cast<size_t>(options_.replicas);
+  // Records are pushed in batches; a record is dropped here only once every
+  // owner has acknowledged it, and only if nobody wrote it meanwhile.
+  constexpr size_t kBatch = 512;
+  size_t dropped = 0;
+  for (size_t start = 0; start < keys.size(); start += kBatch) {
+    {
+      absl::MutexLock l(&mu_);
+      if (stopping_) return;
+    }
+    std::vector<StoreJob> jobs;
+    std::vector<std::pair<size_t, size_t>> job_range;  // per key: [first job, end)
+    std::vector<size_t> key_index;
+    for (size_t i = start; i < std::min(keys.size(), start + kBatch); ++i) {
+      const KeyVersion& kv = keys[i];
+      absl::StatusOr<std::optional<storage::Record>> rec = engine_->Read(kv.key);
+      if (!rec.ok() || !*rec || (*rec)->version != kv.version) continue;
+      const std::vector<dht::Contact> owners =
+          replication::ClosestOf(candidates, dht::NodeId::FromKey(kv.key), n);
+      const bool all_up =
+          !owners.empty() && std::all_of(owners.begin(), owners.end(), [&](const dht::Contact& o) {
+            return o.id != options_.self.id &&
+                   membership_.State(o.id) == membership::PeerState::kAlive;
+          });
+      if (!all_up) continue;  // an owner is down: keep the copy for now
+      const size_t first = jobs.size();
+      for (const dht::Contact& o : owners) jobs.push_back({o, kv.key, **rec});
+      job_range.push_back({first, jobs.size()});
+      key_index.push_back(i);
+    }
+    std::vector<absl::Status> results = StoreMany(jobs, kPushWindow);
+    for (size_t j = 0; j < key_index.size(); ++j) {
+      const auto [first, end] = job_range[j];
+      Bump(counters_.handoff_keys_pushed);
+      const bool all_ok = std::all_of(results.begin() + first, results.begin() + end,
+                                      [](const absl::Status& s) { return s.ok(); });
+      if (!all_ok) continue;
+      const KeyVersion& kv = keys[key_index[j]];
+      Bump(counters_.handoff_bytes, replication::RecordWireBytes(kv.key, jobs[first].record));
+      absl::StatusOr<bool> erased = engine_->EraseIf(kv.key, kv.version);
+      if (erased.ok() && *erased) ++dropped;
+    }
+  }
+  Bump(counters_.handoff_keys_dropped, dropped);
+  if (dropped > 0) {
+    spdlog::info("handed off {} keys this node no longer owns to their owners", dropped);
+  }
+}
+
+void Node::HandleSyncDigest(const dht::Contact& from, uint64_t root, std::optional<Digest> theirs,
+                            std::function<void(replication::DigestAnswer)> done) {
+  Learn(from);
+  repair_pool_->Schedule([this, from, root, theirs, done = std::move(done)] {
+    const std::vector<dht::Contact> candidates = OwnerCandidates();
+    const size_t n = static_cast<size_t>(options_.replicas);
+    const int64_t now_ms = clock_->NowMillis();
+    Digest mine{};
+    engine_->ForEach([&](std::string_view key, const storage::Record& rec) {
+      if (PastGrace(rec, now_ms)) return;
+      const dht::NodeId id = dht::NodeId::FromKey(key);
+      const std::vector<dht::Contact> owners = replication::ClosestOf(candidates, id, n);
+      if (replication::ContainsNode(owners, options_.self.id) &&
+          replication::ContainsNode(owners, from.id)) {
+        replication::DigestAdd(mine, replication::BucketOf(id),
+                               replication::RecordHash(key, rec.version));
+      }
+    });
+    replication::DigestAnswer answer{.root_matches = replication::DigestRoot(mine) == root};
+    if (theirs && !answer.root_matches)
+      answer.differing = replication::DifferingBuckets(*theirs, mine);
+    done(std::move(answer));
+  });
+}
+
+void Node::HandleReconcile(const dht::Contact& from, std::vector<uint32_t> buckets,
+                           std::vector<KeyVersion> keys,
+                           std::function<void(replication::ReconcilePlan)> done) {
+  Learn(from);
+  repair_pool_->Schedule(
+      [this, from, buckets = std::move(buckets), keys = std::move(keys), done = std::move(done)] {
+        const absl::flat_hash_set<uint32_t> wanted_buckets(buckets.begin(), buckets.end());
+        const std::vector<dht::Contact> candidates = OwnerCandidates();
+        const size_t n = static_cast<size_t>(options_.replicas);
+        const int64_t now_ms = clock_->NowMillis();
+        std::vector<KeyRecord> mine;
+        engine_->ForEach([&](std::string_view key, const storage::Record& rec) {
+          if (PastGrace(rec, now_ms)) return;
+          const dht::NodeId id = dht::NodeId::FromKey(key);
+          if (!wanted_buckets.contains(static_cast<uint32_t>(replication::BucketOf(id)))) return;
+          const std::vector<dht::Contact> owners = replication::ClosestOf(candidates, id, n);
+          if (replication::ContainsNode(owners, options_.self.id) &&
+              replication::ContainsNode(owners, from.id)) {
+            mine.push_back({std::string(key), rec});
+          }
+        });
+        replication::ReconcilePlan plan =
+            replication::PlanReconcile(keys, std::move(mine), kReconcileAnswerBytes);
+        // Ask only for keys this node owns.
+        std::erase_if(plan.wanted, [&](const std::string& k) {
+          return !replication::ContainsNode(
+              replication::ClosestOf(candidates, dht::NodeId::FromKey(k), n), options_.self.id);
+        });
+        Bump(counters_.ae_keys_served, plan.newer.size());
+        done(std::move(plan));
+      });
+}
+
+}  // namespace kv::node

@@ -1,0 +1,120 @@
+#include "src/replication/anti_entropy.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+
+namespace kv::replication {
+
+size_t BucketOf(const dht::NodeId& key_id) {
+  const auto& b = key_id.bytes();
+  return ((size_t{b[0]} << 8) | b[1]) >> (16 - kDigestBucketBits);
+}
+
+namespace {
+
+constexpr uint64_t kFnvOffset = 0xcbf29ce484222325ULL;
+constexpr uint64_t kFnvPrime = 0x100000001b3ULL;
+
+uint64_t Fnv(uint64_t h, std::string_view bytes) {
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= kFnvPrime;
+  }
+  return h;
+}
+
+uint64_t SplitMix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+}  // namespace
+
+uint64_t RecordHash(std::string_view key, const storage::Version& version) {
+  uint64_t h = Fnv(kFnvOffset, key);
+  h ^= 0xff;                                     // separates the key from what follows
+  for (int shift = 0; shift < 64; shift += 8) {  // little-endian on every host
+    h ^= (version.timestamp >> shift) & 0xff;
+    h *= kFnvPrime;
+  }
+  h = Fnv(h, version.node_id);
+  return SplitMix(h);
+}
+
+uint64_t DigestRoot(const Digest& d) {
+  uint64_t root = 0;
+  for (uint64_t b : d) root ^= b;
+  return root;
+}
+
+std::vector<uint32_t> DifferingBuckets(const Digest& a, const Digest& b) {
+  std::vector<uint32_t> out;
+  for (size_t i = 0; i < kDigestBuckets; ++i) {
+    if (a[i] != b[i]) out.push_back(static_cast<uint32_t>(i));
+  }
+  return out;
+}
+
+std::vector<dht::Contact> ClosestOf(const std::vector<dht::Contact>& candidates,
+                                    const dht::NodeId& target, size_t n) {
+  std::vector<const dht::Contact*> order;
+  order.reserve(candidates.size());
+  for (const dht::Contact& c : candidates) order.push_back(&c);
+  const size_t take = std::min(n, order.size());
+  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(take), order.end(),
+                    [&](const dht::Contact* a, const dht::Contact* b) {
+                      return dht::CloserTo(target, a->id, b->id);
+                    });
+  std::vector<dht::Contact> out;
+  out.reserve(take);
+  for (size_t i = 0; i < take; ++i) out.push_back(*order[i]);
+  return out;
+}
+
+bool ContainsNode(const std::vector<dht::Contact>& nodes, const dht::NodeId& id) {
+  return std::any_of(nodes.begin(), nodes.end(), [&](const dht::Contact& c) { return c.id == id; });
+}
+
+ReconcilePlan PlanReconcile(const std::vector<KeyVersion>& theirs, std::vector<KeyRecord> mine,
+                            size_t max_newer_bytes) {
+  absl::flat_hash_map<std::string_view, const KeyVersion*> by_key;
+  by_key.reserve(theirs.size());
+  for (const KeyVersion& kv : theirs) by_key[kv.key] = &kv;
+
+  ReconcilePlan plan;
+  size_t newer_bytes = 0;
+  absl::flat_hash_map<std::string_view, bool> mine_keys;
+  mine_keys.reserve(mine.size());
+  for (const KeyRecord& r : mine) mine_keys[r.key] = true;
+  for (const KeyVersion& kv : theirs) {
+    if (!mine_keys.contains(kv.key)) plan.wanted.push_back(kv.key);
+  }
+  for (KeyRecord& r : mine) {
+    auto it = by_key.find(r.key);
+    if (it != by_key.end() && it->second->version == r.record.version) continue;
+    if (it != by_key.end() && it->second->version > r.record.version) {
+      plan.wanted.push_back(r.key);
+      continue;
+    }
+    const size_t bytes = RecordWireBytes(r.key, r.record);
+    if (!plan.newer.empty() && newer_bytes + bytes > max_newer_bytes) {
+      plan.truncated = true;
+      continue;
+    }
+    newer_bytes += bytes;
+    plan.newer.push_back(std::move(r));
+  }
+  return plan;
+}
+
+size_t RecordWireBytes(std::string_view key, const storage::Record& rec) {
+  // Field tags, lengths, the 8-byte timestamp and expiry, the tombstone flag.
+  constexpr size_t kFraming = 24;
+  return key.size() + rec.value.size() + rec.version.node_id.size() + kFraming;
+}
+
+}  // namespace kv::replication
