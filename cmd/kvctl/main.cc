@@ -200,14 +200,15 @@ int main(int argc, char** argv) {
     grpc::Status s = admin->Peers(&ctx, v1::PeersRequest(), &resp);
     if (!s.ok()) return Fail("peers", s);
     std::printf("self  %s  %s\n", resp.self().id().c_str(), resp.self().address().c_str());
-    std::printf("%-40s  %-21s  %-5s  %6s  %s\n", "ID", "ADDRESS", "STATE", "BUCKET",
+    std::printf("%-40s  %-21s  %-7s  %6s  %5s  %s\n", "ID", "ADDRESS", "STATE", "BUCKET", "PHI",
                 "LAST HEARTBEAT");
     for (const v1::PeerEntry& p : resp.peers()) {
       std::string heard = p.last_heard_millis_ago() < 0
                               ? "never"
                               : absl::StrFormat("%dms ago", p.last_heard_millis_ago());
-      std::printf("%-40s  %-21s  %-5s  %6d  %s\n", p.node().id().c_str(),
-                  p.node().address().c_str(), StateName(p.state()), p.bucket(), heard.c_str());
+      std::printf("%-40s  %-21s  %-7s  %6d  %5.1f  %s\n", p.node().id().c_str(),
+                  p.node().address().c_str(), StateName(p.state()), p.bucket(), p.phi(),
+                  heard.c_str());
     }
   } else if (*snapshot) {
     v1::SnapshotRequest req;

@@ -2,7 +2,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/synchronization/notification.h"
+#include "absl/synchronization/blocking_counter.h"
 #include "spdlog/spdlog.h"
 #include "src/node/node.h"
 
@@ -51,17 +51,11 @@ void Node::LeaveLoop(std::function<void(const LeaveProgress&)> progress) {
   // Tell every contact, so coordinators stop choosing this node.
   std::vector<membership::Membership::PeerView> peers = membership_.Peers();
   {
-    absl::Mutex mu;
-    size_t pending = peers.size();
+    auto told = std::make_shared<absl::BlockingCounter>(static_cast<int>(peers.size()));
     for (const auto& peer : peers) {
-      transport_->Leaving(peer.contact, [&](absl::Status) {
-        absl::MutexLock l(&mu);
-        --pending;
-      });
+      transport_->Leaving(peer.contact, [told](absl::Status) { told->DecrementCount(); });
     }
-    absl::MutexLock l(&mu);
-    auto all = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return pending == 0; };
-    mu.Await(absl::Condition(&all));
+    told->Wait();
   }
   spdlog::info("leaving: told {} peers; handing off keys", peers.size());
 

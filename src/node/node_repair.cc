@@ -1,6 +1,7 @@
 // Hinted handoff: hints for replicas that were down when a write happened,
 // kept on the next-closest live node and replayed when the replica is back.
 #include <algorithm>
+#include <memory>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -126,26 +127,36 @@ void Node::ReplayHints() {
 }
 
 std::vector<absl::Status> Node::StoreMany(const std::vector<StoreJob>& jobs, size_t window) {
-  std::vector<absl::Status> results(jobs.size());
-  absl::Mutex mu;
-  size_t in_flight = 0;
-  auto has_room = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return in_flight < window; };
-  auto all_done = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return in_flight == 0; };
+  // Shared with the callbacks, which may still be unlocking it when the
+  // waiter below wakes up and returns.
+  struct State {
+    absl::Mutex mu;
+    std::vector<absl::Status> results ABSL_GUARDED_BY(mu);
+    size_t in_flight ABSL_GUARDED_BY(mu) = 0;
+  };
+  auto state = std::make_shared<State>();
+  {
+    absl::MutexLock l(&state->mu);
+    state->results.resize(jobs.size());
+  }
+  State* st = state.get();
+  auto has_room = [st, window]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return st->in_flight < window; };
+  auto all_done = [st]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return st->in_flight == 0; };
   for (size_t i = 0; i < jobs.size(); ++i) {
     {
-      absl::MutexLock l(&mu);
-      mu.Await(absl::Condition(&has_room));
-      ++in_flight;
+      absl::MutexLock l(&state->mu);
+      state->mu.Await(absl::Condition(&has_room));
+      ++state->in_flight;
     }
-    transport_->Store(jobs[i].to, jobs[i].key, jobs[i].record, [&, i](absl::Status s) {
-      absl::MutexLock l(&mu);
-      results[i] = std::move(s);
-      --in_flight;
+    transport_->Store(jobs[i].to, jobs[i].key, jobs[i].record, [state, i](absl::Status s) {
+      absl::MutexLock l(&state->mu);
+      state->results[i] = std::move(s);
+      --state->in_flight;
     });
   }
-  absl::MutexLock l(&mu);
-  mu.Await(absl::Condition(&all_done));
-  return results;
+  absl::MutexLock l(&state->mu);
+  state->mu.Await(absl::Condition(&all_done));
+  return std::move(state->results);
 }
 
 }  // namespace kv::node

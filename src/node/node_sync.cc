@@ -9,6 +9,7 @@
 // digest; only the buckets that differ are reconciled key by key, so two
 // replicas that agree exchange kDigestBuckets * 8 bytes, whatever they hold.
 #include <algorithm>
+#include <memory>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -40,14 +41,17 @@ size_t KeyVersionBytes(const KeyVersion& kv) {
 // Blocks until `start(callback)` calls its callback; returns what it got.
 template <typename T, typename Start>
 T Await(Start start) {
-  absl::Notification done;
-  T out;
-  start([&](T r) {
-    out = std::move(r);
-    done.Notify();
+  struct State {
+    absl::Notification done;
+    T out;
+  };
+  auto state = std::make_shared<State>();
+  start([state](T r) {
+    state->out = std::move(r);
+    state->done.Notify();
   });
-  done.WaitForNotification();
-  return out;
+  state->done.WaitForNotification();
+  return std::move(state->out);
 }
 
 }  // namespace

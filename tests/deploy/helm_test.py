@@ -137,7 +137,11 @@ def check_release(release, namespace, sets, want):
         check(p.get("grpc", {}).get("port") == 50051 and "service" not in p.get("grpc", {}),
               "%s is a gRPC probe on 50051 (standard health service)" % probe)
     check("resources" in c and c["resources"].get("requests"), "resources set")
-    check("lifecycle" not in c, "no preStop hook until a leave command exists")
+    if want.get("leave"):
+        cmd = c.get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command", [])
+        check(cmd == ["kvctl", "leave", "--addr=127.0.0.1:50051"], "preStop runs kvctl leave: %s" % cmd)
+    else:
+        check("lifecycle" not in c, "no preStop hook unless leaveOnStop is set")
     env = {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in c["env"]}
     check(env == {"POD_NAME": "metadata.name", "POD_NAMESPACE": "metadata.namespace"},
           "downward API env %s" % env)
@@ -192,7 +196,8 @@ check_release("kvstore", "kv-prod", ["replicaCount=5", "replicationFactor=5", "c
                                      "persistence.size=20Gi",
                                      "image.repository=registry.example/kvstore",
                                      "image.tag=1.2.3",
-                                     "extraArgs={--log-level=debug,--sync=none}"], dict(
+                                     "extraArgs={--log-level=debug,--sync=none}",
+                                     "leaveOnStop=true"], dict(leave=True,
     fullname="kvstore", replicas=5, rf=5, consistency="all", maxUnavailable=2,
     image="registry.example/kvstore:1.2.3", persistence=True, size="20Gi",
     extra=["--log-level=debug", "--sync=none"]))
