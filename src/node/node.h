@@ -229,6 +229,11 @@ class Node {
   void KeepHint(const dht::NodeId& target, const std::string& key, const storage::Record& rec);
   void ReplayHints();  // maintenance thread
   void RepairRound();  // maintenance thread: anti-entropy, handoff, purge
+  // Calls fn(key, record, key id) for every record, not past its grace, that
+  // this node and `peer` both own among `candidates`.
+  void ForEachShared(const dht::NodeId& peer, const std::vector<dht::Contact>& candidates,
+                     const std::function<void(std::string_view, const storage::Record&,
+                                              const dht::NodeId&)>& fn) const;
   void SyncWith(const dht::Contact& peer, const replication::Digest& mine,
                 const std::vector<dht::Contact>& candidates);
   // Pushes records this node no longer owns to their owners, then drops them.

@@ -131,19 +131,13 @@ void Node::SyncWith(const dht::Contact& peer, const Digest& mine,
 
   // This node's records in the differing buckets that both own.
   const absl::flat_hash_set<uint32_t> buckets(differing->begin(), differing->end());
-  const size_t n = static_cast<size_t>(options_.replicas);
-  const int64_t now_ms = clock_->NowMillis();
   std::vector<KeyVersion> keys;
-  engine_->ForEach([&](std::string_view key, const storage::Record& rec) {
-    if (PastGrace(rec, now_ms)) return;
-    const dht::NodeId id = dht::NodeId::FromKey(key);
-    if (!buckets.contains(static_cast<uint32_t>(replication::BucketOf(id)))) return;
-    const std::vector<dht::Contact> owners = replication::ClosestOf(candidates, id, n);
-    if (replication::ContainsNode(owners, options_.self.id) &&
-        replication::ContainsNode(owners, peer.id)) {
-      keys.push_back({std::string(key), rec.version, rec.tombstone});
-    }
-  });
+  ForEachShared(peer.id, candidates,
+                [&](std::string_view key, const storage::Record& rec, const dht::NodeId& id) {
+                  if (buckets.contains(static_cast<uint32_t>(replication::BucketOf(id)))) {
+                    keys.push_back({std::string(key), rec.version, rec.tombstone});
+                  }
+                });
 
   // One request per chunk of keys; a chunk ends at a bucket boundary so that
   // the peer compares whole buckets.
@@ -254,24 +248,32 @@ void Node::HandOff(const std::vector<KeyVersion>& keys,
   }
 }
 
+void Node::ForEachShared(const dht::NodeId& peer, const std::vector<dht::Contact>& candidates,
+                         const std::function<void(std::string_view, const storage::Record&,
+                                                  const dht::NodeId&)>& fn) const {
+  const size_t n = static_cast<size_t>(options_.replicas);
+  const int64_t now_ms = clock_->NowMillis();
+  engine_->ForEach([&](std::string_view key, const storage::Record& rec) {
+    if (PastGrace(rec, now_ms)) return;
+    const dht::NodeId id = dht::NodeId::FromKey(key);
+    const std::vector<dht::Contact> owners = replication::ClosestOf(candidates, id, n);
+    if (replication::ContainsNode(owners, options_.self.id) &&
+        replication::ContainsNode(owners, peer)) {
+      fn(key, rec, id);
+    }
+  });
+}
+
 void Node::HandleSyncDigest(const dht::Contact& from, uint64_t root, std::optional<Digest> theirs,
                             std::function<void(replication::DigestAnswer)> done) {
   Learn(from);
   repair_pool_->Schedule([this, from, root, theirs, done = std::move(done)] {
-    const std::vector<dht::Contact> candidates = OwnerCandidates();
-    const size_t n = static_cast<size_t>(options_.replicas);
-    const int64_t now_ms = clock_->NowMillis();
     Digest mine{};
-    engine_->ForEach([&](std::string_view key, const storage::Record& rec) {
-      if (PastGrace(rec, now_ms)) return;
-      const dht::NodeId id = dht::NodeId::FromKey(key);
-      const std::vector<dht::Contact> owners = replication::ClosestOf(candidates, id, n);
-      if (replication::ContainsNode(owners, options_.self.id) &&
-          replication::ContainsNode(owners, from.id)) {
-        replication::DigestAdd(mine, replication::BucketOf(id),
-                               replication::RecordHash(key, rec.version));
-      }
-    });
+    ForEachShared(from.id, OwnerCandidates(),
+                  [&](std::string_view key, const storage::Record& rec, const dht::NodeId& id) {
+                    replication::DigestAdd(mine, replication::BucketOf(id),
+                                           replication::RecordHash(key, rec.version));
+                  });
     replication::DigestAnswer answer{.root_matches = replication::DigestRoot(mine) == root};
     if (theirs && !answer.root_matches)
       answer.differing = replication::DifferingBuckets(*theirs, mine);
@@ -283,33 +285,28 @@ void Node::HandleReconcile(const dht::Contact& from, std::vector<uint32_t> bucke
                            std::vector<KeyVersion> keys,
                            std::function<void(replication::ReconcilePlan)> done) {
   Learn(from);
-  repair_pool_->Schedule(
-      [this, from, buckets = std::move(buckets), keys = std::move(keys), done = std::move(done)] {
-        const absl::flat_hash_set<uint32_t> wanted_buckets(buckets.begin(), buckets.end());
-        const std::vector<dht::Contact> candidates = OwnerCandidates();
-        const size_t n = static_cast<size_t>(options_.replicas);
-        const int64_t now_ms = clock_->NowMillis();
-        std::vector<KeyRecord> mine;
-        engine_->ForEach([&](std::string_view key, const storage::Record& rec) {
-          if (PastGrace(rec, now_ms)) return;
-          const dht::NodeId id = dht::NodeId::FromKey(key);
-          if (!wanted_buckets.contains(static_cast<uint32_t>(replication::BucketOf(id)))) return;
-          const std::vector<dht::Contact> owners = replication::ClosestOf(candidates, id, n);
-          if (replication::ContainsNode(owners, options_.self.id) &&
-              replication::ContainsNode(owners, from.id)) {
-            mine.push_back({std::string(key), rec});
-          }
-        });
-        replication::ReconcilePlan plan =
-            replication::PlanReconcile(keys, std::move(mine), kReconcileAnswerBytes);
-        // Ask only for keys this node owns.
-        std::erase_if(plan.wanted, [&](const std::string& k) {
-          return !replication::ContainsNode(
-              replication::ClosestOf(candidates, dht::NodeId::FromKey(k), n), options_.self.id);
-        });
-        Bump(counters_.ae_keys_served, plan.newer.size());
-        done(std::move(plan));
-      });
+  repair_pool_->Schedule([this, from, buckets = std::move(buckets), keys = std::move(keys),
+                          done = std::move(done)] {
+    const absl::flat_hash_set<uint32_t> wanted_buckets(buckets.begin(), buckets.end());
+    const std::vector<dht::Contact> candidates = OwnerCandidates();
+    const size_t n = static_cast<size_t>(options_.replicas);
+    std::vector<KeyRecord> mine;
+    ForEachShared(from.id, candidates,
+                  [&](std::string_view key, const storage::Record& rec, const dht::NodeId& id) {
+                    if (wanted_buckets.contains(static_cast<uint32_t>(replication::BucketOf(id)))) {
+                      mine.push_back({std::string(key), rec});
+                    }
+                  });
+    replication::ReconcilePlan plan =
+        replication::PlanReconcile(keys, std::move(mine), kReconcileAnswerBytes);
+    // Ask only for keys this node owns.
+    std::erase_if(plan.wanted, [&](const std::string& k) {
+      return !replication::ContainsNode(
+          replication::ClosestOf(candidates, dht::NodeId::FromKey(k), n), options_.self.id);
+    });
+    Bump(counters_.ae_keys_served, plan.newer.size());
+    done(std::move(plan));
+  });
 }
 
 }  // namespace kv::node
