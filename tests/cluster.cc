@@ -178,6 +178,9 @@ std::vector<std::string> Cluster::NodeArgs(int i, bool join) const {
       "--log-level=debug",
   };
   if (join) args.push_back("--peer=" + addresses_[0]);
+  if (options_.stable_ids) {
+    args.push_back("--node-id=" + dht::NodeId::FromKey(absl::StrCat("node-", i)).ToHex());
+  }
   if (options_.durable) args.push_back(absl::StrCat("--data-dir=", log_dir_, "/data", i));
   for (const std::string& a : options_.extra_args) args.push_back(a);
   return args;

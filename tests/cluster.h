@@ -65,6 +65,9 @@ class Cluster {
     bool durable = false;  // each node gets its own --data-dir
     // Nodes Start() runs (0: all); StartNode adds the others later.
     int initially_running = 0;
+    // Give node i the same --node-id on every start (SHA-1 of "node-<i>"),
+    // so a memory node keeps its identity across Restart.
+    bool stable_ids = false;
   };
   explicit Cluster(Options options);
   ~Cluster();

@@ -196,8 +196,7 @@ TEST_F(ClusterTest, KilledNodeIsMarkedDownAndEveryKeyStillReadsAtQuorum) {
     ASSERT_TRUE(Put(survivors[pick_survivor(rng_)], key, "x").ok()) << key;
     std::vector<std::string> expected = ExpectedReplicas(key, 3, everyone);
     std::erase(expected, cluster_->id(victim));
-    ASSERT_TRUE(WaitFor([&] { return Holders(key).size() == expected.size(); },
-                        absl::Seconds(10)))
+    ASSERT_TRUE(WaitFor([&] { return Holders(key).size() == expected.size(); }, absl::Seconds(10)))
         << key;
     for (int h : Holders(key)) {
       EXPECT_NE(std::find(expected.begin(), expected.end(), cluster_->id(h)), expected.end());
@@ -335,7 +334,9 @@ TEST(KvstoreFlagsTest, HelpListsEveryFlagAndVersionPrints) {
   EXPECT_EQ(r.exit_code, 0) << r.output;
   for (const char* flag :
        {"--addr", "--advertise", "--peer", "--replicas", "--k", "--alpha", "--heartbeat-interval",
-        "--failure-timeout", "--max-key-bytes", "--max-value-bytes", "--log-level", "--version"}) {
+        "--failure-timeout", "--max-key-bytes", "--max-value-bytes", "--log-level", "--version",
+        "--dead-after", "--anti-entropy-interval", "--tombstone-grace", "--max-hints-bytes",
+        "--leave-on-shutdown", "--enable-test-hooks"}) {
     EXPECT_NE(r.output.find(flag), std::string::npos) << flag << " missing from --help";
   }
   r = RunCommand(KVSTORE_BIN, {"--version"});
@@ -357,6 +358,10 @@ TEST(KvstoreFlagsTest, BadFlagsExitTwoWithOneLineReason) {
       {{"--peer=nohost"}, "--peer"},
       {{"--node-id=xyz"}, "--node-id"},
       {{"--heartbeat-interval=2s", "--failure-timeout=1s"}, "--failure-timeout"},
+      // A replica that missed a delete must get the tombstone before it is purged.
+      {{"--anti-entropy-interval=1m", "--tombstone-grace=90s"}, "--tombstone-grace"},
+      {{"--anti-entropy-interval=0s"}, "--anti-entropy-interval"},
+      {{"--dead-after=soon"}, "--dead-after"},
   };
   for (const Case& c : cases) {
     CommandResult r = RunCommand(KVSTORE_BIN, c.args);

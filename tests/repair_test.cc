@@ -366,5 +366,27 @@ TEST_F(RepairTest, LeaveUnderLoadLosesNoAcknowledgedWrite) {
   EXPECT_EQ(lost, 0);
 }
 
+// A node that left and comes back under the same ID is taken back as alive
+// by every node, not only by the seed it joins through.
+TEST_F(RepairTest, NodeThatLeftIsTakenBackWhenItReturns) {
+  StartCluster({.extra_args = {"--anti-entropy-interval=1s"}, .stable_ids = true});
+  constexpr int kLeaver = 4;
+  CommandResult leave =
+      RunCommand(KVCTL_BIN, {"leave", "--addr=" + cluster_->address(kLeaver)}, absl::Seconds(60));
+  ASSERT_EQ(leave.exit_code, 0) << leave.output;
+  ASSERT_EQ(cluster_->process(kLeaver).Wait(absl::Seconds(30)), 0);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_TRUE(
+        WaitFor([&] { return cluster_->SeesPeerIn(i, kLeaver, v1::DEAD); }, absl::Seconds(10)))
+        << "node " << i << " does not show the leaver as dead";
+  }
+  ASSERT_TRUE(cluster_->Restart(kLeaver, /*join=*/true));
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_TRUE(
+        WaitFor([&] { return cluster_->SeesPeerIn(i, kLeaver, v1::ALIVE); }, absl::Seconds(20)))
+        << "node " << i << " still treats the returning node as gone";
+  }
+}
+
 }  // namespace
 }  // namespace kv::testing

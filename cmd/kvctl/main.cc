@@ -237,7 +237,7 @@ int main(int argc, char** argv) {
   } else if (*leave) {
     auto reader = admin->Leave(&ctx, v1::LeaveRequest());
     v1::LeaveProgress p;
-    bool done = false;
+    std::string last_phase;
     while (reader->Read(&p)) {
       std::printf("%-10s pass %u: %llu/%llu keys moved, %llu bytes, %llu failed\n",
                   p.phase().c_str(), p.pass(), static_cast<unsigned long long>(p.keys_moved()),
@@ -245,15 +245,22 @@ int main(int argc, char** argv) {
                   static_cast<unsigned long long>(p.bytes_moved()),
                   static_cast<unsigned long long>(p.keys_failed()));
       std::fflush(stdout);
-      done = p.phase() == "done";
+      last_phase = p.phase();
     }
     grpc::Status s = reader->Finish();
     if (!s.ok()) return Fail("leave", s);
-    if (!done) {
-      std::fprintf(stderr, "kvctl: the node stopped answering before the leave was done\n");
+    if (last_phase == "incomplete") {
+      std::printf(
+          "OK %s left the cluster; %llu records were not acknowledged by every new "
+          "owner (anti-entropy among the remaining copies repairs them)\n",
+          g.addr.c_str(), static_cast<unsigned long long>(p.keys_failed()));
+    } else if (last_phase != "done") {
+      std::fprintf(stderr, "kvctl: the node stopped before the leave was done (last phase: %s)\n",
+                   last_phase.empty() ? "none" : last_phase.c_str());
       return 3;
+    } else {
+      std::printf("OK %s left the cluster\n", g.addr.c_str());
     }
-    std::printf("OK %s left the cluster\n", g.addr.c_str());
   } else if (*locate) {
     v1::LocateRequest req;
     req.set_key(key);

@@ -164,7 +164,7 @@ int main(int argc, char** argv) {
   app.add_option("--heartbeat-interval", f.heartbeat_interval, "time between heartbeats")
       ->capture_default_str();
   app.add_option("--failure-timeout", f.failure_timeout,
-                 "silence after which a peer is marked down")
+                 "silence after which a peer is always marked down (the phi-accrual detector may mark it down sooner, never before half of this)")
       ->capture_default_str();
   app.add_option("--rpc-timeout", f.rpc_timeout, "deadline of node-to-node calls")
       ->capture_default_str();

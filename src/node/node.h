@@ -88,7 +88,11 @@ struct GetReply {
 
 // Progress of a planned leave (Node::Leave).
 struct LeaveProgress {
-  std::string phase;  // "announcing", "handoff", "done"
+  // "announcing", "handoff", then one of: "done"; "incomplete" (some records
+  // were not acknowledged by every new owner after the last pass; anti-entropy
+  // among the owners still has the other copies); "stopped" (the node was
+  // stopped first).
+  std::string phase;
   uint32_t pass = 0;
   uint64_t keys_total = 0;
   uint64_t keys_moved = 0;
@@ -146,8 +150,10 @@ class Node {
   // Counters of background repair work, by name (docs/operations.md).
   std::vector<std::pair<std::string, uint64_t>> Stats() const;
   // Planned leave: tells the peers, hands every key to its new owners on a
-  // thread of its own, reports progress (the last call has phase "done"),
-  // then calls options().on_left. FAILED_PRECONDITION if already leaving.
+  // thread of its own, reports progress (the last call has phase "done",
+  // "incomplete" or "stopped"), then, unless stopped, calls
+  // options().on_left. Stop() cuts it short. FAILED_PRECONDITION if already
+  // leaving.
   [[nodiscard]] absl::Status Leave(std::function<void(const LeaveProgress&)> progress);
   // Test hook (options().test_hooks): forgets up to `limit` (0: all) keys
   // starting with `prefix`, as if a disk lost them. FAILED_PRECONDITION

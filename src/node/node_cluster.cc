@@ -175,6 +175,12 @@ bool Node::JoinSeeds() {
     targets = membership_.BucketsToRefresh(absl::ZeroDuration(), rng_);
   }
   for (const dht::NodeId& t : targets) LookupBlocking(t);
+  // Introduce ourselves to every contact, not only the seeds: a node that
+  // left and now comes back under the same ID is then taken back by all.
+  for (const auto& p : membership_.Peers()) {
+    if (std::find(seeds.begin(), seeds.end(), p.contact.address) != seeds.end()) continue;
+    transport_->Join(p.contact.address, [](absl::StatusOr<std::vector<dht::Contact>>) {});
+  }
   spdlog::info("routing table holds {} peers after join", membership_.KnownNodes() - 1);
   return true;
 }

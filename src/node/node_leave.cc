@@ -61,27 +61,36 @@ void Node::LeaveLoop(std::function<void(const LeaveProgress&)> progress) {
 
   // Pass after pass, push every record whose version was not yet moved, until
   // a pass finds nothing new: writes that were in flight when the peers
-  // learned of the leave are caught by the next pass.
+  // learned of the leave are caught by the next pass. A new owner that is
+  // down gets a hint instead; a record counts as moved once every live new
+  // owner acknowledged it.
   const size_t n = static_cast<size_t>(options_.replicas);
   absl::flat_hash_map<std::string, storage::Version> moved;
   constexpr uint32_t kMaxPasses = 8;
+  auto stopping = [this] {
+    absl::MutexLock l(&mu_);
+    return stopping_;
+  };
   p.phase = "handoff";
-  for (p.pass = 1; p.pass <= kMaxPasses; ++p.pass) {
+  for (p.pass = 1; p.pass <= kMaxPasses && !stopping(); ++p.pass) {
     std::vector<std::pair<std::string, storage::Version>> todo;
     engine_->ForEach([&](std::string_view key, const storage::Record& rec) {
       auto it = moved.find(absl::string_view(key.data(), key.size()));
-      if (it == moved.end() || it->second != rec.version)
+      if (it == moved.end() || it->second != rec.version) {
         todo.push_back({std::string(key), rec.version});
+      }
     });
     p.keys_total = p.keys_moved + todo.size();
+    p.keys_failed = 0;  // counts this pass only: a later pass retries
     progress(p);
     if (todo.empty()) break;
     const std::vector<dht::Contact> candidates = OwnerCandidates();
     constexpr size_t kBatch = 256;
     absl::Time last_report = clock_->Now();
-    for (size_t start = 0; start < todo.size(); start += kBatch) {
+    for (size_t start = 0; start < todo.size() && !stopping(); start += kBatch) {
       std::vector<StoreJob> jobs;
       std::vector<std::pair<size_t, size_t>> ranges;
+      std::vector<storage::Record> records;
       std::vector<size_t> which;
       for (size_t i = start; i < std::min(todo.size(), start + kBatch); ++i) {
         absl::StatusOr<std::optional<storage::Record>> rec = engine_->Read(todo[i].first);
@@ -89,9 +98,14 @@ void Node::LeaveLoop(std::function<void(const LeaveProgress&)> progress) {
         const size_t first = jobs.size();
         for (const dht::Contact& o :
              replication::ClosestOf(candidates, dht::NodeId::FromKey(todo[i].first), n)) {
-          jobs.push_back({o, todo[i].first, **rec});
+          if (membership_.IsAlive(o.id)) {
+            jobs.push_back({o, todo[i].first, **rec});
+          } else {
+            SendHint(o, todo[i].first, **rec);
+          }
         }
         ranges.push_back({first, jobs.size()});
+        records.push_back(**std::move(rec));
         which.push_back(i);
       }
       std::vector<absl::Status> results = StoreMany(jobs, 32);
@@ -103,10 +117,10 @@ void Node::LeaveLoop(std::function<void(const LeaveProgress&)> progress) {
           ++p.keys_failed;
           continue;
         }
-        const StoreJob& job = jobs[first];
-        moved[job.key] = job.record.version;
+        const std::string& key = todo[which[j]].first;
+        moved[key] = records[j].version;
         ++p.keys_moved;
-        const size_t bytes = job.key.size() + job.record.value.size();
+        const size_t bytes = key.size() + records[j].value.size();
         p.bytes_moved += bytes;
         counters_.leave_keys_moved.fetch_add(1, std::memory_order_relaxed);
         counters_.leave_bytes_moved.fetch_add(bytes, std::memory_order_relaxed);
@@ -119,9 +133,16 @@ void Node::LeaveLoop(std::function<void(const LeaveProgress&)> progress) {
       }
     }
   }
-  p.phase = "done";
-  spdlog::info("leaving: done; moved {} keys ({} bytes) in {} passes, {} failed", p.keys_moved,
-               p.bytes_moved, p.pass, p.keys_failed);
+  if (stopping()) {
+    p.phase = "stopped";
+    spdlog::warn("leaving: stopped before the handoff was done; moved {} keys ({} bytes)",
+                 p.keys_moved, p.bytes_moved);
+    progress(p);
+    return;
+  }
+  p.phase = p.keys_failed == 0 ? "done" : "incomplete";
+  spdlog::info("leaving: {}; moved {} keys ({} bytes) in {} passes, {} not acknowledged", p.phase,
+               p.keys_moved, p.bytes_moved, p.pass, p.keys_failed);
   progress(p);
   if (options_.on_left) options_.on_left();
 }

@@ -92,9 +92,10 @@ void Node::RepairRound() {
       replication::DigestAdd(d.digest, bucket, h);
     }
   });
-  // Co-owners this node holds nothing for still get a digest (all zero):
-  // they may hold keys this node lost.
-  for (const dht::Contact& c : candidates) {
+  // Likely co-owners this node holds nothing for still get a digest (all
+  // zero): they may hold keys this node lost. Keys this node owns lie near
+  // its own ID, and so do their other owners.
+  for (const dht::Contact& c : replication::ClosestOf(candidates, options_.self.id, 2 * n)) {
     if (c.id != options_.self.id && !digests.contains(c.id)) digests[c.id].contact = c;
   }
   for (const auto& [id, d] : digests) {
@@ -299,10 +300,18 @@ void Node::HandleReconcile(const dht::Contact& from, std::vector<uint32_t> bucke
                   });
     replication::ReconcilePlan plan =
         replication::PlanReconcile(keys, std::move(mine), kReconcileAnswerBytes);
-    // Ask only for keys this node owns.
+    // Ask only for keys this node owns and lacks: it may hold a key outside
+    // the shared set when the two nodes' views of the cluster differ.
+    absl::flat_hash_map<std::string_view, const storage::Version*> theirs;
+    for (const KeyVersion& kv : keys) theirs[kv.key] = &kv.version;
     std::erase_if(plan.wanted, [&](const std::string& k) {
-      return !replication::ContainsNode(
-          replication::ClosestOf(candidates, dht::NodeId::FromKey(k), n), options_.self.id);
+      if (!replication::ContainsNode(replication::ClosestOf(candidates, dht::NodeId::FromKey(k), n),
+                                     options_.self.id)) {
+        return true;
+      }
+      absl::StatusOr<std::optional<storage::Record>> held = engine_->Read(k);
+      auto it = theirs.find(k);
+      return held.ok() && *held && it != theirs.end() && *it->second <= (*held)->version;
     });
     Bump(counters_.ae_keys_served, plan.newer.size());
     done(std::move(plan));

@@ -50,7 +50,8 @@ v1::KV::Stub* GrpcPeerTransport::KvStub(const std::string& address) {
 }
 
 template <typename Req, typename Resp, typename Start, typename Finish>
-void GrpcPeerTransport::Call(Req req, Start start, Finish finish) {
+void GrpcPeerTransport::Call(Req req, Start start, Finish finish,
+                             std::optional<absl::Duration> timeout) {
   if (!gate_.Enter()) {
     finish(absl::UnavailableError("node is shutting down"), Resp{});
     return;
@@ -62,7 +63,7 @@ void GrpcPeerTransport::Call(Req req, Start start, Finish finish) {
   };
   auto state = std::make_shared<State>();
   state->req = std::move(req);
-  state->ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.rpc_timeout));
+  state->ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout.value_or(options_.rpc_timeout)));
   start(&state->ctx, &state->req, &state->resp,
         [this, state, finish = std::move(finish)](grpc::Status s) mutable {
           finish(FromGrpc(s), std::move(state->resp));
@@ -116,7 +117,8 @@ void GrpcPeerTransport::SyncDigest(const dht::Contact& to, const replication::Di
         done(replication::DigestAnswer{
             .root_matches = resp.root_matches(),
             .differing = std::vector<uint32_t>(resp.differing().begin(), resp.differing().end())});
-      });
+      },
+      options_.repair_timeout);
 }
 
 void GrpcPeerTransport::Reconcile(const dht::Contact& to, const std::vector<uint32_t>& buckets,
@@ -145,7 +147,8 @@ void GrpcPeerTransport::Reconcile(const dht::Contact& to, const std::vector<uint
         }
         for (std::string& k : *resp.mutable_wanted()) plan.wanted.push_back(std::move(k));
         done(std::move(plan));
-      });
+      },
+      options_.repair_timeout);
 }
 
 void GrpcPeerTransport::Leaving(const dht::Contact& to, StoreCallback done) {

@@ -27,6 +27,8 @@ class GrpcPeerTransport final : public replication::PeerTransport {
   struct Options {
     dht::Contact self;  // sent as `from` so peers learn of us
     absl::Duration rpc_timeout = absl::Seconds(2);
+    // Deadline of anti-entropy calls, which make the peer scan its store.
+    absl::Duration repair_timeout = absl::Seconds(60);
     int max_message_bytes = 4 << 20;
   };
   explicit GrpcPeerTransport(Options options);
@@ -62,8 +64,10 @@ class GrpcPeerTransport final : public replication::PeerTransport {
 
   // Starts one unary call: `start(stub-side context, request, response, callback)`.
   // `finish(status, response)` runs exactly once.
+  // The deadline is the rpc timeout, or `timeout` when given.
   template <typename Req, typename Resp, typename Start, typename Finish>
-  void Call(Req req, Start start, Finish finish);
+  void Call(Req req, Start start, Finish finish,
+            std::optional<absl::Duration> timeout = std::nullopt);
 
   // Const after construction.
   const Options options_;

@@ -80,7 +80,9 @@ class LeaveReactor final : public grpc::ServerWriteReactor<v1::LeaveProgress> {
  private:
   void Update(const node::LeaveProgress& p) {
     mu_.Lock();
-    if (p.phase == "done") leave_running_ = false;
+    if (p.phase == "done" || p.phase == "incomplete" || p.phase == "stopped") {
+      leave_running_ = false;
+    }
     if (done_) {
       const bool last = !leave_running_;
       mu_.Unlock();
@@ -102,7 +104,8 @@ class LeaveReactor final : public grpc::ServerWriteReactor<v1::LeaveProgress> {
       out_.set_keys_moved(pending_->keys_moved);
       out_.set_bytes_moved(pending_->bytes_moved);
       out_.set_keys_failed(pending_->keys_failed);
-      last_was_done_ = pending_->phase == "done";
+      last_was_done_ = pending_->phase == "done" || pending_->phase == "incomplete" ||
+                       pending_->phase == "stopped";
       pending_.reset();
       writing_ = true;
       StartWrite(&out_);

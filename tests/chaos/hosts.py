@@ -1,0 +1,254 @@
+"""Five hosts as Linux network namespaces on one bridge, one kvstore in each.
+
+The subnet 10.213.0.0/24 exists only on the bridge `kvchaos0`: the root
+namespace is 10.213.0.1 (so kvchaos and kvctl there reach every host) and
+host i is 10.213.0.1i in namespace `kvc-hi`. The namespaces have no route
+beyond the subnet, so no traffic leaves it.
+
+Every name this module creates starts with `kvc` (namespaces `kvc-h*`, root
+ends of the veth pairs `kvc-h*b`, the bridge `kvchaos0`);
+`Network.remove_leftovers` removes exactly those, and the processes inside
+the namespaces, so a crashed run never blocks the next one.
+"""
+
+import ctypes
+import os
+import re
+import signal
+import subprocess
+import time
+
+BRIDGE = "kvchaos0"
+PREFIX = "10.213.0"
+PORT = 50051
+NS_PREFIX = "kvc-h"
+_PR_SET_PDEATHSIG = 1
+
+
+def run(*cmd, check=True, timeout=30, **kw):
+    """Runs `cmd`; returns the CompletedProcess. Raises on failure when `check`."""
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
+    if check and r.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({r.returncode}): {r.stderr.strip()}")
+    return r
+
+
+def _die_with_parent():
+    """In the child before exec: SIGKILL when the runner dies, whatever the reason."""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def namespaces_unavailable():
+    """Why this machine cannot run the suite, or None when it can."""
+    if os.geteuid() != 0:
+        return "not root"
+    for tool in ("ip", "nft"):
+        if run("sh", "-c", f"command -v {tool}", check=False).returncode != 0:
+            return f"`{tool}` not found; `make deps` installs iproute2 and nftables"
+    probe = f"kvc-probe{os.getpid()}"
+    r = run("ip", "netns", "add", probe, check=False)
+    if r.returncode != 0:
+        return f"ip netns add failed: {r.stderr.strip()}"
+    try:
+        r = run("ip", "netns", "exec", probe, "nft", "list", "tables", check=False)
+        if r.returncode != 0:
+            return f"nft cannot run in a namespace: {r.stderr.strip()}"
+    finally:
+        run("ip", "netns", "del", probe, check=False)
+    return None
+
+
+class Network:
+    """The bridge, the namespaces and the veth pairs of `count` hosts."""
+
+    def __init__(self, count=5):
+        self.count = count
+
+    @staticmethod
+    def ns(i):
+        return f"{NS_PREFIX}{i}"
+
+    @staticmethod
+    def ip(i):
+        return f"{PREFIX}.{10 + i}"
+
+    def setup(self):
+        """Creates everything; raises (after removing what it made) on failure."""
+        self._check_subnet_is_free()
+        try:
+            run("ip", "link", "add", BRIDGE, "type", "bridge")
+            run("ip", "addr", "add", f"{PREFIX}.1/24", "dev", BRIDGE)
+            run("ip", "link", "set", BRIDGE, "up")
+            for i in range(1, self.count + 1):
+                ns, veth = self.ns(i), f"{self.ns(i)}b"
+                run("ip", "netns", "add", ns)
+                run("ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns)
+                run("ip", "link", "set", veth, "master", BRIDGE, "up")
+                run("ip", "-n", ns, "addr", "add", f"{self.ip(i)}/24", "dev", "eth0")
+                run("ip", "-n", ns, "link", "set", "eth0", "up")
+                run("ip", "-n", ns, "link", "set", "lo", "up")
+        except BaseException:
+            self.remove_leftovers()
+            raise
+
+    def _check_subnet_is_free(self):
+        out = run("ip", "-4", "-o", "addr", "show").stdout
+        for line in out.splitlines():
+            if f" {PREFIX}." in line and BRIDGE not in line:
+                raise RuntimeError(f"{PREFIX}.0/24 is already used on this machine: {line}")
+
+    @staticmethod
+    def remove_leftovers():
+        """Kills every process in a kvc-h* namespace, then deletes the namespaces,
+        their links and the bridge. Safe to call when nothing exists."""
+        names = run("ip", "netns", "list", check=False).stdout.split()
+        ours = [n for n in names if n.startswith(NS_PREFIX) or n.startswith("kvc-probe")]
+        for ns in ours:
+            pids = run("ip", "netns", "pids", ns, check=False).stdout.split()
+            for pid in pids:
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
+        for ns in ours:
+            run("ip", "netns", "del", ns, check=False)
+        links = run("ip", "-o", "link", "show", check=False).stdout
+        for name in re.findall(r"^\d+: (kvc-h\d+b)[@:]", links, re.M):
+            run("ip", "link", "del", name, check=False)
+        if re.search(rf"^\d+: {BRIDGE}[@:]", links, re.M):
+            run("ip", "link", "del", BRIDGE, check=False)
+
+
+class Hosts:
+    """One kvstore per namespace, data and logs under `run_dir`.
+
+    Not thread-safe: call from the thread that created it (children die with
+    that thread through PR_SET_PDEATHSIG)."""
+
+    def __init__(self, bins, run_dir, count=5, extra_args=()):
+        self.bins, self.run_dir, self.count = bins, run_dir, count
+        self.extra_args = list(extra_args)
+        self.procs = {}  # host -> Popen while it should be running
+        self.paused = set()
+        self.crashes = []  # (host, exit code) of nodes that exited unasked
+
+    def addr(self, i):
+        return f"{Network.ip(i)}:{PORT}"
+
+    def addrs(self):
+        return [self.addr(i) for i in range(1, self.count + 1)]
+
+    def log_path(self, i):
+        return os.path.join(self.run_dir, f"n{i}.log")
+
+    def _args(self, i):
+        seed = self.addr(2 if i == 1 else 1)
+        return [self.bins["kvstore"], f"--addr={self.addr(i)}", f"--peer={seed}",
+                f"--data-dir={os.path.join(self.run_dir, f'data{i}')}",
+                "--heartbeat-interval=200ms", "--failure-timeout=2s", "--dead-after=30s",
+                "--anti-entropy-interval=2s", "--tombstone-grace=10s", "--rpc-timeout=800ms",
+                *self.extra_args]
+
+    def start(self, i):
+        log = open(self.log_path(i), "ab")
+        try:
+            self.procs[i] = subprocess.Popen(
+                ["ip", "netns", "exec", Network.ns(i), *self._args(i)], stdout=log,
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+        finally:
+            log.close()
+
+    def start_all(self):
+        for i in range(1, self.count + 1):
+            self.start(i)
+
+    def running(self, i):
+        return i in self.procs
+
+    def note_crashes(self):
+        """Records nodes that exited while they should run (a kvstore crash)."""
+        for i, p in list(self.procs.items()):
+            if p.poll() is not None:
+                self.crashes.append((i, p.returncode))
+                del self.procs[i]
+
+    def kill(self, i):
+        p = self.procs.pop(i, None)
+        if p:
+            p.kill()
+            p.wait(timeout=10)
+        self.paused.discard(i)
+
+    def restart(self, i):
+        self.kill(i)
+        self.start(i)
+
+    def pause(self, i):
+        if i in self.procs:
+            self.procs[i].send_signal(signal.SIGSTOP)
+            self.paused.add(i)
+
+    def resume(self, i):
+        if i in self.procs:
+            self.procs[i].send_signal(signal.SIGCONT)
+        self.paused.discard(i)
+
+    def stop(self, i, timeout=10):
+        """Graceful stop of host i: SIGTERM (after SIGCONT), SIGKILL after `timeout`.
+        Returns the exit code, or None if it was not running."""
+        p = self.procs.pop(i, None)
+        if p is None:
+            return None
+        if i in self.paused:
+            p.send_signal(signal.SIGCONT)
+            self.paused.discard(i)
+        p.terminate()
+        try:
+            return p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            return p.wait(timeout=10)
+
+    def stop_all(self, timeout=10):
+        """SIGTERM (after SIGCONT) to every node, SIGKILL to those still up after `timeout`."""
+        for i in list(self.paused):
+            self.resume(i)
+        for p in self.procs.values():
+            p.terminate()
+        deadline = time.monotonic() + timeout
+        for p in self.procs.values():
+            try:
+                p.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(timeout=10)
+        self.procs.clear()
+
+    def kvctl(self, i, *args, timeout=2):
+        """Runs kvctl against host i; returns (exit code, stdout)."""
+        try:
+            r = run(self.bins["kvctl"], f"--addr={self.addr(i)}", "--timeout=1", *args,
+                    check=False, timeout=timeout + 1)
+        except subprocess.TimeoutExpired:
+            return -1, ""
+        return r.returncode, r.stdout
+
+    def alive_peers(self, i):
+        """Addresses host i lists as alive, or None when it does not answer."""
+        code, out = self.kvctl(i, "peers")
+        if code != 0:
+            return None
+        return {m.group(1) for m in re.finditer(r"^\w{40}\s+(\S+)\s+alive\b", out, re.M)}
+
+    def stat(self, i, name):
+        """A counter of `kvctl stats` on host i, or None when it does not answer."""
+        code, out = self.kvctl(i, "stats")
+        m = re.search(rf"^{name}\s+(\d+)$", out, re.M) if code == 0 else None
+        return int(m.group(1)) if m else None
+
+    def tail(self, i, lines=20):
+        try:
+            with open(self.log_path(i), errors="replace") as f:
+                return "".join(f.readlines()[-lines:])
+        except OSError:
+            return ""

@@ -1,0 +1,60 @@
+"""Waiting on the cluster, with deadlines: formation, and repair after heal."""
+
+import time
+
+import nemesis
+
+
+class HarnessError(Exception):
+    """The cluster could not be brought into the state a check needs."""
+
+
+def wait_until(cond, timeout, interval=0.3):
+    """Polls `cond` until it returns something true or `timeout` s pass; returns that or None."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v or time.monotonic() >= deadline:
+            return v or None
+        time.sleep(interval)  # polling interval, not a wait for an outcome
+
+
+def all_alive(hosts):
+    """True when every host answers and lists every other host as alive."""
+    addrs = set(hosts.addrs())
+    for i in range(1, hosts.count + 1):
+        alive = hosts.alive_peers(i)
+        if alive is None or alive != addrs - {hosts.addr(i)}:
+            return False
+    return True
+
+
+def wait_formed(hosts, timeout):
+    return wait_until(lambda: all_alive(hosts), timeout)
+
+
+def _counters(hosts, name):
+    return [hosts.stat(i, name) for i in range(1, hosts.count + 1)]
+
+
+def settle(hosts, timeout=90, rounds=3):
+    """Heals everything, then waits until every node sees all the others alive,
+    has run `rounds` more anti-entropy rounds, and holds no hints. Returns the
+    seconds it took; raises HarnessError past `timeout`."""
+    start = time.monotonic()
+    nemesis.heal_all(hosts)
+    left = lambda: max(1.0, timeout - (time.monotonic() - start))  # noqa: E731
+    if not wait_formed(hosts, left()):
+        raise HarnessError(f"after heal, the nodes did not all see each other alive in {timeout}s")
+    base = _counters(hosts, "anti_entropy_rounds")
+
+    def repaired():
+        now = _counters(hosts, "anti_entropy_rounds")
+        return all(b is not None and n is not None and n >= b + rounds for b, n in zip(base, now))
+
+    if not wait_until(repaired, left(), interval=0.5):
+        raise HarnessError(f"anti-entropy did not run {rounds} rounds on every node in time")
+    if not wait_until(lambda: _counters(hosts, "hints_pending") == [0] * hosts.count, left()):
+        raise HarnessError("hints were still pending after heal: "
+                           f"{_counters(hosts, 'hints_pending')}")
+    return time.monotonic() - start
