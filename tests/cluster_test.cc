@@ -329,6 +329,53 @@ TEST_F(ClusterTest, SigtermAndSigintDrainAndExitZero) {
 namespace kv::testing {
 namespace {
 
+TEST_F(ClusterTest, BatchRunsEachOpAndAnswersInOrder) {
+  StartCluster({.nodes = 3});
+  v1::BatchRequest req;
+  for (int i = 0; i < 20; ++i) {
+    v1::PutRequest* put = req.add_ops()->mutable_put();
+    put->set_key(Key(i));
+    put->set_value(Value(i));
+  }
+  req.add_ops()->mutable_put()->set_key("");  // invalid: empty key
+  req.add_ops();                              // invalid: no op set
+  v1::BatchResponse resp;
+  ASSERT_TRUE(cluster_->kv(0).Batch(Context().get(), req, &resp).ok());
+  ASSERT_EQ(resp.results_size(), 22);
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(resp.results(i).code(), 0) << resp.results(i).message();
+    EXPECT_GE(resp.results(i).put().acks(), 2u);
+  }
+  EXPECT_EQ(resp.results(20).code(), static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+  EXPECT_NE(resp.results(20).message().find("key is empty"), std::string::npos);
+  EXPECT_EQ(resp.results(21).code(), static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+
+  // Reads through another node, in order, a missing key among them.
+  v1::BatchRequest reads;
+  for (int i = 0; i < 20; ++i) reads.add_ops()->mutable_get()->set_key(Key(i));
+  reads.add_ops()->mutable_get()->set_key("never-written");
+  reads.add_ops()->mutable_delete_()->set_key(Key(0));
+  ASSERT_TRUE(cluster_->kv(1).Batch(Context().get(), reads, &resp).ok());
+  ASSERT_EQ(resp.results_size(), 22);
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_TRUE(resp.results(i).get().found()) << Key(i);
+    EXPECT_EQ(resp.results(i).get().value(), Value(i));
+  }
+  EXPECT_EQ(resp.results(20).code(), 0);
+  EXPECT_FALSE(resp.results(20).get().found());
+  EXPECT_EQ(resp.results(21).code(), 0);
+  v1::GetResponse get;
+  ASSERT_TRUE(Get(2, Key(0), &get).ok());
+  EXPECT_FALSE(get.found());
+
+  // Too many ops: the whole call is refused, saying what to do.
+  v1::BatchRequest big;
+  for (int i = 0; i < 1025; ++i) big.add_ops()->mutable_get()->set_key("k");
+  grpc::Status s = cluster_->kv(0).Batch(Context().get(), big, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("at most 1024"), std::string::npos) << s.error_message();
+}
+
 TEST(KvstoreFlagsTest, HelpListsEveryFlagAndVersionPrints) {
   CommandResult r = RunCommand(KVSTORE_BIN, {"--help"});
   EXPECT_EQ(r.exit_code, 0) << r.output;

@@ -85,6 +85,11 @@ ParsedFlags ParseFlags(int argc, const char* const* argv, int cores) {
   app.add_option("--channels", o.channels, "gRPC connections per address")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
+  app.add_option("--batch", o.batch,
+                 "operations per request; above 1, kvstore's KV.Batch RPC carries them (all "
+                 "reads or all writes per request), like redis-benchmark -P")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
   app.add_option("--json", o.json_path, "also write the results as JSON to this file");
 
   try {
@@ -95,6 +100,9 @@ ParsedFlags ParseFlags(int argc, const char* const* argv, int cores) {
   }
 
   o.target = target == "etcd" ? Target::kEtcd : Target::kKvstore;
+  if (o.batch > 1 && o.target == Target::kEtcd) {
+    return BadFlag("--batch needs --target kvstore: etcd's KV API has no batch of independent ops");
+  }
   for (const std::string& a : addrs) {
     for (absl::string_view part : absl::StrSplit(a, ',', absl::SkipEmpty())) {
       if (part.find(':') == absl::string_view::npos) {

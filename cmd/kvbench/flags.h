@@ -32,6 +32,7 @@ struct Options {
   uint64_t seed = 1;
   int threads = 1;   // worker threads, each with its own completion queue
   int channels = 4;  // distinct connections per address
+  int batch = 1;     // ops per request: > 1 sends kvstore's KV.Batch (the pipelined path)
   std::string json_path;
 };
 

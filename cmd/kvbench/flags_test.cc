@@ -73,6 +73,8 @@ TEST(KvbenchFlagsTest, WorkloadFlags) {
 TEST(KvbenchFlagsTest, BadFlagsExitTwoWithOneLine) {
   ExpectBadFlag({"--duration", "10"}, "--duration");
   ExpectBadFlag({"--duration", "2m", "--ops", "10"}, "not both");
+  ExpectBadFlag({"--target", "etcd", "--batch", "16"}, "--batch");
+  ExpectBadFlag({"--batch", "0"}, "--batch");
   ExpectBadFlag({"--warmup", "soon"}, "--warmup");
   ExpectBadFlag({"--clients", "0"}, "--clients");
   ExpectBadFlag({"--read-ratio", "1.5"}, "--read-ratio");

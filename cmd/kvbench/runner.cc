@@ -45,8 +45,8 @@ class Worker {
     for (size_t i = 0; i < stubs.size(); ++i) {
       Call& c = calls_[i];
       c.stub = stubs[i];
-      T::InitRead(&c.read_req, plan_->options.consistency);
-      T::InitWrite(&c.write_req, plan_->value, plan_->options.consistency);
+      T::InitRead(&c.read_req, plan_->options.consistency, plan_->options.batch);
+      T::InitWrite(&c.write_req, plan_->value, plan_->options.consistency, plan_->options.batch);
     }
   }
 
@@ -98,11 +98,11 @@ class Worker {
     if (o.ops == 0) {
       if (now >= plan_->stop_at) return false;
     } else if (c->measured &&
-               plan_->measured_issued.fetch_add(1, std::memory_order_relaxed) >= o.ops) {
+               plan_->measured_issued.fetch_add(o.batch, std::memory_order_relaxed) >= o.ops) {
       return false;
     }
     c->is_read = rng_.NextDouble() < o.read_ratio;
-    const uint64_t key = plan_->keys.Next(rng_);
+    auto next_key = [&](std::string* k) { FormatKey(plan_->keys.Next(rng_), o.key_size, k); };
     c->read_rpc.reset();
     c->write_rpc.reset();
     c->ctx.reset();
@@ -110,23 +110,28 @@ class Worker {
     c->ctx->set_deadline(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(o.timeout));
     c->started = now;
     if (c->is_read) {
-      FormatKey(key, o.key_size, T::MutableKey(&c->read_req));
+      T::ForEachKey(&c->read_req, next_key);
       c->read_rpc = T::StartRead(c->stub, &*c->ctx, c->read_req, &cq_);
       c->read_rpc->Finish(&c->read_resp, &c->status, c);
     } else {
-      FormatKey(key, o.key_size, T::MutableKey(&c->write_req));
+      T::ForEachKey(&c->write_req, next_key);
       c->write_rpc = T::StartWrite(c->stub, &*c->ctx, c->write_req, &cq_);
       c->write_rpc->Finish(&c->write_resp, &c->status, c);
     }
     return true;
   }
 
-  // Counts the answer `c` received.
+  // Counts the answer `c` received: every op it carried (one, or --batch).
   void Finish(Call* c) {
     const Clock::time_point now = Clock::now();
     const bool ok = c->status.ok();
-    ++done_;
-    if (!ok) ++errors_;
+    const uint64_t ops = static_cast<uint64_t>(plan_->options.batch);
+    const uint64_t failed_ops =
+        !ok ? ops
+            : static_cast<uint64_t>(c->is_read ? T::FailedOps(c->read_resp)
+                                               : T::FailedOps(c->write_resp));
+    done_ += ops;
+    errors_ += failed_ops;
     live_->done.store(done_, std::memory_order_relaxed);
     live_->errors.store(errors_, std::memory_order_relaxed);
     if (!c->measured) return;
@@ -134,11 +139,12 @@ class Worker {
     OpStats& s = c->is_read ? read_ : write_;
     if (!ok) {
       const int code = static_cast<int>(c->status.error_code());
-      ++s.errors[code >= 0 && code < kNumStatusCodes ? code : 2 /* UNKNOWN */];
+      s.errors[code >= 0 && code < kNumStatusCodes ? code : 2 /* UNKNOWN */] += ops;
       return;
     }
-    ++s.ok;
-    if (c->is_read && !T::Found(c->read_resp)) ++s.misses;
+    if (failed_ops > 0) s.errors[2 /* UNKNOWN: an op inside a batch */] += failed_ops;
+    s.ok += ops - failed_ops;
+    if (c->is_read) s.misses += static_cast<uint64_t>(T::Misses(c->read_resp));
     const auto us = std::chrono::duration_cast<std::chrono::microseconds>(now - c->started);
     s.latency_us.Record(static_cast<uint64_t>(us.count()));
   }
@@ -240,6 +246,7 @@ RunResult Run(const Options& o, const std::function<void(const Progress&)>& on_p
 
 RunResult RunLoad(const Options& options, const std::function<void(const Progress&)>& on_progress) {
   if (options.target == Target::kEtcd) return Run<EtcdTarget>(options, on_progress);
+  if (options.batch > 1) return Run<KvstoreBatchTarget>(options, on_progress);
   return Run<KvstoreTarget>(options, on_progress);
 }
 

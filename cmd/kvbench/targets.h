@@ -37,14 +37,25 @@ struct KvstoreTarget {
     }
     return kvstore::v1::CONSISTENCY_DEFAULT;
   }
-  static void InitRead(ReadRequest* req, Consistency c) { req->set_consistency(ToProto(c)); }
-  static void InitWrite(WriteRequest* req, const std::string& value, Consistency c) {
+  static void InitRead(ReadRequest* req, Consistency c, int) { req->set_consistency(ToProto(c)); }
+  static void InitWrite(WriteRequest* req, const std::string& value, Consistency c, int) {
     req->set_value(value);
     req->set_consistency(ToProto(c));
   }
   static std::string* MutableKey(ReadRequest* req) { return req->mutable_key(); }
   static std::string* MutableKey(WriteRequest* req) { return req->mutable_key(); }
   static bool Found(const ReadResponse& resp) { return resp.found(); }
+
+  // One op per request: the shape the batch target generalises.
+  template <typename Req, typename Fn>
+  static void ForEachKey(Req* req, Fn fn) {
+    fn(MutableKey(req));
+  }
+  static int Misses(const ReadResponse& resp) { return Found(resp) ? 0 : 1; }
+  template <typename Resp>
+  static int FailedOps(const Resp&) {
+    return 0;
+  }
 
   static auto StartRead(Stub* stub, grpc::ClientContext* ctx, const ReadRequest& req,
                         grpc::CompletionQueue* cq) {
@@ -69,15 +80,26 @@ struct EtcdTarget {
   static std::unique_ptr<Stub> NewStub(std::shared_ptr<grpc::Channel> channel) {
     return etcdserverpb::KV::NewStub(std::move(channel));
   }
-  static void InitRead(ReadRequest* req, Consistency c) {
+  static void InitRead(ReadRequest* req, Consistency c, int) {
     req->set_serializable(c == Consistency::kOne);
   }
-  static void InitWrite(WriteRequest* req, const std::string& value, Consistency c) {
+  static void InitWrite(WriteRequest* req, const std::string& value, Consistency c, int) {
     req->set_value(value);
   }
   static std::string* MutableKey(ReadRequest* req) { return req->mutable_key(); }
   static std::string* MutableKey(WriteRequest* req) { return req->mutable_key(); }
   static bool Found(const ReadResponse& resp) { return resp.kvs_size() > 0; }
+
+  // One op per request: the shape the batch target generalises.
+  template <typename Req, typename Fn>
+  static void ForEachKey(Req* req, Fn fn) {
+    fn(MutableKey(req));
+  }
+  static int Misses(const ReadResponse& resp) { return Found(resp) ? 0 : 1; }
+  template <typename Resp>
+  static int FailedOps(const Resp&) {
+    return 0;
+  }
 
   static auto StartRead(Stub* stub, grpc::ClientContext* ctx, const ReadRequest& req,
                         grpc::CompletionQueue* cq) {
@@ -86,6 +108,55 @@ struct EtcdTarget {
   static auto StartWrite(Stub* stub, grpc::ClientContext* ctx, const WriteRequest& req,
                          grpc::CompletionQueue* cq) {
     return stub->AsyncPut(ctx, req, cq);
+  }
+};
+
+// kvstore.v1.KV/Batch: `batch` Gets or `batch` Puts per request.
+struct KvstoreBatchTarget {
+  using Stub = kvstore::v1::KV::Stub;
+  using ReadRequest = kvstore::v1::BatchRequest;
+  using ReadResponse = kvstore::v1::BatchResponse;
+  using WriteRequest = kvstore::v1::BatchRequest;
+  using WriteResponse = kvstore::v1::BatchResponse;
+
+  static std::unique_ptr<Stub> NewStub(std::shared_ptr<grpc::Channel> channel) {
+    return kvstore::v1::KV::NewStub(std::move(channel));
+  }
+  static void InitRead(ReadRequest* req, Consistency c, int batch) {
+    for (int i = 0; i < batch; ++i) {
+      req->add_ops()->mutable_get()->set_consistency(KvstoreTarget::ToProto(c));
+    }
+  }
+  static void InitWrite(WriteRequest* req, const std::string& value, Consistency c, int batch) {
+    for (int i = 0; i < batch; ++i) {
+      kvstore::v1::PutRequest* put = req->add_ops()->mutable_put();
+      put->set_value(value);
+      put->set_consistency(KvstoreTarget::ToProto(c));
+    }
+  }
+  template <typename Fn>
+  static void ForEachKey(kvstore::v1::BatchRequest* req, Fn fn) {
+    for (kvstore::v1::BatchOp& op : *req->mutable_ops()) {
+      fn(op.has_get() ? op.mutable_get()->mutable_key() : op.mutable_put()->mutable_key());
+    }
+  }
+  static int Misses(const ReadResponse& resp) {
+    int n = 0;
+    for (const auto& r : resp.results()) n += r.code() == 0 && !r.get().found();
+    return n;
+  }
+  static int FailedOps(const kvstore::v1::BatchResponse& resp) {
+    int n = 0;
+    for (const auto& r : resp.results()) n += r.code() != 0;
+    return n;
+  }
+  static auto StartRead(Stub* stub, grpc::ClientContext* ctx, const ReadRequest& req,
+                        grpc::CompletionQueue* cq) {
+    return stub->AsyncBatch(ctx, req, cq);
+  }
+  static auto StartWrite(Stub* stub, grpc::ClientContext* ctx, const WriteRequest& req,
+                         grpc::CompletionQueue* cq) {
+    return stub->AsyncBatch(ctx, req, cq);
   }
 };
 

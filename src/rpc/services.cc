@@ -1,5 +1,7 @@
 #include "src/rpc/services.h"
 
+#include <atomic>
+#include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -177,6 +179,105 @@ ServerUnaryReactor* KvService::Get(CallbackServerContext* ctx, const v1::GetRequ
     }
     reactor->Finish(ToGrpc(r.status()));
   });
+  return reactor;
+}
+
+ServerUnaryReactor* KvService::Batch(CallbackServerContext* ctx, const v1::BatchRequest* req,
+                                     v1::BatchResponse* resp) {
+  constexpr int kMaxOps = 1024;
+  if (req->ops_size() > kMaxOps) {
+    return FinishNow(
+        ctx, absl::InvalidArgumentError(absl::StrCat("batch has ", req->ops_size(),
+                                                     " ops; send at most ", kMaxOps, " per call")));
+  }
+  if (req->ops_size() == 0) return FinishNow(ctx, absl::OkStatus());
+  ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  for (int i = 0; i < req->ops_size(); ++i) resp->add_results();
+  // The last op to complete finishes the call. Results are distinct
+  // messages, each written by its own op only.
+  auto pending = std::make_shared<std::atomic<int>>(req->ops_size());
+  auto one_done = [reactor, pending] {
+    if (pending->fetch_sub(1, std::memory_order_acq_rel) == 1) reactor->Finish(grpc::Status::OK);
+  };
+  auto set_error = [](v1::BatchResult* out, const absl::Status& s) {
+    out->set_code(static_cast<int32_t>(s.code()));
+    out->set_message(std::string(s.message()));
+  };
+  for (int i = 0; i < req->ops_size(); ++i) {
+    const v1::BatchOp& op = req->ops(i);
+    v1::BatchResult* out = resp->mutable_results(i);
+    switch (op.op_case()) {
+      case v1::BatchOp::kPut: {
+        auto c = FromProto(op.put().consistency());
+        if (!c.ok()) {
+          set_error(out, c.status());
+          one_done();
+          break;
+        }
+        node_->Put(node::PutArgs{.key = op.put().key(),
+                                 .value = op.put().value(),
+                                 .consistency = *c,
+                                 .ttl_seconds = op.put().ttl_seconds()},
+                   [out, one_done, set_error](absl::StatusOr<replication::WriteResult> r) {
+                     if (r.ok()) {
+                       ToProto(r->version, out->mutable_put()->mutable_version());
+                       out->mutable_put()->set_acks(r->acks);
+                     } else {
+                       set_error(out, r.status());
+                     }
+                     one_done();
+                   });
+        break;
+      }
+      case v1::BatchOp::kGet: {
+        auto c = FromProto(op.get().consistency());
+        if (!c.ok()) {
+          set_error(out, c.status());
+          one_done();
+          break;
+        }
+        node_->Get(op.get().key(), *c,
+                   [out, one_done, set_error](absl::StatusOr<node::GetReply> r) {
+                     if (r.ok()) {
+                       v1::GetResponse* g = out->mutable_get();
+                       g->set_found(r->found);
+                       if (r->found) {
+                         g->set_value(std::move(r->value));
+                         ToProto(r->version, g->mutable_version());
+                       }
+                     } else {
+                       set_error(out, r.status());
+                     }
+                     one_done();
+                   });
+        break;
+      }
+      case v1::BatchOp::kDelete: {
+        auto c = FromProto(op.delete_().consistency());
+        if (!c.ok()) {
+          set_error(out, c.status());
+          one_done();
+          break;
+        }
+        node_->Delete(op.delete_().key(), *c,
+                      [out, one_done, set_error](absl::StatusOr<replication::WriteResult> r) {
+                        if (r.ok()) {
+                          ToProto(r->version, out->mutable_delete_()->mutable_version());
+                          out->mutable_delete_()->set_acks(r->acks);
+                        } else {
+                          set_error(out, r.status());
+                        }
+                        one_done();
+                      });
+        break;
+      }
+      case v1::BatchOp::OP_NOT_SET:
+        set_error(out, absl::InvalidArgumentError(absl::StrCat(
+                           "batch op ", i, " is empty; set one of put, get or delete")));
+        one_done();
+        break;
+    }
+  }
   return reactor;
 }
 

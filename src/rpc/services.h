@@ -24,6 +24,9 @@ class KvService final : public kvstore::v1::KV::CallbackService {
   grpc::ServerUnaryReactor* Delete(grpc::CallbackServerContext* ctx,
                                    const kvstore::v1::DeleteRequest* req,
                                    kvstore::v1::DeleteResponse* resp) override;
+  grpc::ServerUnaryReactor* Batch(grpc::CallbackServerContext* ctx,
+                                  const kvstore::v1::BatchRequest* req,
+                                  kvstore::v1::BatchResponse* resp) override;
   grpc::ServerUnaryReactor* Join(grpc::CallbackServerContext* ctx,
                                  const kvstore::v1::JoinRequest* req,
                                  kvstore::v1::JoinResponse* resp) override;
