@@ -407,6 +407,7 @@ TEST(KvstoreFlagsTest, BadFlagsExitTwoWithOneLineReason) {
       {{"--heartbeat-interval=2s", "--failure-timeout=1s"}, "--failure-timeout"},
       // A replica that missed a delete must get the tombstone before it is purged.
       {{"--anti-entropy-interval=1m", "--tombstone-grace=90s"}, "--tombstone-grace"},
+      {{"--dead-after=1h", "--tombstone-grace=30m"}, "--dead-after"},
       {{"--anti-entropy-interval=0s"}, "--anti-entropy-interval"},
       {{"--dead-after=soon"}, "--dead-after"},
   };

@@ -278,7 +278,8 @@ TEST_F(RepairTest, DeleteWhileReplicaDownStaysDeleted) {
 // Deletes and expired keys are purged from every replica once the tombstone
 // grace has passed, not only hidden.
 TEST_F(RepairTest, TombstonesAndExpiredKeysArePurged) {
-  StartCluster({.extra_args = {"--anti-entropy-interval=1s", "--tombstone-grace=2s"}});
+  StartCluster(
+      {.extra_args = {"--anti-entropy-interval=1s", "--dead-after=1s", "--tombstone-grace=5s"}});
   for (int i = 0; i < 20; ++i) {
     v1::PutRequest req;
     req.set_key(Key(i));

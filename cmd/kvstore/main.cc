@@ -12,8 +12,8 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "spdlog/spdlog.h"
 #include "src/node/dns_discovery.h"
 #include "src/node/durable_state.h"
@@ -115,11 +115,14 @@ kv::node::NodeOptions ToOptions(const Flags& f) {
   if (o.anti_entropy_interval <= absl::ZeroDuration()) {
     Die("--anti-entropy-interval must be positive");
   }
-  // A replica that missed a delete must get the tombstone from anti-entropy
-  // before any replica forgets it; two full cycles leave room for a failed one.
-  if (o.tombstone_grace < 2 * o.anti_entropy_interval) {
-    Die("--tombstone-grace (" + f.tombstone_grace +
-        ") must be at least twice --anti-entropy-interval (" + f.anti_entropy_interval +
+  // A replica that missed a delete must get the tombstone (from a hint or
+  // anti-entropy) before any replica forgets it. A replica away for less
+  // than --dead-after still owns its keys and comes back expecting that, so
+  // the grace must outlast detection, death and two repair rounds.
+  const absl::Duration min_grace = o.dead_after + o.failure_timeout + 2 * o.anti_entropy_interval;
+  if (o.tombstone_grace < min_grace) {
+    Die("--tombstone-grace (" + f.tombstone_grace + ") must be at least --dead-after + " +
+        "--failure-timeout + 2 x --anti-entropy-interval (" + absl::FormatDuration(min_grace) +
         "), or a replica that missed a delete could resurrect the key");
   }
   o.max_hints_bytes = f.max_hints_bytes;
@@ -171,7 +174,8 @@ int main(int argc, char** argv) {
   app.add_option("--heartbeat-interval", f.heartbeat_interval, "time between heartbeats")
       ->capture_default_str();
   app.add_option("--failure-timeout", f.failure_timeout,
-                 "silence after which a peer is always marked down (the phi-accrual detector may mark it down sooner, never before half of this)")
+                 "silence after which a peer is always marked down (the phi-accrual detector may "
+                 "mark it down sooner, never before half of this)")
       ->capture_default_str();
   app.add_option("--rpc-timeout", f.rpc_timeout, "deadline of node-to-node calls")
       ->capture_default_str();

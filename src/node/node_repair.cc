@@ -104,6 +104,22 @@ void Node::ReplayHints() {
       continue;  // wait until it is back
     }
     std::vector<replication::Hint> batch = hints_->Oldest(target, kReplayBatch);
+    // A hint of a write older than the tombstone grace could meet a replica
+    // after a newer tombstone was purged everywhere and bring the value back:
+    // drop it (anti-entropy compares what is still current).
+    const int64_t now_ms = clock_->NowMillis();
+    const int64_t grace_ms = absl::ToInt64Milliseconds(options_.tombstone_grace);
+    size_t expired = 0;
+    std::erase_if(batch, [&](const replication::Hint& h) {
+      const int64_t written_ms =
+          replication::HybridClock::PhysicalMillis(h.record.version.timestamp);
+      if (written_ms + grace_ms > now_ms) return false;
+      hints_->Remove(h);
+      ++expired;
+      return true;
+    });
+    Bump(counters_.hints_dropped, expired);
+    if (batch.empty()) continue;
     if (gone) {
       // Its keys now belong to other nodes, which anti-entropy fills.
       for (const replication::Hint& h : batch) hints_->Remove(h);
