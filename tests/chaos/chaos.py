@@ -31,7 +31,7 @@ import checker  # noqa: E402
 import linearizable  # noqa: E402
 import nemesis  # noqa: E402
 import report  # noqa: E402
-from hosts import Hosts, Network, _die_with_parent, namespaces_unavailable  # noqa: E402
+from hosts import Hosts, Network, die_with_parent, namespaces_unavailable  # noqa: E402
 from settle import HarnessError, settle, wait_formed, wait_until  # noqa: E402
 
 WORKLOADS = ("register", "set", "delete")
@@ -47,6 +47,8 @@ def parse_args(argv):
     p.add_argument("--kvstore"), p.add_argument("--kvctl"), p.add_argument("--kvchaos")
     p.add_argument("--hold", default="4,10",
                    help="MIN,MAX seconds a fault is held (over 30 passes --dead-after)")
+    p.add_argument("--kvstore-flag", action="append", default=[], metavar="--FLAG=VALUE",
+                   help="replaces or adds a kvstore flag: --kvstore-flag=--tombstone-grace=60s")
     p.add_argument("--clients", type=int, default=3, help="client threads per workload")
     p.add_argument("--rate", type=float, default=15, help="ops/s per client thread")
     p.add_argument("--run-dir", default=None, help="default: /tmp/kvchaos-<seed>-<time>")
@@ -69,6 +71,9 @@ def parse_args(argv):
         if n not in nemesis.NEMESES:
             p.error(f"unknown nemesis '{n}'; known: {', '.join(nemesis.NEMESES)}")
     bins = {b: getattr(a, b) or os.path.join(a.bin_dir, b) for b in ("kvstore", "kvctl", "kvchaos")}
+    for f in a.kvstore_flag:
+        if not f.startswith("--") or "=" not in f:
+            p.error(f"--kvstore-flag: '{f}' is not --FLAG=VALUE")
     for b, path in bins.items():
         if not os.access(path, os.X_OK):
             p.error(f"{b} not found at {path}; build it or pass --bin-dir / --{b}")
@@ -85,7 +90,7 @@ def start_workloads(a, hosts, run_dir, seed):
                "--timeout=1s", "--keys=5"]
         with open(os.path.join(run_dir, f"kvchaos-{w}.log"), "w") as log:
             procs[w] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+                                        stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
     return procs
 
 
@@ -146,7 +151,7 @@ def run_one(a, name, run_dir):
     client_seed = random.Random(f"{a.seed}/{name}/clients").randrange(1 << 31)
     with open(os.path.join(run_dir, "schedule.txt"), "w") as f:
         f.write("".join(x.describe() + "\n" for x in faults))
-    hosts = Hosts(a.bins, run_dir)
+    hosts = Hosts(a.bins, run_dir, extra_args=a.kvstore_flag)
     workers = {}
     try:
         hosts.start_all()

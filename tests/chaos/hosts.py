@@ -22,6 +22,9 @@ BRIDGE = "kvchaos0"
 PREFIX = "10.213.0"
 PORT = 50051
 NS_PREFIX = "kvc-h"
+DEFAULT_FLAGS = {"--heartbeat-interval": "200ms", "--failure-timeout": "2s",
+                 "--dead-after": "30s", "--anti-entropy-interval": "2s",
+                 "--tombstone-grace": "60s", "--rpc-timeout": "800ms"}
 _PR_SET_PDEATHSIG = 1
 
 
@@ -33,7 +36,7 @@ def run(*cmd, check=True, timeout=30, **kw):
     return r
 
 
-def _die_with_parent():
+def die_with_parent():
     """In the child before exec: SIGKILL when the runner dies, whatever the reason."""
     ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
@@ -142,19 +145,19 @@ class Hosts:
         return os.path.join(self.run_dir, f"n{i}.log")
 
     def _args(self, i):
-        seed = self.addr(2 if i == 1 else 1)
-        return [self.bins["kvstore"], f"--addr={self.addr(i)}", f"--peer={seed}",
-                f"--data-dir={os.path.join(self.run_dir, f'data{i}')}",
-                "--heartbeat-interval=200ms", "--failure-timeout=2s", "--dead-after=30s",
-                "--anti-entropy-interval=2s", "--tombstone-grace=10s", "--rpc-timeout=800ms",
-                *self.extra_args]
+        """kvstore's command line; an extra `--flag=value` replaces the default one."""
+        flags = {"--addr": self.addr(i), "--peer": self.addr(2 if i == 1 else 1),
+                 "--data-dir": os.path.join(self.run_dir, f"data{i}")}
+        flags.update(DEFAULT_FLAGS)
+        flags.update(a.split("=", 1) for a in self.extra_args)
+        return [self.bins["kvstore"], *(f"{k}={v}" for k, v in flags.items())]
 
     def start(self, i):
         log = open(self.log_path(i), "ab")
         try:
             self.procs[i] = subprocess.Popen(
                 ["ip", "netns", "exec", Network.ns(i), *self._args(i)], stdout=log,
-                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
         finally:
             log.close()
 

@@ -52,7 +52,8 @@ class RecordTest(unittest.TestCase):
             with mock.patch.object(report, "GUARANTEES", path), mock.patch("builtins.print"):
                 report.record(rows, args)
                 report.record(rows, args)
-            text = open(path).read()
+            with open(path) as f:
+                text = f.read()
         self.assertEqual(text.count("## Chaos results"), 1)
         self.assertEqual(text.count("| kill | 10 | 9 |"), 2)
 

@@ -1,0 +1,117 @@
+#include "cmd/kvchaos/client.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace kv::chaos {
+
+namespace v1 = kvstore::v1;
+
+namespace {
+
+const char* CodeName(grpc::StatusCode c) {
+  static constexpr const char* kNames[] = {"OK",
+                                           "CANCELLED",
+                                           "UNKNOWN",
+                                           "INVALID_ARGUMENT",
+                                           "DEADLINE_EXCEEDED",
+                                           "NOT_FOUND",
+                                           "ALREADY_EXISTS",
+                                           "PERMISSION_DENIED",
+                                           "RESOURCE_EXHAUSTED",
+                                           "FAILED_PRECONDITION",
+                                           "ABORTED",
+                                           "OUT_OF_RANGE",
+                                           "UNIMPLEMENTED",
+                                           "INTERNAL",
+                                           "UNAVAILABLE",
+                                           "DATA_LOSS",
+                                           "UNAUTHENTICATED"};
+  const int i = static_cast<int>(c);
+  return i >= 0 && i < 17 ? kNames[i] : "UNKNOWN";
+}
+
+std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  return ctx;
+}
+
+std::string VersionText(const v1::Version& v) {
+  return absl::StrCat(v.timestamp(), "@", v.node_id().substr(0, 8));
+}
+
+Outcome Failed(const grpc::Status& s, bool is_write) {
+  return Outcome{.type = Classify(s, is_write), .error = ErrorText(s)};
+}
+
+}  // namespace
+
+Nodes::Nodes(const std::vector<std::string>& addresses) : addresses_(addresses) {
+  for (const std::string& a : addresses_) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+    auto channel = grpc::CreateCustomChannel(a, grpc::InsecureChannelCredentials(), args);
+    kv_.push_back(v1::KV::NewStub(channel));
+    peer_.push_back(v1::Peer::NewStub(channel));
+  }
+}
+
+std::string ErrorText(const grpc::Status& s) {
+  return absl::StrCat(CodeName(s.error_code()), ": ", s.error_message());
+}
+
+std::string Classify(const grpc::Status& s, bool is_write) {
+  if (s.ok()) return "ok";
+  if (!is_write) return "fail";
+  if (s.error_code() == grpc::StatusCode::INVALID_ARGUMENT) return "fail";
+  // gRPC's own message when no connection could be made: nothing was sent.
+  if (s.error_code() == grpc::StatusCode::UNAVAILABLE &&
+      absl::StartsWith(s.error_message(), "failed to connect to all addresses")) {
+    return "fail";
+  }
+  return "info";
+}
+
+Outcome Put(v1::KV::Stub& kv, const std::string& key, const std::string& value,
+            absl::Duration timeout) {
+  v1::PutRequest req;
+  req.set_key(key);
+  req.set_value(value);
+  req.set_consistency(v1::QUORUM);
+  v1::PutResponse resp;
+  grpc::Status s = kv.Put(Context(timeout).get(), req, &resp);
+  if (!s.ok()) return Failed(s, /*is_write=*/true);
+  return Outcome{.type = "ok", .version = VersionText(resp.version())};
+}
+
+Outcome Get(v1::KV::Stub& kv, const std::string& key, absl::Duration timeout, bool wait_for_ready) {
+  v1::GetRequest req;
+  req.set_key(key);
+  req.set_consistency(v1::QUORUM);
+  v1::GetResponse resp;
+  auto ctx = Context(timeout);
+  ctx->set_wait_for_ready(wait_for_ready);
+  grpc::Status s = kv.Get(ctx.get(), req, &resp);
+  if (!s.ok()) return Failed(s, /*is_write=*/false);
+  Outcome o{.type = "ok"};
+  if (resp.found()) {
+    o.value = resp.value();
+    o.version = VersionText(resp.version());
+  }
+  return o;
+}
+
+Outcome Delete(v1::KV::Stub& kv, const std::string& key, absl::Duration timeout) {
+  v1::DeleteRequest req;
+  req.set_key(key);
+  req.set_consistency(v1::QUORUM);
+  v1::DeleteResponse resp;
+  grpc::Status s = kv.Delete(Context(timeout).get(), req, &resp);
+  if (!s.ok()) return Failed(s, /*is_write=*/true);
+  return Outcome{.type = "ok", .version = VersionText(resp.version())};
+}
+
+}  // namespace kv::chaos
