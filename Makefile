@@ -13,7 +13,7 @@ BUILD_PACKAGES := build-essential cmake ninja-build pkg-config \
   libabsl-dev libssl-dev libspdlog-dev libfmt-dev libcli11-dev \
   libgtest-dev libgmock-dev clang-format librocksdb-dev \
   python3-yaml unzip
-TEST_PACKAGES := nftables faketime
+TEST_PACKAGES := iproute2 nftables faketime
 DEB_PACKAGES := $(BUILD_PACKAGES) $(TEST_PACKAGES)
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
