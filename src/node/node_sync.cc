@@ -99,6 +99,10 @@ void Node::RepairRound() {
     if (c.id != options_.self.id && !digests.contains(c.id)) digests[c.id].contact = c;
   }
   for (const auto& [id, d] : digests) {
+    {
+      absl::MutexLock l(&mu_);
+      if (stopping_) return;
+    }
     if (membership_.State(id) != membership::PeerState::kAlive) continue;
     SyncWith(d.contact, d.digest, candidates);
   }
