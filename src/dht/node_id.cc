@@ -2,6 +2,7 @@
 
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <ostream>
 
 #include "absl/status/status.h"
@@ -85,6 +86,25 @@ std::ostream& operator<<(std::ostream& os, const NodeId& id) { return os << id.T
 
 std::ostream& operator<<(std::ostream& os, const Contact& c) {
   return os << c.id.ShortHex() << "@" << c.address;
+}
+
+std::vector<Contact> ClosestAmong(const std::vector<Contact>& candidates, const NodeId& target,
+                                  size_t n) {
+  std::vector<const Contact*> order;
+  order.reserve(candidates.size());
+  for (const Contact& c : candidates) order.push_back(&c);
+  const size_t take = std::min(n, order.size());
+  std::partial_sort(
+      order.begin(), order.begin() + static_cast<std::ptrdiff_t>(take), order.end(),
+      [&](const Contact* a, const Contact* b) { return CloserTo(target, a->id, b->id); });
+  std::vector<Contact> out;
+  out.reserve(take);
+  for (size_t i = 0; i < take; ++i) out.push_back(*order[i]);
+  return out;
+}
+
+bool ContainsNode(const std::vector<Contact>& nodes, const NodeId& id) {
+  return std::any_of(nodes.begin(), nodes.end(), [&](const Contact& c) { return c.id == id; });
 }
 
 }  // namespace kv::dht

@@ -20,6 +20,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -109,6 +110,15 @@ struct Contact {
 
 // Prints "<short hex>@<address>" (used by GoogleTest and logging).
 std::ostream& operator<<(std::ostream& os, const Contact& c);
+
+// The `n` contacts of `candidates` closest to `target` by XOR distance,
+// closest first (fewer if there are fewer candidates). Pure: replica sets
+// for many keys can be computed from one snapshot of the contacts.
+std::vector<Contact> ClosestAmong(const std::vector<Contact>& candidates, const NodeId& target,
+                                  size_t n);
+
+// True if `nodes` holds a contact with `id`.
+bool ContainsNode(const std::vector<Contact>& nodes, const NodeId& id);
 
 }  // namespace kv::dht
 

@@ -184,5 +184,23 @@ TEST(NodeIdTest, AbslHashDistinguishesIds) {
   EXPECT_TRUE(absl::VerifyTypeImplementsAbslHashCorrectly({NodeId(), a, NodeId::Random(rng)}));
 }
 
+TEST(ClosestAmongTest, MatchesABruteForceSort) {
+  std::mt19937_64 rng(7);
+  for (int round = 0; round < 50; ++round) {
+    std::vector<Contact> nodes;
+    for (int i = 0; i < 30; ++i) nodes.push_back({NodeId::Random(rng), "a"});
+    const NodeId target = NodeId::Random(rng);
+    std::vector<Contact> sorted = nodes;
+    std::sort(sorted.begin(), sorted.end(),
+              [&](const auto& a, const auto& b) { return (a.id ^ target) < (b.id ^ target); });
+    std::vector<Contact> got = ClosestAmong(nodes, target, 3);
+    ASSERT_EQ(got.size(), 3u);
+    for (size_t i = 0; i < 3; ++i) EXPECT_EQ(got[i].id, sorted[i].id);
+    EXPECT_TRUE(ContainsNode(got, sorted[0].id));
+    EXPECT_FALSE(ContainsNode(got, sorted[3].id));
+  }
+  EXPECT_EQ(ClosestAmong({}, NodeId(), 3).size(), 0u);
+}
+
 }  // namespace
 }  // namespace kv::dht

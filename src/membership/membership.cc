@@ -86,7 +86,7 @@ std::vector<dht::Contact> Membership::ClosestWhere(
     // (Self alone does not count: it may be farther than unseen contacts.)
     if (candidates.size() >= n || want >= table_.size()) {
       candidates.push_back(self_);
-      return ClosestAmong(std::move(candidates), target, n);
+      return dht::ClosestAmong(candidates, target, n);
     }
   }
 }
@@ -172,17 +172,6 @@ std::vector<dht::NodeId> Membership::BucketsToRefresh(absl::Duration idle, std::
     table_.MarkRefreshed(b, now);
   }
   return targets;
-}
-
-std::vector<dht::Contact> ClosestAmong(std::vector<dht::Contact> candidates,
-                                       const dht::NodeId& target, size_t n) {
-  const auto closer = [&](const dht::Contact& a, const dht::Contact& b) {
-    return dht::CloserTo(target, a.id, b.id);
-  };
-  n = std::min(n, candidates.size());
-  std::partial_sort(candidates.begin(), candidates.begin() + n, candidates.end(), closer);
-  candidates.resize(n);
-  return candidates;
 }
 
 }  // namespace kv::membership

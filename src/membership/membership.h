@@ -72,7 +72,7 @@ class Membership {
   // first; fewer than `n` only if fewer such nodes are known.
   std::vector<dht::Contact> Owners(const dht::NodeId& target, size_t n) const;
   // This node (first) plus every routing-table contact that is neither dead
-  // nor left, in no particular order: a snapshot from which ClosestAmong
+  // nor left, in no particular order: a snapshot from which dht::ClosestAmong
   // computes Owners for many keys under one lock acquisition.
   std::vector<dht::Contact> OwnerCandidates() const;
   // Up to `n` routing-table contacts closest to `target` (never this node):
@@ -119,10 +119,5 @@ class Membership {
   dht::RoutingTable table_ ABSL_GUARDED_BY(mu_);
   FailureDetector detector_ ABSL_GUARDED_BY(mu_);
 };
-
-// The `n` contacts of `candidates` closest to `target` by XOR, closest first.
-// Pure; with OwnerCandidates() it gives the same answer as Owners().
-std::vector<dht::Contact> ClosestAmong(std::vector<dht::Contact> candidates,
-                                       const dht::NodeId& target, size_t n);
 
 }  // namespace kv::membership

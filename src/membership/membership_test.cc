@@ -112,7 +112,7 @@ TEST_F(MembershipTest, OwnersKeepDownNodesUntilDeadAndMatchBruteForce) {
     for (size_t n : {0, 1, 3, 5, 100}) {
       const std::vector<dht::NodeId> want = BruteForceClosest(owners, target, n);
       EXPECT_EQ(Ids(m_.Owners(target, n)), want) << target << " n=" << n;
-      EXPECT_EQ(Ids(ClosestAmong(m_.OwnerCandidates(), target, n)), want);
+      EXPECT_EQ(Ids(dht::ClosestAmong(m_.OwnerCandidates(), target, n)), want);
       EXPECT_EQ(Ids(m_.ClosestLive(target, n)), BruteForceClosest(live, target, n));
     }
   }

@@ -252,6 +252,22 @@ class Node {
   };
   // Runs the Stores with at most `window` in flight; blocks until all end.
   std::vector<absl::Status> StoreMany(const std::vector<StoreJob>& jobs, size_t window);
+  // One key pushed by PushToOwners: its index in the input, the record read
+  // and sent, and whether it went to at least one owner and every owner it
+  // went to acknowledged it.
+  struct Pushed {
+    size_t index;
+    storage::Record record;
+    bool acked;
+  };
+  // Reads each of `keys` and Stores it on the key's owners among
+  // `candidates`, blocking until all answered. A key is left out when it is
+  // gone or `skip(index, record, owners)` is true. Owners that are not alive
+  // get a hint instead of a Store (handoff skips such keys first).
+  using SkipFn =
+      std::function<bool(size_t, const storage::Record&, const std::vector<dht::Contact>&)>;
+  std::vector<Pushed> PushToOwners(const std::vector<std::string>& keys,
+                                   const std::vector<dht::Contact>& candidates, const SkipFn& skip);
   void LeaveLoop(std::function<void(const LeaveProgress&)> progress);  // the leave thread
 
   // Const after construction.

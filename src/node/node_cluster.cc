@@ -90,7 +90,7 @@ void Node::ResolveReplicas(const dht::NodeId& key_id, ContactsCallback done) {
   // A table with room in it has seen every node the cluster told it about:
   // the replica set needs no network hop.
   if (membership_.KnownNodes() <= options_.k) {
-    std::vector<dht::Contact> owners = replication::ClosestOf(OwnerCandidates(), key_id, n);
+    std::vector<dht::Contact> owners = dht::ClosestAmong(OwnerCandidates(), key_id, n);
     return done(std::move(owners));
   }
   FindClosest(key_id, [this, n, done = std::move(done)](std::vector<dht::Contact> found) {

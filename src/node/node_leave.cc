@@ -64,7 +64,6 @@ void Node::LeaveLoop(std::function<void(const LeaveProgress&)> progress) {
   // learned of the leave are caught by the next pass. A new owner that is
   // down gets a hint instead; a record counts as moved once every live new
   // owner acknowledged it.
-  const size_t n = static_cast<size_t>(options_.replicas);
   absl::flat_hash_map<std::string, storage::Version> moved;
   constexpr uint32_t kMaxPasses = 8;
   auto stopping = [this] {
@@ -88,39 +87,18 @@ void Node::LeaveLoop(std::function<void(const LeaveProgress&)> progress) {
     constexpr size_t kBatch = 256;
     absl::Time last_report = clock_->Now();
     for (size_t start = 0; start < todo.size() && !stopping(); start += kBatch) {
-      std::vector<StoreJob> jobs;
-      std::vector<std::pair<size_t, size_t>> ranges;
-      std::vector<storage::Record> records;
-      std::vector<size_t> which;
-      for (size_t i = start; i < std::min(todo.size(), start + kBatch); ++i) {
-        absl::StatusOr<std::optional<storage::Record>> rec = engine_->Read(todo[i].first);
-        if (!rec.ok() || !*rec) continue;
-        const size_t first = jobs.size();
-        for (const dht::Contact& o :
-             replication::ClosestOf(candidates, dht::NodeId::FromKey(todo[i].first), n)) {
-          if (membership_.IsAlive(o.id)) {
-            jobs.push_back({o, todo[i].first, **rec});
-          } else {
-            SendHint(o, todo[i].first, **rec);
-          }
-        }
-        ranges.push_back({first, jobs.size()});
-        records.push_back(**std::move(rec));
-        which.push_back(i);
-      }
-      std::vector<absl::Status> results = StoreMany(jobs, 32);
-      for (size_t j = 0; j < which.size(); ++j) {
-        const auto [first, end] = ranges[j];
-        const bool ok = end > first && std::all_of(results.begin() + first, results.begin() + end,
-                                                   [](const absl::Status& s) { return s.ok(); });
-        if (!ok) {
+      const size_t end = std::min(todo.size(), start + kBatch);
+      std::vector<std::string> batch;
+      for (size_t i = start; i < end; ++i) batch.push_back(todo[i].first);
+      for (const Pushed& pushed : PushToOwners(batch, candidates, nullptr)) {
+        if (!pushed.acked) {
           ++p.keys_failed;
           continue;
         }
-        const std::string& key = todo[which[j]].first;
-        moved[key] = records[j].version;
+        const std::string& key = batch[pushed.index];
+        moved[key] = pushed.record.version;
         ++p.keys_moved;
-        const size_t bytes = key.size() + records[j].value.size();
+        const size_t bytes = key.size() + pushed.record.value.size();
         p.bytes_moved += bytes;
         counters_.leave_keys_moved.fetch_add(1, std::memory_order_relaxed);
         counters_.leave_bytes_moved.fetch_add(bytes, std::memory_order_relaxed);

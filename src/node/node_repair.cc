@@ -43,10 +43,10 @@ void Node::SendHint(const dht::Contact& target, const std::string& key,
   if (options_.max_hints_bytes == 0) return;  // hints are off: anti-entropy repairs
   const dht::NodeId key_id = dht::NodeId::FromKey(key);
   const size_t n = static_cast<size_t>(options_.replicas);
-  const std::vector<dht::Contact> owners = replication::ClosestOf(OwnerCandidates(), key_id, n);
+  const std::vector<dht::Contact> owners = dht::ClosestAmong(OwnerCandidates(), key_id, n);
   std::optional<dht::Contact> holder;
   for (dht::Contact& c : membership_.ClosestLive(key_id, n + 8)) {
-    if (!replication::ContainsNode(owners, c.id) && c.id != target.id) {
+    if (!dht::ContainsNode(owners, c.id) && c.id != target.id) {
       holder = std::move(c);
       break;
     }
@@ -173,6 +173,39 @@ std::vector<absl::Status> Node::StoreMany(const std::vector<StoreJob>& jobs, siz
   absl::MutexLock l(&state->mu);
   state->mu.Await(absl::Condition(&all_done));
   return std::move(state->results);
+}
+
+std::vector<Node::Pushed> Node::PushToOwners(const std::vector<std::string>& keys,
+                                             const std::vector<dht::Contact>& candidates,
+                                             const SkipFn& skip) {
+  const size_t n = static_cast<size_t>(options_.replicas);
+  std::vector<StoreJob> jobs;
+  std::vector<std::pair<size_t, size_t>> ranges;  // per pushed key: [first job, end)
+  std::vector<Pushed> pushed;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    absl::StatusOr<std::optional<storage::Record>> rec = engine_->Read(keys[i]);
+    if (!rec.ok() || !*rec) continue;
+    const std::vector<dht::Contact> owners =
+        dht::ClosestAmong(candidates, dht::NodeId::FromKey(keys[i]), n);
+    if (skip && skip(i, **rec, owners)) continue;
+    const size_t first = jobs.size();
+    for (const dht::Contact& o : owners) {
+      if (membership_.IsAlive(o.id)) {
+        jobs.push_back({o, keys[i], **rec});
+      } else {
+        SendHint(o, keys[i], **rec);
+      }
+    }
+    ranges.push_back({first, jobs.size()});
+    pushed.push_back({.index = i, .record = **std::move(rec), .acked = false});
+  }
+  const std::vector<absl::Status> results = StoreMany(jobs, kPushWindow);
+  for (size_t j = 0; j < pushed.size(); ++j) {
+    const auto [first, end] = ranges[j];
+    pushed[j].acked = end > first && std::all_of(results.begin() + first, results.begin() + end,
+                                                 [](const absl::Status& s) { return s.ok(); });
+  }
+  return pushed;
 }
 
 }  // namespace kv::node

@@ -78,8 +78,8 @@ void Node::RepairRound() {
   engine_->ForEach([&](std::string_view key, const storage::Record& rec) {
     if (PastGrace(rec, now_ms)) return;
     const dht::NodeId id = dht::NodeId::FromKey(key);
-    const std::vector<dht::Contact> owners = replication::ClosestOf(candidates, id, n);
-    if (!replication::ContainsNode(owners, options_.self.id)) {
+    const std::vector<dht::Contact> owners = dht::ClosestAmong(candidates, id, n);
+    if (!dht::ContainsNode(owners, options_.self.id)) {
       not_mine.push_back({std::string(key), rec.version, rec.tombstone});
       return;
     }
@@ -95,7 +95,7 @@ void Node::RepairRound() {
   // Likely co-owners this node holds nothing for still get a digest (all
   // zero): they may hold keys this node lost. Keys this node owns lie near
   // its own ID, and so do their other owners.
-  for (const dht::Contact& c : replication::ClosestOf(candidates, options_.self.id, 2 * n)) {
+  for (const dht::Contact& c : dht::ClosestAmong(candidates, options_.self.id, 2 * n)) {
     if (c.id != options_.self.id && !digests.contains(c.id)) digests[c.id].contact = c;
   }
   for (const auto& [id, d] : digests) {
@@ -204,7 +204,6 @@ void Node::SyncWith(const dht::Contact& peer, const Digest& mine,
 
 void Node::HandOff(const std::vector<KeyVersion>& keys,
                    const std::vector<dht::Contact>& candidates) {
-  const size_t n = static_cast<size_t>(options_.replicas);
   // Records are pushed in batches; a record is dropped here only once every
   // owner has acknowledged it, and only if nobody wrote it meanwhile.
   constexpr size_t kBatch = 512;
@@ -214,35 +213,23 @@ void Node::HandOff(const std::vector<KeyVersion>& keys,
       absl::MutexLock l(&mu_);
       if (stopping_) return;
     }
-    std::vector<StoreJob> jobs;
-    std::vector<std::pair<size_t, size_t>> job_range;  // per key: [first job, end)
-    std::vector<size_t> key_index;
-    for (size_t i = start; i < std::min(keys.size(), start + kBatch); ++i) {
-      const KeyVersion& kv = keys[i];
-      absl::StatusOr<std::optional<storage::Record>> rec = engine_->Read(kv.key);
-      if (!rec.ok() || !*rec || (*rec)->version != kv.version) continue;
-      const std::vector<dht::Contact> owners =
-          replication::ClosestOf(candidates, dht::NodeId::FromKey(kv.key), n);
-      const bool all_up =
-          !owners.empty() && std::all_of(owners.begin(), owners.end(), [&](const dht::Contact& o) {
-            return o.id != options_.self.id &&
-                   membership_.State(o.id) == membership::PeerState::kAlive;
-          });
-      if (!all_up) continue;  // an owner is down: keep the copy for now
-      const size_t first = jobs.size();
-      for (const dht::Contact& o : owners) jobs.push_back({o, kv.key, **rec});
-      job_range.push_back({first, jobs.size()});
-      key_index.push_back(i);
-    }
-    std::vector<absl::Status> results = StoreMany(jobs, kPushWindow);
-    for (size_t j = 0; j < key_index.size(); ++j) {
-      const auto [first, end] = job_range[j];
+    const size_t end = std::min(keys.size(), start + kBatch);
+    std::vector<std::string> batch;
+    for (size_t i = start; i < end; ++i) batch.push_back(keys[i].key);
+    // A key written since the scan, or with an owner that is not alive,
+    // keeps its copy for now.
+    auto skip = [&](size_t i, const storage::Record& rec, const std::vector<dht::Contact>& owners) {
+      return rec.version != keys[start + i].version || owners.empty() ||
+             std::any_of(owners.begin(), owners.end(), [&](const dht::Contact& o) {
+               return o.id == options_.self.id ||
+                      membership_.State(o.id) != membership::PeerState::kAlive;
+             });
+    };
+    for (const Pushed& p : PushToOwners(batch, candidates, skip)) {
+      const KeyVersion& kv = keys[start + p.index];
       Bump(counters_.handoff_keys_pushed);
-      const bool all_ok = std::all_of(results.begin() + first, results.begin() + end,
-                                      [](const absl::Status& s) { return s.ok(); });
-      if (!all_ok) continue;
-      const KeyVersion& kv = keys[key_index[j]];
-      Bump(counters_.handoff_bytes, replication::RecordWireBytes(kv.key, jobs[first].record));
+      if (!p.acked) continue;
+      Bump(counters_.handoff_bytes, replication::RecordWireBytes(kv.key, p.record));
       absl::StatusOr<bool> erased = engine_->EraseIf(kv.key, kv.version);
       if (erased.ok() && *erased) ++dropped;
     }
@@ -261,9 +248,8 @@ void Node::ForEachShared(const dht::NodeId& peer, const std::vector<dht::Contact
   engine_->ForEach([&](std::string_view key, const storage::Record& rec) {
     if (PastGrace(rec, now_ms)) return;
     const dht::NodeId id = dht::NodeId::FromKey(key);
-    const std::vector<dht::Contact> owners = replication::ClosestOf(candidates, id, n);
-    if (replication::ContainsNode(owners, options_.self.id) &&
-        replication::ContainsNode(owners, peer)) {
+    const std::vector<dht::Contact> owners = dht::ClosestAmong(candidates, id, n);
+    if (dht::ContainsNode(owners, options_.self.id) && dht::ContainsNode(owners, peer)) {
       fn(key, rec, id);
     }
   });
@@ -309,8 +295,8 @@ void Node::HandleReconcile(const dht::Contact& from, std::vector<uint32_t> bucke
     absl::flat_hash_map<std::string_view, const storage::Version*> theirs;
     for (const KeyVersion& kv : keys) theirs[kv.key] = &kv.version;
     std::erase_if(plan.wanted, [&](const std::string& k) {
-      if (!replication::ContainsNode(replication::ClosestOf(candidates, dht::NodeId::FromKey(k), n),
-                                     options_.self.id)) {
+      if (!dht::ContainsNode(dht::ClosestAmong(candidates, dht::NodeId::FromKey(k), n),
+                             options_.self.id)) {
         return true;
       }
       absl::StatusOr<std::optional<storage::Record>> held = engine_->Read(k);

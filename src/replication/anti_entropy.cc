@@ -59,26 +59,6 @@ std::vector<uint32_t> DifferingBuckets(const Digest& a, const Digest& b) {
   return out;
 }
 
-std::vector<dht::Contact> ClosestOf(const std::vector<dht::Contact>& candidates,
-                                    const dht::NodeId& target, size_t n) {
-  std::vector<const dht::Contact*> order;
-  order.reserve(candidates.size());
-  for (const dht::Contact& c : candidates) order.push_back(&c);
-  const size_t take = std::min(n, order.size());
-  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(take), order.end(),
-                    [&](const dht::Contact* a, const dht::Contact* b) {
-                      return dht::CloserTo(target, a->id, b->id);
-                    });
-  std::vector<dht::Contact> out;
-  out.reserve(take);
-  for (size_t i = 0; i < take; ++i) out.push_back(*order[i]);
-  return out;
-}
-
-bool ContainsNode(const std::vector<dht::Contact>& nodes, const dht::NodeId& id) {
-  return std::any_of(nodes.begin(), nodes.end(), [&](const dht::Contact& c) { return c.id == id; });
-}
-
 ReconcilePlan PlanReconcile(const std::vector<KeyVersion>& theirs, std::vector<KeyRecord> mine,
                             size_t max_newer_bytes) {
   absl::flat_hash_map<std::string_view, const KeyVersion*> by_key;

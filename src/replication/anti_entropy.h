@@ -49,14 +49,6 @@ struct DigestAnswer {
 // Indices where `a` and `b` differ, ascending.
 std::vector<uint32_t> DifferingBuckets(const Digest& a, const Digest& b);
 
-// The `n` contacts of `candidates` closest to `target` by XOR distance,
-// closest first (fewer if there are fewer candidates).
-std::vector<dht::Contact> ClosestOf(const std::vector<dht::Contact>& candidates,
-                                    const dht::NodeId& target, size_t n);
-
-// True if `nodes` holds a contact with `id`.
-bool ContainsNode(const std::vector<dht::Contact>& nodes, const dht::NodeId& id);
-
 struct KeyVersion {
   std::string key;
   storage::Version version;

@@ -1,8 +1,5 @@
 #include "src/replication/anti_entropy.h"
 
-#include <algorithm>
-#include <random>
-
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -56,24 +53,6 @@ TEST(DigestTest, XorMakesOrderIrrelevantAndRemovalExact) {
   DigestAdd(b, 7, RecordHash("y", V(1)));  // removes y
   DigestAdd(b, 7, RecordHash("y", V(2)));  // a newer y
   EXPECT_THAT(DifferingBuckets(a, b), ElementsAre(7u));
-}
-
-TEST(ClosestOfTest, MatchesABruteForceSort) {
-  std::mt19937_64 rng(7);
-  for (int round = 0; round < 50; ++round) {
-    std::vector<dht::Contact> nodes;
-    for (int i = 0; i < 30; ++i) nodes.push_back({dht::NodeId::Random(rng), "a"});
-    const dht::NodeId target = dht::NodeId::Random(rng);
-    std::vector<dht::Contact> sorted = nodes;
-    std::sort(sorted.begin(), sorted.end(),
-              [&](const auto& a, const auto& b) { return (a.id ^ target) < (b.id ^ target); });
-    std::vector<dht::Contact> got = ClosestOf(nodes, target, 3);
-    ASSERT_EQ(got.size(), 3u);
-    for (size_t i = 0; i < 3; ++i) EXPECT_EQ(got[i].id, sorted[i].id);
-    EXPECT_TRUE(ContainsNode(got, sorted[0].id));
-    EXPECT_FALSE(ContainsNode(got, sorted[3].id));
-  }
-  EXPECT_EQ(ClosestOf({}, dht::NodeId(), 3).size(), 0u);
 }
 
 TEST(PlanReconcileTest, SendsNewerAndMissingAndAsksForTheRest) {
