@@ -1,17 +1,12 @@
 #include "cmd/kvbench/report.h"
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
 namespace kv::bench {
 
 namespace {
-
-constexpr const char* kCodeNames[kNumStatusCodes] = {
-    "OK",        "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
-    "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
-    "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
-    "DATA_LOSS", "UNAUTHENTICATED"};
 
 double PerSec(uint64_t n, double sec) { return sec > 0 ? static_cast<double>(n) / sec : 0.0; }
 
@@ -63,7 +58,10 @@ std::string JsonOp(const OpStats& s, double sec, bool with_misses) {
 }  // namespace
 
 std::string StatusCodeName(int code) {
-  if (code >= 0 && code < kNumStatusCodes) return kCodeNames[code];
+  // gRPC's codes are absl's, number for number.
+  if (code >= 0 && code < kNumStatusCodes) {
+    return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
+  }
   return absl::StrCat("CODE_", code);
 }
 

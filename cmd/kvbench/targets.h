@@ -13,8 +13,26 @@
 
 namespace kv::bench {
 
+// The per-request hooks of a target that sends one op per request (the
+// batch target below carries many); T provides MutableKey and Found.
+template <typename T>
+struct OneOpPerRequest {
+  template <typename Req, typename Fn>
+  static void ForEachKey(Req* req, Fn fn) {
+    fn(T::MutableKey(req));
+  }
+  template <typename Resp>
+  static int Misses(const Resp& resp) {
+    return T::Found(resp) ? 0 : 1;
+  }
+  template <typename Resp>
+  static int FailedOps(const Resp&) {
+    return 0;
+  }
+};
+
 // kvstore.v1.KV: Get and Put.
-struct KvstoreTarget {
+struct KvstoreTarget : OneOpPerRequest<KvstoreTarget> {
   using Stub = kvstore::v1::KV::Stub;
   using ReadRequest = kvstore::v1::GetRequest;
   using ReadResponse = kvstore::v1::GetResponse;
@@ -46,17 +64,6 @@ struct KvstoreTarget {
   static std::string* MutableKey(WriteRequest* req) { return req->mutable_key(); }
   static bool Found(const ReadResponse& resp) { return resp.found(); }
 
-  // One op per request: the shape the batch target generalises.
-  template <typename Req, typename Fn>
-  static void ForEachKey(Req* req, Fn fn) {
-    fn(MutableKey(req));
-  }
-  static int Misses(const ReadResponse& resp) { return Found(resp) ? 0 : 1; }
-  template <typename Resp>
-  static int FailedOps(const Resp&) {
-    return 0;
-  }
-
   static auto StartRead(Stub* stub, grpc::ClientContext* ctx, const ReadRequest& req,
                         grpc::CompletionQueue* cq) {
     return stub->AsyncGet(ctx, req, cq);
@@ -70,7 +77,7 @@ struct KvstoreTarget {
 // etcdserverpb.KV: Range (one key) and Put. Writes always go through etcd's
 // Raft log; --consistency one makes reads serializable (answered by the
 // contacted member alone), anything else leaves them linearizable.
-struct EtcdTarget {
+struct EtcdTarget : OneOpPerRequest<EtcdTarget> {
   using Stub = etcdserverpb::KV::Stub;
   using ReadRequest = etcdserverpb::RangeRequest;
   using ReadResponse = etcdserverpb::RangeResponse;
@@ -89,17 +96,6 @@ struct EtcdTarget {
   static std::string* MutableKey(ReadRequest* req) { return req->mutable_key(); }
   static std::string* MutableKey(WriteRequest* req) { return req->mutable_key(); }
   static bool Found(const ReadResponse& resp) { return resp.kvs_size() > 0; }
-
-  // One op per request: the shape the batch target generalises.
-  template <typename Req, typename Fn>
-  static void ForEachKey(Req* req, Fn fn) {
-    fn(MutableKey(req));
-  }
-  static int Misses(const ReadResponse& resp) { return Found(resp) ? 0 : 1; }
-  template <typename Resp>
-  static int FailedOps(const Resp&) {
-    return 0;
-  }
 
   static auto StartRead(Stub* stub, grpc::ClientContext* ctx, const ReadRequest& req,
                         grpc::CompletionQueue* cq) {

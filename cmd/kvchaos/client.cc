@@ -1,5 +1,6 @@
 #include "cmd/kvchaos/client.h"
 
+#include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
@@ -8,28 +9,6 @@ namespace kv::chaos {
 namespace v1 = kvstore::v1;
 
 namespace {
-
-const char* CodeName(grpc::StatusCode c) {
-  static constexpr const char* kNames[] = {"OK",
-                                           "CANCELLED",
-                                           "UNKNOWN",
-                                           "INVALID_ARGUMENT",
-                                           "DEADLINE_EXCEEDED",
-                                           "NOT_FOUND",
-                                           "ALREADY_EXISTS",
-                                           "PERMISSION_DENIED",
-                                           "RESOURCE_EXHAUSTED",
-                                           "FAILED_PRECONDITION",
-                                           "ABORTED",
-                                           "OUT_OF_RANGE",
-                                           "UNIMPLEMENTED",
-                                           "INTERNAL",
-                                           "UNAVAILABLE",
-                                           "DATA_LOSS",
-                                           "UNAUTHENTICATED"};
-  const int i = static_cast<int>(c);
-  return i >= 0 && i < 17 ? kNames[i] : "UNKNOWN";
-}
 
 std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout) {
   auto ctx = std::make_unique<grpc::ClientContext>();
@@ -60,7 +39,9 @@ Nodes::Nodes(const std::vector<std::string>& addresses) : addresses_(addresses) 
 }
 
 std::string ErrorText(const grpc::Status& s) {
-  return absl::StrCat(CodeName(s.error_code()), ": ", s.error_message());
+  // gRPC's codes are absl's, number for number.
+  return absl::StrCat(absl::StatusCodeToString(static_cast<absl::StatusCode>(s.error_code())), ": ",
+                      s.error_message());
 }
 
 std::string Classify(const grpc::Status& s, bool is_write) {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "absl/status/status.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
@@ -22,31 +23,11 @@ struct Globals {
   double timeout_seconds = 5;
 };
 
-const char* CodeName(grpc::StatusCode c) {
-  static constexpr const char* kNames[] = {"OK",
-                                           "CANCELLED",
-                                           "UNKNOWN",
-                                           "INVALID_ARGUMENT",
-                                           "DEADLINE_EXCEEDED",
-                                           "NOT_FOUND",
-                                           "ALREADY_EXISTS",
-                                           "PERMISSION_DENIED",
-                                           "RESOURCE_EXHAUSTED",
-                                           "FAILED_PRECONDITION",
-                                           "ABORTED",
-                                           "OUT_OF_RANGE",
-                                           "UNIMPLEMENTED",
-                                           "INTERNAL",
-                                           "UNAVAILABLE",
-                                           "DATA_LOSS",
-                                           "UNAUTHENTICATED"};
-  const int i = static_cast<int>(c);
-  return i >= 0 && i < 17 ? kNames[i] : "UNKNOWN";
-}
-
 // Prints the server's error; exit 3 when the cluster is unavailable, 2 otherwise.
 int Fail(const std::string& what, const grpc::Status& s) {
-  std::fprintf(stderr, "kvctl: %s failed: %s: %s\n", what.c_str(), CodeName(s.error_code()),
+  // gRPC's codes are absl's, number for number.
+  const std::string code = absl::StatusCodeToString(static_cast<absl::StatusCode>(s.error_code()));
+  std::fprintf(stderr, "kvctl: %s failed: %s: %s\n", what.c_str(), code.c_str(),
                s.error_message().c_str());
   return s.error_code() == grpc::StatusCode::UNAVAILABLE ? 3 : 2;
 }

@@ -73,26 +73,23 @@ void GrpcPeerTransport::Call(Req req, Start start, Finish finish,
 
 void GrpcPeerTransport::Store(const dht::Contact& to, const std::string& key,
                               const storage::Record& rec, StoreCallback done) {
-  v1::StoreRequest req;
-  ToProto(options_.self, req.mutable_from());
-  req.set_key(key);
-  ToProto(rec, req.mutable_record());
-  v1::Peer::Stub* stub = PeerFor(to.address)->peer.get();
-  Call<v1::StoreRequest, v1::StoreResponse>(
-      std::move(req),
-      [stub](grpc::ClientContext* ctx, const v1::StoreRequest* rq, v1::StoreResponse* rs,
-             std::function<void(grpc::Status)> cb) { stub->async()->Store(ctx, rq, rs, cb); },
-      [done = std::move(done)](absl::Status s, v1::StoreResponse) { done(s); });
+  SendStore(to, key, rec, /*hint_for=*/nullptr, std::move(done));
 }
 
 void GrpcPeerTransport::StoreHint(const dht::Contact& to, const dht::NodeId& target,
                                   const std::string& key, const storage::Record& rec,
                                   StoreCallback done) {
+  SendStore(to, key, rec, &target, std::move(done));
+}
+
+void GrpcPeerTransport::SendStore(const dht::Contact& to, const std::string& key,
+                                  const storage::Record& rec, const dht::NodeId* hint_for,
+                                  StoreCallback done) {
   v1::StoreRequest req;
   ToProto(options_.self, req.mutable_from());
   req.set_key(key);
   ToProto(rec, req.mutable_record());
-  req.set_hint_for(target.ToHex());
+  if (hint_for) req.set_hint_for(hint_for->ToHex());
   v1::Peer::Stub* stub = PeerFor(to.address)->peer.get();
   Call<v1::StoreRequest, v1::StoreResponse>(
       std::move(req),

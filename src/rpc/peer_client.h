@@ -61,6 +61,9 @@ class GrpcPeerTransport final : public replication::PeerTransport {
     std::unique_ptr<kvstore::v1::Peer::Stub> peer;
   };
   Peer* PeerFor(const std::string& address);
+  // Store and StoreHint: one Peer.Store call, with hint_for set when given.
+  void SendStore(const dht::Contact& to, const std::string& key, const storage::Record& rec,
+                 const dht::NodeId* hint_for, StoreCallback done);
 
   // Starts one unary call: `start(stub-side context, request, response, callback)`.
   // `finish(status, response)` runs exactly once.
