@@ -212,7 +212,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--tombstone-grace", f.tombstone_grace,
                  "how long deletes (and expired records) are remembered before they are purged; "
-                 "at least twice --anti-entropy-interval")
+                 "at least --dead-after + --failure-timeout + 2 x --anti-entropy-interval")
       ->capture_default_str();
   app.add_option("--max-hints-bytes", f.max_hints_bytes,
                  "most bytes of hints kept for down replicas; beyond it the oldest go and "

@@ -26,74 +26,14 @@
 #include "src/storage/record.h"
 #include "src/storage/record_codec.h"
 #include "src/storage/testing/fault_env.h"
+#include "src/storage/testing/rocksdb_test_util.h"
 #include "src/util/clock.h"
 
 namespace kv::storage {
 
-// Names the policy in test output (found by argument-dependent lookup, so it
-// must live in SyncPolicy's namespace).
-void PrintTo(SyncPolicy policy, std::ostream* os) {
-  *os << (policy == SyncPolicy::kAlways ? "SyncAlways" : "SyncNone");
-}
-
 namespace {
 
-using ::testing::HasSubstr;
-
-const std::string kNode(40, 'a');
-
-// A fresh directory under the test temp dir, removed with everything in it
-// when destroyed.
-class ScopedTempDir {
- public:
-  ScopedTempDir() {
-    std::string pattern = testing::TempDir() + "kv_rocksdb_test_XXXXXX";
-    if (mkdtemp(pattern.data()) == nullptr) {
-      ADD_FAILURE() << "mkdtemp(" << pattern << ") failed";
-    }
-    path_ = pattern;
-  }
-  ~ScopedTempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  ScopedTempDir(const ScopedTempDir&) = delete;
-  ScopedTempDir& operator=(const ScopedTempDir&) = delete;
-
-  const std::string& path() const { return path_; }
-  std::string Sub(const std::string& name) const { return absl::StrCat(path_, "/", name); }
-
- private:
-  std::string path_;
-};
-
-// An HLC timestamp ((physical ms << 16) | logical) at `physical_ms`.
-uint64_t HlcAt(int64_t physical_ms) { return static_cast<uint64_t>(physical_ms) << 16; }
-
-Record Rec(std::string value, uint64_t ts) {
-  return Record{.value = std::move(value), .version = {ts, kNode}};
-}
-
-std::unique_ptr<RocksDbEngine> MustOpen(const std::string& dir,
-                                        RocksDbEngine::Options options = {}) {
-  absl::StatusOr<std::unique_ptr<RocksDbEngine>> engine = RocksDbEngine::Open(dir, options);
-  EXPECT_TRUE(engine.ok()) << engine.status();
-  return engine.ok() ? *std::move(engine) : nullptr;
-}
-
-std::optional<Record> MustRead(const Engine& engine, std::string_view key) {
-  absl::StatusOr<std::optional<Record>> got = engine.Read(key);
-  EXPECT_TRUE(got.ok()) << got.status();
-  return got.ok() ? *got : std::nullopt;
-}
-
-void ExpectSame(const std::optional<Record>& got, const Record& want) {
-  ASSERT_TRUE(got.has_value());
-  EXPECT_EQ(got->value, want.value);
-  EXPECT_EQ(got->version, want.version);
-  EXPECT_EQ(got->tombstone, want.tombstone);
-  EXPECT_EQ(got->expires_at_ms, want.expires_at_ms);
-}
+using namespace rocksdb_test;  // NOLINT: test helpers
 
 // Owns a temp dir and a RocksDbEngine in it, for the contract suite, whose
 // engines must release what they create.
@@ -177,8 +117,6 @@ TEST(RocksDbEngineTest, ConcurrentSyncedAppliesKeepTheNewestVersionOfEachKey) {
 }
 
 // ---- Durability -----------------------------------------------------------
-
-class RocksDbEngineReopenTest : public testing::TestWithParam<SyncPolicy> {};
 
 INSTANTIATE_TEST_SUITE_P(SyncPolicies, RocksDbEngineReopenTest,
                          testing::Values(SyncPolicy::kAlways, SyncPolicy::kNone),
@@ -274,102 +212,6 @@ TEST(RocksDbEngineTest, MetaSurvivesReopenAndStaysOutOfTheRecords) {
   EXPECT_EQ(MustRead(*engine, "node_id")->value, "a record");
 }
 
-// ---- Hints -------------------------------------------------------------------
-
-// Every hint ForEachHint visits, in visiting order.
-std::vector<std::pair<uint64_t, std::string>> AllHints(const RocksDbEngine& engine) {
-  std::vector<std::pair<uint64_t, std::string>> hints;
-  engine.ForEachHint(
-      [&](uint64_t seq, std::string_view bytes) { hints.emplace_back(seq, std::string(bytes)); });
-  return hints;
-}
-
-TEST_P(RocksDbEngineReopenTest, HintsIterateInSeqOrderAndSurviveReopen) {
-  ScopedTempDir tmp;
-  const std::string dir = tmp.Sub("db");
-  // Written out of order, with seqs whose little-endian bytes would sort
-  // differently (256 < 2 byte-wise in little-endian).
-  const std::vector<uint64_t> seqs = {256, 2, uint64_t{1} << 40, 1, 0, ~uint64_t{0}, 257};
-  {
-    std::unique_ptr<RocksDbEngine> engine = MustOpen(dir, {.sync = GetParam()});
-    ASSERT_NE(engine, nullptr);
-    EXPECT_TRUE(AllHints(*engine).empty());
-    for (uint64_t seq : seqs) ASSERT_TRUE(engine->PutHint(seq, absl::StrCat("hint-", seq)).ok());
-    ASSERT_TRUE(engine->PutHint(2, std::string("replaced\0", 9)).ok());
-    ASSERT_TRUE(engine->DeleteHint(257).ok());
-    ASSERT_TRUE(engine->DeleteHint(12345).ok());  // absent: a no-op
-    // Hints are not records.
-    EXPECT_EQ(engine->Size(), 0u);
-  }
-  std::unique_ptr<RocksDbEngine> engine = MustOpen(dir, {.sync = GetParam()});
-  ASSERT_NE(engine, nullptr);
-  const std::vector<std::pair<uint64_t, std::string>> want = {
-      {0, "hint-0"},
-      {1, "hint-1"},
-      {2, std::string("replaced\0", 9)},
-      {256, "hint-256"},
-      {uint64_t{1} << 40, absl::StrCat("hint-", uint64_t{1} << 40)},
-      {~uint64_t{0}, absl::StrCat("hint-", ~uint64_t{0})}};
-  EXPECT_EQ(AllHints(*engine), want);
-}
-
-TEST(RocksDbEngineTest, ForEachHintMayDeleteTheHintsItVisits) {
-  ScopedTempDir tmp;
-  std::unique_ptr<RocksDbEngine> engine = MustOpen(tmp.Sub("db"), {.sync = SyncPolicy::kNone});
-  ASSERT_NE(engine, nullptr);
-  for (uint64_t seq = 1; seq <= 10; ++seq) ASSERT_TRUE(engine->PutHint(seq, "h").ok());
-  int visited = 0;
-  engine->ForEachHint([&](uint64_t seq, std::string_view) {
-    ++visited;
-    EXPECT_TRUE(engine->DeleteHint(seq).ok());
-  });
-  EXPECT_EQ(visited, 10);
-  EXPECT_TRUE(AllHints(*engine).empty());
-}
-
-// A data directory written before the hints column family existed (only
-// "default" and "meta") opens, keeps its data and gains "hints".
-TEST(RocksDbEngineTest, OpensADirectoryWithoutTheHintsColumnFamily) {
-  ScopedTempDir tmp;
-  const std::string dir = tmp.Sub("db");
-  const Record rec = Rec("old", 7);
-  {
-    rocksdb::DBOptions options;
-    options.create_if_missing = true;
-    options.create_missing_column_families = true;
-    const std::vector<rocksdb::ColumnFamilyDescriptor> families = {
-        {RocksDbEngine::kDataColumnFamily, rocksdb::ColumnFamilyOptions()},
-        {RocksDbEngine::kMetaColumnFamily, rocksdb::ColumnFamilyOptions()}};
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* raw = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(options, dir, families, &handles, &raw).ok());
-    std::unique_ptr<rocksdb::DB> db(raw);
-    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[0], "k", EncodeRecord(rec)).ok());
-    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[1], "node_id", "me").ok());
-    for (rocksdb::ColumnFamilyHandle* h : handles) db->DestroyColumnFamilyHandle(h);
-  }
-  std::vector<std::string> before;
-  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir, &before).ok());
-  ASSERT_EQ(before.size(), 2u);
-  {
-    std::unique_ptr<RocksDbEngine> engine = MustOpen(dir);
-    ASSERT_NE(engine, nullptr);
-    ExpectSame(MustRead(*engine, "k"), rec);
-    absl::StatusOr<std::optional<std::string>> id = engine->GetMeta("node_id");
-    ASSERT_TRUE(id.ok()) << id.status();
-    EXPECT_EQ(*id, "me");
-    EXPECT_TRUE(AllHints(*engine).empty());
-    ASSERT_TRUE(engine->PutHint(1, "first hint").ok());
-  }
-  std::vector<std::string> after;
-  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir, &after).ok());
-  EXPECT_THAT(after, testing::UnorderedElementsAre("default", "meta", "hints"));
-  std::unique_ptr<RocksDbEngine> engine = MustOpen(dir);
-  ASSERT_NE(engine, nullptr);
-  EXPECT_EQ(AllHints(*engine), (std::vector<std::pair<uint64_t, std::string>>{{1, "first hint"}}));
-  ExpectSame(MustRead(*engine, "k"), rec);
-}
-
 // ---- Checkpoints ------------------------------------------------------------
 
 TEST(RocksDbEngineTest, CheckpointOpensAsAnEngineWithTheSameData) {
@@ -416,157 +258,6 @@ TEST(RocksDbEngineTest, CheckpointRefusesAnExistingDirectory) {
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(s.message()), HasSubstr(existing + " already exists"));
   EXPECT_TRUE(std::filesystem::is_empty(existing));
-}
-
-// ---- Compaction filter through RocksDB ------------------------------------
-
-// Every column family the engine creates, with default options, for opening
-// its directory with plain RocksDB (which must name them all).
-std::vector<rocksdb::ColumnFamilyDescriptor> AllFamilies() {
-  return {{RocksDbEngine::kDataColumnFamily, rocksdb::ColumnFamilyOptions()},
-          {RocksDbEngine::kMetaColumnFamily, rocksdb::ColumnFamilyOptions()},
-          {RocksDbEngine::kHintsColumnFamily, rocksdb::ColumnFamilyOptions()}};
-}
-
-// What plain RocksDB (no engine code) finds in the records column family of a
-// closed database: keys seen by an iterator, and the "rocksdb.estimate-num-keys"
-// property, which counts entries in memtables and table files.
-struct RawCounts {
-  size_t iterated = 0;
-  uint64_t estimated = 0;
-};
-
-RawCounts CountWithPlainRocksDb(const std::string& dir) {
-  RawCounts counts;
-  const std::vector<rocksdb::ColumnFamilyDescriptor> families = AllFamilies();
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* raw = nullptr;
-  rocksdb::Status s =
-      rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), dir, families, &handles, &raw);
-  EXPECT_TRUE(s.ok()) << s.ToString();
-  if (!s.ok()) return counts;
-  std::unique_ptr<rocksdb::DB> db(raw);
-  {
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), handles[0]));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) ++counts.iterated;
-    EXPECT_TRUE(it->status().ok()) << it->status().ToString();
-  }
-  EXPECT_TRUE(
-      db->GetIntProperty(handles[0], rocksdb::DB::Properties::kEstimateNumKeys, &counts.estimated));
-  for (rocksdb::ColumnFamilyHandle* h : handles) db->DestroyColumnFamilyHandle(h);
-  return counts;
-}
-
-TEST(RocksDbEngineTest, CompactionAppliesThePurgeRule) {
-  ScopedTempDir tmp;
-  const std::string dir = tmp.Sub("db");
-  util::ManualClock clock;
-  const int64_t now = clock.NowMillis();
-  constexpr int kEach = 50;
-  auto key = [](const char* kind, int i) { return absl::StrCat(kind, "-", i); };
-  auto is_tombstone = [](const std::optional<Record>& rec) {
-    return rec.has_value() && rec->tombstone && rec->value.empty();
-  };
-  const RocksDbEngine::Options options = {
-      .sync = SyncPolicy::kNone, .clock = &clock, .tombstone_grace = absl::Hours(1)};
-  {
-    std::unique_ptr<RocksDbEngine> engine = MustOpen(dir, options);
-    ASSERT_NE(engine, nullptr);
-    for (int i = 0; i < kEach; ++i) {
-      Record live = Rec("live", HlcAt(now - 1000));
-      Record expiring = Rec("expiring", HlcAt(now - 1000));
-      expiring.expires_at_ms = now + 30 * 60 * 1000;  // in 30 minutes
-      Record expired = Rec("expired", HlcAt(now - 1000));
-      expired.expires_at_ms = now - 1;
-      const Record old_tombstone{.version = {HlcAt(now - 2 * 3600 * 1000), kNode},
-                                 .tombstone = true};
-      const Record young_tombstone{.version = {HlcAt(now - 10 * 60 * 1000), kNode},
-                                   .tombstone = true};
-      ASSERT_TRUE(*engine->Apply(key("live", i), live));
-      ASSERT_TRUE(*engine->Apply(key("expiring", i), expiring));
-      ASSERT_TRUE(*engine->Apply(key("expired", i), expired));
-      ASSERT_TRUE(*engine->Apply(key("old-tombstone", i), old_tombstone));
-      ASSERT_TRUE(*engine->Apply(key("young-tombstone", i), young_tombstone));
-    }
-    // Nothing changes before a compaction runs.
-    EXPECT_EQ(engine->Size(), 5u * kEach);
-    EXPECT_EQ(MustRead(*engine, key("expired", 0))->value, "expired");
-
-    // Expired records become tombstones of the same version; old tombstones go.
-    ASSERT_TRUE(engine->CompactAll().ok());
-    EXPECT_EQ(engine->Size(), 4u * kEach);
-    for (int i = 0; i < kEach; ++i) {
-      std::optional<Record> expired = MustRead(*engine, key("expired", i));
-      EXPECT_TRUE(is_tombstone(expired)) << i;
-      if (expired.has_value()) {
-        EXPECT_EQ(expired->version, (Version{HlcAt(now - 1000), kNode}));
-        EXPECT_EQ(expired->expires_at_ms, now - 1);
-      }
-      EXPECT_EQ(MustRead(*engine, key("old-tombstone", i)), std::nullopt) << i;
-      EXPECT_EQ(MustRead(*engine, key("live", i))->value, "live") << i;
-      EXPECT_EQ(MustRead(*engine, key("expiring", i))->value, "expiring") << i;
-      EXPECT_TRUE(is_tombstone(MustRead(*engine, key("young-tombstone", i)))) << i;
-    }
-  }
-  RawCounts counts = CountWithPlainRocksDb(dir);
-  EXPECT_EQ(counts.iterated, 4u * kEach);
-  EXPECT_EQ(counts.estimated, 4u * kEach);
-
-  // An hour later the young tombstones and the expired ones (dead since their
-  // expiry) are past their grace, and the expiring records have expired: they
-  // become tombstones in turn. The filter reads the injected clock.
-  clock.Advance(absl::Hours(1));
-  {
-    std::unique_ptr<RocksDbEngine> engine = MustOpen(dir, options);
-    ASSERT_NE(engine, nullptr);
-    ASSERT_TRUE(engine->CompactAll().ok());
-    EXPECT_EQ(engine->Size(), 2u * kEach);
-    EXPECT_EQ(MustRead(*engine, key("young-tombstone", 0)), std::nullopt);
-    EXPECT_EQ(MustRead(*engine, key("expired", 0)), std::nullopt);
-    EXPECT_TRUE(is_tombstone(MustRead(*engine, key("expiring", 0))));
-    EXPECT_EQ(MustRead(*engine, key("live", 0))->value, "live");
-  }
-  counts = CountWithPlainRocksDb(dir);
-  EXPECT_EQ(counts.iterated, 2u * kEach);
-  EXPECT_EQ(counts.estimated, 2u * kEach);
-
-  // 30 minutes more: the expiring records' tombstones pass their grace too.
-  clock.Advance(absl::Minutes(30));
-  std::unique_ptr<RocksDbEngine> engine = MustOpen(dir, options);
-  ASSERT_NE(engine, nullptr);
-  ASSERT_TRUE(engine->CompactAll().ok());
-  EXPECT_EQ(engine->Size(), 1u * kEach);
-  EXPECT_EQ(MustRead(*engine, key("expiring", 0)), std::nullopt);
-}
-
-// ---- Purge and EraseIf beyond the contract ---------------------------------
-
-TEST(RocksDbEngineTest, SyncedPurgeBatchesAcrossStripesAndReportsEncodedBytes) {
-  ScopedTempDir tmp;
-  std::unique_ptr<RocksDbEngine> engine = MustOpen(tmp.Sub("db"), {.sync = SyncPolicy::kAlways});
-  ASSERT_NE(engine, nullptr);
-  constexpr int64_t kNow = 1'700'000'000'000;
-  constexpr int kKeys = 300;  // spread over the stripes
-  size_t want_freed = 0;
-  for (int i = 0; i < kKeys; ++i) {
-    const std::string k = absl::StrCat("k", i);
-    Record rec = Rec(std::string(100, 'v'), HlcAt(kNow - 1));
-    rec.expires_at_ms = kNow - 1;
-    ASSERT_TRUE(*engine->Apply(k, rec));
-    // The encoded value shrinks by the 100 value bytes.
-    want_freed += 100;
-  }
-  absl::StatusOr<PurgeStats> stats = engine->Purge(kNow, absl::ZeroDuration());
-  ASSERT_TRUE(stats.ok()) << stats.status();
-  EXPECT_EQ(stats->expired, static_cast<size_t>(kKeys));
-  EXPECT_EQ(stats->bytes_freed, want_freed);
-  // The tombstones died at kNow - 1: with zero grace they go now, each
-  // freeing its key and encoded tombstone.
-  stats = engine->Purge(kNow, absl::ZeroDuration());
-  ASSERT_TRUE(stats.ok()) << stats.status();
-  EXPECT_EQ(stats->tombstones_dropped, static_cast<size_t>(kKeys));
-  EXPECT_GT(stats->bytes_freed, static_cast<size_t>(kKeys) * 60);
-  EXPECT_EQ(engine->Size(), 0u);
 }
 
 // ---- Undecodable stored bytes ----------------------------------------------
