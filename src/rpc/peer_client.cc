@@ -1,7 +1,10 @@
 #include "src/rpc/peer_client.h"
 
+#include <algorithm>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
 #include "src/rpc/convert.h"
 
 namespace kv::rpc {
@@ -37,6 +40,15 @@ GrpcPeerTransport::Peer* GrpcPeerTransport::PeerFor(const std::string& address) 
         grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), channel_args_);
     p->kv = v1::KV::NewStub(p->channel);
     p->peer = v1::Peer::NewStub(p->channel);
+    if (options_.store_batch_window > 0) {
+      Peer* raw = p.get();  // peers_ never drops an entry
+      p->stores = std::make_unique<StoreBatcher>(
+          StoreBatcher::Options{.window = options_.store_batch_window,
+                                .max_bytes = static_cast<size_t>(options_.max_message_bytes) / 2},
+          [this, raw](const std::vector<StoreItem>& items, StoreBatcher::Finished finished) {
+            SendStoreBatch(raw, items, std::move(finished));
+          });
+    }
   }
   return p.get();
 }
@@ -85,17 +97,98 @@ void GrpcPeerTransport::StoreHint(const dht::Contact& to, const dht::NodeId& tar
 void GrpcPeerTransport::SendStore(const dht::Contact& to, const std::string& key,
                                   const storage::Record& rec, const dht::NodeId* hint_for,
                                   StoreCallback done) {
+  Peer* peer = PeerFor(to.address);
+  if (!peer->stores || peer->batch_unsupported.load(std::memory_order_relaxed)) {
+    return SendOneStore(peer, key, rec, hint_for, std::move(done));
+  }
+  peer->stores->Add(StoreItem{.key = key,
+                              .rec = rec,
+                              .hint_for = hint_for ? std::optional(*hint_for) : std::nullopt,
+                              .deadline = absl::Now() + options_.rpc_timeout,
+                              .done = std::move(done)});
+}
+
+void GrpcPeerTransport::SendOneStore(Peer* peer, const std::string& key, const storage::Record& rec,
+                                     const dht::NodeId* hint_for, StoreCallback done) {
   v1::StoreRequest req;
   ToProto(options_.self, req.mutable_from());
   req.set_key(key);
   ToProto(rec, req.mutable_record());
   if (hint_for) req.set_hint_for(hint_for->ToHex());
-  v1::Peer::Stub* stub = PeerFor(to.address)->peer.get();
+  v1::Peer::Stub* stub = peer->peer.get();
   Call<v1::StoreRequest, v1::StoreResponse>(
       std::move(req),
       [stub](grpc::ClientContext* ctx, const v1::StoreRequest* rq, v1::StoreResponse* rs,
              std::function<void(grpc::Status)> cb) { stub->async()->Store(ctx, rq, rs, cb); },
       [done = std::move(done)](absl::Status s, v1::StoreResponse) { done(s); });
+}
+
+void GrpcPeerTransport::SendStoreBatch(Peer* peer, const std::vector<StoreItem>& items,
+                                       StoreBatcher::Finished finished) {
+  v1::StoreBatchRequest req;
+  ToProto(options_.self, req.mutable_from());
+  absl::Time deadline = absl::InfiniteFuture();
+  for (const StoreItem& item : items) {
+    v1::StoreItem* out = req.add_items();
+    out->set_key(item.key);
+    ToProto(item.rec, out->mutable_record());
+    if (item.hint_for) out->set_hint_for(item.hint_for->ToHex());
+    deadline = std::min(deadline, item.deadline);
+  }
+  v1::Peer::Stub* stub = peer->peer.get();
+  Call<v1::StoreBatchRequest, v1::StoreBatchResponse>(
+      std::move(req),
+      [stub](grpc::ClientContext* ctx, const v1::StoreBatchRequest* rq, v1::StoreBatchResponse* rs,
+             std::function<void(grpc::Status)> cb) { stub->async()->StoreBatch(ctx, rq, rs, cb); },
+      [this, peer, &items, finished = std::move(finished)](absl::Status s,
+                                                           v1::StoreBatchResponse resp) mutable {
+        if (s.code() == absl::StatusCode::kUnimplemented) {
+          // An older peer: from now on, one Store per call to it.
+          if (!peer->batch_unsupported.exchange(true)) {
+            spdlog::info("a peer lacks Peer.StoreBatch; sending it one Store per call");
+          }
+          return SendEachStore(peer, items, std::move(finished));
+        }
+        std::vector<absl::Status> out(items.size(), s);
+        if (s.ok()) {
+          for (size_t i = 0; i < items.size(); ++i) {
+            if (i >= static_cast<size_t>(resp.results_size())) {
+              out[i] = absl::InternalError(absl::StrCat(
+                  "the replica answered ", resp.results_size(), " of ", items.size(), " stores"));
+              continue;
+            }
+            const v1::StoreResult& r = resp.results(static_cast<int>(i));
+            out[i] = absl::Status(static_cast<absl::StatusCode>(r.code()), r.message());
+          }
+        }
+        finished(std::move(out));
+      },
+      std::max(absl::ZeroDuration(), deadline - absl::Now()));
+}
+
+void GrpcPeerTransport::SendEachStore(Peer* peer, const std::vector<StoreItem>& items,
+                                      StoreBatcher::Finished finished) {
+  struct Gather {
+    std::vector<absl::Status> results;
+    std::atomic<size_t> pending;
+    StoreBatcher::Finished finished;
+  };
+  auto g = std::make_shared<Gather>();
+  g->results.resize(items.size());
+  g->pending = items.size();
+  g->finished = std::move(finished);
+  // The last answer may free `items`, so the loop does not read its size.
+  const size_t n = items.size();
+  for (size_t i = 0; i < n; ++i) {
+    const StoreItem& item = items[i];
+    SendOneStore(peer, item.key, item.rec, item.hint_for ? &*item.hint_for : nullptr,
+                 [g, i](absl::Status s) {
+                   g->results[i] = std::move(s);
+                   if (g->pending.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+                     g->finished(std::move(g->results));
+                   }
+                 });
+  }
 }
 
 void GrpcPeerTransport::SyncDigest(const dht::Contact& to, const replication::Digest& digest,

@@ -1,8 +1,10 @@
 // PeerTransport over gRPC: a pool of channels, one per peer address.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -11,6 +13,7 @@
 #include "grpcpp/grpcpp.h"
 #include "proto/kv.grpc.pb.h"
 #include "src/replication/peer_transport.h"
+#include "src/rpc/store_batcher.h"
 #include "src/util/gate.h"
 
 namespace kv::rpc {
@@ -30,6 +33,10 @@ class GrpcPeerTransport final : public replication::PeerTransport {
     // Deadline of anti-entropy calls, which make the peer scan its store.
     absl::Duration repair_timeout = absl::Seconds(60);
     int max_message_bytes = 4 << 20;
+    // Stores (and hints) to one peer are coalesced into Peer.StoreBatch calls
+    // with at most this many in flight per peer (store_batcher.h); 0 sends
+    // each Store as a call of its own.
+    size_t store_batch_window = 2;
   };
   explicit GrpcPeerTransport(Options options);
   ~GrpcPeerTransport() override;
@@ -59,11 +66,24 @@ class GrpcPeerTransport final : public replication::PeerTransport {
     std::shared_ptr<grpc::Channel> channel;
     std::unique_ptr<kvstore::v1::KV::Stub> kv;
     std::unique_ptr<kvstore::v1::Peer::Stub> peer;
+    std::unique_ptr<StoreBatcher> stores;  // null when store_batch_window is 0
+    // Set once the peer answered StoreBatch with UNIMPLEMENTED (an older
+    // version): Stores to it are then sent one per call.
+    std::atomic<bool> batch_unsupported{false};
   };
   Peer* PeerFor(const std::string& address);
-  // Store and StoreHint: one Peer.Store call, with hint_for set when given.
+  // Store and StoreHint: through the peer's batcher, else one Peer.Store
+  // call, with hint_for set when given.
   void SendStore(const dht::Contact& to, const std::string& key, const storage::Record& rec,
                  const dht::NodeId* hint_for, StoreCallback done);
+  void SendOneStore(Peer* peer, const std::string& key, const storage::Record& rec,
+                    const dht::NodeId* hint_for, StoreCallback done);
+  // The batcher's send: one Peer.StoreBatch call, or one Store per item for
+  // a peer that lacks StoreBatch.
+  void SendStoreBatch(Peer* peer, const std::vector<StoreItem>& items,
+                      StoreBatcher::Finished finished);
+  void SendEachStore(Peer* peer, const std::vector<StoreItem>& items,
+                     StoreBatcher::Finished finished);
 
   // Starts one unary call: `start(stub-side context, request, response, callback)`.
   // `finish(status, response)` runs exactly once.

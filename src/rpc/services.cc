@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "src/rpc/convert.h"
+#include "src/rpc/service_util.h"
 
 namespace kv::rpc {
 
@@ -13,15 +14,12 @@ namespace v1 = kvstore::v1;
 using grpc::CallbackServerContext;
 using grpc::ServerUnaryReactor;
 
-namespace {
-
 ServerUnaryReactor* FinishNow(CallbackServerContext* ctx, const absl::Status& s) {
   ServerUnaryReactor* reactor = ctx->DefaultReactor();
   reactor->Finish(ToGrpc(s));
   return reactor;
 }
 
-// Parses the sender of a node-to-node request; peers must say who they are.
 absl::StatusOr<dht::Contact> Sender(const v1::NodeInfo& from) {
   absl::StatusOr<dht::Contact> c = FromProto(from);
   if (!c.ok()) {
@@ -30,6 +28,8 @@ absl::StatusOr<dht::Contact> Sender(const v1::NodeInfo& from) {
   }
   return c;
 }
+
+namespace {
 
 v1::PeerState PeerStateToProto(const membership::Membership::PeerView& p) {
   if (p.dead || p.left) return v1::DEAD;
@@ -393,30 +393,6 @@ ServerUnaryReactor* PeerService::FindNode(CallbackServerContext* ctx,
     ToProto(c, resp->add_closest());
   }
   return FinishNow(ctx, absl::OkStatus());
-}
-
-ServerUnaryReactor* PeerService::Store(CallbackServerContext* ctx, const v1::StoreRequest* req,
-                                       v1::StoreResponse* resp) {
-  absl::StatusOr<dht::Contact> from = Sender(req->from());
-  if (!from.ok()) return FinishNow(ctx, from.status());
-  if (absl::Status s = node_->ValidateKey(req->key()); !s.ok()) return FinishNow(ctx, s);
-  if (absl::Status s = node_->ValidateValue(req->record().value()); !s.ok()) {
-    return FinishNow(ctx, s);
-  }
-  ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  if (!req->hint_for().empty()) {
-    absl::StatusOr<dht::NodeId> target = dht::NodeId::FromHex(req->hint_for());
-    if (!target.ok()) return FinishNow(ctx, target.status());
-    node_->HandleStoreHint(*from, *target, req->key(), FromProto(req->record()),
-                           [reactor](absl::Status s) { reactor->Finish(ToGrpc(s)); });
-    return reactor;
-  }
-  node_->HandleStore(*from, req->key(), FromProto(req->record()),
-                     [reactor, resp](absl::StatusOr<bool> applied) {
-                       if (applied.ok()) resp->set_applied(*applied);
-                       reactor->Finish(ToGrpc(applied.status()));
-                     });
-  return reactor;
 }
 
 ServerUnaryReactor* PeerService::Fetch(CallbackServerContext* ctx, const v1::FetchRequest* req,

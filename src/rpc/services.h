@@ -3,6 +3,9 @@
 // request into a call on node::Node and never blocks.
 #pragma once
 
+#include <functional>
+#include <string>
+
 #include "proto/kv.grpc.pb.h"
 #include "src/node/node.h"
 #include "src/rpc/heartbeat.h"
@@ -77,6 +80,10 @@ class PeerService final : public kvstore::v1::Peer::CallbackService {
   grpc::ServerUnaryReactor* Store(grpc::CallbackServerContext* ctx,
                                   const kvstore::v1::StoreRequest* req,
                                   kvstore::v1::StoreResponse* resp) override;
+  // Defined in peer_store.cc, with Store.
+  grpc::ServerUnaryReactor* StoreBatch(grpc::CallbackServerContext* ctx,
+                                       const kvstore::v1::StoreBatchRequest* req,
+                                       kvstore::v1::StoreBatchResponse* resp) override;
   grpc::ServerUnaryReactor* Fetch(grpc::CallbackServerContext* ctx,
                                   const kvstore::v1::FetchRequest* req,
                                   kvstore::v1::FetchResponse* resp) override;
@@ -91,6 +98,12 @@ class PeerService final : public kvstore::v1::Peer::CallbackService {
                                     kvstore::v1::LeaveNoticeResponse* resp) override;
 
  private:
+  // One replica write or hint (`hint_for` empty or 40 hex chars), checked as
+  // a client write is; `done` gets whether it was applied (false for a hint).
+  void ApplyStore(const dht::Contact& from, const std::string& key,
+                  const kvstore::v1::Record& record, const std::string& hint_for,
+                  std::function<void(absl::StatusOr<bool>)> done);
+
   node::Node* const node_;
 };
 

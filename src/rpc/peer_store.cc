@@ -1,0 +1,93 @@
+// Peer.Store and Peer.StoreBatch: replica writes and hints from other nodes.
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "src/rpc/convert.h"
+#include "src/rpc/service_util.h"
+#include "src/rpc/services.h"
+
+namespace kv::rpc {
+
+namespace v1 = kvstore::v1;
+using grpc::CallbackServerContext;
+using grpc::ServerUnaryReactor;
+
+namespace {
+
+// Most items one StoreBatch may carry (GrpcPeerTransport sends fewer).
+constexpr int kMaxStoreBatchItems = 1024;
+
+}  // namespace
+
+void PeerService::ApplyStore(const dht::Contact& from, const std::string& key,
+                             const v1::Record& record, const std::string& hint_for,
+                             std::function<void(absl::StatusOr<bool>)> done) {
+  if (absl::Status s = node_->ValidateKey(key); !s.ok()) return done(s);
+  if (absl::Status s = node_->ValidateValue(record.value()); !s.ok()) return done(s);
+  if (hint_for.empty()) {
+    node_->HandleStore(from, key, FromProto(record), std::move(done));
+    return;
+  }
+  absl::StatusOr<dht::NodeId> target = dht::NodeId::FromHex(hint_for);
+  if (!target.ok()) return done(target.status());
+  node_->HandleStoreHint(from, *target, key, FromProto(record),
+                         [done = std::move(done)](absl::Status s) {
+                           if (!s.ok()) return done(s);
+                           done(false);  // a hint is kept, not applied to this replica
+                         });
+}
+
+ServerUnaryReactor* PeerService::Store(CallbackServerContext* ctx, const v1::StoreRequest* req,
+                                       v1::StoreResponse* resp) {
+  absl::StatusOr<dht::Contact> from = Sender(req->from());
+  if (!from.ok()) return FinishNow(ctx, from.status());
+  ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  ApplyStore(*from, req->key(), req->record(), req->hint_for(),
+             [reactor, resp](absl::StatusOr<bool> applied) {
+               if (applied.ok()) resp->set_applied(*applied);
+               reactor->Finish(ToGrpc(applied.status()));
+             });
+  return reactor;
+}
+
+ServerUnaryReactor* PeerService::StoreBatch(CallbackServerContext* ctx,
+                                            const v1::StoreBatchRequest* req,
+                                            v1::StoreBatchResponse* resp) {
+  absl::StatusOr<dht::Contact> from = Sender(req->from());
+  if (!from.ok()) return FinishNow(ctx, from.status());
+  const int n = req->items_size();
+  if (n > kMaxStoreBatchItems) {
+    return FinishNow(
+        ctx, absl::InvalidArgumentError(absl::StrCat("store batch has ", n, " items; send at most ",
+                                                     kMaxStoreBatchItems, " per call")));
+  }
+  if (n == 0) return FinishNow(ctx, absl::OkStatus());
+  ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  for (int i = 0; i < n; ++i) resp->add_results();
+  // Items are applied independently (on the storage pool when the engine has
+  // one, so that RocksDB commits them as a group); the last to complete
+  // finishes the call. Each writes only its own result message.
+  auto pending = std::make_shared<std::atomic<int>>(n);
+  for (int i = 0; i < n; ++i) {
+    const v1::StoreItem& item = req->items(i);
+    v1::StoreResult* out = resp->mutable_results(i);
+    ApplyStore(*from, item.key(), item.record(), item.hint_for(),
+               [reactor, pending, out](absl::StatusOr<bool> applied) {
+                 if (applied.ok()) {
+                   out->set_applied(*applied);
+                 } else {
+                   out->set_code(static_cast<int32_t>(applied.status().code()));
+                   out->set_message(std::string(applied.status().message()));
+                 }
+                 if (pending->fetch_sub(1, std::memory_order_acq_rel) == 1) {
+                   reactor->Finish(grpc::Status::OK);
+                 }
+               });
+  }
+  return reactor;
+}
+
+}  // namespace kv::rpc
