@@ -90,6 +90,11 @@ ParsedFlags ParseFlags(int argc, const char* const* argv, int cores) {
                  "reads or all writes per request), like redis-benchmark -P")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
+  app.add_option("--rate", o.rate,
+                 "ops/s over all clients, sent at fixed intervals with latency measured from "
+                 "each request's due time (open loop); 0 = as fast as --clients allow")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   app.add_option("--json", o.json_path, "also write the results as JSON to this file");
 
   try {

@@ -33,6 +33,7 @@ struct Options {
   int threads = 1;   // worker threads, each with its own completion queue
   int channels = 4;  // distinct connections per address
   int batch = 1;     // ops per request: > 1 sends kvstore's KV.Batch (the pipelined path)
+  double rate = 0;   // ops/s over all clients, sent on a fixed schedule; 0: closed loop
   std::string json_path;
 };
 

@@ -41,6 +41,14 @@ TEST(KvbenchFlagsTest, Defaults) {
   EXPECT_EQ(o.channels, 4);
   EXPECT_EQ(o.target, Target::kKvstore);
   EXPECT_EQ(o.consistency, Consistency::kDefault);
+  EXPECT_EQ(o.rate, 0.0);  // closed loop
+}
+
+TEST(KvbenchFlagsTest, RateIsOpsPerSecond) {
+  const ParsedFlags p = Parse({"--rate", "2700.5", "--batch", "4"});
+  ASSERT_FALSE(p.exit_now) << p.message;
+  EXPECT_EQ(p.options.rate, 2700.5);
+  EXPECT_EQ(p.options.batch, 4);
 }
 
 TEST(KvbenchFlagsTest, AddressesRepeatedOrCommaSeparated) {
@@ -84,6 +92,8 @@ TEST(KvbenchFlagsTest, BadFlagsExitTwoWithOneLine) {
   ExpectBadFlag({"--target", "redis"}, "--target");
   ExpectBadFlag({"--key-size", "4"}, "--key-size");
   ExpectBadFlag({"--addr", "nowhere"}, "--addr");
+  ExpectBadFlag({"--rate", "-1"}, "--rate");
+  ExpectBadFlag({"--rate", "fast"}, "--rate");
   ExpectBadFlag({"--no-such-flag"}, "no-such-flag");
 }
 

@@ -35,6 +35,7 @@ kv::bench::RunInfo Info(const Options& o) {
   i.warmup_sec = absl::ToDoubleSeconds(o.warmup);
   i.timeout_sec = absl::ToDoubleSeconds(o.timeout);
   i.seed = o.seed;
+  i.rate = o.rate;
   return i;
 }
 
@@ -73,9 +74,10 @@ int main(int argc, char** argv) {
   });
   if (live) std::fprintf(stderr, "\r\033[K");
 
-  std::fprintf(stdout, "kvbench: %s at %s, %d clients, %d threads, %d channels, read ratio %g\n",
+  std::fprintf(stdout, "kvbench: %s at %s, %d clients, %d threads, %d channels, read ratio %g%s\n",
                kv::bench::TargetName(o.target).c_str(), absl::StrJoin(o.addrs, ",").c_str(),
-               o.clients, o.threads, o.channels, o.read_ratio);
+               o.clients, o.threads, o.channels, o.read_ratio,
+               o.rate > 0 ? absl::StrFormat(", rate %g ops/s", o.rate).c_str() : "");
   std::fputs(kv::bench::FormatTable(result).c_str(), stdout);
   int code = kv::bench::Failed(result) ? 1 : 0;
   if (!o.json_path.empty()) {

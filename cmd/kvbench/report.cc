@@ -55,7 +55,40 @@ std::string JsonOp(const OpStats& s, double sec, bool with_misses) {
   return out;
 }
 
+// "rate: target 2700.0 ops/s, sent 2699.1 ops/s (100.0%); send lag ..." and,
+// when kvbench fell behind, what that means for the figures.
+std::string RateLine(const RateStats& r) {
+  const Histogram& lag = r.send_lag_us;
+  const double sent = r.sent_ops_per_sec();
+  std::string out = absl::StrFormat(
+      "rate: target %.1f ops/s, sent %.1f ops/s (%.1f%%); send lag p50 %.3f ms, p99 %.3f ms, "
+      "max %.3f ms\n",
+      r.target_ops_per_sec, sent, 100.0 * sent / r.target_ops_per_sec,
+      Ms(lag.ValueAtPercentile(50)), Ms(lag.ValueAtPercentile(99)), Ms(lag.max()));
+  if (!r.kept_up()) {
+    absl::StrAppendFormat(&out,
+                          "rate: BEHIND: sent %d of the %d ops due; every --clients call was "
+                          "busy or kvbench lacked CPU. Latency counts from the due time.\n",
+                          r.sent_ops, r.due_ops);
+  }
+  return out;
+}
+
+std::string JsonRate(const RateStats& r) {
+  const Histogram& lag = r.send_lag_us;
+  return absl::StrFormat(R"({"target_ops_per_sec": %.1f, "sent_ops_per_sec": %.1f, "due_ops": %d, )"
+                         R"("sent_ops": %d, "window_sec": %.3f, "kept_up": %s, )"
+                         R"("send_lag_us": {"p50": %d, "p99": %d, "max": %d}})",
+                         r.target_ops_per_sec, r.sent_ops_per_sec(), r.due_ops, r.sent_ops,
+                         r.window_sec, r.kept_up() ? "true" : "false", lag.ValueAtPercentile(50),
+                         lag.ValueAtPercentile(99), lag.max());
+}
+
 }  // namespace
+
+double RateStats::sent_ops_per_sec() const { return PerSec(sent_ops, window_sec); }
+
+bool RateStats::kept_up() const { return sent_ops_per_sec() >= 0.99 * target_ops_per_sec; }
 
 std::string StatusCodeName(int code) {
   // gRPC's codes are absl's, number for number.
@@ -98,6 +131,7 @@ std::string FormatTable(const RunResult& r) {
   const uint64_t ok = r.read.ok + r.write.ok;
   absl::StrAppendFormat(&out, "%-6s %10d %11.1f %54s %8d\n", "total", ok, PerSec(ok, r.elapsed_sec),
                         "", r.read.error_count() + r.write.error_count());
+  if (r.rate.target_ops_per_sec > 0) out += RateLine(r.rate);
   std::string errors;
   const auto by_code = ErrorsByCode(r);
   for (int c = 0; c < kNumStatusCodes; ++c) {
@@ -130,12 +164,12 @@ std::string FormatJson(const RunInfo& info, const RunResult& r) {
                         R"("clients": %d, "threads": %d, "channels": %d, "keys": %d, )"
                         R"("key_size": %d, "value_size": %d, "read_ratio": %g, "dist": %s, )"
                         R"("zipf_theta": %g, "consistency": %s, "duration_sec": %g, "ops": %d, )"
-                        R"("warmup_sec": %g, "timeout_sec": %g, "seed": %d},)"
+                        R"("warmup_sec": %g, "timeout_sec": %g, "seed": %d, "rate": %.10g},)"
                         "\n",
                         info.clients, info.threads, info.channels, info.keys, info.key_size,
                         info.value_size, info.read_ratio, JsonString(info.dist), info.zipf_theta,
                         JsonString(info.consistency), info.duration_sec, info.ops, info.warmup_sec,
-                        info.timeout_sec, info.seed);
+                        info.timeout_sec, info.seed, info.rate);
   absl::StrAppendFormat(&out, "  \"elapsed_sec\": %.3f,\n", r.elapsed_sec);
   absl::StrAppend(&out, "  \"read\": ", JsonOp(r.read, r.elapsed_sec, true), ",\n");
   absl::StrAppend(&out, "  \"write\": ", JsonOp(r.write, r.elapsed_sec, false), ",\n");
@@ -152,6 +186,9 @@ std::string FormatJson(const RunInfo& info, const RunResult& r) {
                     by_code[c]);
   }
   absl::StrAppend(&out, "  \"errors_by_code\": {", codes, "},\n");
+  if (r.rate.target_ops_per_sec > 0) {
+    absl::StrAppend(&out, "  \"rate\": ", JsonRate(r.rate), ",\n");
+  }
   absl::StrAppendFormat(&out, "  \"error_rate\": %.6f,\n  \"failed\": %s\n}\n", ErrorRate(r),
                         Failed(r) ? "true" : "false");
   return out;

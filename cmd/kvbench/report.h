@@ -28,11 +28,27 @@ struct OpStats {
   void Merge(const OpStats& other);
 };
 
+// How closely a --rate run kept to its send schedule, over the measured
+// window. All zero in a closed-loop run.
+struct RateStats {
+  double target_ops_per_sec = 0;  // --rate; 0 for a closed-loop run
+  uint64_t due_ops = 0;           // ops the schedule placed in the window
+  uint64_t sent_ops = 0;          // ops sent in the window (late ones included)
+  double window_sec = 0;          // the window's length
+  Histogram send_lag_us;          // per request: actual send time minus due time
+
+  // sent_ops / window_sec; 0 for an empty window.
+  double sent_ops_per_sec() const;
+  // True when kvbench sent at least 99% of the target rate.
+  bool kept_up() const;
+};
+
 // The whole run, after warm-up.
 struct RunResult {
   OpStats read;
   OpStats write;
   double elapsed_sec = 0;  // from the end of warm-up to the last answer counted
+  RateStats rate;          // --rate runs only
 };
 
 // The settings a report repeats, so a JSON file stands on its own.
@@ -54,6 +70,7 @@ struct RunInfo {
   double warmup_sec = 0;
   double timeout_sec = 0;
   uint64_t seed = 0;
+  double rate = 0;  // --rate in ops/s; 0 for a closed-loop run
 };
 
 // Failed requests above this fraction of all requests fail the run.
@@ -65,7 +82,8 @@ double ErrorRate(const RunResult& r);
 bool Failed(const RunResult& r);
 
 // The human-readable table: one row per operation type with ops, ops/s,
-// latency percentiles in ms and misses; then errors by status code.
+// latency percentiles in ms and misses; in a --rate run, the target and
+// achieved send rate; then errors by status code.
 std::string FormatTable(const RunResult& r);
 // The last line of the output: says whether the run passed and, when it did
 // not, the failure rate against the 0.1% limit.

@@ -112,5 +112,55 @@ TEST(KvbenchReportTest, JsonCarriesTheSameFigures) {
   EXPECT_FALSE(in_string);
 }
 
+// A --rate 1000 run over 10 s that sent `sent` ops, each 100 µs late.
+RateStats RateRun(uint64_t sent) {
+  RateStats rate;
+  rate.target_ops_per_sec = 1000;
+  rate.due_ops = 10000;
+  rate.sent_ops = sent;
+  rate.window_sec = 10;
+  for (uint64_t i = 0; i < sent; ++i) rate.send_lag_us.Record(100);
+  return rate;
+}
+
+TEST(KvbenchReportTest, RateKeptUpWithinOnePercentOfTarget) {
+  EXPECT_TRUE(RateRun(10000).kept_up());
+  EXPECT_TRUE(RateRun(9900).kept_up());
+  EXPECT_FALSE(RateRun(9899).kept_up());
+  EXPECT_EQ(RateRun(9900).sent_ops_per_sec(), 990.0);
+}
+
+TEST(KvbenchReportTest, TableShowsTargetAndAchievedRateOnlyInRateRuns) {
+  EXPECT_FALSE(Contains(FormatTable(SampleRun()), "rate:"));
+  RunResult r = SampleRun();
+  r.rate = RateRun(10000);
+  std::string t = FormatTable(r);
+  EXPECT_TRUE(Contains(t,
+                       "rate: target 1000.0 ops/s, sent 1000.0 ops/s (100.0%); send lag "
+                       "p50 0.100 ms, p99 0.100 ms, max 0.100 ms\n"))
+      << t;
+  EXPECT_FALSE(Contains(t, "BEHIND")) << t;
+  r.rate = RateRun(5000);
+  t = FormatTable(r);
+  EXPECT_TRUE(Contains(t, "sent 500.0 ops/s (50.0%)")) << t;
+  EXPECT_TRUE(Contains(t, "rate: BEHIND: sent 5000 of the 10000 ops due")) << t;
+}
+
+TEST(KvbenchReportTest, JsonHasRateOnlyInRateRuns) {
+  RunInfo info;
+  info.rate = 1000;
+  RunResult r = SampleRun();
+  EXPECT_FALSE(Contains(FormatJson(RunInfo(), r), R"("rate": {)"));
+  EXPECT_TRUE(Contains(FormatJson(RunInfo(), r), R"("rate": 0})")) << FormatJson(RunInfo(), r);
+  r.rate = RateRun(5000);
+  const std::string j = FormatJson(info, r);
+  EXPECT_TRUE(Contains(j, R"("seed": 0, "rate": 1000})")) << j;
+  EXPECT_TRUE(Contains(j, R"("rate": {"target_ops_per_sec": 1000.0, "sent_ops_per_sec": 500.0, )"
+                          R"("due_ops": 10000, "sent_ops": 5000, "window_sec": 10.000, )"
+                          R"("kept_up": false, "send_lag_us": {"p50": 100, "p99": 100, )"
+                          R"("max": 100}},)"))
+      << j;
+}
+
 }  // namespace
 }  // namespace kv::bench

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "cmd/kvbench/schedule.h"
 #include "cmd/kvbench/targets.h"
 #include "cmd/kvbench/workload.h"
 
@@ -23,6 +24,7 @@ struct Plan {
   const Options& options;
   KeyChooser keys;
   std::string value;
+  Clock::time_point start;                   // the load's start: --rate schedules count from it
   Clock::time_point measure_start;           // end of warm-up
   Clock::time_point stop_at;                 // no new requests after this (duration runs)
   std::atomic<uint64_t> measured_issued{0};  // op-count runs: requests started after warm-up
@@ -40,8 +42,10 @@ class Worker {
  public:
   // `stubs[i]` serves the worker's i-th call; all are owned by the caller and
   // outlive the worker.
-  Worker(Plan* plan, std::vector<typename T::Stub*> stubs, uint64_t seed, LiveCounts* live)
-      : plan_(plan), rng_(seed), live_(live), calls_(stubs.size()) {
+  // `schedule` paces a --rate run and is unused otherwise.
+  Worker(Plan* plan, std::vector<typename T::Stub*> stubs, uint64_t seed, LiveCounts* live,
+         Schedule schedule)
+      : plan_(plan), rng_(seed), live_(live), schedule_(schedule), calls_(stubs.size()) {
     for (size_t i = 0; i < stubs.size(); ++i) {
       Call& c = calls_[i];
       c.stub = stubs[i];
@@ -52,15 +56,10 @@ class Worker {
 
   // The thread body: returns when every call has finished.
   void Run() {
-    size_t in_flight = 0;
-    for (Call& c : calls_) in_flight += Start(&c) ? 1 : 0;
-    while (in_flight > 0) {
-      void* tag = nullptr;
-      bool ok = false;
-      if (!cq_.Next(&tag, &ok)) break;
-      Call* c = static_cast<Call*>(tag);
-      Finish(c);
-      if (!Start(c)) --in_flight;
+    if (plan_->options.rate > 0) {
+      RunOpenLoop();
+    } else {
+      RunClosedLoop();
     }
     cq_.Shutdown();
     void* tag = nullptr;
@@ -73,13 +72,17 @@ class Worker {
   const OpStats& write() const { return write_; }
   // When the last measured answer arrived; nullopt if none did.
   std::optional<Clock::time_point> last_answer() const { return last_answer_; }
+  // --rate runs: sent ops and send lag, and when the last measured request
+  // was sent (nullopt if none was).
+  const RateStats& rate() const { return rate_; }
+  std::optional<Clock::time_point> last_send() const { return last_send_; }
 
  private:
   struct Call {
     typename T::Stub* stub = nullptr;
     bool is_read = false;
-    bool measured = false;  // started after warm-up
-    Clock::time_point started;
+    bool measured = false;      // due after warm-up
+    Clock::time_point started;  // latency counts from here: the due time in a --rate run
     std::optional<grpc::ClientContext> ctx;  // a context serves one call only
     grpc::Status status;
     typename T::ReadRequest read_req;
@@ -90,11 +93,88 @@ class Worker {
     std::unique_ptr<grpc::ClientAsyncResponseReader<typename T::WriteResponse>> write_rpc;
   };
 
-  // Starts the next request on `c`; false when the run has ended.
-  bool Start(Call* c) {
+  // Closed loop: every call starts its next request as soon as it is answered.
+  void RunClosedLoop() {
+    size_t in_flight = 0;
+    for (Call& c : calls_) in_flight += Start(&c, std::nullopt) ? 1 : 0;
+    while (in_flight > 0) {
+      void* tag = nullptr;
+      bool ok = false;
+      if (!cq_.Next(&tag, &ok)) break;
+      Call* c = static_cast<Call*>(tag);
+      Finish(c);
+      if (!Start(c, std::nullopt)) --in_flight;
+    }
+  }
+
+  // Open loop (--rate): requests go out at their due times on an idle call;
+  // when every call is busy, due requests wait for one (and that wait counts
+  // in their latency). The thread sleeps in the completion queue until the
+  // next request is due or an answer arrives.
+  void RunOpenLoop() {
+    std::vector<Call*> idle;
+    for (Call& c : calls_) idle.push_back(&c);
+    size_t in_flight = 0;
+    uint64_t next = 0;  // this worker's next request in the schedule
+    bool sending = true;
+    while (true) {
+      Clock::time_point due = plan_->start + schedule_.DueAt(next);
+      Clock::time_point now = Clock::now();
+      while (sending && !idle.empty() && due <= now) {
+        if (!Start(idle.back(), due)) {
+          sending = false;
+          break;
+        }
+        idle.pop_back();
+        ++in_flight;
+        due = plan_->start + schedule_.DueAt(++next);
+        now = Clock::now();
+      }
+      if (plan_->options.ops == 0 && due >= plan_->stop_at) sending = false;
+      if (!sending && in_flight == 0) break;
+      void* tag = nullptr;
+      bool ok = false;
+      const auto status = sending && !idle.empty()
+                              ? WaitUntil(due, &tag, &ok)
+                              : cq_.AsyncNext(&tag, &ok, gpr_inf_future(GPR_CLOCK_MONOTONIC));
+      if (status == grpc::CompletionQueue::SHUTDOWN) break;
+      if (status != grpc::CompletionQueue::GOT_EVENT) continue;  // a request is due
+      Call* c = static_cast<Call*>(tag);
+      Finish(c);
+      idle.push_back(c);
+      --in_flight;
+    }
+  }
+
+  // Waits for an answer, or until about `due`. gRPC's completion queue wakes
+  // at whole milliseconds only, which would send requests 0.5 ms late on
+  // average; so it sleeps in the queue until 1 ms before `due`, and covers the
+  // rest with short sleeps between non-blocking polls (kFineStep bounds how
+  // late an answer is noticed there).
+  grpc::CompletionQueue::NextStatus WaitUntil(Clock::time_point due, void** tag, bool* ok) {
+    constexpr auto kCoarseEarly = std::chrono::milliseconds(1);
+    constexpr auto kFineStep = std::chrono::microseconds(100);
+    const auto wait = due - Clock::now();
+    if (wait > kCoarseEarly) {
+      const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(wait - kCoarseEarly);
+      return cq_.AsyncNext(tag, ok,
+                           gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                        gpr_time_from_nanos(ns.count(), GPR_TIMESPAN)));
+    }
+    const auto status = cq_.AsyncNext(tag, ok, gpr_time_0(GPR_CLOCK_MONOTONIC));
+    if (status != grpc::CompletionQueue::TIMEOUT) return status;
+    if (wait > Clock::duration::zero()) {
+      std::this_thread::sleep_for(std::min<Clock::duration>(wait, kFineStep));
+    }
+    return grpc::CompletionQueue::TIMEOUT;
+  }
+
+  // Starts the next request on `c`: now in a closed loop, or the one due at
+  // `due` in a --rate run. False when the run has ended.
+  bool Start(Call* c, std::optional<Clock::time_point> due) {
     const Options& o = plan_->options;
     const Clock::time_point now = Clock::now();
-    c->measured = now >= plan_->measure_start;
+    c->measured = due.value_or(now) >= plan_->measure_start;
     if (o.ops == 0) {
       if (now >= plan_->stop_at) return false;
     } else if (c->measured &&
@@ -108,7 +188,13 @@ class Worker {
     c->ctx.reset();
     c->ctx.emplace();
     c->ctx->set_deadline(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(o.timeout));
-    c->started = now;
+    c->started = due.value_or(now);
+    if (due && c->measured) {
+      rate_.sent_ops += o.batch;
+      const auto lag = std::chrono::duration_cast<std::chrono::microseconds>(now - *due);
+      rate_.send_lag_us.Record(static_cast<uint64_t>(lag.count()));
+      last_send_ = now;
+    }
     if (c->is_read) {
       T::ForEachKey(&c->read_req, next_key);
       c->read_rpc = T::StartRead(c->stub, &*c->ctx, c->read_req, &cq_);
@@ -152,6 +238,7 @@ class Worker {
   Plan* const plan_;
   Rng rng_;
   LiveCounts* const live_;
+  const Schedule schedule_;
   grpc::CompletionQueue cq_;
   std::vector<Call> calls_;
   OpStats read_;
@@ -159,6 +246,8 @@ class Worker {
   uint64_t done_ = 0;
   uint64_t errors_ = 0;
   std::optional<Clock::time_point> last_answer_;
+  RateStats rate_;  // --rate runs: sent_ops and send_lag_us
+  std::optional<Clock::time_point> last_send_;
 };
 
 std::vector<std::shared_ptr<grpc::Channel>> MakeChannels(const Options& o) {
@@ -175,6 +264,27 @@ std::vector<std::shared_ptr<grpc::Channel>> MakeChannels(const Options& o) {
   return channels;
 }
 
+// The measured window of a --rate run and the ops due in it: the duration
+// after warm-up, or for an --ops run the span up to the last measured send
+// plus one interval (so a run that kept up shows exactly the target rate).
+void SetRateWindow(const Options& o, const Plan& plan, Clock::time_point last_send,
+                   RateStats* rate) {
+  rate->target_ops_per_sec = o.rate;
+  if (o.ops > 0) {
+    rate->due_ops = o.ops;
+    const double interval = o.batch / o.rate;
+    rate->window_sec =
+        std::chrono::duration<double>(last_send - plan.measure_start).count() + interval;
+    return;
+  }
+  rate->window_sec = absl::ToDoubleSeconds(o.duration);
+  const auto from = plan.measure_start - plan.start;
+  const auto to = plan.stop_at - plan.start;
+  for (int t = 0; t < o.threads; ++t) {
+    rate->due_ops += Schedule(o.rate / o.batch, o.threads, t).DueIn(from, to) * o.batch;
+  }
+}
+
 template <typename T>
 RunResult Run(const Options& o, const std::function<void(const Progress&)>& on_progress) {
   std::vector<std::unique_ptr<typename T::Stub>> stubs;
@@ -184,6 +294,7 @@ RunResult Run(const Options& o, const std::function<void(const Progress&)>& on_p
             .keys = KeyChooser(o.dist, o.keys, o.zipf_theta),
             .value = MakeValue(o.value_size, o.seed)};
   const Clock::time_point start = Clock::now();
+  plan.start = start;
   plan.measure_start = start + absl::ToChronoNanoseconds(o.warmup);
   plan.stop_at = o.ops == 0 ? plan.measure_start + absl::ToChronoNanoseconds(o.duration)
                             : Clock::time_point::max();
@@ -200,7 +311,10 @@ RunResult Run(const Options& o, const std::function<void(const Progress&)>& on_p
       mine.push_back(stubs[static_cast<size_t>(next_call) % stubs.size()].get());
     }
     const uint64_t seed = Rng(o.seed + 0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(t)).Next();
-    workers.push_back(std::make_unique<Worker<T>>(&plan, std::move(mine), seed, &live[t]));
+    // A --rate schedule counts requests: each carries --batch ops.
+    const Schedule schedule(o.rate > 0 ? o.rate / o.batch : 1, o.threads, t);
+    workers.push_back(
+        std::make_unique<Worker<T>>(&plan, std::move(mine), seed, &live[t], schedule));
   }
 
   absl::Mutex mu;
@@ -233,12 +347,17 @@ RunResult Run(const Options& o, const std::function<void(const Progress&)>& on_p
 
   RunResult r;
   Clock::time_point last = plan.measure_start;
+  Clock::time_point last_send = plan.measure_start;
   for (const auto& w : workers) {
     r.read.Merge(w->read());
     r.write.Merge(w->write());
     if (w->last_answer() && *w->last_answer() > last) last = *w->last_answer();
+    if (w->last_send() && *w->last_send() > last_send) last_send = *w->last_send();
+    r.rate.sent_ops += w->rate().sent_ops;
+    r.rate.send_lag_us.Merge(w->rate().send_lag_us);
   }
   r.elapsed_sec = std::chrono::duration<double>(last - plan.measure_start).count();
+  if (o.rate > 0) SetRateWindow(o, plan, last_send, &r.rate);
   return r;
 }
 
