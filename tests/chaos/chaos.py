@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """The chaos runner: for each nemesis, a fresh 5-host cluster under load and faults.
 
-One run per nemesis: start 5 kvstores in their namespaces, run the register,
+One run per nemesis: start 5 kvstores in their namespaces (a sixth host
+waits on the bridge for the membership nemesis to join it), run the register,
 set and delete workloads (`kvchaos run`) while the nemesis plays its seeded
 schedule, heal everything and wait for repair to settle, dump every
 replica's record (`kvchaos replicas`), read every key (`kvchaos final`),
@@ -84,7 +85,8 @@ def parse_args(argv):
 def start_workloads(a, hosts, run_dir, seed):
     procs = {}
     for w in WORKLOADS:
-        cmd = [a.bins["kvchaos"], "run", f"--nodes={','.join(hosts.addrs())}", f"--workload={w}",
+        cmd = [a.bins["kvchaos"], "run", f"--nodes={','.join(hosts.slot_addrs())}",
+               f"--workload={w}",
                f"--clients={a.clients}", f"--rate={a.rate}", f"--duration={a.duration}s",
                f"--seed={seed}", f"--history={os.path.join(run_dir, w + '.jsonl')}",
                "--timeout=1s", "--keys=5"]
@@ -125,7 +127,7 @@ def after_heal(a, hosts, run_dir):
                 raise HarnessError(f"kvchaos {cmd[0]} failed: {r.stderr.strip()}")
 
 
-def check(run_dir):
+def check(run_dir, wall_minus_mono_ns):
     """Every checker on the run's files; returns (results, all ops)."""
     res, all_ops = {}, []
     for w in WORKLOADS:
@@ -141,6 +143,7 @@ def check(run_dir):
             res[w]["set"] = checker.check_set(ops)
         else:
             res[w]["resurrection"] = checker.check_resurrection(ops)
+    res["version_clocks"] = checker.version_clocks(all_ops, wall_minus_mono_ns)
     return res, all_ops
 
 
@@ -151,7 +154,10 @@ def run_one(a, name, run_dir):
     client_seed = random.Random(f"{a.seed}/{name}/clients").randrange(1 << 31)
     with open(os.path.join(run_dir, "schedule.txt"), "w") as f:
         f.write("".join(x.describe() + "\n" for x in faults))
-    hosts = Hosts(a.bins, run_dir, extra_args=a.kvstore_flag)
+    hosts = Hosts(a.bins, run_dir, spares=nemesis.SPARES.get(name, 0), extra_args=a.kvstore_flag)
+    # The histories' times are CLOCK_MONOTONIC; version_clocks compares them with
+    # the HLC's wall-clock milliseconds.
+    wall_minus_mono_ns = time.time_ns() - time.monotonic_ns()
     workers = {}
     try:
         hosts.start_all()
@@ -171,7 +177,7 @@ def run_one(a, name, run_dir):
         print(f"    healed; repair settled in {settled:.1f}s", flush=True)
         after_heal(a, hosts, run_dir)
         hosts.note_crashes()
-        res, ops = check(run_dir)
+        res, ops = check(run_dir, wall_minus_mono_ns)
     finally:
         for p in workers.values():
             if p.poll() is None:
@@ -179,6 +185,16 @@ def run_one(a, name, run_dir):
                 p.wait(timeout=10)
         hosts.stop_all()
     res["crashes"] = [{"host": h, "exit": c, "log": hosts.tail(h)} for h, c in hosts.crashes]
+    res["leaves"] = hosts.leaves
+    for node, c in res.get("version_clocks", {}).items():
+        if c["over_1s_ahead"]:
+            print(f"    {node} acknowledged {c['over_1s_ahead']} of {c['writes']} writes with "
+                  f"versions over 1 s ahead of real time (up to {c['max_ahead_ms']} ms)",
+                  flush=True)
+    for lv in hosts.leaves:
+        print(f"    host {lv['host']} left: kvctl exit {lv['kvctl_exit']}, node exit "
+              f"{lv['node_exit']}{' (stopped by the harness)' if lv['stopped'] else ''}: "
+              f"{lv['progress']}", flush=True)
     with open(os.path.join(run_dir, "result.json"), "w") as f:
         json.dump(res, f, indent=1, default=str)
     return report.row(name, res, checker.summarize(ops))
@@ -202,8 +218,6 @@ def main(argv):
     a = parse_args(argv)
     print(f"chaos: seed {a.seed} (replay: make chaos SEED={a.seed}, or --seed={a.seed})",
           flush=True)
-    print("chaos: SKIPPED/TODO nemeses not in this slice: " +
-          "; ".join(f"{k} ({v})" for k, v in nemesis.NOT_YET.items()), flush=True)
     why = namespaces_unavailable()
     if why:
         print(f"SKIPPED: chaos smoke needs root and network namespaces ({why})", flush=True)
@@ -228,7 +242,7 @@ def main(argv):
     rows, status = [], 0
     try:
         Network.remove_leftovers()
-        Network().setup()
+        Network(5 + max((nemesis.SPARES.get(n, 0) for n in a.nemeses), default=0)).setup()
         for name in a.nemeses:
             try:
                 rows.append(run_one(a, name, os.path.join(run_root, name)))

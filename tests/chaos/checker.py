@@ -9,6 +9,7 @@ Values written are unique, so a value read names the write it came from.
   check_resurrection  a key deleted with ok stays deleted for later reads
   check_registers     stale reads, and reads of values never (or not yet) written
   check_convergence   after heal, every replica holding a key holds one version
+  version_clocks      per coordinator, how far its versions' HLC times were from real time
   summarize           operations, acknowledged, unavailable %, p99 latency
 """
 
@@ -31,6 +32,7 @@ class Op:
     end: float  # ns; INF unless ok or fail
     node: str = ""
     error: str = ""
+    version: str = ""  # "<hlc timestamp>@<node id prefix>" of an ok write, or of the value read
 
 
 def load_jsonl(path):
@@ -54,7 +56,7 @@ def pair(events):
         op = pending.pop(k, None)
         if op is None:
             raise ValueError(f"completion without invocation: {e}")
-        op.type, op.error = e["type"], e.get("error", "")
+        op.type, op.error, op.version = e["type"], e.get("error", ""), e.get("version", "")
         if e["type"] != "info":
             op.end = e["time_ns"]
         if op.f == "read":
@@ -93,27 +95,54 @@ def _writes_by_value(ops):
     return {(o.key, o.value): o for o in ops if o.f in ("write", "add")}
 
 
+def hlc_of(version):
+    """The HLC timestamp of a "<timestamp>@<node>" version, or None."""
+    ts = version.split("@", 1)[0]
+    return int(ts) if ts.isdigit() else None
+
+
+def _order(version):
+    """kvstore's LWW order of a version: timestamp, then node id (a prefix here)."""
+    ts = hlc_of(version or "")
+    return None if ts is None else (ts, version.split("@", 1)[1] if "@" in version else "")
+
+
+def _lost_by_clock(older_version, newer):
+    """True when op `newer` carries a lower version than the older write
+    (timestamp, then node id on a tie): LWW kept the older write, so the newer
+    op is a lost update (clock skew), not a slow replica."""
+    r, n = _order(older_version), _order(newer.version)
+    return r is not None and n is not None and n < r
+
+
 def check_resurrection(ops):
     """A read that starts after a delete of its key completed ok, and returns
-    a value whose write completed before that delete began."""
+    a value whose write completed before that delete began. When every such
+    delete carries a lower version than the write, LWW ordered them against
+    real time (clock skew): counted as `lost_deletes`, not as resurrected."""
     writes = _writes_by_value(ops)
     deletes = {}
     for o in ops:
         if o.f == "delete" and o.type == "ok":
             deletes.setdefault(o.key, []).append(o)
-    checked, found = 0, []
+    checked, found, lost = 0, [], []
     for r in ops:
         if r.f != "read" or r.type != "ok" or r.key not in deletes:
             continue
         before = [d for d in deletes[r.key] if d.end < r.start]
         checked += bool(before)
         w = writes.get((r.key, r.value)) if r.value is not None else None
-        if w and w.type == "ok" and any(w.end < d.start for d in before):
-            found.append({"key": r.key, "value": r.value, "read_by": r.process,
-                          "read_at": r.start, "node": r.node})
+        later = [d for d in before if w and w.type == "ok" and w.end < d.start]
+        if not later:
+            continue
+        x = {"key": r.key, "value": r.value, "read_by": r.process, "read_at": r.start,
+             "node": r.node, "write_version": w.version,
+             "delete_versions": [d.version for d in later]}
+        (lost if all(_lost_by_clock(w.version, d) for d in later) else found).append(x)
     return {"deletes_acknowledged": sum(len(v) for v in deletes.values()),
             "reads_checked": checked, "resurrected": len({x["key"] for x in found}),
-            "examples": found[:EXAMPLES]}
+            "examples": found[:EXAMPLES], "lost_deletes": len({x["key"] for x in lost}),
+            "lost_delete_examples": lost[:EXAMPLES]}
 
 
 def _invalid_read(r, w):
@@ -129,7 +158,9 @@ def _invalid_read(r, w):
 
 def check_registers(ops):
     """Stale reads: an ok read returning nothing, or a value whose write
-    completed before another write that completed before the read began."""
+    completed before another write that completed before the read began.
+    `lost_updates` counts the stale reads whose newer write has the lower
+    version (LWW ordered the writes against real time)."""
     writes = _writes_by_value(ops)
     ok_writes = {}
     for o in ops:
@@ -151,8 +182,12 @@ def check_registers(ops):
         newer = [w2 for w2 in done_before if w.end < w2.start]
         if newer:
             stale.append({"key": r.key, "read": r.value, "newer": newer[-1].value,
-                          "read_by": r.process, "node": r.node})
+                          "read_by": r.process, "node": r.node, "read_version": r.version,
+                          "newer_version": newer[-1].version,
+                          "lost_update": any(_lost_by_clock(r.version, n) for n in newer)})
+    lost = [s for s in stale if s.get("lost_update")]
     return {"reads": len(reads), "stale": len(stale), "stale_examples": stale[:EXAMPLES],
+            "lost_updates": len(lost), "lost_update_examples": lost[:EXAMPLES],
             "invalid": len(invalid), "invalid_examples": invalid[:EXAMPLES]}
 
 
@@ -177,6 +212,27 @@ def check_convergence(replicas, ops):
             diverged[:EXAMPLES], "missing": len(missing), "missing_keys": missing[:EXAMPLES],
             "unreachable_nodes": sorted(unreachable),
             "under_replicated": sum(1 for v in versions.values() if 0 < len(v) < 3)}
+
+
+def version_clocks(ops, wall_minus_mono_ns):
+    """Per coordinator address: its acknowledged writes (and deletes), and how
+    far ahead of real time their versions' HLC milliseconds were (negative:
+    behind), real time taken when the client saw the ack. A node whose wall
+    clock is skewed ahead shows it here; one behind mostly does not, its HLC
+    having merged the others' timestamps."""
+    out = {}
+    for o in ops:
+        ts = hlc_of(o.version) if o.type == "ok" and o.f != "read" else None
+        if ts is None or o.end == INF:
+            continue
+        ahead = (ts >> 16) - (o.end + wall_minus_mono_ns) / 1e6
+        c = out.setdefault(o.node, {"writes": 0, "max_ahead_ms": -INF, "min_ahead_ms": INF,
+                                    "over_1s_ahead": 0})
+        c["writes"] += 1
+        c["max_ahead_ms"] = max(c["max_ahead_ms"], round(ahead))
+        c["min_ahead_ms"] = min(c["min_ahead_ms"], round(ahead))
+        c["over_1s_ahead"] += ahead > 1000
+    return dict(sorted(out.items()))
 
 
 def percentile(values, p):

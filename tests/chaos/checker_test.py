@@ -14,13 +14,17 @@ class H:
     def __init__(self):
         self.events = []
 
-    def op(self, process, f, key, start, end, type="ok", value=None, read=None):
+    def op(self, process, f, key, start, end, type="ok", value=None, read=None, version=None,
+           node="n1"):
         self.events.append({"process": process, "type": "invoke", "f": f, "key": key,
-                            "value": value, "time_ns": start, "node": "n1"})
+                            "value": value, "time_ns": start, "node": node})
         if end is not None:
             done = value if f != "read" else read
-            self.events.append({"process": process, "type": type, "f": f, "key": key,
-                                "value": done, "time_ns": end, "node": "n1"})
+            e = {"process": process, "type": type, "f": f, "key": key, "value": done,
+                 "time_ns": end, "node": node}
+            if version is not None:
+                e["version"] = version
+            self.events.append(e)
         return self
 
     def ops(self):
@@ -120,6 +124,30 @@ class ResurrectionTest(unittest.TestCase):
         self.assertEqual(checker.check_resurrection(h.ops())["resurrected"], 0)
 
 
+    def test_delete_with_the_lower_version_is_a_lost_delete_not_resurrection(self):
+        # The write's coordinator had a clock ahead: LWW keeps the older write.
+        h = (H().op(0, "write", "del-0-0", 1, 2, value="0-0", version="900@aa")
+             .op(0, "delete", "del-0-0", 3, 4, version="500@bb")
+             .op(1, "read", "del-0-0", 5, 6, read="0-0", version="900@aa"))
+        r = checker.check_resurrection(h.ops())
+        self.assertEqual((r["resurrected"], r["lost_deletes"]), (0, 1))
+        self.assertEqual(r["lost_delete_examples"][0]["delete_versions"], ["500@bb"])
+
+    def test_delete_tied_on_timestamp_losing_on_node_id_is_a_lost_delete(self):
+        h = (H().op(0, "write", "del-0-0", 1, 2, value="0-0", version="900@bb")
+             .op(0, "delete", "del-0-0", 3, 4, version="900@aa")
+             .op(1, "read", "del-0-0", 5, 6, read="0-0", version="900@bb"))
+        r = checker.check_resurrection(h.ops())
+        self.assertEqual((r["resurrected"], r["lost_deletes"]), (0, 1))
+
+    def test_delete_with_the_higher_version_that_comes_back_is_resurrection(self):
+        h = (H().op(0, "write", "del-0-0", 1, 2, value="0-0", version="500@aa")
+             .op(0, "delete", "del-0-0", 3, 4, version="900@bb")
+             .op(1, "read", "del-0-0", 5, 6, read="0-0", version="500@aa"))
+        r = checker.check_resurrection(h.ops())
+        self.assertEqual((r["resurrected"], r["lost_deletes"]), (1, 0))
+
+
 class RegisterTest(unittest.TestCase):
     def test_reads_of_the_latest_write_pass(self):
         h = (H().op(0, "write", "reg-0", 1, 2, value="0-0")
@@ -137,6 +165,22 @@ class RegisterTest(unittest.TestCase):
         r = checker.check_registers(h.ops())
         self.assertEqual(r["stale"], 1)
         self.assertEqual(r["stale_examples"][0]["newer"], "0-1")
+
+    def test_stale_read_of_the_higher_version_is_a_lost_update(self):
+        h = (H().op(0, "write", "reg-0", 1, 2, value="0-0", version="900@aa")
+             .op(0, "write", "reg-0", 3, 4, value="0-1", version="500@bb")
+             .op(1, "read", "reg-0", 5, 6, read="0-0", version="900@aa")
+             .op(1, "read", "reg-0", 7, 8, read="0-0"))  # no version: stale only
+        r = checker.check_registers(h.ops())
+        self.assertEqual((r["stale"], r["lost_updates"]), (2, 1))
+        self.assertEqual(r["lost_update_examples"][0]["newer_version"], "500@bb")
+
+    def test_stale_read_of_the_lower_version_is_not_a_lost_update(self):
+        h = (H().op(0, "write", "reg-0", 1, 2, value="0-0", version="500@aa")
+             .op(0, "write", "reg-0", 3, 4, value="0-1", version="900@bb")
+             .op(1, "read", "reg-0", 5, 6, read="0-0", version="500@aa"))
+        r = checker.check_registers(h.ops())
+        self.assertEqual((r["stale"], r["lost_updates"]), (1, 0))
 
     def test_not_found_after_a_completed_write_is_stale(self):
         h = (H().op(0, "write", "reg-0", 1, 2, value="0-0")
@@ -193,6 +237,28 @@ class ConvergenceTest(unittest.TestCase):
                  {"key": "k", "node": "n2", "error": "UNAVAILABLE: x"}]
         r = checker.check_convergence(lines, ops)
         self.assertEqual((r["missing"], r["unreachable_nodes"]), (0, ["n2"]))
+
+
+class VersionClocksTest(unittest.TestCase):
+    def test_versions_ahead_and_behind_real_time_per_coordinator(self):
+        ms = 1_000_000  # ns
+        wall_minus_mono = 1_700_000_000_000 * ms
+        at = lambda real_ms: str(((1_700_000_000_000 + real_ms) << 16) | 3)  # noqa: E731
+        h = (H().op(0, "write", "reg-0", 1 * ms, 10 * ms, value="a", version=at(10) + "@aa",
+                    node="n1")
+             .op(1, "write", "reg-0", 20 * ms, 30 * ms, value="b", version=at(120_030) + "@bb",
+                 node="n2")
+             .op(1, "write", "reg-1", 40 * ms, 50 * ms, value="c", version=at(45) + "@bb",
+                 node="n2")
+             .op(2, "read", "reg-0", 60 * ms, 70 * ms, read="b", version=at(120_030) + "@bb",
+                 node="n3")
+             .op(2, "write", "reg-1", 80 * ms, None, value="d", node="n3"))
+        c = checker.version_clocks(h.ops(), wall_minus_mono)
+        self.assertEqual(c["n1"], {"writes": 1, "max_ahead_ms": 0, "min_ahead_ms": 0,
+                                   "over_1s_ahead": 0})
+        self.assertEqual(c["n2"], {"writes": 2, "max_ahead_ms": 120_000, "min_ahead_ms": -5,
+                                   "over_1s_ahead": 1})
+        self.assertNotIn("n3", c)  # reads and unfinished writes say nothing
 
 
 class SummaryTest(unittest.TestCase):

@@ -1,9 +1,10 @@
-"""Five hosts as Linux network namespaces on one bridge, one kvstore in each.
+"""Five hosts (six with a spare) as Linux network namespaces on one bridge,
+one kvstore in each.
 
 The subnet 10.213.0.0/24 exists only on the bridge `kvchaos0`: the root
 namespace is 10.213.0.1 (so kvchaos and kvctl there reach every host) and
-host i is 10.213.0.1i in namespace `kvc-hi`. The namespaces have no route
-beyond the subnet, so no traffic leaves it.
+host i is 10.213.0.(10+i) in namespace `kvc-hi`. The namespaces have no
+route beyond the subnet, so no traffic leaves it.
 
 Every name this module creates starts with `kvc` (namespaces `kvc-h*`, root
 ends of the veth pairs `kvc-h*b`, the bridge `kvchaos0`);
@@ -26,6 +27,9 @@ DEFAULT_FLAGS = {"--heartbeat-interval": "200ms", "--failure-timeout": "2s",
                  "--dead-after": "30s", "--anti-entropy-interval": "2s",
                  "--tombstone-grace": "60s", "--rpc-timeout": "800ms"}
 _PR_SET_PDEATHSIG = 1
+MAX_HOSTS = 9  # 10.213.0.11 .. 10.213.0.19
+FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+FUTEX_SHIM_SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "futex_realtime.c")
 
 
 def run(*cmd, check=True, timeout=30, **kw):
@@ -65,6 +69,8 @@ class Network:
     """The bridge, the namespaces and the veth pairs of `count` hosts."""
 
     def __init__(self, count=5):
+        if not 1 <= count <= MAX_HOSTS:
+            raise ValueError(f"{count} hosts: the subnet plan has room for 1..{MAX_HOSTS}")
         self.count = count
 
     @staticmethod
@@ -83,16 +89,19 @@ class Network:
             run("ip", "addr", "add", f"{PREFIX}.1/24", "dev", BRIDGE)
             run("ip", "link", "set", BRIDGE, "up")
             for i in range(1, self.count + 1):
-                ns, veth = self.ns(i), f"{self.ns(i)}b"
-                run("ip", "netns", "add", ns)
-                run("ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns)
-                run("ip", "link", "set", veth, "master", BRIDGE, "up")
-                run("ip", "-n", ns, "addr", "add", f"{self.ip(i)}/24", "dev", "eth0")
-                run("ip", "-n", ns, "link", "set", "eth0", "up")
-                run("ip", "-n", ns, "link", "set", "lo", "up")
+                self._add_host(i)
         except BaseException:
             self.remove_leftovers()
             raise
+
+    def _add_host(self, i):
+        ns, veth = self.ns(i), f"{self.ns(i)}b"
+        run("ip", "netns", "add", ns)
+        run("ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns)
+        run("ip", "link", "set", veth, "master", BRIDGE, "up")
+        run("ip", "-n", ns, "addr", "add", f"{self.ip(i)}/24", "dev", "eth0")
+        run("ip", "-n", ns, "link", "set", "eth0", "up")
+        run("ip", "-n", ns, "link", "set", "lo", "up")
 
     def _check_subnet_is_free(self):
         out = run("ip", "-4", "-o", "addr", "show").stdout
@@ -122,56 +131,113 @@ class Network:
             run("ip", "link", "del", BRIDGE, check=False)
 
 
+def faketime_env(skew, shim):
+    """`env` assignments that put a process's wall clock (CLOCK_REALTIME only)
+    `skew` seconds off: libfaketime, and `shim` (futex_realtime.c) so abseil's
+    timed waits still last what they should."""
+    return [f"LD_PRELOAD={FAKETIME_LIB} {shim}", f"FAKETIME={skew:+d}s",
+            "FAKETIME_DONT_FAKE_MONOTONIC=1"]
+
+
+def build_futex_shim(out_dir):
+    """Compiles futex_realtime.c into `out_dir` once; returns the library's path."""
+    out = os.path.join(out_dir, "futex_realtime.so")
+    if not os.path.exists(out):
+        if not os.path.exists(FAKETIME_LIB):
+            raise RuntimeError(f"{FAKETIME_LIB} not found; install Debian's `faketime`")
+        run("cc", "-O2", "-shared", "-fPIC", "-o", out, FUTEX_SHIM_SRC, "-ldl")
+    return out
+
+
 class Hosts:
     """One kvstore per namespace, data and logs under `run_dir`.
+
+    Hosts 1..count start as members; `spares` more hosts exist on the bridge
+    for the membership nemesis to join. A host that left gets a fresh data dir
+    (and so a new node id) when it joins again; the old one is kept as
+    `data<i>.left<n>`.
 
     Not thread-safe: call from the thread that created it (children die with
     that thread through PR_SET_PDEATHSIG)."""
 
-    def __init__(self, bins, run_dir, count=5, extra_args=()):
-        self.bins, self.run_dir, self.count = bins, run_dir, count
+    def __init__(self, bins, run_dir, count=5, spares=0, extra_args=()):
+        self.bins, self.run_dir = bins, run_dir
+        self.slots = count + spares
+        self.members = set(range(1, count + 1))
         self.extra_args = list(extra_args)
         self.procs = {}  # host -> Popen while it should be running
         self.paused = set()
+        self.skews = {}  # host -> seconds its running kvstore's wall clock is off
+        self.leaving = {}  # host -> its `kvctl leave` Popen
+        self.leaves = []  # one dict per finished leave (see finish_leave)
         self.crashes = []  # (host, exit code) of nodes that exited unasked
 
     def addr(self, i):
         return f"{Network.ip(i)}:{PORT}"
 
     def addrs(self):
-        return [self.addr(i) for i in range(1, self.count + 1)]
+        """The members' addresses: the cluster to settle, dump and read."""
+        return [self.addr(i) for i in sorted(self.members)]
+
+    def slot_addrs(self):
+        """Every host's address, members or not: what the clients talk to."""
+        return [self.addr(i) for i in range(1, self.slots + 1)]
 
     def log_path(self, i):
         return os.path.join(self.run_dir, f"n{i}.log")
 
+    def data_dir(self, i):
+        return os.path.join(self.run_dir, f"data{i}")
+
+    def _seed(self, i):
+        """The host i joins through: host 1 (host 2 for host 1) while it is a
+        member, else the lowest other member."""
+        usual = 2 if i == 1 else 1
+        if usual in self.members:
+            return usual
+        return min((m for m in self.members if m != i), default=usual)
+
     def _args(self, i):
         """kvstore's command line; an extra `--flag=value` replaces the default one."""
-        flags = {"--addr": self.addr(i), "--peer": self.addr(2 if i == 1 else 1),
-                 "--data-dir": os.path.join(self.run_dir, f"data{i}")}
+        flags = {"--addr": self.addr(i), "--peer": self.addr(self._seed(i)),
+                 "--data-dir": self.data_dir(i)}
         flags.update(DEFAULT_FLAGS)
         flags.update(a.split("=", 1) for a in self.extra_args)
         return [self.bins["kvstore"], *(f"{k}={v}" for k, v in flags.items())]
 
-    def start(self, i):
+    def command(self, i, skew=0):
+        """The command that runs host i's kvstore, its wall clock `skew` s off."""
+        env = ["env", *faketime_env(skew, build_futex_shim(self.run_dir))] if skew else []
+        return ["ip", "netns", "exec", Network.ns(i), *env, *self._args(i)]
+
+    def start(self, i, skew=0):
+        cmd = self.command(i, skew)
         log = open(self.log_path(i), "ab")
         try:
+            log.write(f"==== chaos: starting {' '.join(cmd)}\n".encode())
+            log.flush()
             self.procs[i] = subprocess.Popen(
-                ["ip", "netns", "exec", Network.ns(i), *self._args(i)], stdout=log,
-                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
+                cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                preexec_fn=die_with_parent)
         finally:
             log.close()
+        if skew:
+            self.skews[i] = skew
+        else:
+            self.skews.pop(i, None)
 
     def start_all(self):
-        for i in range(1, self.count + 1):
+        for i in sorted(self.members):
             self.start(i)
 
     def running(self, i):
         return i in self.procs
 
     def note_crashes(self):
-        """Records nodes that exited while they should run (a kvstore crash)."""
+        """Records nodes that exited while they should run (a kvstore crash).
+        A leaving node's exit is finish_leave's to judge."""
         for i, p in list(self.procs.items()):
-            if p.poll() is not None:
+            if i not in self.leaving and p.poll() is not None:
                 self.crashes.append((i, p.returncode))
                 del self.procs[i]
 
@@ -181,10 +247,62 @@ class Hosts:
             p.kill()
             p.wait(timeout=10)
         self.paused.discard(i)
+        self.skews.pop(i, None)
 
-    def restart(self, i):
-        self.kill(i)
+    def restart(self, i, skew=0):
+        """Graceful stop, then start on the same data dir, the clock `skew` s off."""
+        self.stop(i)
+        self.start(i, skew)
+
+    def join(self, i):
+        """Host i, not a member, starts on a fresh data dir and joins through a member."""
+        assert i not in self.members and i not in self.procs, f"host {i} is already in"
+        self.members.add(i)
         self.start(i)
+
+    def leave(self, i):
+        """Starts host i's planned leave (`kvctl leave`, progress in leave-h<i>.log)."""
+        with open(os.path.join(self.run_dir, f"leave-h{i}.log"), "a") as log:
+            self.leaving[i] = subprocess.Popen(
+                [self.bins["kvctl"], f"--addr={self.addr(i)}", "leave"], stdout=log,
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
+
+    def finish_leave(self, i, timeout=30):
+        """Waits (up to `timeout` s) for host i's leave to end and its kvstore to
+        exit, stops it if not, and takes it out of the members. Returns (and
+        appends to `leaves`) {host, kvctl_exit, node_exit, stopped, progress}."""
+        deadline = time.monotonic() + timeout
+        ctl = self.leaving.pop(i)
+        node = self.procs.get(i)
+        out = {"host": i, "kvctl_exit": None, "node_exit": None, "stopped": False}
+        for key, p in (("kvctl_exit", ctl), ("node_exit", node)):
+            try:
+                out[key] = p.wait(timeout=max(0.1, deadline - time.monotonic())) if p else None
+            except subprocess.TimeoutExpired:
+                pass
+        if ctl.poll() is None:
+            ctl.kill()
+            ctl.wait(timeout=10)
+        if i in self.procs and self.procs[i].poll() is None:
+            out["stopped"] = True
+            out["node_exit"] = self.stop(i)
+        self.procs.pop(i, None)
+        self.skews.pop(i, None)
+        self.members.discard(i)
+        out["progress"] = self._last_leave_line(i)
+        n = sum(1 for x in self.leaves if x["host"] == i) + 1
+        if os.path.exists(self.data_dir(i)):
+            os.rename(self.data_dir(i), f"{self.data_dir(i)}.left{n}")
+        self.leaves.append(out)
+        return out
+
+    def _last_leave_line(self, i):
+        try:
+            with open(os.path.join(self.run_dir, f"leave-h{i}.log"), errors="replace") as f:
+                lines = [x.strip() for x in f if x.strip()]
+            return lines[-1] if lines else ""
+        except OSError:
+            return ""
 
     def pause(self, i):
         if i in self.procs:
@@ -200,6 +318,7 @@ class Hosts:
         """Graceful stop of host i: SIGTERM (after SIGCONT), SIGKILL after `timeout`.
         Returns the exit code, or None if it was not running."""
         p = self.procs.pop(i, None)
+        self.skews.pop(i, None)
         if p is None:
             return None
         if i in self.paused:
@@ -213,7 +332,13 @@ class Hosts:
             return p.wait(timeout=10)
 
     def stop_all(self, timeout=10):
-        """SIGTERM (after SIGCONT) to every node, SIGKILL to those still up after `timeout`."""
+        """Ends every leave, then SIGTERM (after SIGCONT) to every node, SIGKILL
+        to those still up after `timeout`."""
+        for p in self.leaving.values():
+            if p.poll() is None:
+                p.kill()
+                p.wait(timeout=10)
+        self.leaving.clear()
         for i in list(self.paused):
             self.resume(i)
         for p in self.procs.values():
@@ -226,6 +351,7 @@ class Hosts:
                 p.kill()
                 p.wait(timeout=10)
         self.procs.clear()
+        self.skews.clear()
 
     def kvctl(self, i, *args, timeout=2):
         """Runs kvctl against host i; returns (exit code, stdout)."""
@@ -236,12 +362,18 @@ class Hosts:
             return -1, ""
         return r.returncode, r.stdout
 
-    def alive_peers(self, i):
-        """Addresses host i lists as alive, or None when it does not answer."""
+    def peer_states(self, i):
+        """[(id, address, state)] as host i lists its peers (`kvctl peers`;
+        state alive, suspect, down or dead), or None when it does not answer."""
         code, out = self.kvctl(i, "peers")
         if code != 0:
             return None
-        return {m.group(1) for m in re.finditer(r"^\w{40}\s+(\S+)\s+alive\b", out, re.M)}
+        return re.findall(r"^(\w{40})\s+(\S+)\s+(\w+)\b", out, re.M)
+
+    def alive_peers(self, i):
+        """Addresses host i lists as alive, or None when it does not answer."""
+        peers = self.peer_states(i)
+        return None if peers is None else {a for _, a, st in peers if st == "alive"}
 
     def stat(self, i, name):
         """A counter of `kvctl stats` on host i, or None when it does not answer."""

@@ -1,6 +1,7 @@
 """Unit tests of nemesis.py schedules: replayable, bounded, the right shapes."""
 
 import unittest
+from unittest import mock
 
 import nemesis
 
@@ -39,10 +40,78 @@ class ScheduleTest(unittest.TestCase):
             for f in nemesis.schedule(n, 3, 110):
                 self.assertIn(len(f.targets), (1, 2))
 
+    def test_clock_skew_moves_one_host_seconds_to_minutes_both_ways(self):
+        signs = set()
+        for seed in range(30):
+            for f in nemesis.schedule("clock-skew", seed, 110):
+                self.assertEqual(f.kind, "skew")
+                self.assertEqual(len(f.targets), 1)
+                self.assertIn(f.targets[0], range(1, 6))
+                self.assertTrue(2 <= abs(f.skew) <= 240, f.skew)
+                signs.add(f.skew > 0)
+        self.assertEqual(signs, {True, False})
+
+    def test_membership_alternates_a_fresh_join_and_a_members_leave(self):
+        for seed in range(20):
+            faults = nemesis.schedule("membership", seed, 110)
+            self.assertGreaterEqual(len(faults), 4)
+            self.assertEqual((faults[0].kind, faults[0].targets), ("join", (6,)))
+            for i, f in enumerate(faults):
+                before = nemesis.members_after(faults[:i], 5)
+                self.assertEqual(f.kind, "join" if i % 2 == 0 else "leave")
+                if f.kind == "join":
+                    self.assertEqual(len(before), 5)
+                    self.assertNotIn(f.targets[0], before)
+                else:
+                    self.assertEqual(len(before), 6)
+                    self.assertIn(f.targets[0], before)
+                self.assertIn(f.targets[0], range(1, 7))
+
+    def test_describe_names_the_fault(self):
+        F = nemesis.Fault  # noqa: N806
+        self.assertEqual(F(at=2, hold=7.4, kind="skew", targets=(2,), skew=59).describe(),
+                         "t=   2.0s  skew      for  7.4s  host 2 clock +59s")
+        self.assertIn("host 1 clock -89s", F(1, 5, "skew", targets=(1,), skew=-89).describe())
+        self.assertIn("host 6 joins, fresh", F(1, 5, "join", targets=(6,)).describe())
+        self.assertIn("host 3 leaves (kvctl leave)", F(1, 5, "leave", targets=(3,)).describe())
+        self.assertIn("hosts 1,4", F(1, 5, "kill", targets=(1, 4)).describe())
+        self.assertIn("2x3, 3x2", F(1, 5, "partition", drops=((2, 3), (3, 2))).describe())
+
     def test_ruleset_drops_only_the_named_hosts(self):
         rules = nemesis._ruleset({2, 4})
         self.assertIn("ip saddr { 10.213.0.12, 10.213.0.14 } drop", rules)
         self.assertNotIn("10.213.0.1,", rules)
+
+
+
+class ApplyHealTest(unittest.TestCase):
+    """apply/heal ask hosts.Hosts for the right thing (a mock records the calls)."""
+
+    def test_skew_restarts_skewed_then_restarts_right(self):
+        hosts = mock.Mock()
+        f = nemesis.Fault(at=1, hold=5, kind="skew", targets=(3,), skew=-42)
+        nemesis.apply(f, hosts)
+        nemesis.heal(f, hosts)
+        self.assertEqual(hosts.mock_calls, [mock.call.restart(3, skew=-42), mock.call.restart(3)])
+
+    def test_join_stays_and_a_leave_is_waited_for(self):
+        hosts = mock.Mock()
+        join = nemesis.Fault(at=1, hold=5, kind="join", targets=(6,))
+        leave = nemesis.Fault(at=9, hold=5, kind="leave", targets=(2,))
+        for f in (join, leave):
+            nemesis.apply(f, hosts)
+            nemesis.heal(f, hosts)
+        self.assertEqual(hosts.mock_calls, [mock.call.join(6), mock.call.leave(2),
+                                            mock.call.finish_leave(2)])
+
+    def test_heal_all_ends_leaves_and_skews_and_starts_members(self):
+        hosts = mock.Mock(leaving={4: None}, members={1, 2, 3, 5, 6}, paused=set(),
+                          skews={2: 30})
+        hosts.running.side_effect = lambda h: h != 6
+        with mock.patch.object(nemesis, "clear_rules"):
+            nemesis.heal_all(hosts)
+        self.assertEqual([c for c in hosts.mock_calls if c[0] != "running"],
+                         [mock.call.finish_leave(4), mock.call.restart(2), mock.call.start(6)])
 
 
 if __name__ == "__main__":

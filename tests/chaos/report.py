@@ -6,9 +6,11 @@ import sys
 import time
 
 COLUMNS = [("nemesis", "nemesis"), ("operations", "operations"), ("acknowledged", "acknowledged"),
-           ("lost", "lost"), ("stale", "stale reads"), ("linearizable", "linearizable keys"),
+           ("lost", "lost"), ("stale", "stale reads"), ("lost_updates", "LWW-lost updates"),
+           ("linearizable", "linearizable keys"),
            ("resurrected", "resurrected"), ("diverged", "diverged"),
            ("unavailable_pct", "unavailable %"), ("p99_ms", "p99 ms"), ("result", "result")]
+WORKLOADS = ("register", "set", "delete")
 GUARANTEES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs",
                           "guarantees.md")
 
@@ -21,7 +23,7 @@ def problems_of(res):
         out.append(f"{s['lost']} acknowledged adds lost, e.g. {s['lost_keys']}")
     if s["unverified"]:
         out.append(f"{s['unverified']} acknowledged adds could not be read after heal")
-    for w in ("register", "set", "delete"):
+    for w in WORKLOADS:
         c = res[w]["convergence"]
         if c["diverged"]:
             out.append(f"{w}: {c['diverged']} keys diverged, e.g. {c['diverged_examples'][:2]}")
@@ -41,6 +43,11 @@ def problems_of(res):
                    f"{g['invalid_examples'][:2]}")
     for c in res.get("crashes", []):
         out.append(f"host {c['host']} exited on its own ({c['exit']}); log tail:\n{c['log']}")
+    for lv in res.get("leaves", []):
+        if lv["stopped"] or lv["kvctl_exit"] != 0 or lv["node_exit"] != 0:
+            out.append(f"host {lv['host']}'s planned leave did not end cleanly: kvctl exit "
+                       f"{lv['kvctl_exit']}, node exit {lv['node_exit']}, stopped by the "
+                       f"harness: {lv['stopped']}; last progress: {lv['progress']!r}")
     return out
 
 
@@ -54,9 +61,11 @@ def row(name, res, summary):
     return {"nemesis": name, "operations": summary["operations"],
             "acknowledged": summary["acknowledged"], "lost": res["set"]["set"]["lost"],
             "stale": res["register"]["registers"]["stale"],
+            "lost_updates": (res["register"]["registers"].get("lost_updates", 0) +
+                             res["delete"]["resurrection"].get("lost_deletes", 0)),
             "linearizable": _lin(res["register"]["linearizable"]),
             "resurrected": res["delete"]["resurrection"]["resurrected"],
-            "diverged": sum(res[w]["convergence"]["diverged"] for w in res if w != "crashes"),
+            "diverged": sum(res[w]["convergence"]["diverged"] for w in WORKLOADS),
             "unavailable_pct": f"{summary['unavailable_pct']:.1f}",
             "p99_ms": f"{summary['p99_ms']:.0f}", "result": "FAIL" if problems else "ok",
             "problems": problems}

@@ -20,11 +20,21 @@ def wait_until(cond, timeout, interval=0.3):
 
 
 def all_alive(hosts):
-    """True when every host answers and lists every other host as alive."""
+    """True when every member answers and lists every other member as alive."""
     addrs = set(hosts.addrs())
-    for i in range(1, hosts.count + 1):
+    for i in sorted(hosts.members):
         alive = hosts.alive_peers(i)
         if alive is None or alive != addrs - {hosts.addr(i)}:
+            return False
+    return True
+
+
+def views_decided(hosts):
+    """True when no member lists a peer as suspect or down: every node that
+    is gone (left, or an old identity at a reused address) is dead to all."""
+    for i in sorted(hosts.members):
+        peers = hosts.peer_states(i)
+        if peers is None or any(st in ("suspect", "down") for _, _, st in peers):
             return False
     return True
 
@@ -34,18 +44,24 @@ def wait_formed(hosts, timeout):
 
 
 def _counters(hosts, name):
-    return [hosts.stat(i, name) for i in range(1, hosts.count + 1)]
+    return [hosts.stat(i, name) for i in sorted(hosts.members)]
 
 
 def settle(hosts, timeout=90, rounds=3):
-    """Heals everything, then waits until every node sees all the others alive,
-    has run `rounds` more anti-entropy rounds, and holds no hints. Returns the
-    seconds it took; raises HarnessError past `timeout`."""
+    """Heals everything, then waits until every member sees all the others alive
+    and no peer as down or suspect, has run `rounds` more anti-entropy rounds,
+    and holds no hints. Returns the seconds it took; raises HarnessError past
+    `timeout`."""
     start = time.monotonic()
     nemesis.heal_all(hosts)
     left = lambda: max(1.0, timeout - (time.monotonic() - start))  # noqa: E731
     if not wait_formed(hosts, left()):
         raise HarnessError(f"after heal, the nodes did not all see each other alive in {timeout}s")
+    # After a membership change a node may still count a gone peer as down
+    # (an owner) until --dead-after: its view of the owners is not settled yet.
+    if not wait_until(lambda: views_decided(hosts), left()):
+        raise HarnessError(f"after heal, some node still listed a peer as down or suspect "
+                           f"after {timeout}s")
     base = _counters(hosts, "anti_entropy_rounds")
 
     def repaired():
@@ -54,7 +70,8 @@ def settle(hosts, timeout=90, rounds=3):
 
     if not wait_until(repaired, left(), interval=0.5):
         raise HarnessError(f"anti-entropy did not run {rounds} rounds on every node in time")
-    if not wait_until(lambda: _counters(hosts, "hints_pending") == [0] * hosts.count, left()):
+    no_hints = [0] * len(hosts.members)
+    if not wait_until(lambda: _counters(hosts, "hints_pending") == no_hints, left()):
         raise HarnessError("hints were still pending after heal: "
                            f"{_counters(hosts, 'hints_pending')}")
     return time.monotonic() - start
