@@ -389,5 +389,71 @@ TEST_F(RepairTest, NodeThatLeftIsTakenBackWhenItReturns) {
   }
 }
 
+// A new node at the address of one that left (new data dir, new id) neither
+// learns its predecessor from the seed nor takes writes meant for it.
+TEST_F(RepairTest, NodeReplacingALeaverAtItsAddressIgnoresItsPredecessor) {
+  StartCluster({.extra_args = {"--anti-entropy-interval=1s"}});
+  constexpr int kLeaver = 4;
+  const std::string old_id = cluster_->id(kLeaver);
+  CommandResult leave =
+      RunCommand(KVCTL_BIN, {"leave", "--addr=" + cluster_->address(kLeaver)}, absl::Seconds(60));
+  ASSERT_EQ(leave.exit_code, 0) << leave.output;
+  ASSERT_EQ(cluster_->process(kLeaver).Wait(absl::Seconds(30)), 0);
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(
+        WaitFor([&] { return cluster_->SeesPeerIn(i, kLeaver, v1::DEAD); }, absl::Seconds(10)))
+        << "node " << i << " does not show the leaver as dead";
+  }
+  ASSERT_TRUE(cluster_->Restart(kLeaver, /*join=*/true));  // no stable id: a new one
+  const std::string new_id = cluster_->id(kLeaver);
+  ASSERT_NE(new_id, old_id);
+
+  // The newcomer knows the 4 others, and not the node that left.
+  auto peer_ids = [&] {
+    std::vector<std::string> ids;
+    v1::PeersResponse resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
+    if (cluster_->admin(kLeaver).Peers(&ctx, v1::PeersRequest(), &resp).ok()) {
+      for (const v1::PeerEntry& p : resp.peers()) ids.push_back(p.node().id());
+    }
+    return ids;
+  };
+  ASSERT_TRUE(WaitFor([&] { return peer_ids().size() >= 4; }, absl::Seconds(20)));
+  const std::vector<std::string> known = peer_ids();
+  EXPECT_EQ(std::count(known.begin(), known.end(), old_id), 0)
+      << "the newcomer took the departed node for a peer";
+
+  // Calls addressed to the departed node are refused; to the newcomer, served.
+  auto store_to = [&](const std::string& to) {
+    v1::StoreRequest req;
+    req.mutable_from()->set_id(cluster_->id(0));
+    req.mutable_from()->set_address(cluster_->address(0));
+    req.set_key("addressed");
+    req.mutable_record()->set_value("v");
+    req.mutable_record()->mutable_version()->set_timestamp(uint64_t{1} << 40);
+    req.mutable_record()->mutable_version()->set_node_id(cluster_->id(0));
+    req.set_to(to);
+    v1::StoreResponse resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    return cluster_->peer(kLeaver).Store(&ctx, req, &resp);
+  };
+  grpc::Status stale = store_to(old_id);
+  EXPECT_EQ(stale.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << stale.error_message();
+  EXPECT_NE(stale.error_message().find("stale"), std::string::npos) << stale.error_message();
+  EXPECT_TRUE(store_to(new_id).ok());
+  v1::FetchRequest fetch;
+  fetch.mutable_from()->set_id(cluster_->id(0));
+  fetch.mutable_from()->set_address(cluster_->address(0));
+  fetch.set_key("addressed");
+  fetch.set_to(old_id);
+  v1::FetchResponse fetched;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  EXPECT_EQ(cluster_->peer(kLeaver).Fetch(&ctx, fetch, &fetched).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+}
+
 }  // namespace
 }  // namespace kv::testing

@@ -118,8 +118,18 @@ std::vector<dht::Contact> Membership::OwnerCandidates() const {
 }
 
 std::vector<dht::Contact> Membership::Closest(const dht::NodeId& target, size_t n) const {
+  const absl::Time now = clock_->Now();
   absl::MutexLock l(&mu_);
-  return table_.Closest(target, n);
+  // As in ClosestWhere: a margin beyond n, widened to the whole table if the
+  // margin held too many dead or departed contacts.
+  for (size_t want = n + 4;; want = table_.size()) {
+    std::vector<dht::Contact> out;
+    for (dht::Contact& c : table_.Closest(target, want)) {
+      if (out.size() == n) break;
+      if (!detector_.Dead(c.id, now)) out.push_back(std::move(c));
+    }
+    if (out.size() >= n || want >= table_.size()) return out;
+  }
 }
 
 size_t Membership::KnownNodes() const {

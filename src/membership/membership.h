@@ -75,8 +75,10 @@ class Membership {
   // nor left, in no particular order: a snapshot from which dht::ClosestAmong
   // computes Owners for many keys under one lock acquisition.
   std::vector<dht::Contact> OwnerCandidates() const;
-  // Up to `n` routing-table contacts closest to `target` (never this node):
-  // the answer to FIND_NODE.
+  // Up to `n` routing-table contacts closest to `target` that are neither
+  // dead nor left (never this node): the answer to FIND_NODE and Join. A
+  // departed node is not passed on, so a newcomer (perhaps at the departed
+  // node's address) does not take it for an owner.
   std::vector<dht::Contact> Closest(const dht::NodeId& target, size_t n) const;
   // This node plus every routing-table contact, live or not.
   size_t KnownNodes() const;

@@ -135,6 +135,11 @@ TEST_F(MembershipTest, LeftPeerIsExcludedEvenWhileHeardUntilRejoined) {
   EXPECT_EQ(std::count(live.begin(), live.end(), leaver), 0);
   EXPECT_EQ(std::count(candidates.begin(), candidates.end(), leaver), 0);
   EXPECT_EQ(owners.size(), peers_.size());  // everyone else, plus self
+  // Nor is it passed on to others (FIND_NODE, Join answers).
+  const std::vector<dht::NodeId> answered = Ids(m_.Closest(leaver, 1000));
+  EXPECT_EQ(std::count(answered.begin(), answered.end(), leaver), 0);
+  EXPECT_EQ(answered.size(), peers_.size() - 1);
+  EXPECT_EQ(Ids(m_.Closest(leaver, 3)).size(), 3u);
   for (const auto& p : m_.Peers()) {
     EXPECT_EQ(p.left, p.contact.id == leaver);
     EXPECT_EQ(p.dead, p.contact.id == leaver);
@@ -145,6 +150,7 @@ TEST_F(MembershipTest, LeftPeerIsExcludedEvenWhileHeardUntilRejoined) {
   EXPECT_FALSE(m_.IsDead(leaver));
   EXPECT_EQ(m_.Owners(leaver, 1).front().id, leaver);
   EXPECT_EQ(m_.ClosestLive(leaver, 1).front().id, leaver);
+  EXPECT_EQ(m_.Closest(leaver, 1).front().id, leaver);
 }
 
 TEST_F(MembershipTest, PeerViewShowsPhiGrowingWithSilence) {

@@ -253,12 +253,7 @@ std::vector<dht::Contact> Node::HandleFindNode(const dht::Contact& from,
 void Node::HandleStore(const dht::Contact& from, const std::string& key, storage::Record rec,
                        std::function<void(absl::StatusOr<bool>)> done) {
   Learn(from);
-  if (!hlc_.Update(rec.version.timestamp)) {
-    spdlog::warn(
-        "write for key of {} bytes from {} carries a clock {} ms ahead of ours", key.size(),
-        from.address,
-        replication::HybridClock::PhysicalMillis(rec.version.timestamp) - clock_->NowMillis());
-  }
+  if (!hlc_.Update(rec.version.timestamp)) WarnDrift(from, rec.version.timestamp);
   auto apply = [this, key, rec = std::move(rec), done = std::move(done)] {
     done(engine_->Apply(key, rec));
   };
@@ -267,6 +262,21 @@ void Node::HandleStore(const dht::Contact& from, const std::string& key, storage
   } else {
     apply();
   }
+}
+
+void Node::WarnDrift(const dht::Contact& from, uint64_t timestamp) {
+  const int64_t now = absl::ToUnixMillis(absl::Now());
+  int64_t last = drift_warned_ms_.load(std::memory_order_relaxed);
+  if (now - last < 10'000 ||
+      !drift_warned_ms_.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
+    drift_warnings_held_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  spdlog::warn(
+      "a write from {} carries a clock {} ms ahead of ours (beyond the HLC's drift bound); "
+      "{} more such writes in the last 10 s were not logged; check the nodes' clocks (NTP)",
+      from.address, replication::HybridClock::PhysicalMillis(timestamp) - clock_->NowMillis(),
+      drift_warnings_held_.exchange(0, std::memory_order_relaxed));
 }
 
 absl::StatusOr<std::optional<storage::Record>> Node::HandleFetch(const std::string& key) const {

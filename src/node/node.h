@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <random>
@@ -206,6 +207,9 @@ class Node {
   [[nodiscard]] absl::Status ValidateValue(const std::string& value) const;
 
  private:
+  // Logs that a write from `from` carried `timestamp`, beyond the HLC's drift
+  // bound: at most once per 10 s, with the count of those not logged.
+  void WarnDrift(const dht::Contact& from, uint64_t timestamp);
   // Adds `c` to the routing table; pings the oldest contact of a full bucket.
   void Learn(const dht::Contact& c);
   void Write(const std::string& key, storage::Record rec, std::optional<replication::Consistency> c,
@@ -293,6 +297,10 @@ class Node {
   std::unique_ptr<util::ThreadPool> repair_pool_;
   std::atomic<bool> leaving_{false};
   std::atomic<bool> repair_soon_{false};  // run a repair round at the next tick
+  // Clock-drift warnings: the last one's wall time (unix ms) and how many
+  // were held back since, so a peer far ahead logs once per 10 s, not per write.
+  std::atomic<int64_t> drift_warned_ms_{std::numeric_limits<int64_t>::min() / 2};
+  std::atomic<uint64_t> drift_warnings_held_{0};
   std::thread leave_thread_;
   std::thread maintenance_;
 

@@ -40,17 +40,24 @@ GrpcPeerTransport::Peer* GrpcPeerTransport::PeerFor(const std::string& address) 
         grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), channel_args_);
     p->kv = v1::KV::NewStub(p->channel);
     p->peer = v1::Peer::NewStub(p->channel);
-    if (options_.store_batch_window > 0) {
-      Peer* raw = p.get();  // peers_ never drops an entry
-      p->stores = std::make_unique<StoreBatcher>(
-          StoreBatcher::Options{.window = options_.store_batch_window,
-                                .max_bytes = static_cast<size_t>(options_.max_message_bytes) / 2},
-          [this, raw](const std::vector<StoreItem>& items, StoreBatcher::Finished finished) {
-            SendStoreBatch(raw, items, std::move(finished));
-          });
-    }
   }
   return p.get();
+}
+
+StoreBatcher* GrpcPeerTransport::BatcherFor(const dht::Contact& to, Peer* peer) {
+  absl::MutexLock l(&mu_);
+  std::unique_ptr<StoreBatcher>& b = batchers_[std::make_pair(to.address, to.id)];
+  if (!b) {
+    // peers_ and batchers_ never drop an entry, so `peer` outlives the batcher's calls.
+    b = std::make_unique<StoreBatcher>(
+        StoreBatcher::Options{.window = options_.store_batch_window,
+                              .max_bytes = static_cast<size_t>(options_.max_message_bytes) / 2},
+        [this, peer, id = to.id](const std::vector<StoreItem>& items,
+                                 StoreBatcher::Finished finished) {
+          SendStoreBatch(peer, id, items, std::move(finished));
+        });
+  }
+  return b.get();
 }
 
 std::shared_ptr<grpc::Channel> GrpcPeerTransport::Channel(const std::string& address) {
@@ -98,20 +105,23 @@ void GrpcPeerTransport::SendStore(const dht::Contact& to, const std::string& key
                                   const storage::Record& rec, const dht::NodeId* hint_for,
                                   StoreCallback done) {
   Peer* peer = PeerFor(to.address);
-  if (!peer->stores || peer->batch_unsupported.load(std::memory_order_relaxed)) {
-    return SendOneStore(peer, key, rec, hint_for, std::move(done));
+  if (options_.store_batch_window == 0 || peer->batch_unsupported.load(std::memory_order_relaxed)) {
+    return SendOneStore(peer, to.id, key, rec, hint_for, std::move(done));
   }
-  peer->stores->Add(StoreItem{.key = key,
-                              .rec = rec,
-                              .hint_for = hint_for ? std::optional(*hint_for) : std::nullopt,
-                              .deadline = absl::Now() + options_.rpc_timeout,
-                              .done = std::move(done)});
+  BatcherFor(to, peer)->Add(
+      StoreItem{.key = key,
+                .rec = rec,
+                .hint_for = hint_for ? std::optional(*hint_for) : std::nullopt,
+                .deadline = absl::Now() + options_.rpc_timeout,
+                .done = std::move(done)});
 }
 
-void GrpcPeerTransport::SendOneStore(Peer* peer, const std::string& key, const storage::Record& rec,
-                                     const dht::NodeId* hint_for, StoreCallback done) {
+void GrpcPeerTransport::SendOneStore(Peer* peer, const dht::NodeId& to, const std::string& key,
+                                     const storage::Record& rec, const dht::NodeId* hint_for,
+                                     StoreCallback done) {
   v1::StoreRequest req;
   ToProto(options_.self, req.mutable_from());
+  req.set_to(to.ToHex());
   req.set_key(key);
   ToProto(rec, req.mutable_record());
   if (hint_for) req.set_hint_for(hint_for->ToHex());
@@ -123,10 +133,12 @@ void GrpcPeerTransport::SendOneStore(Peer* peer, const std::string& key, const s
       [done = std::move(done)](absl::Status s, v1::StoreResponse) { done(s); });
 }
 
-void GrpcPeerTransport::SendStoreBatch(Peer* peer, const std::vector<StoreItem>& items,
+void GrpcPeerTransport::SendStoreBatch(Peer* peer, const dht::NodeId& to,
+                                       const std::vector<StoreItem>& items,
                                        StoreBatcher::Finished finished) {
   v1::StoreBatchRequest req;
   ToProto(options_.self, req.mutable_from());
+  req.set_to(to.ToHex());
   absl::Time deadline = absl::InfiniteFuture();
   for (const StoreItem& item : items) {
     v1::StoreItem* out = req.add_items();
@@ -140,14 +152,14 @@ void GrpcPeerTransport::SendStoreBatch(Peer* peer, const std::vector<StoreItem>&
       std::move(req),
       [stub](grpc::ClientContext* ctx, const v1::StoreBatchRequest* rq, v1::StoreBatchResponse* rs,
              std::function<void(grpc::Status)> cb) { stub->async()->StoreBatch(ctx, rq, rs, cb); },
-      [this, peer, &items, finished = std::move(finished)](absl::Status s,
-                                                           v1::StoreBatchResponse resp) mutable {
+      [this, peer, to, &items, finished = std::move(finished)](
+          absl::Status s, v1::StoreBatchResponse resp) mutable {
         if (s.code() == absl::StatusCode::kUnimplemented) {
           // An older peer: from now on, one Store per call to it.
           if (!peer->batch_unsupported.exchange(true)) {
             spdlog::info("a peer lacks Peer.StoreBatch; sending it one Store per call");
           }
-          return SendEachStore(peer, items, std::move(finished));
+          return SendEachStore(peer, to, items, std::move(finished));
         }
         std::vector<absl::Status> out(items.size(), s);
         if (s.ok()) {
@@ -166,7 +178,8 @@ void GrpcPeerTransport::SendStoreBatch(Peer* peer, const std::vector<StoreItem>&
       std::max(absl::ZeroDuration(), deadline - absl::Now()));
 }
 
-void GrpcPeerTransport::SendEachStore(Peer* peer, const std::vector<StoreItem>& items,
+void GrpcPeerTransport::SendEachStore(Peer* peer, const dht::NodeId& to,
+                                      const std::vector<StoreItem>& items,
                                       StoreBatcher::Finished finished) {
   struct Gather {
     std::vector<absl::Status> results;
@@ -181,7 +194,7 @@ void GrpcPeerTransport::SendEachStore(Peer* peer, const std::vector<StoreItem>& 
   const size_t n = items.size();
   for (size_t i = 0; i < n; ++i) {
     const StoreItem& item = items[i];
-    SendOneStore(peer, item.key, item.rec, item.hint_for ? &*item.hint_for : nullptr,
+    SendOneStore(peer, to, item.key, item.rec, item.hint_for ? &*item.hint_for : nullptr,
                  [g, i](absl::Status s) {
                    g->results[i] = std::move(s);
                    if (g->pending.fetch_sub(1, std::memory_order_acq_rel) == 1) {
@@ -255,6 +268,7 @@ void GrpcPeerTransport::Leaving(const dht::Contact& to, StoreCallback done) {
 void GrpcPeerTransport::Fetch(const dht::Contact& to, const std::string& key, FetchCallback done) {
   v1::FetchRequest req;
   ToProto(options_.self, req.mutable_from());
+  req.set_to(to.id.ToHex());
   req.set_key(key);
   v1::Peer::Stub* stub = PeerFor(to.address)->peer.get();
   Call<v1::FetchRequest, v1::FetchResponse>(

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -66,23 +67,25 @@ class GrpcPeerTransport final : public replication::PeerTransport {
     std::shared_ptr<grpc::Channel> channel;
     std::unique_ptr<kvstore::v1::KV::Stub> kv;
     std::unique_ptr<kvstore::v1::Peer::Stub> peer;
-    std::unique_ptr<StoreBatcher> stores;  // null when store_batch_window is 0
     // Set once the peer answered StoreBatch with UNIMPLEMENTED (an older
     // version): Stores to it are then sent one per call.
     std::atomic<bool> batch_unsupported{false};
   };
   Peer* PeerFor(const std::string& address);
+  // The batcher of Stores to `to` (created on first use). Keyed by address
+  // and ID, since a stale contact may share its address with another node.
+  StoreBatcher* BatcherFor(const dht::Contact& to, Peer* peer);
   // Store and StoreHint: through the peer's batcher, else one Peer.Store
   // call, with hint_for set when given.
   void SendStore(const dht::Contact& to, const std::string& key, const storage::Record& rec,
                  const dht::NodeId* hint_for, StoreCallback done);
-  void SendOneStore(Peer* peer, const std::string& key, const storage::Record& rec,
-                    const dht::NodeId* hint_for, StoreCallback done);
+  void SendOneStore(Peer* peer, const dht::NodeId& to, const std::string& key,
+                    const storage::Record& rec, const dht::NodeId* hint_for, StoreCallback done);
   // The batcher's send: one Peer.StoreBatch call, or one Store per item for
   // a peer that lacks StoreBatch.
-  void SendStoreBatch(Peer* peer, const std::vector<StoreItem>& items,
+  void SendStoreBatch(Peer* peer, const dht::NodeId& to, const std::vector<StoreItem>& items,
                       StoreBatcher::Finished finished);
-  void SendEachStore(Peer* peer, const std::vector<StoreItem>& items,
+  void SendEachStore(Peer* peer, const dht::NodeId& to, const std::vector<StoreItem>& items,
                      StoreBatcher::Finished finished);
 
   // Starts one unary call: `start(stub-side context, request, response, callback)`.
@@ -99,6 +102,9 @@ class GrpcPeerTransport final : public replication::PeerTransport {
   util::Gate gate_;
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::unique_ptr<Peer>> peers_ ABSL_GUARDED_BY(mu_);
+  // Per (address, node ID); empty when store_batch_window is 0.
+  absl::flat_hash_map<std::pair<std::string, dht::NodeId>, std::unique_ptr<StoreBatcher>> batchers_
+      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace kv::rpc

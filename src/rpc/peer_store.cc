@@ -44,6 +44,9 @@ ServerUnaryReactor* PeerService::Store(CallbackServerContext* ctx, const v1::Sto
                                        v1::StoreResponse* resp) {
   absl::StatusOr<dht::Contact> from = Sender(req->from());
   if (!from.ok()) return FinishNow(ctx, from.status());
+  if (absl::Status s = CheckRecipient(req->to(), node_->self().id); !s.ok()) {
+    return FinishNow(ctx, s);
+  }
   ServerUnaryReactor* reactor = ctx->DefaultReactor();
   ApplyStore(*from, req->key(), req->record(), req->hint_for(),
              [reactor, resp](absl::StatusOr<bool> applied) {
@@ -58,6 +61,9 @@ ServerUnaryReactor* PeerService::StoreBatch(CallbackServerContext* ctx,
                                             v1::StoreBatchResponse* resp) {
   absl::StatusOr<dht::Contact> from = Sender(req->from());
   if (!from.ok()) return FinishNow(ctx, from.status());
+  if (absl::Status s = CheckRecipient(req->to(), node_->self().id); !s.ok()) {
+    return FinishNow(ctx, s);
+  }
   const int n = req->items_size();
   if (n > kMaxStoreBatchItems) {
     return FinishNow(

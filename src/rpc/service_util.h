@@ -1,6 +1,8 @@
 // Small helpers shared by the gRPC service handlers (services.cc, peer_store.cc).
 #pragma once
 
+#include <string>
+
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "grpcpp/grpcpp.h"
@@ -14,5 +16,9 @@ grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* ctx, const absl
 
 // Parses the sender of a node-to-node request; peers must say who they are.
 absl::StatusOr<dht::Contact> Sender(const kvstore::v1::NodeInfo& from);
+
+// Checks a request's `to` field against this node's ID: OK when empty or
+// equal; else FAILED_PRECONDITION saying the sender's contact is stale.
+absl::Status CheckRecipient(const std::string& to, const dht::NodeId& self);
 
 }  // namespace kv::rpc

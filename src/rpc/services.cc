@@ -29,6 +29,19 @@ absl::StatusOr<dht::Contact> Sender(const v1::NodeInfo& from) {
   return c;
 }
 
+absl::Status CheckRecipient(const std::string& to, const dht::NodeId& self) {
+  if (to.empty()) return absl::OkStatus();
+  absl::StatusOr<dht::NodeId> want = dht::NodeId::FromHex(to);
+  if (!want.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the request's `to` is not a node ID: ", want.status().message()));
+  }
+  if (*want == self) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat("this address now serves node ", self.ToHex(), ", not ", to,
+                   "; the sender's contact is stale (that node left or was replaced)"));
+}
+
 namespace {
 
 v1::PeerState PeerStateToProto(const membership::Membership::PeerView& p) {
@@ -397,6 +410,9 @@ ServerUnaryReactor* PeerService::FindNode(CallbackServerContext* ctx,
 
 ServerUnaryReactor* PeerService::Fetch(CallbackServerContext* ctx, const v1::FetchRequest* req,
                                        v1::FetchResponse* resp) {
+  if (absl::Status s = CheckRecipient(req->to(), node_->self().id); !s.ok()) {
+    return FinishNow(ctx, s);
+  }
   if (absl::Status s = node_->ValidateKey(req->key()); !s.ok()) return FinishNow(ctx, s);
   absl::StatusOr<std::optional<storage::Record>> rec = node_->HandleFetch(req->key());
   if (rec.ok() && *rec) {
