@@ -55,7 +55,7 @@ test-asan: deps
 	  ctest --output-on-failure -j $(JOBS) -E '^chaos_smoke$$' $(CTEST_ARGS)
 
 # The fault-injection suite's full schedule: every nemesis on 5 hosts in network
-# namespaces, about 15 minutes, as root (tests/chaos/README.md). SEED=n replays
+# namespaces, about 20 minutes, as root (tests/chaos/README.md). SEED=n replays
 # a run; CHAOS_ARGS passes more flags to tests/chaos/chaos.py (e.g. --record).
 chaos: build
 	@rc=0; /usr/bin/python3 -B tests/chaos/chaos.py --bin-dir $(BUILD)/bin \
