@@ -184,7 +184,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--max-key-bytes", f.max_key_bytes, "largest key accepted")
       ->capture_default_str()
-      ->check(CLI::Range(size_t{1}, size_t{1} << 20));
+      ->check(CLI::Range(size_t{1}, size_t{65535}));  // the memory engine's limit
   app.add_option("--max-value-bytes", f.max_value_bytes, "largest value accepted")
       ->capture_default_str()
       ->check(CLI::Range(size_t{0}, size_t{64} << 20));

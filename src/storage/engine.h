@@ -19,7 +19,7 @@ struct PurgeStats {
   size_t expired = 0;             // expired records turned into tombstones
   size_t tombstones_dropped = 0;  // tombstones erased after their grace
   // Bytes the engine no longer holds, as that engine counts them
-  // (MemoryEngine: Record::ApproximateBytes; RocksDbEngine: key plus encoded
+  // (MemoryEngine: MemoryEngine::RecordBytes; RocksDbEngine: key plus encoded
   // record bytes, reclaimed on disk only when RocksDB compacts).
   size_t bytes_freed = 0;
 };

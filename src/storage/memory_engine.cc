@@ -16,6 +16,30 @@ namespace {
 // std::string_view, and its containers' heterogeneous lookup takes only that.
 absl::string_view AsAbsl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
+// At most what glibc malloc's chunk for a request of n >= 9 bytes adds to
+// it: an 8-byte size header and rounding up to a multiple of 16. Counted in
+// full rather than rounded, so that a record's count grows and shrinks with
+// its value byte for byte.
+constexpr size_t kMallocOverheadBytes = 8 + 15;
+
+// `entry`'s version compared with `v`, as Version's operator<=> would.
+std::strong_ordering CompareVersion(const MemoryEntry& entry, const WriterTable& writers,
+                                    const Version& v) {
+  const MemoryEntryMeta meta = entry.meta();
+  if (meta.timestamp != v.timestamp) return meta.timestamp <=> v.timestamp;
+  return writers.NodeId(meta.writer).compare(v.node_id) <=> 0;
+}
+
+// Sets `rec` to what `entry` holds, reusing rec's buffers.
+void CopyOut(const MemoryEntry& entry, const WriterTable& writers, Record& rec) {
+  const MemoryEntryMeta meta = entry.meta();
+  rec.value.assign(entry.value());
+  rec.version.timestamp = meta.timestamp;
+  rec.version.node_id.assign(writers.NodeId(meta.writer));
+  rec.tombstone = meta.tombstone;
+  rec.expires_at_ms = meta.expires_at_ms;
+}
+
 }  // namespace
 
 MemoryEngine::MemoryEngine(size_t shards) : MemoryEngine(Options{.shards = shards}) {}
@@ -25,8 +49,17 @@ MemoryEngine::MemoryEngine(Options options)
       max_bytes_(options.max_bytes),
       shards_(new Shard[num_shards_]) {}
 
+size_t MemoryEngine::RecordBytes(std::string_view key, const Record& rec) {
+  return MemoryEntry::BlockBytes(key.size(), rec.value.size(), rec.expires_at_ms != 0) +
+         kMallocOverheadBytes + kSlotBytes;
+}
+
+size_t MemoryEngine::EntryBytes(const MemoryEntry& entry) {
+  return entry.block_bytes() + kMallocOverheadBytes + kSlotBytes;
+}
+
 MemoryEngine::Shard& MemoryEngine::ShardFor(std::string_view key) const {
-  // The flat_hash_map inside the shard hashes the key with the same function
+  // The flat_hash_set inside the shard hashes the key with the same function
   // and uses its low bits; pick the shard from the high bits so that keys in
   // one shard still differ in those.
   const uint64_t hash = absl::Hash<absl::string_view>{}(AsAbsl(key));
@@ -51,38 +84,76 @@ absl::Status MemoryEngine::Account(size_t old_bytes, size_t new_bytes) {
 }
 
 absl::StatusOr<bool> MemoryEngine::Apply(std::string_view key, const Record& rec) {
+  if (key.size() > MemoryEntry::kMaxKeyBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("key is ", key.size(),
+                                                   " bytes; the memory engine stores keys of at "
+                                                   "most ",
+                                                   MemoryEntry::kMaxKeyBytes, " bytes"));
+  }
+  if (rec.value.size() > MemoryEntry::kMaxValueBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "value is ", rec.value.size(), " bytes; the memory engine stores values of at most ",
+        MemoryEntry::kMaxValueBytes, " bytes"));
+  }
   Shard& shard = ShardFor(key);
   absl::MutexLock lock(&shard.mu);
-  auto it = shard.records.find(AsAbsl(key));
-  if (it != shard.records.end() && it->second.version >= rec.version) return false;
-  const size_t old_bytes = it == shard.records.end() ? 0 : it->second.ApproximateBytes(key);
-  if (absl::Status s = Account(old_bytes, rec.ApproximateBytes(key)); !s.ok()) return s;
-  if (it == shard.records.end()) {
-    shard.records.emplace(std::string(key), rec);
+  auto it = shard.entries.find(AsAbsl(key));
+  MemoryEntry* old = it == shard.entries.end() ? nullptr : it->get();
+  if (old != nullptr && CompareVersion(*old, shard.writers, rec.version) >= 0) return false;
+
+  const std::optional<WriterIndex> writer = shard.writers.Acquire(rec.version.node_id);
+  if (!writer.has_value()) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("memory engine shard holds records of ", MemoryEntry::kMaxWriters,
+                     " distinct writer node IDs, the most it can name; cannot store a record "
+                     "written by node ",
+                     rec.version.node_id));
+  }
+  const size_t old_bytes = old == nullptr ? 0 : EntryBytes(*old);
+  if (absl::Status s = Account(old_bytes, RecordBytes(key, rec)); !s.ok()) {
+    shard.writers.Release(*writer);
+    return s;
+  }
+  const MemoryEntryMeta meta{.timestamp = rec.version.timestamp,
+                             .expires_at_ms = rec.expires_at_ms,
+                             .writer = *writer,
+                             .tombstone = rec.tombstone};
+  if (old == nullptr) {
+    shard.entries.insert(MemoryEntry::Make(key, rec.value, meta));
+    return true;
+  }
+  shard.writers.Release(old->meta().writer);
+  if (old->CanOverwrite(rec.value, meta)) {
+    old->Overwrite(rec.value, meta);
   } else {
-    // Move-assign a fresh copy rather than copy-assign: std::string's copy
-    // assignment keeps the old buffer when it is large enough, so a shorter
-    // value would go on holding the longer one's memory while the account
-    // says it was freed.
-    it->second = Record(rec);
+    // A new block of the new size, so a shorter value really frees the
+    // longer one's memory, as the account says.
+    MemoryEntryPtr fresh = MemoryEntry::Make(key, rec.value, meta);
+    shard.entries.erase(it);
+    shard.entries.insert(std::move(fresh));
   }
   return true;
 }
 
 absl::StatusOr<std::optional<Record>> MemoryEngine::Read(std::string_view key) const {
   Shard& shard = ShardFor(key);
+  std::optional<Record> rec;
   absl::ReaderMutexLock lock(&shard.mu);
-  auto it = shard.records.find(AsAbsl(key));
-  if (it == shard.records.end()) return std::optional<Record>();
-  return std::optional<Record>(it->second);
+  auto it = shard.entries.find(AsAbsl(key));
+  if (it != shard.entries.end()) CopyOut(**it, shard.writers, rec.emplace());
+  return rec;
 }
 
 void MemoryEngine::ForEach(
     const std::function<void(std::string_view key, const Record& rec)>& fn) const {
+  Record rec;  // reused, so that its buffers are too
   for (size_t i = 0; i < num_shards_; ++i) {
     const Shard& shard = shards_[i];
     absl::ReaderMutexLock lock(&shard.mu);
-    for (const auto& [key, rec] : shard.records) fn(key, rec);
+    for (const MemoryEntryPtr& entry : shard.entries) {
+      CopyOut(*entry, shard.writers, rec);
+      fn(entry->key(), rec);
+    }
   }
 }
 
@@ -91,7 +162,7 @@ size_t MemoryEngine::Size() const {
   for (size_t i = 0; i < num_shards_; ++i) {
     const Shard& shard = shards_[i];
     absl::ReaderMutexLock lock(&shard.mu);
-    total += shard.records.size();
+    total += shard.entries.size();
   }
   return total;
 }
@@ -99,16 +170,20 @@ size_t MemoryEngine::Size() const {
 absl::StatusOr<bool> MemoryEngine::EraseIf(std::string_view key, const Version& version) {
   Shard& shard = ShardFor(key);
   absl::MutexLock lock(&shard.mu);
-  auto it = shard.records.find(AsAbsl(key));
-  if (it == shard.records.end() || it->second.version != version) return false;
-  used_bytes_.fetch_sub(it->second.ApproximateBytes(key), std::memory_order_relaxed);
-  shard.records.erase(it);
+  auto it = shard.entries.find(AsAbsl(key));
+  if (it == shard.entries.end() || CompareVersion(**it, shard.writers, version) != 0) {
+    return false;
+  }
+  used_bytes_.fetch_sub(EntryBytes(**it), std::memory_order_relaxed);
+  shard.writers.Release((*it)->meta().writer);
+  shard.entries.erase(it);
   return true;
 }
 
 absl::StatusOr<PurgeStats> MemoryEngine::Purge(int64_t now_ms, absl::Duration tombstone_grace) {
-  auto action_for = [&](const Record& rec) {
-    return PurgeActionFor(rec.tombstone, rec.version.timestamp, rec.expires_at_ms, now_ms,
+  auto action_for = [&](const MemoryEntry& entry) {
+    const MemoryEntryMeta meta = entry.meta();
+    return PurgeActionFor(meta.tombstone, meta.timestamp, meta.expires_at_ms, now_ms,
                           tombstone_grace);
   };
   PurgeStats stats;
@@ -118,24 +193,30 @@ absl::StatusOr<PurgeStats> MemoryEngine::Purge(int64_t now_ms, absl::Duration to
     picked.clear();
     {
       absl::ReaderMutexLock lock(&shard.mu);
-      for (const auto& [key, rec] : shard.records) {
-        if (action_for(rec) != PurgeAction::kKeep) picked.push_back(key);
+      for (const MemoryEntryPtr& entry : shard.entries) {
+        if (action_for(*entry) != PurgeAction::kKeep) picked.emplace_back(entry->key());
       }
     }
     if (picked.empty()) continue;
     absl::MutexLock lock(&shard.mu);
     for (const std::string& key : picked) {
       // Judged again: an Apply may have replaced the record since the scan.
-      auto it = shard.records.find(key);
-      if (it == shard.records.end()) continue;
-      const size_t old_bytes = it->second.ApproximateBytes(key);
-      switch (action_for(it->second)) {
+      auto it = shard.entries.find(AsAbsl(key));
+      if (it == shard.entries.end()) continue;
+      const MemoryEntry& entry = **it;
+      const size_t old_bytes = EntryBytes(entry);
+      switch (action_for(entry)) {
         case PurgeAction::kKeep:
           break;
         case PurgeAction::kTombstone: {
-          // A fresh record, not an assignment to the value: frees its buffer.
-          it->second = ExpiredTombstone(it->second);
-          const size_t freed = old_bytes - it->second.ApproximateBytes(key);  // never negative
+          // Same version and expiry (so the same writer reference), no value:
+          // a smaller block, which frees the value's memory.
+          MemoryEntryMeta meta = entry.meta();
+          meta.tombstone = true;
+          MemoryEntryPtr tombstone = MemoryEntry::Make(key, "", meta);
+          const size_t freed = old_bytes - EntryBytes(*tombstone);  // never negative
+          shard.entries.erase(it);
+          shard.entries.insert(std::move(tombstone));
           used_bytes_.fetch_sub(freed, std::memory_order_relaxed);
           stats.bytes_freed += freed;
           ++stats.expired;
@@ -143,7 +224,8 @@ absl::StatusOr<PurgeStats> MemoryEngine::Purge(int64_t now_ms, absl::Duration to
         }
         case PurgeAction::kErase:
           used_bytes_.fetch_sub(old_bytes, std::memory_order_relaxed);
-          shard.records.erase(it);
+          shard.writers.Release(entry.meta().writer);
+          shard.entries.erase(it);
           stats.bytes_freed += old_bytes;
           ++stats.tombstones_dropped;
           break;
@@ -156,10 +238,11 @@ absl::StatusOr<PurgeStats> MemoryEngine::Purge(int64_t now_ms, absl::Duration to
 void MemoryEngine::TEST_Erase(std::string_view key) {
   Shard& shard = ShardFor(key);
   absl::MutexLock lock(&shard.mu);
-  auto it = shard.records.find(AsAbsl(key));
-  if (it == shard.records.end()) return;
-  used_bytes_.fetch_sub(it->second.ApproximateBytes(key), std::memory_order_relaxed);
-  shard.records.erase(it);
+  auto it = shard.entries.find(AsAbsl(key));
+  if (it == shard.entries.end()) return;
+  used_bytes_.fetch_sub(EntryBytes(**it), std::memory_order_relaxed);
+  shard.writers.Release((*it)->meta().writer);
+  shard.entries.erase(it);
 }
 
 }  // namespace kv::storage

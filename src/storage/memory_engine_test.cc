@@ -3,6 +3,7 @@
 #include <atomic>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -63,24 +64,120 @@ Record Rec(std::string value, uint64_t ts) {
   return Record{.value = std::move(value), .version = {ts, kNode}};
 }
 
-TEST(MemoryEngineLimitTest, CountsTheApproximateBytesOfEveryStoredRecord) {
+// A record as text (record.h's operator<<: every field of a small record).
+std::string Text(const Record& rec) {
+  std::ostringstream os;
+  os << rec;
+  return os.str();
+}
+
+// What `engine` holds under `key`, as Text, or "absent".
+std::string Stored(const MemoryEngine& engine, std::string_view key) {
+  absl::StatusOr<std::optional<Record>> got = engine.Read(key);
+  if (!got.ok()) return got.status().ToString();
+  return got->has_value() ? Text(**got) : "absent";
+}
+
+TEST(MemoryEngineTest, KeepsEachRecordsWriterNodeIdAcrossOverwritesAndErases) {
+  MemoryEngine engine(1);
+  const std::string x(40, 'x'), y(40, 'y'), z = "short-id";
+  ASSERT_TRUE(*engine.Apply("a", Record{.value = "1", .version = {1, x}}));
+  // Same value size: overwritten in place; x is no longer referenced.
+  ASSERT_TRUE(*engine.Apply("a", Record{.value = "2", .version = {2, y}}));
+  // x's table slot is free and taken by z.
+  ASSERT_TRUE(*engine.Apply("b", Record{.value = "3", .version = {1, z}}));
+  // A longer value with an expiry: a new block.
+  ASSERT_TRUE(*engine.Apply("c", Record{.value = "4", .version = {1, x}, .expires_at_ms = 99}));
+  ASSERT_TRUE(*engine.Apply("c", Record{.value = "longer", .version = {2, x}}));
+  // The same value size but an expiry added: a new block too.
+  ASSERT_TRUE(*engine.Apply("b", Record{.value = "5", .version = {2, z}, .expires_at_ms = 7}));
+  ASSERT_TRUE(*engine.EraseIf("a", Version{2, y}));
+
+  EXPECT_EQ(Stored(engine, "a"), "absent");
+  EXPECT_EQ(Stored(engine, "b"), Text({.value = "5", .version = {2, z}, .expires_at_ms = 7}));
+  EXPECT_EQ(Stored(engine, "c"), Text({.value = "longer", .version = {2, x}}));
+  // y's slot was freed by the erase; a new writer takes it.
+  ASSERT_TRUE(*engine.Apply("d", Record{.version = {3, y + "2"}, .tombstone = true}));
+  EXPECT_EQ(Stored(engine, "d"), Text({.version = {3, y + "2"}, .tombstone = true}));
+  EXPECT_EQ(Stored(engine, "c"), Text({.value = "longer", .version = {2, x}}));
+}
+
+TEST(MemoryEngineTest, RefusesKeysLongerThanItCanStore) {
+  MemoryEngine engine;
+  const std::string longest(MemoryEntry::kMaxKeyBytes, 'k');
+  ASSERT_TRUE(*engine.Apply(longest, Rec("v", 1)));
+  EXPECT_EQ((*engine.Read(longest))->value, "v");
+
+  absl::StatusOr<bool> refused = engine.Apply(longest + "k", Rec("v", 1));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(),
+              HasSubstr("key is 65536 bytes; the memory engine stores keys of at most 65535"));
+  EXPECT_EQ(engine.Size(), 1u);
+}
+
+TEST(MemoryEngineTest, RefusesANewWriterWhenAShardNamesAsManyAsItCan) {
+  MemoryEngine engine(1);
+  auto writer = [](size_t i) { return absl::StrCat("node-", i); };
+  for (size_t i = 0; i < MemoryEntry::kMaxWriters; ++i) {
+    ASSERT_TRUE(*engine.Apply(absl::StrCat("k", i), Record{.version = {1, writer(i)}})) << i;
+  }
+  const std::string one_more = writer(MemoryEntry::kMaxWriters);
+  absl::StatusOr<bool> refused = engine.Apply("new", Record{.version = {1, one_more}});
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(refused.status().message(), HasSubstr("16384 distinct writer node IDs"));
+  // Overwriting a key by a writer already named is fine, and once no record
+  // names writer 0 its place goes to another.
+  ASSERT_TRUE(*engine.Apply("k0", Record{.version = {2, writer(1)}}));
+  ASSERT_TRUE(*engine.Apply("new", Record{.version = {1, one_more}}));
+  EXPECT_EQ((*engine.Read("new"))->version.node_id, one_more);
+  EXPECT_EQ((*engine.Read("k0"))->version.node_id, writer(1));
+}
+
+TEST(MemoryEngineLimitTest, RecordBytesCountsTheBlockMallocsMostOverheadAndASlot) {
+  constexpr size_t kMalloc = 23;  // glibc's 8-byte header and up to 15 bytes of rounding
+  // A 16-byte header, the 3-byte key and the 100-byte value.
+  EXPECT_EQ(MemoryEngine::RecordBytes("key", Rec(std::string(100, 'v'), 1)),
+            16 + 3 + 100 + kMalloc + MemoryEngine::kSlotBytes);
+  // An expiry adds 8 bytes to the block.
+  EXPECT_EQ(
+      MemoryEngine::RecordBytes("key", Record{.value = std::string(100, 'v'), .expires_at_ms = 1}),
+      16 + 8 + 3 + 100 + kMalloc + MemoryEngine::kSlotBytes);
+  // The node ID is not counted per record: it is stored once per shard.
+  EXPECT_EQ(MemoryEngine::RecordBytes("key", Record{.version = {1, std::string(40, 'n')}}),
+            MemoryEngine::RecordBytes("key", Record{}));
+  EXPECT_EQ(MemoryEngine::RecordBytes("", Record{}), 16 + kMalloc + MemoryEngine::kSlotBytes);
+}
+
+TEST(MemoryEngineLimitTest, RecordBytesNeverShrinksAsValuesGrow) {
+  size_t previous = 0;
+  for (size_t n = 0; n < 300; ++n) {
+    const size_t bytes = MemoryEngine::RecordBytes("k", Record{.value = std::string(n, 'v')});
+    EXPECT_GE(bytes, previous) << n;
+    EXPECT_GE(bytes, n + 1 + MemoryEngine::kSlotBytes) << n;
+    previous = bytes;
+  }
+}
+
+TEST(MemoryEngineLimitTest, CountsTheRecordBytesOfEveryStoredRecord) {
   MemoryEngine engine;
   EXPECT_EQ(engine.ApproximateBytes(), 0u);
   const Record a = Rec(std::string(100, 'a'), 1);
   const Record b = Rec(std::string(1000, 'b'), 1);
   ASSERT_TRUE(*engine.Apply("a", a));
   ASSERT_TRUE(*engine.Apply("b", b));
-  EXPECT_EQ(engine.ApproximateBytes(), a.ApproximateBytes("a") + b.ApproximateBytes("b"));
+  EXPECT_EQ(engine.ApproximateBytes(),
+            MemoryEngine::RecordBytes("a", a) + MemoryEngine::RecordBytes("b", b));
   // An older version is not stored and changes nothing.
   ASSERT_FALSE(*engine.Apply("a", Rec(std::string(5000, 'x'), 0)));
-  EXPECT_EQ(engine.ApproximateBytes(), a.ApproximateBytes("a") + b.ApproximateBytes("b"));
+  EXPECT_EQ(engine.ApproximateBytes(),
+            MemoryEngine::RecordBytes("a", a) + MemoryEngine::RecordBytes("b", b));
   engine.TEST_Erase("b");
-  EXPECT_EQ(engine.ApproximateBytes(), a.ApproximateBytes("a"));
+  EXPECT_EQ(engine.ApproximateBytes(), MemoryEngine::RecordBytes("a", a));
 }
 
 TEST(MemoryEngineLimitTest, RefusesARecordThatWouldPassTheLimitWithAMessageNamingTheFlag) {
   const Record rec = Rec(std::string(1000, 'v'), 1);
-  const size_t each = rec.ApproximateBytes("key-0");
+  const size_t each = MemoryEngine::RecordBytes("key-0", rec);
   // Room for three records and a half.
   const size_t limit = each * 7 / 2;
   MemoryEngine engine(MemoryEngine::Options{.max_bytes = limit});
@@ -104,7 +201,7 @@ TEST(MemoryEngineLimitTest, RefusesARecordThatWouldPassTheLimitWithAMessageNamin
 }
 
 TEST(MemoryEngineLimitTest, OverwritesThatShrinkOrKeepSizeAreAllowedAtTheLimit) {
-  const size_t each = Rec(std::string(1000, 'v'), 1).ApproximateBytes("key-0");
+  const size_t each = MemoryEngine::RecordBytes("key-0", Rec(std::string(1000, 'v'), 1));
   MemoryEngine engine(MemoryEngine::Options{.max_bytes = 2 * each});
   ASSERT_TRUE(*engine.Apply("key-0", Rec(std::string(1000, 'v'), 1)));
   ASSERT_TRUE(*engine.Apply("key-1", Rec(std::string(1000, 'v'), 1)));
@@ -118,7 +215,7 @@ TEST(MemoryEngineLimitTest, OverwritesThatShrinkOrKeepSizeAreAllowedAtTheLimit) 
   EXPECT_EQ((*engine.Read("key-0"))->value, std::string(1000, 'w'));
   // Shrinking frees room...
   EXPECT_TRUE(*engine.Apply("key-0", Rec("short", 4)));
-  EXPECT_EQ(engine.ApproximateBytes(), each + Rec("short", 4).ApproximateBytes("key-0"));
+  EXPECT_EQ(engine.ApproximateBytes(), each + MemoryEngine::RecordBytes("key-0", Rec("short", 4)));
   // ...and so does a tombstone for a stored key.
   EXPECT_TRUE(*engine.Apply("key-1", Record{.version = {5, kNode}, .tombstone = true}));
   EXPECT_LT(engine.ApproximateBytes(), each);
@@ -127,16 +224,17 @@ TEST(MemoryEngineLimitTest, OverwritesThatShrinkOrKeepSizeAreAllowedAtTheLimit) 
   EXPECT_LE(engine.ApproximateBytes(), 2 * each);
 }
 
-// The sum of ApproximateBytes over what ForEach sees.
+// The sum of RecordBytes over what ForEach sees.
 size_t StoredBytes(const MemoryEngine& engine) {
   size_t total = 0;
-  engine.ForEach([&](std::string_view key, const Record& r) { total += r.ApproximateBytes(key); });
+  engine.ForEach(
+      [&](std::string_view key, const Record& r) { total += MemoryEngine::RecordBytes(key, r); });
   return total;
 }
 
 TEST(MemoryEngineLimitTest, EraseIfFreesTheRecordsBytesForNewWrites) {
   const Record rec = Rec(std::string(1000, 'v'), 1);
-  const size_t each = rec.ApproximateBytes("key-0");
+  const size_t each = MemoryEngine::RecordBytes("key-0", rec);
   MemoryEngine engine(MemoryEngine::Options{.max_bytes = 2 * each});
   ASSERT_TRUE(*engine.Apply("key-0", rec));
   ASSERT_TRUE(*engine.Apply("key-1", rec));
@@ -157,8 +255,9 @@ TEST(MemoryEngineLimitTest, PurgeReportsAndReleasesTheBytesItFrees) {
   expired.expires_at_ms = kNow;
   const Record tombstone{.version = {ts, kNode}, .tombstone = true};
   const Record live = Rec(std::string(1000, 'v'), ts);
-  const size_t limit = expired.ApproximateBytes("expired") + tombstone.ApproximateBytes("deleted") +
-                       live.ApproximateBytes("live");
+  const size_t limit = MemoryEngine::RecordBytes("expired", expired) +
+                       MemoryEngine::RecordBytes("deleted", tombstone) +
+                       MemoryEngine::RecordBytes("live", live);
   MemoryEngine engine(MemoryEngine::Options{.shards = 4, .max_bytes = limit});
   ASSERT_TRUE(*engine.Apply("expired", expired));
   ASSERT_TRUE(*engine.Apply("deleted", tombstone));
@@ -169,9 +268,9 @@ TEST(MemoryEngineLimitTest, PurgeReportsAndReleasesTheBytesItFrees) {
   ASSERT_TRUE(stats.ok()) << stats.status();
   EXPECT_EQ(stats->expired, 1u);
   EXPECT_EQ(stats->tombstones_dropped, 1u);
-  const size_t freed = expired.ApproximateBytes("expired") -
-                       ExpiredTombstone(expired).ApproximateBytes("expired") +
-                       tombstone.ApproximateBytes("deleted");
+  const size_t freed = MemoryEngine::RecordBytes("expired", expired) -
+                       MemoryEngine::RecordBytes("expired", ExpiredTombstone(expired)) +
+                       MemoryEngine::RecordBytes("deleted", tombstone);
   EXPECT_EQ(stats->bytes_freed, freed);
   EXPECT_EQ(engine.ApproximateBytes(), limit - freed);
   EXPECT_EQ(StoredBytes(engine), engine.ApproximateBytes());
@@ -187,7 +286,7 @@ TEST(MemoryEngineLimitTest, ConcurrentWritersNeverPassTheLimit) {
   const Record rec = Rec(std::string(200, 'v'), 1);
   // Keys "t<thread>-<5 digits>" all count the same.
   auto key = [](int t, int i) { return absl::StrCat("t", t, "-", absl::Dec(i, absl::kZeroPad5)); };
-  const size_t each = rec.ApproximateBytes(key(0, 0));
+  const size_t each = MemoryEngine::RecordBytes(key(0, 0), rec);
   const size_t limit = 1000 * each + each / 2;
   MemoryEngine engine(MemoryEngine::Options{.shards = 16, .max_bytes = limit});
   std::atomic<size_t> most_seen{0};
@@ -213,8 +312,9 @@ TEST(MemoryEngineLimitTest, ConcurrentWritersNeverPassTheLimit) {
   EXPECT_LE(most_seen.load(), limit);
   EXPECT_EQ(engine.Size(), 1000u);
   size_t stored_bytes = 0;
-  engine.ForEach(
-      [&](std::string_view key, const Record& r) { stored_bytes += r.ApproximateBytes(key); });
+  engine.ForEach([&](std::string_view key, const Record& r) {
+    stored_bytes += MemoryEngine::RecordBytes(key, r);
+  });
   EXPECT_EQ(stored_bytes, engine.ApproximateBytes());
   EXPECT_EQ(engine.ApproximateBytes(), 1000 * each);
 }

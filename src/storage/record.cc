@@ -34,25 +34,6 @@ Record ExpiredTombstone(const Record& rec) {
   return Record{.version = rec.version, .tombstone = true, .expires_at_ms = rec.expires_at_ms};
 }
 
-namespace {
-
-// Bytes a std::string of `length` bytes takes beyond its own object: its
-// characters when they fit the inline (small-string) buffer, else the malloc
-// block holding them and the terminating NUL: 8 bytes of header, rounded up
-// to 16 (glibc).
-size_t StringBytes(size_t length) {
-  constexpr size_t kInlineCapacity = 15;  // libstdc++
-  if (length <= kInlineCapacity) return length;
-  return (length + 1 + 8 + 15) & ~size_t{15};
-}
-
-}  // namespace
-
-size_t Record::ApproximateBytes(std::string_view key) const {
-  return StringBytes(key.size()) + StringBytes(value.size()) + StringBytes(version.node_id.size()) +
-         kRecordOverheadBytes;
-}
-
 std::ostream& operator<<(std::ostream& os, const Version& v) {
   // The HLC layout ((physical ms << 16) | logical), spelled out here so that
   // storage does not depend on replication.

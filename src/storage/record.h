@@ -45,14 +45,6 @@ struct Record {
   // True if a reader at `now_ms` should see the value: neither a tombstone
   // nor expired.
   bool LiveAt(int64_t now_ms) const;
-
-  // Memory this record takes in MemoryEngine under `key`, for accounting
-  // against --max-memory-bytes: for each of the key, value and node ID its
-  // length if it fits std::string's inline buffer, else the heap block that
-  // holds it (length + 1, plus glibc malloc's 8-byte header, rounded up to
-  // 16); plus kRecordOverheadBytes. An upper bound of what was measured
-  // (docs/storage-format.md, "Memory engine"), not exact.
-  size_t ApproximateBytes(std::string_view key) const;
 };
 
 // What garbage collection (Engine::Purge and the RocksDB compaction filter)
@@ -86,12 +78,5 @@ Record ExpiredTombstone(const Record& rec);
 // the version, flags and the value C-escaped and cut to 64 bytes for a record.
 std::ostream& operator<<(std::ostream& os, const Version& v);
 std::ostream& operator<<(std::ostream& os, const Record& rec);
-
-// The fixed part of Record::ApproximateBytes: one slot of MemoryEngine's
-// hash map (the key's string object, the Record and abseil's one control
-// byte) divided by the lowest load factor the map runs at, 7/16, right after
-// it doubles. 277 bytes on x86-64 with libstdc++.
-inline constexpr size_t kRecordOverheadBytes =
-    (sizeof(std::string) + sizeof(Record) + 1) * 16 / 7 + 1;
 
 }  // namespace kv::storage

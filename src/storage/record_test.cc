@@ -55,27 +55,6 @@ TEST(RecordTest, TombstoneIsNeverLive) {
   EXPECT_FALSE(rec.LiveAt(5));
 }
 
-TEST(RecordTest, ApproximateBytesCountsKeyValueAndNodeId) {
-  Record rec{.value = std::string(100, 'v'), .version = {7, kNodeA}};
-  // "key" fits std::string's inline buffer; the 100-byte value and the
-  // 40-byte node ID take malloc blocks of 112 and 64 bytes.
-  EXPECT_EQ(rec.ApproximateBytes("key"), 3 + 112 + 64 + kRecordOverheadBytes);
-  EXPECT_GT(rec.ApproximateBytes("longer-key"), rec.ApproximateBytes("key"));
-  EXPECT_EQ(rec.ApproximateBytes(std::string(16, 'k')), 32 + 112 + 64 + kRecordOverheadBytes);
-  Record empty;
-  EXPECT_EQ(empty.ApproximateBytes(""), kRecordOverheadBytes);
-}
-
-TEST(RecordTest, ApproximateBytesNeverShrinksAsStringsGrow) {
-  size_t previous = 0;
-  for (size_t n = 0; n < 300; ++n) {
-    const size_t bytes = Record{.value = std::string(n, 'v')}.ApproximateBytes("k");
-    EXPECT_GE(bytes, previous) << n;
-    EXPECT_GE(bytes, n + 1 + kRecordOverheadBytes) << n;
-    previous = bytes;
-  }
-}
-
 TEST(RecordTest, PrintsVersionAndRecordReadably) {
   std::ostringstream version;
   version << Version{(uint64_t{1700} << 16) | 3, kNodeA};
