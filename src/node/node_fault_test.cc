@@ -194,14 +194,17 @@ TEST_F(NodeFaultTest,
   EXPECT_THAT(std::string(failed.message()), HasSubstr("No space left on device"));
   ASSERT_NO_FATAL_FAILURE(ExpectEveryAcknowledgedWrite());
 
-  // Still full: still refused, reads still work.
+  // Still full: still refused, by the engine itself (the disk sees no
+  // append), and reads still work.
+  const int appends_failed = faults_.appends_failed.load();
   absl::Status still = Put("during-2", "x");
   EXPECT_EQ(still.code(), absl::StatusCode::kResourceExhausted) << still;
+  EXPECT_EQ(faults_.appends_failed.load(), appends_failed);
   ASSERT_NO_FATAL_FAILURE(ExpectEveryAcknowledgedWrite());
 
-  // Once the disk has room again, RocksDB's background recovery (its
-  // SstFileManager polls free space) clears the error: writes resume without
-  // a restart. The first ones may still fail while it runs.
+  // Once the disk has room again, the next write makes the engine resume
+  // RocksDB (flushing the memtable onto a new WAL): writes resume without a
+  // restart. The first ones may still fail before it tries.
   faults_.fail_append = false;
   int attempt = 0;
   const absl::Time deadline = absl::Now() + kCallTimeout;
@@ -227,6 +230,40 @@ TEST_F(NodeFaultTest,
     ASSERT_TRUE(got.ok()) << got.status();
     EXPECT_FALSE(got->found) << refused;
   }
+  ASSERT_NO_FATAL_FAILURE(PutAcknowledged("restarted-", 5));
+  ASSERT_NO_FATAL_FAILURE(ExpectEveryAcknowledgedWrite());
+}
+
+// RocksDB 7.8 cannot move off a write-ahead log whose append failed while
+// every memtable was empty (as on the first write after Open): recovering
+// would leave the errored WAL writer in place and the next write would abort
+// the process inside RocksDB. The engine keeps refusing writes instead, says
+// a restart is needed, and a restart brings writes back.
+TEST_F(NodeFaultTest, FullDiskOnFirstWriteAfterOpenRefusesWritesUntilRestartInsteadOfCrashing) {
+  ASSERT_NO_FATAL_FAILURE(Open(fault_env_.get()));
+  faults_.fail_append = true;
+  absl::Status failed = Put("during", "never acknowledged");
+  ASSERT_EQ(failed.code(), absl::StatusCode::kResourceExhausted) << failed;
+  const int appends_failed = faults_.appends_failed.load();
+  EXPECT_GT(appends_failed, 0);
+
+  faults_.fail_append = false;
+  // Several recovery attempts (one per RocksDbEngine::kResumeInterval).
+  for (int i = 0; i < 4; ++i) {
+    absl::Status refused = Put(absl::StrCat("after-", i), "x");
+    EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted) << refused;
+    EXPECT_THAT(std::string(refused.message()), HasSubstr("No space left on device"));
+    absl::SleepFor(absl::Milliseconds(150));  // lets the next attempt recover, not a wait
+  }
+  absl::Status refused = Put("after-last", "x");
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("restart kvstore"));
+  EXPECT_EQ(faults_.appends_failed.load(), appends_failed);  // refused before the disk
+
+  Close();
+  ASSERT_NO_FATAL_FAILURE(Open(nullptr));
+  absl::StatusOr<GetReply> got = Get("during");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_FALSE(got->found);
   ASSERT_NO_FATAL_FAILURE(PutAcknowledged("restarted-", 5));
   ASSERT_NO_FATAL_FAILURE(ExpectEveryAcknowledgedWrite());
 }

@@ -3,9 +3,11 @@
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
 #include <rocksdb/iterator.h>
+#include <rocksdb/listener.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice.h>
 #include <rocksdb/status.h>
+#include <rocksdb/transaction_log.h>
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
@@ -41,6 +43,28 @@ constexpr size_t kPurgeBatchKeys = 1024;
 
 // Bytes of a hint key: the sequence number, big-endian.
 constexpr size_t kHintKeyBytes = 8;
+
+// Stops RocksDB from recovering by itself from a failed write-ahead-log
+// write, so that RocksDbEngine::TryRecover does it only when it is safe.
+//
+// Why: a failed WAL append leaves RocksDB's WAL writer with seen_error_ set,
+// and RocksDB 7.8's recovery (SstFileManager's auto-resume, or DB::Resume)
+// only moves to a new WAL if some memtable holds data (its flush switches
+// memtables). If every memtable is empty, recovery clears the error but
+// keeps the errored writer, and the next write aborts the process in
+// WritableFileWriter::Append ("Assertion `sync_without_flush_called_'
+// failed"; Debian builds RocksDB with assertions). Upstream: RocksDB issues
+// #11643 and #12998, fixed by PR #12873 (9.5); see also #12448 and #10555.
+class NoAutoRecoveryFromWalErrors final : public rocksdb::EventListener {
+ public:
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason reason, rocksdb::Status /*bg_error*/,
+                            bool* auto_recovery) override {
+    if (reason == rocksdb::BackgroundErrorReason::kWriteCallback ||
+        reason == rocksdb::BackgroundErrorReason::kMemTable) {
+      *auto_recovery = false;
+    }
+  }
+};
 
 // Debian 12's abseil has its own absl::string_view, distinct from
 // std::string_view; convert explicitly.
@@ -105,6 +129,10 @@ absl::StatusOr<std::unique_ptr<RocksDbEngine>> RocksDbEngine::Open(const std::st
   db_options.create_missing_column_families = true;
   db_options.env = options.env;
   db_options.keep_log_file_num = kKeepInfoLogFiles;
+  // A WAL error must stop RocksDB's writes (paranoid_checks, the default) and
+  // only RocksDbEngine may resume them (see NoAutoRecoveryFromWalErrors).
+  db_options.paranoid_checks = true;
+  db_options.listeners.push_back(std::make_shared<NoAutoRecoveryFromWalErrors>());
 
   rocksdb::ColumnFamilyOptions data_options;
   data_options.compaction_filter = filter.get();
@@ -181,8 +209,10 @@ absl::StatusOr<bool> RocksDbEngine::Apply(std::string_view key, const Record& re
     return FromRocksDb(s, absl::StrCat("reading ", Describe(key), " before writing it"));
   }
 
-  s = db_->Put(SyncedPerPolicy(), data_cf_, AsSlice(key), EncodeRecord(rec));
-  RETURN_IF_ERROR(FromRocksDb(s, absl::StrCat("writing ", Describe(key))));
+  const std::string encoded = EncodeRecord(rec);
+  RETURN_IF_ERROR(GuardedWrite(absl::StrCat("writing ", Describe(key)), [&] {
+    return db_->Put(SyncedPerPolicy(), data_cf_, AsSlice(key), encoded);
+  }));
   return true;
 }
 
@@ -239,8 +269,9 @@ absl::StatusOr<bool> RocksDbEngine::EraseIf(std::string_view key, const Version&
                      ": the stored record does not decode: ", stored.status().message()));
   }
   if (!SameVersion(*stored, version)) return false;
-  s = db_->Delete(SyncedPerPolicy(), data_cf_, AsSlice(key));
-  RETURN_IF_ERROR(FromRocksDb(s, absl::StrCat("erasing ", Describe(key))));
+  RETURN_IF_ERROR(GuardedWrite(absl::StrCat("erasing ", Describe(key)), [&] {
+    return db_->Delete(SyncedPerPolicy(), data_cf_, AsSlice(key));
+  }));
   return true;
 }
 
@@ -313,8 +344,8 @@ absl::Status RocksDbEngine::PurgeStripe(size_t stripe, const std::vector<std::st
     }
   }
   if (batch.Count() == 0) return absl::OkStatus();
-  RETURN_IF_ERROR(FromRocksDb(db_->Write(SyncedPerPolicy(), &batch),
-                              absl::StrCat("writing purged records in ", dir_)));
+  RETURN_IF_ERROR(GuardedWrite(absl::StrCat("writing purged records in ", dir_),
+                               [&] { return db_->Write(SyncedPerPolicy(), &batch); }));
   stats->expired += batched.expired;
   stats->tombstones_dropped += batched.tombstones_dropped;
   stats->bytes_freed += batched.bytes_freed;
@@ -323,16 +354,18 @@ absl::Status RocksDbEngine::PurgeStripe(size_t stripe, const std::vector<std::st
 
 void RocksDbEngine::TEST_Erase(std::string_view key) {
   absl::MutexLock lock(&StripeFor(key));
-  absl::Status s = FromRocksDb(db_->Delete(SyncedPerPolicy(), data_cf_, AsSlice(key)),
-                               absl::StrCat("erasing ", Describe(key)));
+  absl::Status s = GuardedWrite(absl::StrCat("erasing ", Describe(key)), [&] {
+    return db_->Delete(SyncedPerPolicy(), data_cf_, AsSlice(key));
+  });
   if (!s.ok()) spdlog::error("{}", s.ToString());
 }
 
 absl::Status RocksDbEngine::PutMeta(std::string_view key, std::string_view value) {
   rocksdb::WriteOptions write_options;
   write_options.sync = true;
-  return FromRocksDb(db_->Put(write_options, meta_cf_, AsSlice(key), AsSlice(value)),
-                     absl::StrCat("writing meta ", Describe(key)));
+  return GuardedWrite(absl::StrCat("writing meta ", Describe(key)), [&] {
+    return db_->Put(write_options, meta_cf_, AsSlice(key), AsSlice(value));
+  });
 }
 
 absl::StatusOr<std::optional<std::string>> RocksDbEngine::GetMeta(std::string_view key) const {
@@ -344,13 +377,14 @@ absl::StatusOr<std::optional<std::string>> RocksDbEngine::GetMeta(std::string_vi
 }
 
 absl::Status RocksDbEngine::PutHint(uint64_t seq, std::string_view bytes) {
-  return FromRocksDb(db_->Put(SyncedPerPolicy(), hints_cf_, HintKey(seq), AsSlice(bytes)),
-                     absl::StrCat("writing hint ", seq, " in ", dir_));
+  return GuardedWrite(absl::StrCat("writing hint ", seq, " in ", dir_), [&] {
+    return db_->Put(SyncedPerPolicy(), hints_cf_, HintKey(seq), AsSlice(bytes));
+  });
 }
 
 absl::Status RocksDbEngine::DeleteHint(uint64_t seq) {
-  return FromRocksDb(db_->Delete(SyncedPerPolicy(), hints_cf_, HintKey(seq)),
-                     absl::StrCat("deleting hint ", seq, " in ", dir_));
+  return GuardedWrite(absl::StrCat("deleting hint ", seq, " in ", dir_),
+                      [&] { return db_->Delete(SyncedPerPolicy(), hints_cf_, HintKey(seq)); });
 }
 
 void RocksDbEngine::ForEachHint(
@@ -381,15 +415,137 @@ absl::Status RocksDbEngine::Checkpoint(const std::string& dir) {
   RETURN_IF_ERROR(FromRocksDb(rocksdb::Checkpoint::Create(db_.get(), &raw),
                               absl::StrCat("preparing a checkpoint of ", dir_)));
   const std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
-  return FromRocksDb(checkpoint->CreateCheckpoint(dir),
-                     absl::StrCat("writing a checkpoint of ", dir_, " to ", dir));
+  // Guarded: the checkpoint flushes the memtables, which switches the WAL.
+  return GuardedWrite(absl::StrCat("writing a checkpoint of ", dir_, " to ", dir),
+                      [&] { return checkpoint->CreateCheckpoint(dir); });
 }
 
 absl::Status RocksDbEngine::CompactAll() {
   rocksdb::CompactRangeOptions compact_options;
   compact_options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
-  return FromRocksDb(db_->CompactRange(compact_options, data_cf_, nullptr, nullptr),
-                     absl::StrCat("compacting records in ", dir_));
+  // Guarded: CompactRange flushes the memtable first, which switches the WAL.
+  return GuardedWrite(absl::StrCat("compacting records in ", dir_), [&] {
+    return db_->CompactRange(compact_options, data_cf_, nullptr, nullptr);
+  });
+}
+
+absl::Status RocksDbEngine::GuardedWrite(std::string_view context,
+                                         const std::function<rocksdb::Status()>& write) {
+  RETURN_IF_ERROR(RecoverOrRefuse(context));
+  absl::ReaderMutexLock gate(&write_gate_);
+  {
+    // Another writer may have failed since RecoverOrRefuse looked.
+    absl::MutexLock lock(&error_mu_);
+    if (!write_error_.ok()) return Refusal(context);
+  }
+  const rocksdb::Status s = write();
+  absl::Status status = FromRocksDb(s, context);
+  if (s.IsIOError()) {
+    // RocksDB has stopped writes (paranoid_checks) and will not resume them
+    // by itself (NoAutoRecoveryFromWalErrors), so the current WAL is the one
+    // the error hit: nothing can switch it while this shared lock is held.
+    const std::optional<uint64_t> wal = CurrentWalNumber();
+    absl::MutexLock lock(&error_mu_);
+    if (write_error_.ok()) {
+      write_error_ = status;
+      errored_wal_ = wal;
+      recovery_note_.clear();
+      last_recovery_attempt_ = absl::Now();
+      spdlog::error("{}; refusing writes to {} until it recovers", status.ToString(), dir_);
+    }
+  }
+  return status;
+}
+
+absl::Status RocksDbEngine::Refusal(std::string_view context) const {
+  return absl::Status(
+      write_error_.code(),
+      absl::StrCat(AsAbsl(context), ": refused because an earlier write failed",
+                   recovery_note_.empty() ? "" : absl::StrCat(" (", recovery_note_, ")"), ": ",
+                   write_error_.message()));
+}
+
+absl::Status RocksDbEngine::RecoverOrRefuse(std::string_view context) {
+  bool attempt = false;
+  {
+    absl::MutexLock lock(&error_mu_);
+    if (write_error_.ok()) return absl::OkStatus();
+    const absl::Time now = absl::Now();
+    if (now - last_recovery_attempt_ >= kResumeInterval) {
+      last_recovery_attempt_ = now;
+      attempt = true;
+    }
+  }
+  if (attempt) {
+    absl::WriterMutexLock gate(&write_gate_);
+    TryRecover();
+  }
+  absl::MutexLock lock(&error_mu_);
+  if (write_error_.ok()) return absl::OkStatus();
+  return Refusal(context);
+}
+
+void RocksDbEngine::TryRecover() {
+  std::optional<uint64_t> errored_wal;
+  {
+    absl::MutexLock lock(&error_mu_);
+    if (write_error_.ok()) return;
+    errored_wal = errored_wal_;
+  }
+  // No write is in flight (write_gate_ is held) and RocksDB resumes nothing
+  // by itself, so the WAL cannot change under us. Writes may resume only once
+  // RocksDB writes to a WAL other than the errored one (its writer stays
+  // poisoned).
+  const std::optional<uint64_t> wal_before = CurrentWalNumber();
+  const std::optional<uint64_t> poisoned = errored_wal ? errored_wal : wal_before;
+  const bool still_on_poisoned_wal = !wal_before || !poisoned || *wal_before == *poisoned;
+  std::string note;
+  uint64_t free_bytes = 0;
+  if (still_on_poisoned_wal && !AnyActiveMemtableHoldsData()) {
+    // Resume would flush nothing, so RocksDB 7.8 would keep the errored WAL.
+    note =
+        "every memtable was empty when the write-ahead log failed, so RocksDB cannot move to a "
+        "new one; restart kvstore once there is room";
+  } else if (options_.env->GetFreeSpace(dir_, &free_bytes).ok() &&
+             free_bytes < kMinFreeBytesToResume) {
+    note = absl::StrCat("the disk has ", free_bytes, " bytes free; writes resume once it has ",
+                        kMinFreeBytesToResume);
+  } else if (rocksdb::Status r = db_->Resume(); !r.ok()) {
+    note = absl::StrCat("resuming failed: ", r.ToString());
+  } else if (const std::optional<uint64_t> wal_after = CurrentWalNumber();
+             !wal_after || !poisoned || *wal_after == *poisoned) {
+    note = "RocksDB did not move to a new write-ahead log; restart kvstore";
+  }
+  absl::MutexLock lock(&error_mu_);
+  if (note.empty()) {
+    spdlog::info("writes to {} resume after: {}", dir_, write_error_.ToString());
+    write_error_ = absl::OkStatus();
+    errored_wal_.reset();
+    recovery_note_.clear();
+  } else {
+    recovery_note_ = std::move(note);
+  }
+}
+
+std::optional<uint64_t> RocksDbEngine::CurrentWalNumber() const {
+  std::unique_ptr<rocksdb::LogFile> wal;
+  rocksdb::Status s = db_->GetCurrentWalFile(&wal);
+  if (!s.ok() || wal == nullptr) {
+    spdlog::error("cannot find the current write-ahead log of {}: {}", dir_, s.ToString());
+    return std::nullopt;
+  }
+  return wal->LogNumber();
+}
+
+bool RocksDbEngine::AnyActiveMemtableHoldsData() const {
+  for (rocksdb::ColumnFamilyHandle* cf : {data_cf_, meta_cf_, hints_cf_}) {
+    uint64_t entries = 0;
+    // Unknown counts as data: Resume is then tried, and checked afterwards.
+    if (!db_->GetIntProperty(cf, "rocksdb.num-entries-active-mem-table", &entries) || entries > 0) {
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace kv::storage

@@ -23,6 +23,7 @@
 
 namespace rocksdb {
 class ColumnFamilyHandle;
+class Status;
 class DB;
 class Env;
 struct WriteOptions;
@@ -70,6 +71,17 @@ struct RocksDbEngineOptions {
 // records may turn into tombstones, and tombstones past their grace
 // disappear from Read, ForEach and Size, at any time.
 //
+// Write errors: after a write fails with an I/O error, the engine refuses
+// every write itself until it has recovered. The next write attempt (at most
+// one per kResumeInterval) tries to recover: if the disk reports at least
+// kMinFreeBytesToResume free, it calls DB::Resume, which flushes the
+// memtables and moves on to a new write-ahead log. A full disk therefore
+// fails writes with RESOURCE_EXHAUSTED until there is room, then writes
+// resume without a restart. Two cases need a restart: an error RocksDB deems
+// fatal (e.g. a failed fsync), and a WAL write error hit while every
+// memtable was empty (e.g. the first write after Open on a full disk): then
+// RocksDB 7.8 cannot switch to a new WAL, and the refusal says so.
+//
 // Thread-safe: every method may be called concurrently. Apply serializes
 // writers of the same key on one of kLockStripes mutexes (chosen by key
 // hash); readers take no lock.
@@ -85,6 +97,11 @@ class RocksDbEngine final : public Engine {
 
   // Number of mutexes that Apply stripes keys over.
   static constexpr size_t kLockStripes = 64;
+
+  // After a write error, the least time between two recovery attempts, and
+  // the free space the disk must report for one to be made.
+  static constexpr absl::Duration kResumeInterval = absl::Milliseconds(100);
+  static constexpr uint64_t kMinFreeBytesToResume = uint64_t{1} << 20;
 
   // Opens the database in `dir`, creating the directory (and its parents),
   // the database and any missing column family (a directory written before
@@ -106,10 +123,12 @@ class RocksDbEngine final : public Engine {
   // with the RocksDB error (rocksdb_status.h: e.g. RESOURCE_EXHAUSTED for a
   // full disk, INTERNAL for an I/O error) if the write cannot be made, and
   // with DATA_LOSS if the stored record does not decode (it is then not
-  // overwritten). A failed write is not visible to readers. After a WAL
-  // write or sync error RocksDB fails every later write with that error until
-  // the engine is reopened; reads keep working. A write whose WAL append
-  // succeeded but whose fsync failed may still be replayed by the next Open.
+  // overwritten). A failed write is not visible to readers. After a write
+  // fails with an I/O error every later write (of any kind, Checkpoint and
+  // CompactAll included) fails at once with that error, without touching the
+  // disk, until the engine has recovered (see "Write errors" below); reads
+  // keep working. A write whose WAL append succeeded but whose fsync failed
+  // may still be replayed by the next Open.
   [[nodiscard]] absl::StatusOr<bool> Apply(std::string_view key, const Record& rec) override;
   // Fails with DATA_LOSS if the stored bytes do not decode.
   [[nodiscard]] absl::StatusOr<std::optional<Record>> Read(std::string_view key) const override;
@@ -202,6 +221,25 @@ class RocksDbEngine final : public Engine {
   // WriteOptions for record and hint writes, per Options::sync.
   rocksdb::WriteOptions SyncedPerPolicy() const;
 
+  // Runs `write` (one RocksDB write, flush or checkpoint) unless an earlier
+  // write error stands and recovery fails; see "Write errors" above. Returns
+  // FromRocksDb(its status, context), or the refusal.
+  [[nodiscard]] absl::Status GuardedWrite(std::string_view context,
+                                          const std::function<rocksdb::Status()>& write)
+      ABSL_LOCKS_EXCLUDED(write_gate_, error_mu_);
+  // If a write error stands, tries to recover (rate-limited); returns the
+  // refusal for `context` if the error still stands.
+  [[nodiscard]] absl::Status RecoverOrRefuse(std::string_view context)
+      ABSL_LOCKS_EXCLUDED(write_gate_, error_mu_);
+  // The refusal of a write for `context` while write_error_ stands.
+  absl::Status Refusal(std::string_view context) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(error_mu_);
+  // The recovery attempt itself. REQUIRES: write_gate_ held exclusively.
+  void TryRecover() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_gate_) ABSL_LOCKS_EXCLUDED(error_mu_);
+  // The number of the write-ahead log RocksDB is writing to, or nullopt.
+  std::optional<uint64_t> CurrentWalNumber() const;
+  // True if some column family's active memtable holds an entry.
+  bool AnyActiveMemtableHoldsData() const;
+
   // "key \"<escaped key>\" in <dir>", for error messages.
   std::string Describe(std::string_view key) const;
 
@@ -216,6 +254,20 @@ class RocksDbEngine final : public Engine {
   rocksdb::ColumnFamilyHandle* hints_cf_ = nullptr;  // owned; released before db_
 
   std::array<Stripe, kLockStripes> stripes_;
+
+  // Held shared by every RocksDB write (GuardedWrite), exclusively by a
+  // recovery attempt, so that no write reaches RocksDB while it recovers.
+  // Taken after a stripe mutex, never before one.
+  absl::Mutex write_gate_;
+  absl::Mutex error_mu_ ABSL_ACQUIRED_AFTER(write_gate_);
+  // The standing write error (a RocksDB I/O error, converted), or OK.
+  absl::Status write_error_ ABSL_GUARDED_BY(error_mu_);
+  // The WAL that was current when write_error_ was recorded (nullopt if
+  // unknown): RocksDB must have moved to another one before writes resume.
+  std::optional<uint64_t> errored_wal_ ABSL_GUARDED_BY(error_mu_);
+  // Why the last recovery attempt failed, added to refusals.
+  std::string recovery_note_ ABSL_GUARDED_BY(error_mu_);
+  absl::Time last_recovery_attempt_ ABSL_GUARDED_BY(error_mu_) = absl::InfinitePast();
 };
 
 }  // namespace kv::storage

@@ -79,6 +79,17 @@ rocksdb::IOStatus FaultInjectionFileSystem::ReuseWritableFile(
                    result);
 }
 
+rocksdb::IOStatus FaultInjectionFileSystem::GetFreeSpace(const std::string& path,
+                                                         const rocksdb::IOOptions& options,
+                                                         uint64_t* diskfree,
+                                                         rocksdb::IODebugContext* dbg) {
+  if (faults_->fail_append) {
+    *diskfree = 0;
+    return rocksdb::IOStatus::OK();
+  }
+  return target()->GetFreeSpace(path, options, diskfree, dbg);
+}
+
 std::unique_ptr<rocksdb::Env> NewFaultInjectionEnv(DiskFaults* faults) {
   return rocksdb::NewCompositeEnv(std::make_shared<FaultInjectionFileSystem>(faults));
 }

@@ -8,6 +8,7 @@
 #include <rocksdb/file_system.h>
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -18,6 +19,7 @@ namespace kv::storage {
 struct DiskFaults {
   // WAL appends fail as on a full disk: IOStatus::NoSpace, which RocksDB
   // reports as "IO error: No space left on device: injected: disk full".
+  // GetFreeSpace then reports 0 bytes free, as a full disk would.
   std::atomic<bool> fail_append{false};
   // WAL Sync and Fsync fail: IOStatus::IOError, reported as
   // "IO error: injected: fsync failed".
@@ -49,6 +51,8 @@ class FaultInjectionFileSystem final : public rocksdb::FileSystemWrapper {
                                       const rocksdb::FileOptions& options,
                                       std::unique_ptr<rocksdb::FSWritableFile>* result,
                                       rocksdb::IODebugContext* dbg) override;
+  rocksdb::IOStatus GetFreeSpace(const std::string& path, const rocksdb::IOOptions& options,
+                                 uint64_t* diskfree, rocksdb::IODebugContext* dbg) override;
 
  private:
   // Wraps `*result` if `fname` is a WAL file and `s` is OK; returns `s`.
