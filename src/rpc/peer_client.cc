@@ -44,164 +44,12 @@ GrpcPeerTransport::Peer* GrpcPeerTransport::PeerFor(const std::string& address) 
   return p.get();
 }
 
-StoreBatcher* GrpcPeerTransport::BatcherFor(const dht::Contact& to, Peer* peer) {
-  absl::MutexLock l(&mu_);
-  std::unique_ptr<StoreBatcher>& b = batchers_[std::make_pair(to.address, to.id)];
-  if (!b) {
-    // peers_ and batchers_ never drop an entry, so `peer` outlives the batcher's calls.
-    b = std::make_unique<StoreBatcher>(
-        StoreBatcher::Options{.window = options_.store_batch_window,
-                              .max_bytes = static_cast<size_t>(options_.max_message_bytes) / 2},
-        [this, peer, id = to.id](const std::vector<StoreItem>& items,
-                                 StoreBatcher::Finished finished) {
-          SendStoreBatch(peer, id, items, std::move(finished));
-        });
-  }
-  return b.get();
-}
-
 std::shared_ptr<grpc::Channel> GrpcPeerTransport::Channel(const std::string& address) {
   return PeerFor(address)->channel;
 }
 
 v1::KV::Stub* GrpcPeerTransport::KvStub(const std::string& address) {
   return PeerFor(address)->kv.get();
-}
-
-template <typename Req, typename Resp, typename Start, typename Finish>
-void GrpcPeerTransport::Call(Req req, Start start, Finish finish,
-                             std::optional<absl::Duration> timeout) {
-  if (!gate_.Enter()) {
-    finish(absl::UnavailableError("node is shutting down"), Resp{});
-    return;
-  }
-  struct State {
-    grpc::ClientContext ctx;
-    Req req;
-    Resp resp;
-  };
-  auto state = std::make_shared<State>();
-  state->req = std::move(req);
-  state->ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout.value_or(options_.rpc_timeout)));
-  start(&state->ctx, &state->req, &state->resp,
-        [this, state, finish = std::move(finish)](grpc::Status s) mutable {
-          finish(FromGrpc(s), std::move(state->resp));
-          gate_.Leave();
-        });
-}
-
-void GrpcPeerTransport::Store(const dht::Contact& to, const std::string& key,
-                              const storage::Record& rec, StoreCallback done) {
-  SendStore(to, key, rec, /*hint_for=*/nullptr, std::move(done));
-}
-
-void GrpcPeerTransport::StoreHint(const dht::Contact& to, const dht::NodeId& target,
-                                  const std::string& key, const storage::Record& rec,
-                                  StoreCallback done) {
-  SendStore(to, key, rec, &target, std::move(done));
-}
-
-void GrpcPeerTransport::SendStore(const dht::Contact& to, const std::string& key,
-                                  const storage::Record& rec, const dht::NodeId* hint_for,
-                                  StoreCallback done) {
-  Peer* peer = PeerFor(to.address);
-  if (options_.store_batch_window == 0 || peer->batch_unsupported.load(std::memory_order_relaxed)) {
-    return SendOneStore(peer, to.id, key, rec, hint_for, std::move(done));
-  }
-  BatcherFor(to, peer)->Add(
-      StoreItem{.key = key,
-                .rec = rec,
-                .hint_for = hint_for ? std::optional(*hint_for) : std::nullopt,
-                .deadline = absl::Now() + options_.rpc_timeout,
-                .done = std::move(done)});
-}
-
-void GrpcPeerTransport::SendOneStore(Peer* peer, const dht::NodeId& to, const std::string& key,
-                                     const storage::Record& rec, const dht::NodeId* hint_for,
-                                     StoreCallback done) {
-  v1::StoreRequest req;
-  ToProto(options_.self, req.mutable_from());
-  req.set_to(to.ToHex());
-  req.set_key(key);
-  ToProto(rec, req.mutable_record());
-  if (hint_for) req.set_hint_for(hint_for->ToHex());
-  v1::Peer::Stub* stub = peer->peer.get();
-  Call<v1::StoreRequest, v1::StoreResponse>(
-      std::move(req),
-      [stub](grpc::ClientContext* ctx, const v1::StoreRequest* rq, v1::StoreResponse* rs,
-             std::function<void(grpc::Status)> cb) { stub->async()->Store(ctx, rq, rs, cb); },
-      [done = std::move(done)](absl::Status s, v1::StoreResponse) { done(s); });
-}
-
-void GrpcPeerTransport::SendStoreBatch(Peer* peer, const dht::NodeId& to,
-                                       const std::vector<StoreItem>& items,
-                                       StoreBatcher::Finished finished) {
-  v1::StoreBatchRequest req;
-  ToProto(options_.self, req.mutable_from());
-  req.set_to(to.ToHex());
-  absl::Time deadline = absl::InfiniteFuture();
-  for (const StoreItem& item : items) {
-    v1::StoreItem* out = req.add_items();
-    out->set_key(item.key);
-    ToProto(item.rec, out->mutable_record());
-    if (item.hint_for) out->set_hint_for(item.hint_for->ToHex());
-    deadline = std::min(deadline, item.deadline);
-  }
-  v1::Peer::Stub* stub = peer->peer.get();
-  Call<v1::StoreBatchRequest, v1::StoreBatchResponse>(
-      std::move(req),
-      [stub](grpc::ClientContext* ctx, const v1::StoreBatchRequest* rq, v1::StoreBatchResponse* rs,
-             std::function<void(grpc::Status)> cb) { stub->async()->StoreBatch(ctx, rq, rs, cb); },
-      [this, peer, to, &items, finished = std::move(finished)](
-          absl::Status s, v1::StoreBatchResponse resp) mutable {
-        if (s.code() == absl::StatusCode::kUnimplemented) {
-          // An older peer: from now on, one Store per call to it.
-          if (!peer->batch_unsupported.exchange(true)) {
-            spdlog::info("a peer lacks Peer.StoreBatch; sending it one Store per call");
-          }
-          return SendEachStore(peer, to, items, std::move(finished));
-        }
-        std::vector<absl::Status> out(items.size(), s);
-        if (s.ok()) {
-          for (size_t i = 0; i < items.size(); ++i) {
-            if (i >= static_cast<size_t>(resp.results_size())) {
-              out[i] = absl::InternalError(absl::StrCat(
-                  "the replica answered ", resp.results_size(), " of ", items.size(), " stores"));
-              continue;
-            }
-            const v1::StoreResult& r = resp.results(static_cast<int>(i));
-            out[i] = absl::Status(static_cast<absl::StatusCode>(r.code()), r.message());
-          }
-        }
-        finished(std::move(out));
-      },
-      std::max(absl::ZeroDuration(), deadline - absl::Now()));
-}
-
-void GrpcPeerTransport::SendEachStore(Peer* peer, const dht::NodeId& to,
-                                      const std::vector<StoreItem>& items,
-                                      StoreBatcher::Finished finished) {
-  struct Gather {
-    std::vector<absl::Status> results;
-    std::atomic<size_t> pending;
-    StoreBatcher::Finished finished;
-  };
-  auto g = std::make_shared<Gather>();
-  g->results.resize(items.size());
-  g->pending = items.size();
-  g->finished = std::move(finished);
-  // The last answer may free `items`, so the loop does not read its size.
-  const size_t n = items.size();
-  for (size_t i = 0; i < n; ++i) {
-    const StoreItem& item = items[i];
-    SendOneStore(peer, to, item.key, item.rec, item.hint_for ? &*item.hint_for : nullptr,
-                 [g, i](absl::Status s) {
-                   g->results[i] = std::move(s);
-                   if (g->pending.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-                     g->finished(std::move(g->results));
-                   }
-                 });
-  }
 }
 
 void GrpcPeerTransport::SyncDigest(const dht::Contact& to, const replication::Digest& digest,
@@ -263,23 +111,6 @@ void GrpcPeerTransport::Leaving(const dht::Contact& to, StoreCallback done) {
       [stub](grpc::ClientContext* ctx, const v1::LeaveNotice* rq, v1::LeaveNoticeResponse* rs,
              std::function<void(grpc::Status)> cb) { stub->async()->Leaving(ctx, rq, rs, cb); },
       [done = std::move(done)](absl::Status s, v1::LeaveNoticeResponse) { done(s); });
-}
-
-void GrpcPeerTransport::Fetch(const dht::Contact& to, const std::string& key, FetchCallback done) {
-  v1::FetchRequest req;
-  ToProto(options_.self, req.mutable_from());
-  req.set_to(to.id.ToHex());
-  req.set_key(key);
-  v1::Peer::Stub* stub = PeerFor(to.address)->peer.get();
-  Call<v1::FetchRequest, v1::FetchResponse>(
-      std::move(req),
-      [stub](grpc::ClientContext* ctx, const v1::FetchRequest* rq, v1::FetchResponse* rs,
-             std::function<void(grpc::Status)> cb) { stub->async()->Fetch(ctx, rq, rs, cb); },
-      [done = std::move(done)](absl::Status s, v1::FetchResponse resp) {
-        if (!s.ok()) return done(s);
-        if (!resp.found()) return done(std::optional<storage::Record>());
-        done(std::optional<storage::Record>(FromProto(resp.record())));
-      });
 }
 
 namespace {

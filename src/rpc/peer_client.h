@@ -14,7 +14,8 @@
 #include "grpcpp/grpcpp.h"
 #include "proto/kv.grpc.pb.h"
 #include "src/replication/peer_transport.h"
-#include "src/rpc/store_batcher.h"
+#include "src/rpc/convert.h"
+#include "src/rpc/peer_batcher.h"
 #include "src/util/gate.h"
 
 namespace kv::rpc {
@@ -34,10 +35,11 @@ class GrpcPeerTransport final : public replication::PeerTransport {
     // Deadline of anti-entropy calls, which make the peer scan its store.
     absl::Duration repair_timeout = absl::Seconds(60);
     int max_message_bytes = 4 << 20;
-    // Stores (and hints) to one peer are coalesced into Peer.StoreBatch calls
-    // with at most this many in flight per peer (store_batcher.h); 0 sends
-    // each Store as a call of its own.
-    size_t store_batch_window = 2;
+    // Stores (and hints) to one peer are coalesced into Peer.StoreBatch
+    // calls, and Fetches into Peer.FetchBatch calls, with at most this many
+    // of each in flight per peer (peer_batcher.h); 0 sends each Store and
+    // Fetch as a call of its own.
+    size_t batch_window = 2;
   };
   explicit GrpcPeerTransport(Options options);
   ~GrpcPeerTransport() override;
@@ -67,14 +69,17 @@ class GrpcPeerTransport final : public replication::PeerTransport {
     std::shared_ptr<grpc::Channel> channel;
     std::unique_ptr<kvstore::v1::KV::Stub> kv;
     std::unique_ptr<kvstore::v1::Peer::Stub> peer;
-    // Set once the peer answered StoreBatch with UNIMPLEMENTED (an older
-    // version): Stores to it are then sent one per call.
-    std::atomic<bool> batch_unsupported{false};
+    // Set once the peer answered StoreBatch (FetchBatch) with UNIMPLEMENTED,
+    // an older version: Stores (Fetches) to it then go one per call.
+    std::atomic<bool> store_batch_unsupported{false};
+    std::atomic<bool> fetch_batch_unsupported{false};
   };
   Peer* PeerFor(const std::string& address);
-  // The batcher of Stores to `to` (created on first use). Keyed by address
-  // and ID, since a stale contact may share its address with another node.
-  StoreBatcher* BatcherFor(const dht::Contact& to, Peer* peer);
+  // The batchers of Stores and of Fetches to `to` (created on first use).
+  // Keyed by address and ID, since a stale contact may share its address
+  // with another node.
+  StoreBatcher* StoreBatcherFor(const dht::Contact& to, Peer* peer);
+  FetchBatcher* FetchBatcherFor(const dht::Contact& to, Peer* peer);
   // Store and StoreHint: through the peer's batcher, else one Peer.Store
   // call, with hint_for set when given.
   void SendStore(const dht::Contact& to, const std::string& key, const storage::Record& rec,
@@ -87,6 +92,12 @@ class GrpcPeerTransport final : public replication::PeerTransport {
                       StoreBatcher::Finished finished);
   void SendEachStore(Peer* peer, const dht::NodeId& to, const std::vector<StoreItem>& items,
                      StoreBatcher::Finished finished);
+  // Fetch as Store: one Peer.Fetch call, or a Peer.FetchBatch of many.
+  void SendOneFetch(Peer* peer, const dht::NodeId& to, const std::string& key, FetchCallback done);
+  void SendFetchBatch(Peer* peer, const dht::NodeId& to, const std::vector<FetchItem>& items,
+                      FetchBatcher::Finished finished);
+  void SendEachFetch(Peer* peer, const dht::NodeId& to, const std::vector<FetchItem>& items,
+                     FetchBatcher::Finished finished);
 
   // Starts one unary call: `start(stub-side context, request, response, callback)`.
   // `finish(status, response)` runs exactly once.
@@ -102,9 +113,35 @@ class GrpcPeerTransport final : public replication::PeerTransport {
   util::Gate gate_;
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::unique_ptr<Peer>> peers_ ABSL_GUARDED_BY(mu_);
-  // Per (address, node ID); empty when store_batch_window is 0.
-  absl::flat_hash_map<std::pair<std::string, dht::NodeId>, std::unique_ptr<StoreBatcher>> batchers_
+  // Per (address, node ID); empty when batch_window is 0. Never shrink, so
+  // a batcher outlives its calls.
+  using ContactKey = std::pair<std::string, dht::NodeId>;
+  absl::flat_hash_map<ContactKey, std::unique_ptr<StoreBatcher>> store_batchers_
+      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<ContactKey, std::unique_ptr<FetchBatcher>> fetch_batchers_
       ABSL_GUARDED_BY(mu_);
 };
+
+template <typename Req, typename Resp, typename Start, typename Finish>
+void GrpcPeerTransport::Call(Req req, Start start, Finish finish,
+                             std::optional<absl::Duration> timeout) {
+  if (!gate_.Enter()) {
+    finish(absl::UnavailableError("node is shutting down"), Resp{});
+    return;
+  }
+  struct State {
+    grpc::ClientContext ctx;
+    Req req;
+    Resp resp;
+  };
+  auto state = std::make_shared<State>();
+  state->req = std::move(req);
+  state->ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout.value_or(options_.rpc_timeout)));
+  start(&state->ctx, &state->req, &state->resp,
+        [this, state, finish = std::move(finish)](grpc::Status s) mutable {
+          finish(FromGrpc(s), std::move(state->resp));
+          gate_.Leave();
+        });
+}
 
 }  // namespace kv::rpc

@@ -62,6 +62,55 @@ class FakePeer final : public v1::Peer::CallbackService {
     return r;
   }
 
+  grpc::ServerUnaryReactor* Fetch(grpc::CallbackServerContext* ctx, const v1::FetchRequest* req,
+                                  v1::FetchResponse* resp) override {
+    {
+      absl::MutexLock l(&mu_);
+      ++fetch_calls_;
+    }
+    grpc::ServerUnaryReactor* r = ctx->DefaultReactor();
+    if (req->key().starts_with("bad")) {
+      r->Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "bad key " + req->key()));
+      return r;
+    }
+    if (req->key().starts_with("k")) {
+      resp->set_found(true);
+      resp->mutable_record()->set_value("value of " + req->key());
+    }
+    r->Finish(grpc::Status::OK);
+    return r;
+  }
+
+  grpc::ServerUnaryReactor* FetchBatch(grpc::CallbackServerContext* ctx,
+                                       const v1::FetchBatchRequest* req,
+                                       v1::FetchBatchResponse* resp) override {
+    grpc::ServerUnaryReactor* r = ctx->DefaultReactor();
+    if (!batch_) {
+      r->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, ""));
+      return r;
+    }
+    {
+      absl::MutexLock l(&mu_);
+      ++batch_calls_;
+    }
+    for (const std::string& key : req->keys()) {
+      v1::FetchResult* out = resp->add_results();
+      if (key.starts_with("bad")) {
+        out->set_code(static_cast<int>(absl::StatusCode::kFailedPrecondition));
+        out->set_message("bad key " + key);
+      } else if (key.starts_with("k")) {
+        out->set_found(true);
+        out->mutable_record()->set_value("value of " + key);
+      }
+    }
+    r->Finish(grpc::Status::OK);
+    return r;
+  }
+
+  int fetch_calls() const {
+    absl::MutexLock l(&mu_);
+    return fetch_calls_;
+  }
   int store_calls() const {
     absl::MutexLock l(&mu_);
     return store_calls_;
@@ -86,6 +135,7 @@ class FakePeer final : public v1::Peer::CallbackService {
   const bool batch_;
   mutable absl::Mutex mu_;
   int store_calls_ ABSL_GUARDED_BY(mu_) = 0;
+  int fetch_calls_ ABSL_GUARDED_BY(mu_) = 0;
   int batch_calls_ ABSL_GUARDED_BY(mu_) = 0;
   int max_batch_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::string> hints_ ABSL_GUARDED_BY(mu_);
@@ -138,7 +188,7 @@ std::vector<absl::Status> StoreAll(GrpcPeerTransport& t, const dht::Contact& to,
 GrpcPeerTransport::Options TransportOptions(size_t window) {
   return {.self = {dht::NodeId::FromKey("self"), "127.0.0.1:1"},
           .rpc_timeout = absl::Seconds(10),
-          .store_batch_window = window};
+          .batch_window = window};
 }
 
 std::vector<std::string> Keys(int n) {
@@ -205,6 +255,70 @@ TEST(GrpcPeerTransportTest, WindowZeroSendsEachStoreAlone) {
   ExpectPerKeyResults(keys, StoreAll(t, server.contact(), keys));
   EXPECT_EQ(server.service.store_calls(), 20);
   EXPECT_EQ(server.service.batch_calls(), 0);
+  t.Shutdown();
+}
+
+// Fetches `keys` concurrently; each one's result, in the order of `keys`.
+std::vector<FetchItem::Result> FetchAll(GrpcPeerTransport& t, const dht::Contact& to,
+                                        const std::vector<std::string>& keys) {
+  absl::Mutex mu;
+  std::vector<FetchItem::Result> out(keys.size(), absl::UnknownError("no answer"));
+  size_t pending = keys.size();
+  for (size_t i = 0; i < keys.size(); ++i) {
+    t.Fetch(to, keys[i], [&, i](FetchItem::Result r) {
+      absl::MutexLock l(&mu);
+      out[i] = std::move(r);
+      --pending;
+    });
+  }
+  absl::MutexLock l(&mu);
+  mu.AwaitWithTimeout(absl::Condition(
+                          +[](size_t* p) { return *p == 0; }, &pending),
+                      absl::Seconds(30));
+  return out;
+}
+
+// Keys that exist ("k..."), fail ("bad..") or are missing ("none...").
+void ExpectFetched(const std::vector<std::string>& keys,
+                   const std::vector<FetchItem::Result>& got) {
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (keys[i].starts_with("bad")) {
+      EXPECT_EQ(got[i].status().code(), absl::StatusCode::kFailedPrecondition) << keys[i];
+    } else if (keys[i].starts_with("k")) {
+      ASSERT_TRUE(got[i].ok() && got[i]->has_value()) << keys[i] << ": " << got[i].status();
+      EXPECT_EQ((*got[i])->value, "value of " + keys[i]);
+    } else {
+      ASSERT_TRUE(got[i].ok()) << keys[i] << ": " << got[i].status();
+      EXPECT_FALSE(got[i]->has_value()) << keys[i];
+    }
+  }
+}
+
+std::vector<std::string> FetchKeys(int n) {
+  std::vector<std::string> keys;
+  for (int i = 0; i < n; ++i) {
+    keys.push_back((i % 3 == 0 ? "k" : i % 3 == 1 ? "none" : "bad") + std::to_string(i));
+  }
+  return keys;
+}
+
+TEST(GrpcPeerTransportTest, ConcurrentFetchesShareCallsAndGetTheirOwnRecords) {
+  Server server(/*batch=*/true);
+  GrpcPeerTransport t(TransportOptions(/*window=*/1));
+  std::vector<std::string> keys = FetchKeys(150);
+  ExpectFetched(keys, FetchAll(t, server.contact(), keys));
+  EXPECT_EQ(server.service.fetch_calls(), 0);
+  EXPECT_GE(server.service.batch_calls(), 2);
+  EXPECT_LT(server.service.batch_calls(), 150);
+  t.Shutdown();
+}
+
+TEST(GrpcPeerTransportTest, PeerWithoutFetchBatchGetsOneFetchPerCall) {
+  Server server(/*batch=*/false);
+  GrpcPeerTransport t(TransportOptions(/*window=*/2));
+  std::vector<std::string> keys = FetchKeys(30);
+  ExpectFetched(keys, FetchAll(t, server.contact(), keys));
+  EXPECT_EQ(server.service.fetch_calls(), 30);
   t.Shutdown();
 }
 

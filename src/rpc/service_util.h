@@ -1,4 +1,4 @@
-// Small helpers shared by the gRPC service handlers (services.cc, peer_store.cc).
+// Small helpers shared by the gRPC service handlers (services.cc, peer_data.cc).
 #pragma once
 
 #include <string>

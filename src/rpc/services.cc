@@ -408,20 +408,6 @@ ServerUnaryReactor* PeerService::FindNode(CallbackServerContext* ctx,
   return FinishNow(ctx, absl::OkStatus());
 }
 
-ServerUnaryReactor* PeerService::Fetch(CallbackServerContext* ctx, const v1::FetchRequest* req,
-                                       v1::FetchResponse* resp) {
-  if (absl::Status s = CheckRecipient(req->to(), node_->self().id); !s.ok()) {
-    return FinishNow(ctx, s);
-  }
-  if (absl::Status s = node_->ValidateKey(req->key()); !s.ok()) return FinishNow(ctx, s);
-  absl::StatusOr<std::optional<storage::Record>> rec = node_->HandleFetch(req->key());
-  if (rec.ok() && *rec) {
-    resp->set_found(true);
-    ToProto(**rec, resp->mutable_record());
-  }
-  return FinishNow(ctx, rec.status());
-}
-
 ServerUnaryReactor* PeerService::SyncDigest(CallbackServerContext* ctx,
                                             const v1::DigestRequest* req,
                                             v1::DigestResponse* resp) {

@@ -77,16 +77,19 @@ class PeerService final : public kvstore::v1::Peer::CallbackService {
   grpc::ServerUnaryReactor* FindNode(grpc::CallbackServerContext* ctx,
                                      const kvstore::v1::FindNodeRequest* req,
                                      kvstore::v1::FindNodeResponse* resp) override;
+  // Store, StoreBatch, Fetch and FetchBatch are defined in peer_data.cc.
   grpc::ServerUnaryReactor* Store(grpc::CallbackServerContext* ctx,
                                   const kvstore::v1::StoreRequest* req,
                                   kvstore::v1::StoreResponse* resp) override;
-  // Defined in peer_store.cc, with Store.
   grpc::ServerUnaryReactor* StoreBatch(grpc::CallbackServerContext* ctx,
                                        const kvstore::v1::StoreBatchRequest* req,
                                        kvstore::v1::StoreBatchResponse* resp) override;
   grpc::ServerUnaryReactor* Fetch(grpc::CallbackServerContext* ctx,
                                   const kvstore::v1::FetchRequest* req,
                                   kvstore::v1::FetchResponse* resp) override;
+  grpc::ServerUnaryReactor* FetchBatch(grpc::CallbackServerContext* ctx,
+                                       const kvstore::v1::FetchBatchRequest* req,
+                                       kvstore::v1::FetchBatchResponse* resp) override;
   grpc::ServerUnaryReactor* SyncDigest(grpc::CallbackServerContext* ctx,
                                        const kvstore::v1::DigestRequest* req,
                                        kvstore::v1::DigestResponse* resp) override;

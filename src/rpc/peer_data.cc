@@ -1,4 +1,5 @@
-// Peer.Store and Peer.StoreBatch: replica writes and hints from other nodes.
+// The Peer service's data calls: Store and StoreBatch (replica writes and
+// hints from other nodes), Fetch and FetchBatch (replica reads).
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -17,8 +18,16 @@ using grpc::ServerUnaryReactor;
 
 namespace {
 
-// Most items one StoreBatch may carry (GrpcPeerTransport sends fewer).
-constexpr int kMaxStoreBatchItems = 1024;
+// Most items one StoreBatch or FetchBatch may carry (GrpcPeerTransport
+// sends fewer).
+constexpr int kMaxBatchItems = 1024;
+
+// Fills a StoreResult's or FetchResult's error fields.
+template <typename Result>
+void SetError(const absl::Status& s, Result* out) {
+  out->set_code(static_cast<int32_t>(s.code()));
+  out->set_message(std::string(s.message()));
+}
 
 }  // namespace
 
@@ -65,10 +74,10 @@ ServerUnaryReactor* PeerService::StoreBatch(CallbackServerContext* ctx,
     return FinishNow(ctx, s);
   }
   const int n = req->items_size();
-  if (n > kMaxStoreBatchItems) {
+  if (n > kMaxBatchItems) {
     return FinishNow(
         ctx, absl::InvalidArgumentError(absl::StrCat("store batch has ", n, " items; send at most ",
-                                                     kMaxStoreBatchItems, " per call")));
+                                                     kMaxBatchItems, " per call")));
   }
   if (n == 0) return FinishNow(ctx, absl::OkStatus());
   ServerUnaryReactor* reactor = ctx->DefaultReactor();
@@ -85,8 +94,7 @@ ServerUnaryReactor* PeerService::StoreBatch(CallbackServerContext* ctx,
                  if (applied.ok()) {
                    out->set_applied(*applied);
                  } else {
-                   out->set_code(static_cast<int32_t>(applied.status().code()));
-                   out->set_message(std::string(applied.status().message()));
+                   SetError(applied.status(), out);
                  }
                  if (pending->fetch_sub(1, std::memory_order_acq_rel) == 1) {
                    reactor->Finish(grpc::Status::OK);
@@ -94,6 +102,49 @@ ServerUnaryReactor* PeerService::StoreBatch(CallbackServerContext* ctx,
                });
   }
   return reactor;
+}
+
+ServerUnaryReactor* PeerService::Fetch(CallbackServerContext* ctx, const v1::FetchRequest* req,
+                                       v1::FetchResponse* resp) {
+  if (absl::Status s = CheckRecipient(req->to(), node_->self().id); !s.ok()) {
+    return FinishNow(ctx, s);
+  }
+  if (absl::Status s = node_->ValidateKey(req->key()); !s.ok()) return FinishNow(ctx, s);
+  absl::StatusOr<std::optional<storage::Record>> rec = node_->HandleFetch(req->key());
+  if (rec.ok() && *rec) {
+    resp->set_found(true);
+    ToProto(**rec, resp->mutable_record());
+  }
+  return FinishNow(ctx, rec.status());
+}
+
+ServerUnaryReactor* PeerService::FetchBatch(CallbackServerContext* ctx,
+                                            const v1::FetchBatchRequest* req,
+                                            v1::FetchBatchResponse* resp) {
+  if (absl::Status s = CheckRecipient(req->to(), node_->self().id); !s.ok()) {
+    return FinishNow(ctx, s);
+  }
+  if (req->keys_size() > kMaxBatchItems) {
+    return FinishNow(ctx, absl::InvalidArgumentError(
+                              absl::StrCat("fetch batch has ", req->keys_size(),
+                                           " keys; send at most ", kMaxBatchItems, " per call")));
+  }
+  // Reads are synchronous: answered in order, on this thread.
+  for (const std::string& key : req->keys()) {
+    v1::FetchResult* out = resp->add_results();
+    if (absl::Status s = node_->ValidateKey(key); !s.ok()) {
+      SetError(s, out);
+      continue;
+    }
+    absl::StatusOr<std::optional<storage::Record>> rec = node_->HandleFetch(key);
+    if (!rec.ok()) {
+      SetError(rec.status(), out);
+    } else if (*rec) {
+      out->set_found(true);
+      ToProto(**rec, out->mutable_record());
+    }
+  }
+  return FinishNow(ctx, absl::OkStatus());
 }
 
 }  // namespace kv::rpc

@@ -1,6 +1,7 @@
-#include "src/rpc/store_batcher.h"
+#include "src/rpc/peer_batcher.h"
 
 #include <algorithm>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -163,6 +164,43 @@ TEST(StoreBatcherTest, ShortAnswerFailsTheItemsItLacks) {
   EXPECT_TRUE(r.done[2].second.ok());
   EXPECT_EQ(r.done[3].first, "z");
   EXPECT_EQ(r.done[3].second.code(), absl::StatusCode::kInternal);
+}
+
+TEST(FetchBatcherTest, RecordsAndErrorsReachTheirOwnCallers) {
+  std::vector<std::pair<std::vector<std::string>, FetchBatcher::Finished>> calls;
+  FetchBatcher b({.window = 1},
+                 [&](const std::vector<FetchItem>& items, FetchBatcher::Finished finished) {
+                   std::vector<std::string> keys;
+                   for (const FetchItem& i : items) keys.push_back(i.key);
+                   calls.emplace_back(std::move(keys), std::move(finished));
+                 });
+  std::map<std::string, FetchItem::Result> got;
+  auto item = [&](std::string key, absl::Duration timeout = absl::Seconds(10)) {
+    return FetchItem{.key = key,
+                     .deadline = absl::Now() + timeout,
+                     .done = [&got, key](FetchItem::Result r) { got.emplace(key, std::move(r)); }};
+  };
+  b.Add(item("a"));
+  b.Add(item("found"));
+  b.Add(item("expired", absl::ZeroDuration()));
+  b.Add(item("missing"));
+  b.Add(item("broken"));
+  ASSERT_EQ(calls.size(), 1u);
+  FetchBatcher::Finished first = std::move(calls[0].second);
+  first({std::optional<storage::Record>()});
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[1].first, (std::vector<std::string>{"found", "missing", "broken"}));
+  FetchBatcher::Finished second = std::move(calls[1].second);
+  second({std::optional<storage::Record>(storage::Record{.value = "v"}),
+          std::optional<storage::Record>(), absl::UnavailableError("disk")});
+  ASSERT_EQ(got.size(), 5u);
+  EXPECT_FALSE(got.at("a")->has_value());
+  ASSERT_TRUE(got.at("found").ok());
+  EXPECT_EQ((*got.at("found"))->value, "v");
+  EXPECT_FALSE(got.at("missing")->has_value());
+  EXPECT_EQ(got.at("broken").status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(got.at("expired").status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(b.in_flight(), 0u);
 }
 
 }  // namespace
