@@ -72,7 +72,7 @@ void Membership::Rejoined(const dht::NodeId& id) {
 }
 
 std::vector<dht::Contact> Membership::ClosestWhere(
-    const dht::NodeId& target, size_t n,
+    const dht::NodeId& target, size_t n, bool with_self,
     absl::FunctionRef<bool(const FailureDetector&, const dht::NodeId&)> keep) const {
   // Ask for a margin beyond n so a few rejected nodes do not force a full
   // scan; widen to the whole table if the margin was not enough.
@@ -85,7 +85,7 @@ std::vector<dht::Contact> Membership::ClosestWhere(
     // so with n of them kept, none of those beyond can be among the n closest.
     // (Self alone does not count: it may be farther than unseen contacts.)
     if (candidates.size() >= n || want >= table_.size()) {
-      candidates.push_back(self_);
+      if (with_self) candidates.push_back(self_);
       return dht::ClosestAmong(candidates, target, n);
     }
   }
@@ -94,17 +94,18 @@ std::vector<dht::Contact> Membership::ClosestWhere(
 std::vector<dht::Contact> Membership::ClosestLive(const dht::NodeId& target, size_t n) const {
   const absl::Time now = clock_->Now();
   absl::MutexLock l(&mu_);
-  return ClosestWhere(target, n, [&](const FailureDetector& fd, const dht::NodeId& id) {
-    return fd.State(id, now) != PeerState::kDown;
-  });
+  return ClosestWhere(target, n, /*with_self=*/true,
+                      [&](const FailureDetector& fd, const dht::NodeId& id) {
+                        return fd.State(id, now) != PeerState::kDown;
+                      });
 }
 
 std::vector<dht::Contact> Membership::Owners(const dht::NodeId& target, size_t n) const {
   const absl::Time now = clock_->Now();
   absl::MutexLock l(&mu_);
-  return ClosestWhere(target, n, [&](const FailureDetector& fd, const dht::NodeId& id) {
-    return !fd.Dead(id, now);
-  });
+  return ClosestWhere(
+      target, n, /*with_self=*/true,
+      [&](const FailureDetector& fd, const dht::NodeId& id) { return !fd.Dead(id, now); });
 }
 
 std::vector<dht::Contact> Membership::OwnerCandidates() const {
@@ -120,16 +121,9 @@ std::vector<dht::Contact> Membership::OwnerCandidates() const {
 std::vector<dht::Contact> Membership::Closest(const dht::NodeId& target, size_t n) const {
   const absl::Time now = clock_->Now();
   absl::MutexLock l(&mu_);
-  // As in ClosestWhere: a margin beyond n, widened to the whole table if the
-  // margin held too many dead or departed contacts.
-  for (size_t want = n + 4;; want = table_.size()) {
-    std::vector<dht::Contact> out;
-    for (dht::Contact& c : table_.Closest(target, want)) {
-      if (out.size() == n) break;
-      if (!detector_.Dead(c.id, now)) out.push_back(std::move(c));
-    }
-    if (out.size() >= n || want >= table_.size()) return out;
-  }
+  return ClosestWhere(
+      target, n, /*with_self=*/false,
+      [&](const FailureDetector& fd, const dht::NodeId& id) { return !fd.Dead(id, now); });
 }
 
 size_t Membership::KnownNodes() const {

@@ -105,10 +105,11 @@ class Membership {
   std::vector<dht::NodeId> BucketsToRefresh(absl::Duration idle, std::mt19937_64& rng);
 
  private:
-  // The `n` nodes closest to `target` among self and the routing-table
-  // contacts for which `keep(detector_, id)` holds. Self is always kept.
+  // The `n` nodes closest to `target` among the routing-table contacts for
+  // which `keep(detector_, id)` holds, and self when `with_self` (self is
+  // then always kept). Closest first.
   std::vector<dht::Contact> ClosestWhere(
-      const dht::NodeId& target, size_t n,
+      const dht::NodeId& target, size_t n, bool with_self,
       absl::FunctionRef<bool(const FailureDetector&, const dht::NodeId&)> keep) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

@@ -265,7 +265,7 @@ void Node::HandleStore(const dht::Contact& from, const std::string& key, storage
 }
 
 void Node::WarnDrift(const dht::Contact& from, uint64_t timestamp) {
-  const int64_t now = absl::ToUnixMillis(absl::Now());
+  const int64_t now = clock_->NowMillis();
   int64_t last = drift_warned_ms_.load(std::memory_order_relaxed);
   if (now - last < 10'000 ||
       !drift_warned_ms_.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
@@ -275,7 +275,7 @@ void Node::WarnDrift(const dht::Contact& from, uint64_t timestamp) {
   spdlog::warn(
       "a write from {} carries a clock {} ms ahead of ours (beyond the HLC's drift bound); "
       "{} more such writes in the last 10 s were not logged; check the nodes' clocks (NTP)",
-      from.address, replication::HybridClock::PhysicalMillis(timestamp) - clock_->NowMillis(),
+      from.address, replication::HybridClock::PhysicalMillis(timestamp) - now,
       drift_warnings_held_.exchange(0, std::memory_order_relaxed));
 }
 

@@ -4,6 +4,7 @@
 #include "src/rpc/peer_client.h"
 
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -157,32 +158,41 @@ struct Server {
   std::unique_ptr<grpc::Server> server;
 };
 
-// Sends `keys` as concurrent Stores (hints for `hint` when given) and
-// returns each one's status, in the order of `keys`.
-std::vector<absl::Status> StoreAll(GrpcPeerTransport& t, const dht::Contact& to,
-                                   const std::vector<std::string>& keys,
-                                   const dht::NodeId* hint = nullptr) {
+// Starts `n` calls at once, `start(i, done)` each, and waits (30 s at most)
+// for them all; their results in order ("no answer" for one that never ended).
+template <typename Result>
+std::vector<Result> CallAll(size_t n,
+                            const std::function<void(size_t, std::function<void(Result)>)>& start) {
   absl::Mutex mu;
-  std::vector<absl::Status> out(keys.size(), absl::UnknownError("no answer"));
-  size_t pending = keys.size();
-  storage::Record rec{.value = "v", .version = {.timestamp = 1, .node_id = "n"}};
-  for (size_t i = 0; i < keys.size(); ++i) {
-    auto done = [&, i](absl::Status s) {
+  std::vector<Result> out(n, absl::UnknownError("no answer"));
+  size_t pending = n;
+  for (size_t i = 0; i < n; ++i) {
+    start(i, [&, i](Result r) {
       absl::MutexLock l(&mu);
-      out[i] = std::move(s);
+      out[i] = std::move(r);
       --pending;
-    };
-    if (hint) {
-      t.StoreHint(to, *hint, keys[i], rec, done);
-    } else {
-      t.Store(to, keys[i], rec, done);
-    }
+    });
   }
   absl::MutexLock l(&mu);
   mu.AwaitWithTimeout(absl::Condition(
                           +[](size_t* p) { return *p == 0; }, &pending),
                       absl::Seconds(30));
   return out;
+}
+
+// Sends `keys` as concurrent Stores (hints for `hint` when given) and
+// returns each one's status, in the order of `keys`.
+std::vector<absl::Status> StoreAll(GrpcPeerTransport& t, const dht::Contact& to,
+                                   const std::vector<std::string>& keys,
+                                   const dht::NodeId* hint = nullptr) {
+  storage::Record rec{.value = "v", .version = {.timestamp = 1, .node_id = "n"}};
+  return CallAll<absl::Status>(keys.size(), [&](size_t i, std::function<void(absl::Status)> done) {
+    if (hint) {
+      t.StoreHint(to, *hint, keys[i], rec, std::move(done));
+    } else {
+      t.Store(to, keys[i], rec, std::move(done));
+    }
+  });
 }
 
 GrpcPeerTransport::Options TransportOptions(size_t window) {
@@ -261,21 +271,10 @@ TEST(GrpcPeerTransportTest, WindowZeroSendsEachStoreAlone) {
 // Fetches `keys` concurrently; each one's result, in the order of `keys`.
 std::vector<FetchItem::Result> FetchAll(GrpcPeerTransport& t, const dht::Contact& to,
                                         const std::vector<std::string>& keys) {
-  absl::Mutex mu;
-  std::vector<FetchItem::Result> out(keys.size(), absl::UnknownError("no answer"));
-  size_t pending = keys.size();
-  for (size_t i = 0; i < keys.size(); ++i) {
-    t.Fetch(to, keys[i], [&, i](FetchItem::Result r) {
-      absl::MutexLock l(&mu);
-      out[i] = std::move(r);
-      --pending;
-    });
-  }
-  absl::MutexLock l(&mu);
-  mu.AwaitWithTimeout(absl::Condition(
-                          +[](size_t* p) { return *p == 0; }, &pending),
-                      absl::Seconds(30));
-  return out;
+  return CallAll<FetchItem::Result>(keys.size(),
+                                    [&](size_t i, std::function<void(FetchItem::Result)> done) {
+                                      t.Fetch(to, keys[i], std::move(done));
+                                    });
 }
 
 // Keys that exist ("k..."), fail ("bad..") or are missing ("none...").
