@@ -27,6 +27,10 @@
 #include "src/storage/memory_engine.h"
 #include "src/storage/record.h"
 
+#ifdef KV_TCMALLOC
+#include "gperftools/malloc_extension_c.h"
+#endif
+
 namespace {
 
 struct Flags {
@@ -48,11 +52,27 @@ long long RssBytes() {
   return -1;
 }
 
-// Bytes glibc malloc has handed out and not had back (mallinfo2's uordblks
-// plus its mmapped blocks): what the program holds, whatever RSS says.
+// Bytes the allocator has handed out and not had back: what the program
+// holds, whatever RSS says. tcmalloc reports it as a property; glibc as
+// mallinfo2's uordblks plus its mmapped blocks.
 long long MallocInUse() {
+#ifdef KV_TCMALLOC
+  size_t bytes = 0;
+  MallocExtension_GetNumericProperty("generic.current_allocated_bytes", &bytes);
+  return static_cast<long long>(bytes);
+#else
   const struct mallinfo2 mi = mallinfo2();
   return static_cast<long long>(mi.uordblks + mi.hblkhd);
+#endif
+}
+
+// Returns the allocator's free memory to the system.
+void TrimHeap() {
+#ifdef KV_TCMALLOC
+  MallocExtension_ReleaseFreeMemory();
+#else
+  malloc_trim(0);
+#endif
 }
 
 // Key i: "key-" and i in decimal, zero-padded (or cut) to `size` bytes.
@@ -100,7 +120,7 @@ int main(int argc, char** argv) {
   key.reserve(f.key_size);
 
   kv::storage::MemoryEngine engine(f.shards);
-  malloc_trim(0);
+  TrimHeap();
   const long long rss_before = RssBytes();
   const long long malloc_before = MallocInUse();
 
@@ -119,7 +139,7 @@ int main(int argc, char** argv) {
 
   const long long rss_after = RssBytes();
   const long long malloc_after = MallocInUse();
-  malloc_trim(0);
+  TrimHeap();
   const long long rss_trimmed = RssBytes();
 
   // Read every key back, visiting them in a scattered order (i * step mod n,
@@ -173,7 +193,7 @@ int main(int argc, char** argv) {
               f.value_size, f.writers, f.shards, f.expiry ? ", with expiry" : "");
   std::printf("RSS growth per key:              %7.1f B (overhead %6.1f B)\n",
               per_key(rss_after - rss_before), per_key(rss_after - rss_before) - payload);
-  std::printf("RSS growth per key, malloc_trim: %7.1f B (overhead %6.1f B)\n",
+  std::printf("RSS growth per key, trimmed:     %7.1f B (overhead %6.1f B)\n",
               per_key(rss_trimmed - rss_before), per_key(rss_trimmed - rss_before) - payload);
   std::printf("malloc in use per key:           %7.1f B (overhead %6.1f B)\n",
               per_key(malloc_after - malloc_before),

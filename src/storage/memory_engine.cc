@@ -16,11 +16,18 @@ namespace {
 // std::string_view, and its containers' heterogeneous lookup takes only that.
 absl::string_view AsAbsl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
-// At most what glibc malloc's chunk for a request of n >= 9 bytes adds to
-// it: an 8-byte size header and rounding up to a multiple of 16. Counted in
-// full rather than rounded, so that a record's count grows and shrinks with
-// its value byte for byte.
-constexpr size_t kMallocOverheadBytes = 8 + 15;
+// What the allocator really hands out for a block of n bytes. tcmalloc and
+// jemalloc say so through nallocx (declared weak: null under glibc malloc,
+// as in sanitizer builds). glibc's chunk adds at most an 8-byte header and
+// rounding up to a multiple of 16; that bound is counted in full rather than
+// rounded, so that a record's count grows with its value byte for byte.
+extern "C" size_t nallocx(size_t size, int flags) __attribute__((weak));
+constexpr size_t kGlibcOverheadBytes = 8 + 15;
+
+size_t AllocatedBytes(size_t n) {
+  if (nallocx != nullptr) return nallocx(n, 0);
+  return n + kGlibcOverheadBytes;
+}
 
 // `entry`'s version compared with `v`, as Version's operator<=> would.
 std::strong_ordering CompareVersion(const MemoryEntry& entry, const WriterTable& writers,
@@ -50,12 +57,13 @@ MemoryEngine::MemoryEngine(Options options)
       shards_(new Shard[num_shards_]) {}
 
 size_t MemoryEngine::RecordBytes(std::string_view key, const Record& rec) {
-  return MemoryEntry::BlockBytes(key.size(), rec.value.size(), rec.expires_at_ms != 0) +
-         kMallocOverheadBytes + kSlotBytes;
+  return AllocatedBytes(
+             MemoryEntry::BlockBytes(key.size(), rec.value.size(), rec.expires_at_ms != 0)) +
+         kSlotBytes;
 }
 
 size_t MemoryEngine::EntryBytes(const MemoryEntry& entry) {
-  return entry.block_bytes() + kMallocOverheadBytes + kSlotBytes;
+  return AllocatedBytes(entry.block_bytes()) + kSlotBytes;
 }
 
 MemoryEngine::Shard& MemoryEngine::ShardFor(std::string_view key) const {

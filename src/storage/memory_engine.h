@@ -91,9 +91,10 @@ class MemoryEngine final : public Engine {
 
   // What storing `rec` under `key` counts against Options::max_bytes: the
   // record's heap block (16 bytes, 8 more with an expiry, the key and the
-  // value), the most glibc malloc adds to a block (23 bytes: its 8-byte
-  // header and rounding up to 16), and one hash-set slot at the set's
-  // emptiest (kSlotBytes). At or above what the record really takes.
+  // value) as the allocator rounds it (tcmalloc's size class via nallocx;
+  // under glibc malloc, at most 23 bytes more: its 8-byte header and
+  // rounding up to 16), and one hash-set slot at the set's emptiest
+  // (kSlotBytes). At or above what the record really takes.
   // Thread-safe (pure).
   static size_t RecordBytes(std::string_view key, const Record& rec);
 
