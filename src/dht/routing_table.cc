@@ -91,8 +91,10 @@ void RoutingTable::Remove(const NodeId& id) {
 std::vector<Contact> RoutingTable::Closest(const NodeId& target, size_t n) const {
   std::vector<std::pair<NodeId, const Contact*>> by_distance;
   by_distance.reserve(size_);
-  for (const KBucket& b : buckets_) {
-    for (const Contact& c : b.contacts) by_distance.emplace_back(c.id ^ target, &c);
+  // Random IDs fill the low buckets (index = common prefix length): stop at
+  // the last contact instead of visiting all 160.
+  for (size_t i = 0; i < buckets_.size() && by_distance.size() < size_; ++i) {
+    for (const Contact& c : buckets_[i].contacts) by_distance.emplace_back(c.id ^ target, &c);
   }
   n = std::min(n, by_distance.size());
   // Distances of distinct IDs are distinct, so comparing them alone is a strict order.
@@ -107,7 +109,9 @@ std::vector<Contact> RoutingTable::Closest(const NodeId& target, size_t n) const
 std::vector<Contact> RoutingTable::All() const {
   std::vector<Contact> out;
   out.reserve(size_);
-  for (const KBucket& b : buckets_) out.insert(out.end(), b.contacts.begin(), b.contacts.end());
+  for (size_t i = 0; i < buckets_.size() && out.size() < size_; ++i) {
+    out.insert(out.end(), buckets_[i].contacts.begin(), buckets_[i].contacts.end());
+  }
   return out;
 }
 
