@@ -112,13 +112,14 @@ void Node::Write(const std::string& key, storage::Record rec, std::optional<Cons
 void Node::Get(std::string key, std::optional<Consistency> c, GetCallback done) {
   if (absl::Status s = ValidateKey(key); !s.ok()) return done(s);
   const Consistency consistency = c.value_or(options_.default_consistency);
-  ResolveReplicas(dht::NodeId::FromKey(key), [this, key, consistency, done = std::move(done)](
-                                                 std::vector<dht::Contact> replicas) mutable {
+  const dht::NodeId key_id = dht::NodeId::FromKey(key);
+  ResolveReplicas(key_id, [this, key = std::move(key), consistency,
+                           done = std::move(done)](std::vector<dht::Contact> replicas) mutable {
     const int n = EffectiveReplicas(replicas.size());
     std::erase_if(replicas, [this](const dht::Contact& c) {
       return c.id != options_.self.id && !membership_.IsAlive(c.id);
     });
-    coordinator_.Read(key, replicas, n, consistency,
+    coordinator_.Read(std::move(key), std::move(replicas), n, consistency,
                       [this, done = std::move(done)](absl::StatusOr<replication::ReadResult> r) {
                         if (!r.ok()) return done(r.status());
                         GetReply reply;

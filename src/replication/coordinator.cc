@@ -179,19 +179,47 @@ struct Coordinator::ReadState {
   absl::Status last_error ABSL_GUARDED_BY(mu) =
       absl::UnavailableError("replica is down (no live node to take its place)");
 
-  std::optional<storage::Record> NewestLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    std::optional<storage::Record> newest;
-    for (const Answer& a : answers) {
-      if (a.record && (!newest || newest->version < a.record->version)) newest = a.record;
+  // Index of the answer with the newest record; nullopt if none holds one.
+  std::optional<size_t> NewestIndexLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    std::optional<size_t> newest;
+    for (size_t i = 0; i < answers.size(); ++i) {
+      const Answer& a = answers[i];
+      if (a.record && (!newest || answers[*newest].record->version < a.record->version)) newest = i;
     }
     return newest;
   }
+
+  // A copy of the newest record; with `take`, moved out instead (nothing
+  // reads the answers after that).
+  std::optional<storage::Record> NewestLocked(bool take) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    std::optional<size_t> i = NewestIndexLocked();
+    if (!i) return std::nullopt;
+    if (take) return std::move(answers[*i].record);
+    return answers[*i].record;
+  }
+
+  // Once every replica has answered: the replicas that answered with an older
+  // record or none go into `stale`, and the newest record is returned for
+  // them (nullopt when there is nothing to repair).
+  std::optional<storage::Record> RepairsLocked(std::vector<dht::Contact>& stale) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    std::optional<size_t> newest = NewestIndexLocked();
+    if (!newest) return std::nullopt;
+    const storage::Version& version = answers[*newest].record->version;
+    for (size_t i = 0; i < answers.size(); ++i) {
+      const Answer& a = answers[i];
+      if (a.answered && (!a.record || a.record->version < version)) stale.push_back(replicas[i]);
+    }
+    if (stale.empty()) return std::nullopt;
+    return answers[*newest].record;
+  }
 };
 
-void Coordinator::Read(const std::string& key, const std::vector<dht::Contact>& replicas, int n,
-                       Consistency c, ReadCallback done) {
-  auto state = std::make_shared<ReadState>(key, replicas, n, c, std::move(done));
-  if (replicas.empty()) {
+void Coordinator::Read(std::string key, std::vector<dht::Contact> replicas, int n, Consistency c,
+                       ReadCallback done) {
+  auto state =
+      std::make_shared<ReadState>(std::move(key), std::move(replicas), n, c, std::move(done));
+  if (state->replicas.empty()) {
     ReadCallback cb;
     absl::Status e;
     {
@@ -203,10 +231,12 @@ void Coordinator::Read(const std::string& key, const std::vector<dht::Contact>& 
     cb(e);
     return;
   }
-  for (size_t i = 0; i < replicas.size(); ++i) {
+  for (size_t i = 0; i < state->replicas.size(); ++i) {
     auto on_answer = [this, state, i](absl::StatusOr<std::optional<storage::Record>> r) {
-      std::function<void()> cb;
-      bool all_in = false;
+      ReadCallback done;  // set when this answer decides the read
+      absl::StatusOr<ReadResult> result;
+      std::vector<dht::Contact> stale;
+      std::optional<storage::Record> repair;
       {
         absl::MutexLock l(&state->mu);
         if (r.ok()) {
@@ -218,51 +248,41 @@ void Coordinator::Read(const std::string& key, const std::vector<dht::Contact>& 
           state->last_error = r.status();
         }
         const int total = state->total;
+        // Read repair is decided once every replica has answered, before
+        // the newest record may be moved out for the caller below.
+        const bool all_in = state->responses + state->failures == total;
+        if (all_in) repair = state->RepairsLocked(stale);
         if (!state->answered && state->responses >= state->needed) {
           state->answered = true;
-          cb = [d = std::move(state->done),
-                res = ReadResult{state->NewestLocked(), static_cast<uint32_t>(state->responses)}] {
-            d(res);
-          };
+          done = std::move(state->done);
+          result = ReadResult{state->NewestLocked(/*take=*/all_in),
+                              static_cast<uint32_t>(state->responses)};
         } else if (!state->answered && state->failures > total - state->needed) {
           state->answered = true;
-          cb = [d = std::move(state->done),
-                e = QuorumError("read", state->responses, total, state->needed, state->consistency,
-                                state->last_error)] { d(e); };
+          done = std::move(state->done);
+          result = QuorumError("read", state->responses, total, state->needed, state->consistency,
+                               state->last_error);
         }
-        all_in = state->responses + state->failures == total;
       }
-      if (cb) cb();
-      if (all_in) FinishRead(state);
+      if (done) done(std::move(result));
+      if (repair) Repair(state->key, *repair, stale);
     };
-    if (replicas[i].id == self_) {
-      on_answer(local_->Read(key));
+    if (state->replicas[i].id == self_) {
+      on_answer(local_->Read(state->key));
     } else {
-      transport_->Fetch(replicas[i], key, std::move(on_answer));
+      transport_->Fetch(state->replicas[i], state->key, std::move(on_answer));
     }
   }
 }
 
-void Coordinator::FinishRead(const std::shared_ptr<ReadState>& state) {
-  std::optional<storage::Record> newest;
-  std::vector<dht::Contact> stale;
-  {
-    absl::MutexLock l(&state->mu);
-    newest = state->NewestLocked();
-    if (!newest) return;
-    for (size_t i = 0; i < state->answers.size(); ++i) {
-      const auto& a = state->answers[i];
-      if (a.answered && (!a.record || a.record->version < newest->version)) {
-        stale.push_back(state->replicas[i]);
-      }
-    }
-  }
+void Coordinator::Repair(const std::string& key, const storage::Record& newest,
+                         const std::vector<dht::Contact>& stale) {
   for (const dht::Contact& replica : stale) {
     read_repairs_.fetch_add(1, std::memory_order_relaxed);
     if (replica.id == self_) {
-      OnStorage([this, state, newest] { (void)local_->Apply(state->key, *newest); });
+      OnStorage([this, key, newest] { (void)local_->Apply(key, newest); });
     } else {
-      transport_->Store(replica, state->key, *newest, [](absl::Status) {});
+      transport_->Store(replica, key, newest, [](absl::Status) {});
     }
   }
 }

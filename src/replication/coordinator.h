@@ -70,7 +70,7 @@ class Coordinator {
   // all replicas have answered, those that returned an older record or none
   // are sent the newest one in the background (read repair).
   // REQUIRES: replicas.size() <= n, n >= 1.
-  void Read(const std::string& key, const std::vector<dht::Contact>& replicas, int n, Consistency c,
+  void Read(std::string key, std::vector<dht::Contact> replicas, int n, Consistency c,
             ReadCallback done);
 
   // Repairs started by reads so far (for tests and metrics).
@@ -88,7 +88,9 @@ class Coordinator {
   struct ReadState;
   // Runs `fn` on the storage pool if there is one, else inline.
   void OnStorage(std::function<void()> fn);
-  void FinishRead(const std::shared_ptr<ReadState>& state);
+  // Read repair: writes `newest` to each replica in `stale`.
+  void Repair(const std::string& key, const storage::Record& newest,
+              const std::vector<dht::Contact>& stale);
 
   // Const after construction.
   const dht::NodeId self_;
