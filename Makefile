@@ -70,11 +70,12 @@ clean:
 
 # kvstore beside Redis, etcd and OpenDHT on this machine (docs/benchmarks.md).
 # QUICK=1: a smoke run of a few seconds per point; BENCH_ARGS: more flags of bench/compare.py.
-BENCH_PACKAGES := redis-server redis-tools etcd-server libopendht-dev gnuplot-nox
+BENCH_PACKAGES := redis-server redis-tools etcd-server libopendht-dev gnuplot-nox \
+  libbenchmark-dev
 .PHONY: bench
 bench: deps
 	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(BENCH_PACKAGES)"
-	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null  # finds libopendht
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null  # finds libopendht, libbenchmark
 	@$(MAKE) --no-print-directory build
 	python3 bench/compare.py --bin $(BUILD)/bin $(if $(QUICK),--quick) $(BENCH_ARGS)
 
