@@ -14,8 +14,9 @@ Points (each op is a put phase, then a get phase on the same server):
                --sync=always; 3 nodes, N=3, QUORUM, and its get again at half
                of the peak it just measured (kvbench --rate, open loop)
   dht16        OpenDHT, 16 nodes in one process (bench/opendht/dht_bench),
-               and a 16-node kvstore cluster (kvbench over all 16 nodes);
-               both again with 1 client (latency without queueing)
+               and a 16-node kvstore cluster (kvbench over all 16 nodes, then
+               with --route owner: each request to its key's closest node);
+               all again with 1 client (latency without queueing)
 
 Every server listens on 127.0.0.1 only, keeps its data in one temp dir, and
 is stopped on exit, on failure and on Ctrl-C (and gets SIGTERM from the
@@ -364,12 +365,20 @@ class Bench:
         for clients in loads:
             self.opendht(clients)
         addrs = self.kvstore_cluster("kvstore-16", 16)
-        for clients in loads:
-            suffix, label_suffix = self.dht_names(clients)
-            for op in ("put", "get"):
-                self.kvbench("kvstore-16" + suffix, "kvstore 16 nodes, N=3 QUORUM" + label_suffix,
-                             op, "kvstore", addrs,
-                             ("--consistency", "quorum", "--channels", "1"), clients)
+        # Requests spread over the nodes, then sent to each key's closest
+        # node (--route owner: the client knows the members, as a
+        # token-aware Cassandra driver does), which coordinates from its
+        # own replica.
+        for route, system, route_label in (("any", "kvstore-16", ""),
+                                           ("owner", "kvstore-16-owner", ", --route owner")):
+            for clients in loads:
+                suffix, label_suffix = self.dht_names(clients)
+                for op in ("put", "get"):
+                    self.kvbench(system + suffix,
+                                 "kvstore 16 nodes, N=3 QUORUM" + route_label + label_suffix,
+                                 op, "kvstore", addrs,
+                                 ("--consistency", "quorum", "--channels", "1",
+                                  "--route", route), clients)
         self.servers.stop_all()
 
     def dht_names(self, clients):
@@ -563,14 +572,25 @@ def ratios(results):
     add("OpenDHT 16-node get p50 / kvstore 16-node Get p50, 1 client (unloaded)",
         find(r, "kvstore-16-c1", "get"), find(r, "opendht-16-c1", "get"), "p50_us", 10.0,
         higher_is_better=False)
+    add("OpenDHT 16-node get p50 / kvstore 16-node Get p50, --route owner",
+        find(r, "kvstore-16-owner", "get"), find(r, "opendht-16", "get"), "p50_us", 10.0,
+        higher_is_better=False)
+    add("OpenDHT 16-node get p50 / kvstore 16-node Get p50, --route owner, 1 client",
+        find(r, "kvstore-16-owner-c1", "get"), find(r, "opendht-16-c1", "get"), "p50_us", 10.0,
+        higher_is_better=False)
     add("OpenDHT 16-node put p50 / kvstore 16-node Put p50 (how many times lower)",
         find(r, "kvstore-16", "put"), find(r, "opendht-16", "put"), "p50_us", None,
         higher_is_better=False)
     add("OpenDHT 16-node put p50 / kvstore 16-node Put p50, 1 client (unloaded)",
         find(r, "kvstore-16-c1", "put"), find(r, "opendht-16-c1", "put"), "p50_us", None,
         higher_is_better=False)
+    add("OpenDHT 16-node put p50 / kvstore 16-node Put p50, --route owner",
+        find(r, "kvstore-16-owner", "put"), find(r, "opendht-16", "put"), "p50_us", None,
+        higher_is_better=False)
     add("kvstore 16-node Get / OpenDHT 16-node get, throughput",
         find(r, "kvstore-16", "get"), find(r, "opendht-16", "get"), "ops_per_sec", None)
+    add("kvstore 16-node Get --route owner / OpenDHT 16-node get, throughput",
+        find(r, "kvstore-16-owner", "get"), find(r, "opendht-16", "get"), "ops_per_sec", None)
     return rows
 
 
@@ -701,7 +721,8 @@ SHORT = {"redis": "Redis", "redis-p16": "Redis -P16", "etcd": "etcd fsync",
          "kvstore-rocksdb": "kv 1n rocks sync", "kvstore-3": "kv 3n quorum",
          "kvstore-3-half": "kv 3n half peak",
          "opendht-16": "OpenDHT 16n", "kvstore-16": "kv 16n quorum",
-         "opendht-16-c1": "OpenDHT 16n 1cl", "kvstore-16-c1": "kv 16n 1cl"}
+         "opendht-16-c1": "OpenDHT 16n 1cl", "kvstore-16-c1": "kv 16n 1cl",
+         "kvstore-16-owner": "kv 16n owner", "kvstore-16-owner-c1": "kv 16n owner 1cl"}
 
 
 def plot(report, stem):
@@ -816,7 +837,7 @@ def main():
 
     tmp = tempfile.mkdtemp(prefix="kvstore-bench.")
     bench = Bench(o, tmp)
-    steps = {"redis": 4, "etcd": 4, "kvstore": 10, "dht16": 8 if o.clients != 1 else 4}
+    steps = {"redis": 4, "etcd": 4, "kvstore": 10, "dht16": 12 if o.clients != 1 else 6}
     bench.total_steps = sum(steps[s] for s in only) * o.repeat
 
     # SIGTERM and SIGHUP end the run like Ctrl-C does: through `finally`.

@@ -40,11 +40,14 @@ std::string ConsistencyName(Consistency c) {
   return "default";
 }
 
+std::string RouteName(Route r) { return r == Route::kOwner ? "owner" : "any"; }
+
 ParsedFlags ParseFlags(int argc, const char* const* argv, int cores) {
   Options o;
   o.threads = std::max(1, cores);
   std::vector<std::string> addrs;
-  std::string target = "kvstore", dist = "uniform", consistency, duration, warmup, timeout = "5s";
+  std::string target = "kvstore", dist = "uniform", consistency, duration, warmup, timeout = "5s",
+              route = "any";
 
   CLI::App app{"kvbench: a load generator for kvstore (and etcd's v3 KV API)", "kvbench"};
   app.add_option("--addr", addrs,
@@ -95,6 +98,11 @@ ParsedFlags ParseFlags(int argc, const char* const* argv, int cores) {
                  "each request's due time (open loop); 0 = as fast as --clients allow")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  app.add_option("--route", route,
+                 "any: spread requests over --addr; owner: ask a node for the member list, "
+                 "then send each request to the node closest to its key (its first replica)")
+      ->check(CLI::IsMember({"any", "owner"}))
+      ->capture_default_str();
   app.add_option("--json", o.json_path, "also write the results as JSON to this file");
 
   try {
@@ -107,6 +115,15 @@ ParsedFlags ParseFlags(int argc, const char* const* argv, int cores) {
   o.target = target == "etcd" ? Target::kEtcd : Target::kKvstore;
   if (o.batch > 1 && o.target == Target::kEtcd) {
     return BadFlag("--batch needs --target kvstore: etcd's KV API has no batch of independent ops");
+  }
+  o.route = route == "owner" ? Route::kOwner : Route::kAny;
+  if (o.route == Route::kOwner && o.target == Target::kEtcd) {
+    return BadFlag("--route owner needs --target kvstore: etcd members do not own keys");
+  }
+  if (o.route == Route::kOwner && o.batch > 1) {
+    return BadFlag(
+        "--route owner needs --batch 1: the keys of one batch have different owners, so a "
+        "batch has no single node to go to");
   }
   for (const std::string& a : addrs) {
     for (absl::string_view part : absl::StrSplit(a, ',', absl::SkipEmpty())) {

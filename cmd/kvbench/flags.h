@@ -13,6 +13,8 @@ namespace kv::bench {
 
 enum class Target { kKvstore, kEtcd };
 enum class Consistency { kDefault, kOne, kQuorum, kAll };
+// Where each request goes: spread over --addr, or to the node closest to its key.
+enum class Route { kAny, kOwner };
 
 struct Options {
   Target target = Target::kKvstore;
@@ -34,6 +36,7 @@ struct Options {
   int channels = 4;  // distinct connections per address
   int batch = 1;     // ops per request: > 1 sends kvstore's KV.Batch (the pipelined path)
   double rate = 0;   // ops/s over all clients, sent on a fixed schedule; 0: closed loop
+  Route route = Route::kAny;
   std::string json_path;
 };
 
@@ -52,5 +55,6 @@ ParsedFlags ParseFlags(int argc, const char* const* argv, int cores);
 
 std::string TargetName(Target t);
 std::string ConsistencyName(Consistency c);
+std::string RouteName(Route r);
 
 }  // namespace kv::bench

@@ -42,6 +42,13 @@ TEST(KvbenchFlagsTest, Defaults) {
   EXPECT_EQ(o.target, Target::kKvstore);
   EXPECT_EQ(o.consistency, Consistency::kDefault);
   EXPECT_EQ(o.rate, 0.0);  // closed loop
+  EXPECT_EQ(o.route, Route::kAny);
+}
+
+TEST(KvbenchFlagsTest, RouteOwner) {
+  const ParsedFlags p = Parse({"--route", "owner", "--addr", "a:1"});
+  ASSERT_FALSE(p.exit_now) << p.message;
+  EXPECT_EQ(p.options.route, Route::kOwner);
 }
 
 TEST(KvbenchFlagsTest, RateIsOpsPerSecond) {
@@ -94,6 +101,9 @@ TEST(KvbenchFlagsTest, BadFlagsExitTwoWithOneLine) {
   ExpectBadFlag({"--addr", "nowhere"}, "--addr");
   ExpectBadFlag({"--rate", "-1"}, "--rate");
   ExpectBadFlag({"--rate", "fast"}, "--rate");
+  ExpectBadFlag({"--route", "nearest"}, "--route");
+  ExpectBadFlag({"--route", "owner", "--target", "etcd"}, "--route owner");
+  ExpectBadFlag({"--route", "owner", "--batch", "16"}, "--route owner");
   ExpectBadFlag({"--no-such-flag"}, "no-such-flag");
 }
 

@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
+#include "cmd/kvbench/discover.h"
 #include "cmd/kvbench/flags.h"
 #include "cmd/kvbench/report.h"
 #include "cmd/kvbench/runner.h"
@@ -36,6 +37,7 @@ kv::bench::RunInfo Info(const Options& o) {
   i.timeout_sec = absl::ToDoubleSeconds(o.timeout);
   i.seed = o.seed;
   i.rate = o.rate;
+  i.route = kv::bench::RouteName(o.route);
   return i;
 }
 
@@ -66,18 +68,33 @@ int main(int argc, char** argv) {
   }
   const Options& o = flags.options;
 
+  std::vector<kv::dht::Contact> members;
+  if (o.route == kv::bench::Route::kOwner) {
+    absl::StatusOr<std::vector<kv::dht::Contact>> m =
+        kv::bench::DiscoverMembers(o.addrs, o.timeout);
+    if (!m.ok()) {
+      std::fprintf(stderr, "kvbench: %s\n", std::string(m.status().message()).c_str());
+      return 1;
+    }
+    members = *std::move(m);
+  }
+
   const bool live = isatty(STDERR_FILENO) == 1;
   uint64_t last_done = 0;
   absl::Duration last_at = absl::ZeroDuration();
-  kv::bench::RunResult result = kv::bench::RunLoad(o, [&](const kv::bench::Progress& p) {
+  kv::bench::RunResult result = kv::bench::RunLoad(o, members, [&](const kv::bench::Progress& p) {
     if (live) ShowProgress(p, &last_done, &last_at);
   });
   if (live) std::fprintf(stderr, "\r\033[K");
 
-  std::fprintf(stdout, "kvbench: %s at %s, %d clients, %d threads, %d channels, read ratio %g%s\n",
-               kv::bench::TargetName(o.target).c_str(), absl::StrJoin(o.addrs, ",").c_str(),
-               o.clients, o.threads, o.channels, o.read_ratio,
-               o.rate > 0 ? absl::StrFormat(", rate %g ops/s", o.rate).c_str() : "");
+  std::fprintf(
+      stdout, "kvbench: %s at %s, %d clients, %d threads, %d channels, read ratio %g%s%s\n",
+      kv::bench::TargetName(o.target).c_str(), absl::StrJoin(o.addrs, ",").c_str(), o.clients,
+      o.threads, o.channels, o.read_ratio,
+      o.rate > 0 ? absl::StrFormat(", rate %g ops/s", o.rate).c_str() : "",
+      members.empty()
+          ? ""
+          : absl::StrFormat(", routed to key owners among %d members", members.size()).c_str());
   std::fputs(kv::bench::FormatTable(result).c_str(), stdout);
   int code = kv::bench::Failed(result) ? 1 : 0;
   if (!o.json_path.empty()) {

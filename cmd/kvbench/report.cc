@@ -160,16 +160,17 @@ std::string FormatJson(const RunInfo& info, const RunResult& r) {
   std::string out = "{\n  \"tool\": \"kvbench\",\n";
   absl::StrAppend(&out, "  \"config\": {\"target\": ", JsonString(info.target), ", \"addrs\": [",
                   addrs, "], ");
-  absl::StrAppendFormat(&out,
-                        R"("clients": %d, "threads": %d, "channels": %d, "keys": %d, )"
-                        R"("key_size": %d, "value_size": %d, "read_ratio": %g, "dist": %s, )"
-                        R"("zipf_theta": %g, "consistency": %s, "duration_sec": %g, "ops": %d, )"
-                        R"("warmup_sec": %g, "timeout_sec": %g, "seed": %d, "rate": %.10g},)"
-                        "\n",
-                        info.clients, info.threads, info.channels, info.keys, info.key_size,
-                        info.value_size, info.read_ratio, JsonString(info.dist), info.zipf_theta,
-                        JsonString(info.consistency), info.duration_sec, info.ops, info.warmup_sec,
-                        info.timeout_sec, info.seed, info.rate);
+  absl::StrAppendFormat(
+      &out,
+      R"("clients": %d, "threads": %d, "channels": %d, "keys": %d, )"
+      R"("key_size": %d, "value_size": %d, "read_ratio": %g, "dist": %s, )"
+      R"("zipf_theta": %g, "consistency": %s, "route": %s, "duration_sec": %g, "ops": %d, )"
+      R"("warmup_sec": %g, "timeout_sec": %g, "seed": %d, "rate": %.10g},)"
+      "\n",
+      info.clients, info.threads, info.channels, info.keys, info.key_size, info.value_size,
+      info.read_ratio, JsonString(info.dist), info.zipf_theta, JsonString(info.consistency),
+      JsonString(info.route), info.duration_sec, info.ops, info.warmup_sec, info.timeout_sec,
+      info.seed, info.rate);
   absl::StrAppendFormat(&out, "  \"elapsed_sec\": %.3f,\n", r.elapsed_sec);
   absl::StrAppend(&out, "  \"read\": ", JsonOp(r.read, r.elapsed_sec, true), ",\n");
   absl::StrAppend(&out, "  \"write\": ", JsonOp(r.write, r.elapsed_sec, false), ",\n");

@@ -70,7 +70,8 @@ struct RunInfo {
   double warmup_sec = 0;
   double timeout_sec = 0;
   uint64_t seed = 0;
-  double rate = 0;  // --rate in ops/s; 0 for a closed-loop run
+  double rate = 0;            // --rate in ops/s; 0 for a closed-loop run
+  std::string route = "any";  // --route: "any" or "owner"
 };
 
 // Failed requests above this fraction of all requests fail the run.

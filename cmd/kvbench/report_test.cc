@@ -83,6 +83,7 @@ TEST(KvbenchReportTest, JsonCarriesTheSameFigures) {
   EXPECT_TRUE(Contains(j, R"("addrs": ["127.0.0.1:1", "odd\"name"])")) << j;
   EXPECT_TRUE(Contains(j, R"("clients": 50)")) << j;
   EXPECT_TRUE(Contains(j, R"("dist": "zipf")")) << j;
+  EXPECT_TRUE(Contains(j, R"("consistency": "quorum", "route": "any", )")) << j;
   EXPECT_TRUE(Contains(j, R"("read": {"ops": 1000, "ops_per_sec": 500.0, "errors": 0, )"
                           R"("misses": 250, "latency_us": {"p50": )"))
       << j;

@@ -12,6 +12,7 @@
 #include "cmd/kvbench/schedule.h"
 #include "cmd/kvbench/targets.h"
 #include "cmd/kvbench/workload.h"
+#include "src/client/owner_router.h"
 
 namespace kv::bench {
 
@@ -30,6 +31,19 @@ struct Plan {
   std::atomic<uint64_t> measured_issued{0};  // op-count runs: requests started after warm-up
 };
 
+// --route owner: which connection serves a key. The stubs of member m are
+// stubs[lane * members + m], one per --channels lane.
+template <typename T>
+struct OwnerRoutes {
+  client::OwnerRouter router;
+  std::vector<typename T::Stub*> stubs;
+  size_t members = 0;
+
+  typename T::Stub* For(std::string_view key, size_t lane) const {
+    return stubs[lane * members + router.Pick(key)];
+  }
+};
+
 // Live counts for the progress line: one writer (its worker), any readers.
 struct alignas(64) LiveCounts {
   std::atomic<uint64_t> done{0};
@@ -40,15 +54,23 @@ struct alignas(64) LiveCounts {
 template <typename T>
 class Worker {
  public:
-  // `stubs[i]` serves the worker's i-th call; all are owned by the caller and
-  // outlive the worker.
+  // `stubs[i]` serves the worker's i-th call, unless `routes` is given
+  // (--route owner): then each request of that call goes to its key's owner
+  // over connection lane `lanes[i]`. Stubs and routes are owned by the
+  // caller and outlive the worker.
   // `schedule` paces a --rate run and is unused otherwise.
-  Worker(Plan* plan, std::vector<typename T::Stub*> stubs, uint64_t seed, LiveCounts* live,
-         Schedule schedule)
-      : plan_(plan), rng_(seed), live_(live), schedule_(schedule), calls_(stubs.size()) {
+  Worker(Plan* plan, std::vector<typename T::Stub*> stubs, std::vector<size_t> lanes,
+         const OwnerRoutes<T>* routes, uint64_t seed, LiveCounts* live, Schedule schedule)
+      : plan_(plan),
+        rng_(seed),
+        live_(live),
+        schedule_(schedule),
+        routes_(routes),
+        calls_(stubs.size()) {
     for (size_t i = 0; i < stubs.size(); ++i) {
       Call& c = calls_[i];
       c.stub = stubs[i];
+      c.lane = lanes[i];
       T::InitRead(&c.read_req, plan_->options.consistency, plan_->options.batch);
       T::InitWrite(&c.write_req, plan_->value, plan_->options.consistency, plan_->options.batch);
     }
@@ -80,6 +102,7 @@ class Worker {
  private:
   struct Call {
     typename T::Stub* stub = nullptr;
+    size_t lane = 0;  // --route owner: which of a member's connections this call uses
     bool is_read = false;
     bool measured = false;      // due after warm-up
     Clock::time_point started;  // latency counts from here: the due time in a --rate run
@@ -197,14 +220,25 @@ class Worker {
     }
     if (c->is_read) {
       T::ForEachKey(&c->read_req, next_key);
+      PointAtOwner(c, c->read_req);
       c->read_rpc = T::StartRead(c->stub, &*c->ctx, c->read_req, &cq_);
       c->read_rpc->Finish(&c->read_resp, &c->status, c);
     } else {
       T::ForEachKey(&c->write_req, next_key);
+      PointAtOwner(c, c->write_req);
       c->write_rpc = T::StartWrite(c->stub, &*c->ctx, c->write_req, &cq_);
       c->write_rpc->Finish(&c->write_resp, &c->status, c);
     }
     return true;
+  }
+
+  // --route owner: points `c` at the owner of the request's key. Only
+  // targets with one key per request can be routed (flags.cc refuses the rest).
+  template <typename Req>
+  void PointAtOwner(Call* c, Req& req) {
+    if constexpr (requires { T::MutableKey(&req); }) {
+      if (routes_) c->stub = routes_->For(*T::MutableKey(&req), c->lane);
+    }
   }
 
   // Counts the answer `c` received: every op it carried (one, or --batch).
@@ -239,6 +273,7 @@ class Worker {
   Rng rng_;
   LiveCounts* const live_;
   const Schedule schedule_;
+  const OwnerRoutes<T>* const routes_;  // nullptr unless --route owner
   grpc::CompletionQueue cq_;
   std::vector<Call> calls_;
   OpStats read_;
@@ -250,10 +285,12 @@ class Worker {
   std::optional<Clock::time_point> last_send_;
 };
 
-std::vector<std::shared_ptr<grpc::Channel>> MakeChannels(const Options& o) {
+// Channel i * addrs.size() + a is lane i of address a.
+std::vector<std::shared_ptr<grpc::Channel>> MakeChannels(const Options& o,
+                                                         const std::vector<std::string>& addrs) {
   std::vector<std::shared_ptr<grpc::Channel>> channels;
   for (int i = 0; i < o.channels; ++i) {
-    for (const std::string& addr : o.addrs) {
+    for (const std::string& addr : addrs) {
       grpc::ChannelArguments args;
       // Distinct arguments keep gRPC from sharing one connection among channels.
       args.SetInt("grpc.channel_id", i);
@@ -286,9 +323,26 @@ void SetRateWindow(const Options& o, const Plan& plan, Clock::time_point last_se
 }
 
 template <typename T>
-RunResult Run(const Options& o, const std::function<void(const Progress&)>& on_progress) {
+RunResult Run(const Options& o, const std::vector<dht::Contact>& members,
+              const std::function<void(const Progress&)>& on_progress) {
+  const bool routed = o.route == Route::kOwner;
+  std::vector<std::string> addrs = o.addrs;
+  std::optional<OwnerRoutes<T>> routes;
+  if (routed) {
+    std::vector<dht::NodeId> ids;
+    addrs.clear();
+    for (const dht::Contact& m : members) {
+      ids.push_back(m.id);
+      addrs.push_back(m.address);
+    }
+    routes.emplace(
+        OwnerRoutes<T>{.router = client::OwnerRouter(std::move(ids)), .members = members.size()});
+  }
   std::vector<std::unique_ptr<typename T::Stub>> stubs;
-  for (auto& channel : MakeChannels(o)) stubs.push_back(T::NewStub(channel));
+  for (auto& channel : MakeChannels(o, addrs)) stubs.push_back(T::NewStub(channel));
+  if (routes) {
+    for (const auto& stub : stubs) routes->stubs.push_back(stub.get());
+  }
 
   Plan plan{.options = o,
             .keys = KeyChooser(o.dist, o.keys, o.zipf_theta),
@@ -307,14 +361,17 @@ RunResult Run(const Options& o, const std::function<void(const Progress&)>& on_p
   for (int t = 0; t < o.threads; ++t) {
     const int calls = o.clients / o.threads + (t < o.clients % o.threads ? 1 : 0);
     std::vector<typename T::Stub*> mine;
+    std::vector<size_t> lanes;
     for (int i = 0; i < calls; ++i, ++next_call) {
       mine.push_back(stubs[static_cast<size_t>(next_call) % stubs.size()].get());
+      lanes.push_back(static_cast<size_t>(next_call % o.channels));
     }
     const uint64_t seed = Rng(o.seed + 0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(t)).Next();
     // A --rate schedule counts requests: each carries --batch ops.
     const Schedule schedule(o.rate > 0 ? o.rate / o.batch : 1, o.threads, t);
-    workers.push_back(
-        std::make_unique<Worker<T>>(&plan, std::move(mine), seed, &live[t], schedule));
+    workers.push_back(std::make_unique<Worker<T>>(&plan, std::move(mine), std::move(lanes),
+                                                  routes ? &*routes : nullptr, seed, &live[t],
+                                                  schedule));
   }
 
   absl::Mutex mu;
@@ -363,10 +420,11 @@ RunResult Run(const Options& o, const std::function<void(const Progress&)>& on_p
 
 }  // namespace
 
-RunResult RunLoad(const Options& options, const std::function<void(const Progress&)>& on_progress) {
-  if (options.target == Target::kEtcd) return Run<EtcdTarget>(options, on_progress);
-  if (options.batch > 1) return Run<KvstoreBatchTarget>(options, on_progress);
-  return Run<KvstoreTarget>(options, on_progress);
+RunResult RunLoad(const Options& options, const std::vector<dht::Contact>& members,
+                  const std::function<void(const Progress&)>& on_progress) {
+  if (options.target == Target::kEtcd) return Run<EtcdTarget>(options, members, on_progress);
+  if (options.batch > 1) return Run<KvstoreBatchTarget>(options, members, on_progress);
+  return Run<KvstoreTarget>(options, members, on_progress);
 }
 
 }  // namespace kv::bench

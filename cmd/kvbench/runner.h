@@ -4,10 +4,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "cmd/kvbench/flags.h"
 #include "cmd/kvbench/report.h"
+#include "src/dht/node_id.h"
 
 namespace kv::bench {
 
@@ -24,6 +26,11 @@ struct Progress {
 // ends at most that long after its duration (or op count) is reached.
 // Calls `on_progress` from the calling thread about once a second; it must
 // not block for long. Failed requests are counted, never retried.
-RunResult RunLoad(const Options& options, const std::function<void(const Progress&)>& on_progress);
+// With options.route == kOwner, each request goes to the one of `members`
+// closest to its key (REQUIRES: members not empty, options.batch == 1,
+// options.target == kKvstore); otherwise `members` is unused and requests
+// are spread over options.addrs.
+RunResult RunLoad(const Options& options, const std::vector<dht::Contact>& members,
+                  const std::function<void(const Progress&)>& on_progress);
 
 }  // namespace kv::bench
