@@ -41,6 +41,7 @@ struct Flags {
   std::string heartbeat_interval = "500ms";
   std::string failure_timeout = "3s";
   std::string rpc_timeout = "2s";
+  std::string speculative_read_after = "20ms";
   std::string consistency = "quorum";
   size_t max_key_bytes = 1024;
   size_t max_value_bytes = 1 << 20;
@@ -112,6 +113,10 @@ kv::node::NodeOptions ToOptions(const Flags& f) {
   o.dead_after = DurationFlag("--dead-after", f.dead_after);
   o.anti_entropy_interval = DurationFlag("--anti-entropy-interval", f.anti_entropy_interval);
   o.tombstone_grace = DurationFlag("--tombstone-grace", f.tombstone_grace);
+  o.speculative_read_after =
+      f.speculative_read_after == "off"
+          ? absl::ZeroDuration()
+          : DurationFlag("--speculative-read-after", f.speculative_read_after);
   if (o.anti_entropy_interval <= absl::ZeroDuration()) {
     Die("--anti-entropy-interval must be positive");
   }
@@ -178,6 +183,10 @@ int main(int argc, char** argv) {
                  "mark it down sooner, never before half of this)")
       ->capture_default_str();
   app.add_option("--rpc-timeout", f.rpc_timeout, "deadline of node-to-node calls")
+      ->capture_default_str();
+  app.add_option("--speculative-read-after", f.speculative_read_after,
+                 "a read asks only as many replicas as its consistency needs; if their answers "
+                 "are not all in after this long, it asks one more ('off': never)")
       ->capture_default_str();
   app.add_option("--consistency", f.consistency,
                  "consistency for requests that leave it unset: one, quorum or all")

@@ -33,6 +33,13 @@ Node::Node(NodeOptions options, storage::Engine* engine, replication::PeerTransp
     owned_hints_ = *replication::HintStore::Open({.max_bytes = options_.max_hints_bytes});
     hints_ = owned_hints_.get();
   }
+  if (options_.speculative_read_after > absl::ZeroDuration()) {
+    // A quarter of the delay: a speculative read goes out within 1.25x of
+    // it, and the timer wakes at most every 5 ms at the default 20 ms.
+    read_timer_ = std::make_unique<util::TimerThread>(
+        std::max(absl::Milliseconds(1), options_.speculative_read_after / 4));
+    coordinator_.EnableSpeculativeReads(read_timer_.get(), options_.speculative_read_after);
+  }
   coordinator_.SetReplicaFailedHandler(
       [this](const dht::Contact& replica, const std::string& key, const storage::Record& rec) {
         SendHint(replica, key, rec);

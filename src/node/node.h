@@ -28,6 +28,7 @@
 #include "src/storage/engine.h"
 #include "src/util/clock.h"
 #include "src/util/thread_pool.h"
+#include "src/util/timer.h"
 
 namespace kv::node {
 
@@ -63,6 +64,9 @@ struct NodeOptions {
   std::function<void()> on_left;
   absl::Duration bucket_refresh = absl::Hours(1);  // idle time before a bucket is refreshed
   absl::Duration maintenance_interval = absl::Milliseconds(500);
+  // A read still short of answers this long after it started asks one more
+  // replica (Coordinator::EnableSpeculativeReads); zero turns that off.
+  absl::Duration speculative_read_after = absl::Milliseconds(20);
   // Called from the maintenance thread whenever the routing table's contacts
   // changed, and once more on Stop(), so a data dir can remember them.
   std::function<void(const std::vector<dht::Contact>&)> save_contacts;
@@ -284,6 +288,8 @@ class Node {
   replication::HybridClock hlc_;
   membership::Membership membership_;
   replication::Coordinator coordinator_;
+  // Speculative reads' timer; after coordinator_, so it stops first.
+  std::unique_ptr<util::TimerThread> read_timer_;
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -169,6 +169,7 @@ std::vector<std::pair<std::string, uint64_t>> Node::Stats() const {
       {"purged_expired", v(c.purged_expired)},
       {"purged_tombstones", v(c.purged_tombstones)},
       {"read_repairs", coordinator_.read_repairs()},
+      {"speculative_reads", coordinator_.speculative_reads()},
   };
 }
 

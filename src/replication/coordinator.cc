@@ -1,5 +1,6 @@
 #include "src/replication/coordinator.h"
 
+#include <algorithm>
 #include <memory>
 #include <utility>
 
@@ -165,7 +166,7 @@ struct Coordinator::ReadState {
   };
 
   const std::string key;
-  const std::vector<dht::Contact> replicas;
+  const std::vector<dht::Contact> replicas;  // in the order they are asked
   const int total;  // replicas.size() plus the missing ones, which count as failed
   const int needed;
   const Consistency consistency;
@@ -173,6 +174,8 @@ struct Coordinator::ReadState {
   absl::Mutex mu;
   ReadCallback done ABSL_GUARDED_BY(mu);
   std::vector<Answer> answers ABSL_GUARDED_BY(mu);
+  size_t asked ABSL_GUARDED_BY(mu) = 0;    // replicas[0, asked) were asked
+  size_t pending ABSL_GUARDED_BY(mu) = 0;  // asked and not yet answered
   int responses ABSL_GUARDED_BY(mu) = 0;
   int failures ABSL_GUARDED_BY(mu);
   bool answered ABSL_GUARDED_BY(mu) = false;
@@ -198,7 +201,15 @@ struct Coordinator::ReadState {
     return answers[*i].record;
   }
 
-  // Once every replica has answered: the replicas that answered with an older
+  // The next replica to ask, if any is left and the read is still open
+  // (marked as asked).
+  std::optional<size_t> NextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (answered || asked == replicas.size()) return std::nullopt;
+    ++pending;
+    return asked++;
+  }
+
+  // Once every asked replica has answered: those that answered with an older
   // record or none go into `stale`, and the newest record is returned for
   // them (nullopt when there is nothing to repair).
   std::optional<storage::Record> RepairsLocked(std::vector<dht::Contact>& stale) const
@@ -217,6 +228,9 @@ struct Coordinator::ReadState {
 
 void Coordinator::Read(std::string key, std::vector<dht::Contact> replicas, int n, Consistency c,
                        ReadCallback done) {
+  // This node's copy first: reading it costs no network call.
+  std::stable_partition(replicas.begin(), replicas.end(),
+                        [this](const dht::Contact& r) { return r.id == self_; });
   auto state =
       std::make_shared<ReadState>(std::move(key), std::move(replicas), n, c, std::move(done));
   if (state->replicas.empty()) {
@@ -231,47 +245,82 @@ void Coordinator::Read(std::string key, std::vector<dht::Contact> replicas, int 
     cb(e);
     return;
   }
-  for (size_t i = 0; i < state->replicas.size(); ++i) {
-    auto on_answer = [this, state, i](absl::StatusOr<std::optional<storage::Record>> r) {
-      ReadCallback done;  // set when this answer decides the read
-      absl::StatusOr<ReadResult> result;
-      std::vector<dht::Contact> stale;
-      std::optional<storage::Record> repair;
-      {
-        absl::MutexLock l(&state->mu);
-        if (r.ok()) {
-          state->answers[i].answered = true;
-          state->answers[i].record = *std::move(r);
-          ++state->responses;
-        } else {
-          ++state->failures;
-          state->last_error = r.status();
-        }
-        const int total = state->total;
-        // Read repair is decided once every replica has answered, before
-        // the newest record may be moved out for the caller below.
-        const bool all_in = state->responses + state->failures == total;
-        if (all_in) repair = state->RepairsLocked(stale);
-        if (!state->answered && state->responses >= state->needed) {
-          state->answered = true;
-          done = std::move(state->done);
-          result = ReadResult{state->NewestLocked(/*take=*/all_in),
-                              static_cast<uint32_t>(state->responses)};
-        } else if (!state->answered && state->failures > total - state->needed) {
-          state->answered = true;
-          done = std::move(state->done);
-          result = QuorumError("read", state->responses, total, state->needed, state->consistency,
-                               state->last_error);
-        }
-      }
-      if (done) done(std::move(result));
-      if (repair) Repair(state->key, *repair, stale);
-    };
-    if (state->replicas[i].id == self_) {
-      on_answer(local_->Read(state->key));
-    } else {
-      transport_->Fetch(state->replicas[i], state->key, std::move(on_answer));
+  // Only as many replicas as the consistency needs; Ask adds one for each
+  // that fails, and the timer one more if the answers are late.
+  std::vector<size_t> first;
+  {
+    absl::MutexLock l(&state->mu);
+    while (first.size() < static_cast<size_t>(state->needed)) {
+      std::optional<size_t> i = state->NextLocked();
+      if (!i) break;
+      first.push_back(*i);
     }
+  }
+  for (size_t i : first) Ask(state, i);
+  if (timer_ == nullptr) return;
+  {
+    absl::MutexLock l(&state->mu);
+    if (state->answered || state->asked == state->replicas.size()) return;
+  }
+  timer_->After(speculate_after_, [this, state] {
+    std::optional<size_t> next;
+    {
+      absl::MutexLock l(&state->mu);
+      next = state->NextLocked();
+    }
+    if (next) {
+      speculative_reads_.fetch_add(1, std::memory_order_relaxed);
+      Ask(state, *next);
+    }
+  });
+}
+
+void Coordinator::Ask(const std::shared_ptr<ReadState>& state, size_t i) {
+  auto on_answer = [this, state, i](absl::StatusOr<std::optional<storage::Record>> r) {
+    ReadCallback done;  // set when this answer decides the read
+    absl::StatusOr<ReadResult> result;
+    std::vector<dht::Contact> stale;
+    std::optional<storage::Record> repair;
+    std::optional<size_t> next;  // the replica asked in place of a failed one
+    {
+      absl::MutexLock l(&state->mu);
+      --state->pending;
+      if (r.ok()) {
+        state->answers[i].answered = true;
+        state->answers[i].record = *std::move(r);
+        ++state->responses;
+      } else {
+        ++state->failures;
+        state->last_error = r.status();
+        next = state->NextLocked();
+      }
+      const int total = state->total;
+      // Read repair is decided once every asked replica has answered, before
+      // the newest record may be moved out for the caller below. (With none
+      // pending and none asked in place of a failure, no more will be asked:
+      // the read has its answer, or every replica was asked.)
+      const bool all_in = state->pending == 0;
+      if (all_in) repair = state->RepairsLocked(stale);
+      if (!state->answered && state->responses >= state->needed) {
+        state->answered = true;
+        done = std::move(state->done);
+        result = ReadResult{state->NewestLocked(/*take=*/all_in),
+                            static_cast<uint32_t>(state->responses)};
+      } else if (!state->answered && state->failures > total - state->needed) {
+        state->answered = true;
+        done = std::move(state->done);
+        result = QuorumError("read", state->responses, total, state->needed, state->consistency,
+                             state->last_error);
+      }
+    }
+    if (done) done(std::move(result));
+    if (repair) Repair(state->key, *repair, stale);
+    if (next) Ask(state, *next);
+  };
+  if (state->replicas[i].id == self_) {
+    on_answer(local_->Read(state->key));
+  } else {
+    transport_->Fetch(state->replicas[i], state->key, std::move(on_answer));
   }
 }
 
@@ -288,5 +337,9 @@ void Coordinator::Repair(const std::string& key, const storage::Record& newest,
 }
 
 uint64_t Coordinator::read_repairs() const { return read_repairs_.load(std::memory_order_relaxed); }
+
+uint64_t Coordinator::speculative_reads() const {
+  return speculative_reads_.load(std::memory_order_relaxed);
+}
 
 }  // namespace kv::replication

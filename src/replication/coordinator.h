@@ -11,11 +11,13 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "src/dht/node_id.h"
 #include "src/replication/peer_transport.h"
 #include "src/storage/engine.h"
 #include "src/storage/record.h"
 #include "src/util/thread_pool.h"
+#include "src/util/timer.h"
 
 namespace kv::replication {
 
@@ -65,16 +67,34 @@ class Coordinator {
   void Write(const std::string& key, const storage::Record& rec,
              const std::vector<dht::Contact>& replicas, int n, Consistency c, WriteCallback done);
 
-  // Asks every live replica for `key`; `done` runs once with the newest
-  // record among the first RequiredAcks(c, n) answers, or UNAVAILABLE. When
-  // all replicas have answered, those that returned an older record or none
-  // are sent the newest one in the background (read repair).
+  // Reads `key` from RequiredAcks(c, n) of `replicas` (this node first when
+  // it is one of them, then in the given order), as Cassandra does: each
+  // replica that fails is replaced by the next one not yet asked, and, with
+  // speculative reads enabled, one more is asked if the answers are not all
+  // in after the delay. `done` runs once with the newest record among the
+  // first RequiredAcks(c, n) answers, or UNAVAILABLE when too many replicas
+  // failed. When every asked replica has answered, those that returned an
+  // older record or none are sent the newest one in the background (read
+  // repair); replicas not asked are left to hints and anti-entropy.
   // REQUIRES: replicas.size() <= n, n >= 1.
   void Read(std::string key, std::vector<dht::Contact> replicas, int n, Consistency c,
             ReadCallback done);
 
   // Repairs started by reads so far (for tests and metrics).
   uint64_t read_repairs() const;
+  // Replicas asked because a read's answers were late (for tests and metrics).
+  uint64_t speculative_reads() const;
+
+  // Makes a read that has not heard from enough replicas `after` it started
+  // ask one more (Cassandra's speculative retry): a replica that hangs, or
+  // is cut off and not yet known to be down, then delays reads by `after`
+  // instead of the peer call's deadline. `timer` is not owned and must
+  // outlive the coordinator's operations. Not thread-safe: call before the
+  // first Read.
+  void EnableSpeculativeReads(util::Timer* timer, absl::Duration after) {
+    timer_ = timer;
+    speculate_after_ = after;
+  }
 
   // Called, on any thread, for every peer replica whose Store of a Write
   // failed for a reason a later retry may fix (not RESOURCE_EXHAUSTED or
@@ -86,6 +106,8 @@ class Coordinator {
 
  private:
   struct ReadState;
+  // Asks replica `i` of the read (marked as asked by the caller).
+  void Ask(const std::shared_ptr<ReadState>& state, size_t i);
   // Runs `fn` on the storage pool if there is one, else inline.
   void OnStorage(std::function<void()> fn);
   // Read repair: writes `newest` to each replica in `stale`.
@@ -98,8 +120,11 @@ class Coordinator {
   PeerTransport* const transport_;
   util::ThreadPool* const storage_pool_;
   ReplicaFailedFn replica_failed_;
+  util::Timer* timer_ = nullptr;  // speculative reads: off without a timer
+  absl::Duration speculate_after_;
 
   std::atomic<uint64_t> read_repairs_{0};
+  std::atomic<uint64_t> speculative_reads_{0};
 };
 
 }  // namespace kv::replication

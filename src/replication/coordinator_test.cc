@@ -41,6 +41,11 @@ class FakeTransport final : public PeerTransport {
     }
   }
   size_t pending() const { return queue_.size(); }
+  // Fetches sent to `id` so far.
+  int fetches(const dht::NodeId& id) const {
+    auto it = fetches_.find(id);
+    return it == fetches_.end() ? 0 : it->second;
+  }
 
   void Store(const dht::Contact& to, const std::string& key, const storage::Record& rec,
              StoreCallback done) override {
@@ -50,6 +55,7 @@ class FakeTransport final : public PeerTransport {
     });
   }
   void Fetch(const dht::Contact& to, const std::string& key, FetchCallback done) override {
+    ++fetches_[to.id];
     queue_.push_back([=, this] {
       if (down_.contains(to.id)) return done(absl::UnavailableError("down"));
       done(engine(to.id).Read(key));
@@ -68,7 +74,27 @@ class FakeTransport final : public PeerTransport {
  private:
   absl::flat_hash_map<dht::NodeId, std::unique_ptr<storage::MemoryEngine>> engines_;
   absl::flat_hash_set<dht::NodeId> down_;
+  absl::flat_hash_map<dht::NodeId, int> fetches_;
   std::deque<std::function<void()>> queue_;
+};
+
+// A timer whose closures run when the test says so.
+class FakeTimer final : public util::Timer {
+ public:
+  void After(absl::Duration delay, std::function<void()> fn) override {
+    delays_.push_back(delay);
+    due_.push_back(std::move(fn));
+  }
+  void FireAll() {
+    std::vector<std::function<void()>> due;
+    due.swap(due_);
+    for (auto& fn : due) fn();
+  }
+  const std::vector<absl::Duration>& delays() const { return delays_; }
+
+ private:
+  std::vector<std::function<void()>> due_;
+  std::vector<absl::Duration> delays_;
 };
 
 class CoordinatorTest : public ::testing::Test {
@@ -246,6 +272,77 @@ TEST_F(CoordinatorTest, QuorumReadSeesQuorumWriteWithOneReplicaDown) {
   ASSERT_TRUE(result.has_value() && result->ok());
   ASSERT_TRUE((*result)->record.has_value());
   EXPECT_EQ((*result)->record->value, "v1");
+}
+
+TEST_F(CoordinatorTest, QuorumReadAsksOnlyAQuorumOwnCopyFirst) {
+  ASSERT_TRUE(local_.Apply("k", Value("v", 100)).ok());
+  ASSERT_TRUE(transport_.engine(replicas_[1].id).Apply("k", Value("v", 100)).ok());
+  Coordinator c = Make();
+  std::optional<absl::StatusOr<ReadResult>> result;
+  // This node (replicas_[0]) listed last: it is still read first.
+  c.Read("k", {replicas_[1], replicas_[2], replicas_[0]}, 3, Consistency::kQuorum,
+         [&](absl::StatusOr<ReadResult> r) { result = r; });
+  transport_.Deliver();
+  ASSERT_TRUE(result.has_value() && result->ok()) << result->status();
+  EXPECT_EQ((*result)->responses, 2u);
+  EXPECT_EQ(transport_.fetches(replicas_[1].id), 1);
+  EXPECT_EQ(transport_.fetches(replicas_[2].id), 0) << "two answers make the quorum";
+  EXPECT_EQ(c.read_repairs(), 0u) << "replicas not asked are not repaired";
+}
+
+TEST_F(CoordinatorTest, OneReadOfAReplicaIsLocalOnly) {
+  ASSERT_TRUE(local_.Apply("k", Value("v", 100)).ok());
+  Coordinator c = Make();
+  std::optional<absl::StatusOr<ReadResult>> result;
+  c.Read("k", replicas_, 3, Consistency::kOne, [&](absl::StatusOr<ReadResult> r) { result = r; });
+  ASSERT_TRUE(result.has_value() && result->ok()) << "answered without a network call";
+  EXPECT_EQ((*result)->record->value, "v");
+  EXPECT_EQ(transport_.pending(), 0u);
+}
+
+TEST_F(CoordinatorTest, FailedReplicaIsReplacedByTheNextOne) {
+  ASSERT_TRUE(transport_.engine(replicas_[2].id).Apply("k", Value("new", 200)).ok());
+  transport_.SetDown(replicas_[1].id, true);
+  Coordinator c = Make();
+  std::optional<absl::StatusOr<ReadResult>> result;
+  c.Read("k", replicas_, 3, Consistency::kQuorum,
+         [&](absl::StatusOr<ReadResult> r) { result = r; });
+  transport_.Deliver();
+  ASSERT_TRUE(result.has_value() && result->ok()) << result->status();
+  EXPECT_EQ((*result)->record->value, "new");
+  EXPECT_EQ(transport_.fetches(replicas_[1].id), 1);
+  EXPECT_EQ(transport_.fetches(replicas_[2].id), 1);
+  // The local copy (none) was stale among the replicas that answered.
+  EXPECT_EQ(c.read_repairs(), 1u);
+  transport_.Deliver();
+  EXPECT_EQ((*local_.Read("k"))->value, "new");
+}
+
+TEST_F(CoordinatorTest, LateAnswersMakeTheReadAskOneMoreReplica) {
+  FakeTimer timer;
+  Coordinator c = Make();
+  c.EnableSpeculativeReads(&timer, absl::Milliseconds(20));
+  std::optional<absl::StatusOr<ReadResult>> result;
+  c.Read("k", replicas_, 3, Consistency::kQuorum,
+         [&](absl::StatusOr<ReadResult> r) { result = r; });
+  ASSERT_EQ(timer.delays(), std::vector<absl::Duration>{absl::Milliseconds(20)});
+  EXPECT_EQ(transport_.fetches(replicas_[2].id), 0);
+  timer.FireAll();  // replicas_[1] has not answered yet
+  EXPECT_EQ(transport_.fetches(replicas_[2].id), 1);
+  EXPECT_EQ(c.speculative_reads(), 1u);
+  transport_.Deliver();
+  ASSERT_TRUE(result.has_value() && result->ok()) << result->status();
+  EXPECT_EQ((*result)->responses, 2u);
+
+  // A read answered before its timer fires asks no one else.
+  result.reset();
+  c.Read("k", replicas_, 3, Consistency::kQuorum,
+         [&](absl::StatusOr<ReadResult> r) { result = r; });
+  transport_.Deliver();
+  ASSERT_TRUE(result.has_value() && result->ok());
+  timer.FireAll();
+  EXPECT_EQ(transport_.pending(), 0u);
+  EXPECT_EQ(c.speculative_reads(), 1u);
 }
 
 }  // namespace
