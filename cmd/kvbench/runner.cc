@@ -325,10 +325,9 @@ void SetRateWindow(const Options& o, const Plan& plan, Clock::time_point last_se
 template <typename T>
 RunResult Run(const Options& o, const std::vector<dht::Contact>& members,
               const std::function<void(const Progress&)>& on_progress) {
-  const bool routed = o.route == Route::kOwner;
   std::vector<std::string> addrs = o.addrs;
   std::optional<OwnerRoutes<T>> routes;
-  if (routed) {
+  if (o.route == Route::kOwner) {
     std::vector<dht::NodeId> ids;
     addrs.clear();
     for (const dht::Contact& m : members) {
