@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <map>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -200,6 +201,35 @@ TEST_F(ClusterTest, KilledNodeIsMarkedDownAndEveryKeyStillReadsAtQuorum) {
         << key;
     for (int h : Holders(key)) {
       EXPECT_NE(std::find(expected.begin(), expected.end(), cluster_->id(h)), expected.end());
+    }
+  }
+}
+
+TEST_F(ClusterTest, EachPairOfNodesSharesOneHeartbeatStreamDialedByTheLowerId) {
+  StartCluster({.nodes = 4});
+  // With k = 20 every node watches all three others, so node i accepts
+  // exactly one stream from each node with a lower ID, and dials the rest.
+  auto lower_ids = [&](int i) {
+    uint64_t n = 0;
+    for (int j = 0; j < cluster_->size(); ++j) n += cluster_->id(j) < cluster_->id(i);
+    return n;
+  };
+  for (int i = 0; i < cluster_->size(); ++i) {
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          std::map<std::string, uint64_t> stats = cluster_->Stats(i);
+          auto it = stats.find("heartbeat_streams_in");
+          return it != stats.end() && it->second == lower_ids(i);
+        },
+        absl::Seconds(20)))
+        << "node " << i << " accepts streams from " << cluster_->Stats(i)["heartbeat_streams_in"]
+        << " nodes, not from the " << lower_ids(i) << " with lower IDs";
+  }
+  // One stream per pair still carries beats both ways.
+  for (int i = 0; i < cluster_->size(); ++i) {
+    for (int j = 0; j < cluster_->size(); ++j) {
+      if (i == j) continue;
+      EXPECT_TRUE(cluster_->SeesPeerIn(i, j, v1::ALIVE)) << "node " << i << " on node " << j;
     }
   }
 }

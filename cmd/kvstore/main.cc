@@ -361,7 +361,7 @@ int main(int argc, char** argv) {
   }
   kv::rpc::HeartbeatClient heartbeats(
       {.interval = heartbeat, .failure_timeout = options.failure_timeout, .max_streams = options.k},
-      &node, &transport);
+      &node, &transport, server.heartbeats());
   spdlog::set_default_logger(spdlog::default_logger()->clone(options.self.id.ShortHex()));
   spdlog::info(
       "kvstore node {} listening on {} (advertised as {}), N={}, k={}, storage: {}",

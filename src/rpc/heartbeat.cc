@@ -1,5 +1,7 @@
 #include "src/rpc/heartbeat.h"
 
+#include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "spdlog/spdlog.h"
@@ -28,10 +30,11 @@ struct StreamCounter {
 };
 
 // ---------------------------------------------------------------------------
-// Server side: answers each beat with one of ours (skipping an answer while
-// the previous one is still being written). Only the read chain finishes the
-// stream, so no read is ever started after Finish; shutdown cancels the call,
-// which fails the pending read.
+// Server side: reads the dialer's beats and, on each of this node's ticks,
+// writes one of its own (HeartbeatRegistry::BeatAll; skipped while the
+// previous is still being written). Only the read chain finishes the stream,
+// so no read is ever started after Finish; shutdown cancels the call, which
+// fails the pending read.
 class HeartbeatServerStream final
     : public grpc::ServerBidiReactor<v1::HeartbeatMessage, v1::HeartbeatMessage> {
  public:
@@ -44,6 +47,25 @@ class HeartbeatServerStream final
   // Ends the stream from another thread: the pending read fails and finishes it.
   void Cancel() { ctx_->TryCancel(); }
 
+  // Writes one beat unless the previous is still in flight or the stream is
+  // finishing. Called with the registry's lock held, which keeps OnDone away.
+  void Send(const v1::HeartbeatMessage& beat) {
+    {
+      absl::MutexLock l(&mu_);
+      if (writing_ || finishing_) return;
+      writing_ = true;
+      out_ = beat;
+    }
+    StartWrite(&out_);
+  }
+
+  // The dialer and when its last beat arrived; no dialer before the first beat.
+  std::optional<std::pair<dht::NodeId, absl::Time>> LastHeard() {
+    absl::MutexLock l(&mu_);
+    if (!dialer_) return std::nullopt;
+    return std::make_pair(*dialer_, last_heard_);
+  }
+
   void OnReadDone(bool ok) override {
     if (!ok) return FinishWhenIdle(grpc::Status::OK);
     absl::StatusOr<dht::Contact> from = FromProto(in_.from());
@@ -52,16 +74,11 @@ class HeartbeatServerStream final
           "heartbeat sender is invalid: " + std::string(from.status().message()))));
     }
     node_->HandleHeartbeat(*from);
-    bool write = false;
     {
       absl::MutexLock l(&mu_);
-      if (!writing_) {
-        writing_ = true;
-        write = true;
-        out_ = Beat(node_->self(), in_.sequence());
-      }
+      dialer_ = from->id;
+      last_heard_ = absl::Now();
     }
-    if (write) StartWrite(&out_);
     StartRead(&in_);
   }
 
@@ -96,12 +113,14 @@ class HeartbeatServerStream final
   grpc::CallbackServerContext* const ctx_;
   node::Node* const node_;
   HeartbeatRegistry* const registry_;
-  v1::HeartbeatMessage in_;
-  v1::HeartbeatMessage out_;
+  v1::HeartbeatMessage in_;   // the read chain's only
+  v1::HeartbeatMessage out_;  // set under mu_ while no write is in flight
 
   absl::Mutex mu_;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<dht::NodeId> dialer_ ABSL_GUARDED_BY(mu_);
+  absl::Time last_heard_ ABSL_GUARDED_BY(mu_);
   grpc::Status final_status_;
 };
 
@@ -122,6 +141,24 @@ void HeartbeatRegistry::CloseAll() {
   absl::MutexLock l(&mu_);
   closed_ = true;
   for (HeartbeatServerStream* s : open_) s->Cancel();
+}
+
+void HeartbeatRegistry::BeatAll(const v1::HeartbeatMessage& beat) {
+  absl::MutexLock l(&mu_);
+  if (closed_) return;
+  for (HeartbeatServerStream* s : open_) s->Send(beat);
+}
+
+absl::flat_hash_map<dht::NodeId, absl::Time> HeartbeatRegistry::LastHeard() {
+  absl::flat_hash_map<dht::NodeId, absl::Time> heard;
+  absl::MutexLock l(&mu_);
+  for (HeartbeatServerStream* s : open_) {
+    if (auto h = s->LastHeard()) {
+      absl::Time& t = heard[h->first];
+      t = std::max(t, h->second);
+    }
+  }
+  return heard;
 }
 
 void HeartbeatRegistry::Remove(HeartbeatServerStream* s) {
@@ -239,10 +276,12 @@ class HeartbeatClientStream final
   absl::Time last_heard_ ABSL_GUARDED_BY(mu_);
 };
 
-HeartbeatClient::HeartbeatClient(Options options, node::Node* node, GrpcPeerTransport* transport)
+HeartbeatClient::HeartbeatClient(Options options, node::Node* node, GrpcPeerTransport* transport,
+                                 HeartbeatRegistry* incoming)
     : options_(options),
       node_(node),
       transport_(transport),
+      incoming_(incoming),
       counter_(std::make_shared<StreamCounter>()) {}
 
 HeartbeatClient::~HeartbeatClient() { Stop(); }
@@ -263,8 +302,12 @@ void HeartbeatClient::Loop() {
 
 void HeartbeatClient::Tick(uint64_t sequence) {
   std::vector<dht::Contact> targets = node_->membership().HeartbeatTargets(options_.max_streams);
+  const dht::NodeId self = node_->self().id;
   const v1::HeartbeatMessage beat = Beat(node_->self(), sequence);
   const absl::Time now = absl::Now();
+  // A stream silent for two failure timeouts counts as gone, either way.
+  const absl::Duration silence = 2 * options_.failure_timeout;
+  const absl::flat_hash_map<dht::NodeId, absl::Time> dialed_us = incoming_->LastHeard();
   absl::MutexLock l(&mu_);
   if (stopping_) return;
   absl::flat_hash_map<dht::NodeId, std::shared_ptr<HeartbeatClientStream>> next;
@@ -272,8 +315,15 @@ void HeartbeatClient::Tick(uint64_t sequence) {
     std::shared_ptr<HeartbeatClientStream> s;
     if (auto it = streams_.find(peer.id); it != streams_.end()) s = std::move(it->second);
     streams_.erase(peer.id);
-    // A stream that ended, or went silent for two failure timeouts, is redialled.
-    if (s && (s->done() || now - s->last_heard() > 2 * options_.failure_timeout)) {
+    // The pair's stream is the lower ID's to dial; ours, when we dialed too
+    // (both started at once), is closed.
+    if (auto it = dialed_us.find(peer.id);
+        peer.id < self && it != dialed_us.end() && now - it->second <= silence) {
+      if (s) s->Close();
+      continue;
+    }
+    // A stream that ended, or went silent, is redialled.
+    if (s && (s->done() || now - s->last_heard() > silence)) {
       s->Close();
       s.reset();
     }
@@ -290,6 +340,7 @@ void HeartbeatClient::Tick(uint64_t sequence) {
   }
   for (auto& [id, s] : streams_) s->Close();  // no longer a neighbour
   streams_ = std::move(next);
+  incoming_->BeatAll(beat);
 }
 
 void HeartbeatClient::Stop() {

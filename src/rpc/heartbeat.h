@@ -1,7 +1,8 @@
-// Heartbeat streams: each node keeps one bidirectional stream open to each of
-// its nearest routing-table neighbours, writes a beat every interval and
-// answers every beat it receives. Every beat received feeds the failure
-// detector (node::Node::HandleHeartbeat).
+// Heartbeat streams: each node watches its nearest routing-table neighbours
+// over bidirectional streams, one per pair of nodes where both watch each
+// other: the node with the lower ID dials, and both ends write a beat on it
+// every interval. Every beat received feeds the failure detector
+// (node::Node::HandleHeartbeat).
 #pragma once
 
 #include <cstdint>
@@ -30,6 +31,10 @@ class HeartbeatRegistry {
       grpc::CallbackServerContext* ctx, node::Node* node);
   // Cancels every open stream; new streams are cancelled as they arrive.
   void CloseAll();
+  // Writes `beat` on every open stream (skipping those still writing the last).
+  void BeatAll(const kvstore::v1::HeartbeatMessage& beat);
+  // For each node that streams to this one: when its latest beat arrived.
+  absl::flat_hash_map<dht::NodeId, absl::Time> LastHeard();
 
  private:
   friend class HeartbeatServerStream;
@@ -44,7 +49,10 @@ class HeartbeatClientStream;
 struct StreamCounter;
 
 // The client side: a thread that every `interval` opens missing streams,
-// writes a beat on each open one, and restarts streams that went silent.
+// writes a beat on each stream, the ones it dialed and the ones it accepted
+// (`incoming`), and restarts streams that went silent. It does not dial a
+// neighbour with a lower ID whose own stream to this node is beating: the
+// pair shares that one.
 class HeartbeatClient {
  public:
   struct Options {
@@ -52,8 +60,9 @@ class HeartbeatClient {
     absl::Duration failure_timeout = absl::Seconds(3);
     size_t max_streams = 20;  // nearest neighbours to watch
   };
-  // `node` and `transport` are not owned and must outlive Stop().
-  HeartbeatClient(Options options, node::Node* node, GrpcPeerTransport* transport);
+  // `node`, `transport` and `incoming` are not owned and must outlive Stop().
+  HeartbeatClient(Options options, node::Node* node, GrpcPeerTransport* transport,
+                  HeartbeatRegistry* incoming);
   ~HeartbeatClient();
 
   void Start();
@@ -68,6 +77,7 @@ class HeartbeatClient {
   const Options options_;
   node::Node* const node_;
   GrpcPeerTransport* const transport_;
+  HeartbeatRegistry* const incoming_;
   const std::shared_ptr<StreamCounter> counter_;
 
   absl::Mutex mu_;

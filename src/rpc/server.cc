@@ -12,7 +12,7 @@ Server::Server(node::Node* node, std::string listen_address, int max_message_byt
     : listen_address_(std::move(listen_address)),
       max_message_bytes_(max_message_bytes),
       kv_(node, &heartbeats_),
-      admin_(node),
+      admin_(node, &heartbeats_),
       peer_(node) {}
 
 Server::~Server() {

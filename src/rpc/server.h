@@ -27,6 +27,9 @@ class Server {
   // waits up to `grace` for in-flight calls, then cancels the rest.
   void Shutdown(absl::Duration grace);
 
+  // The heartbeat streams other nodes opened to this one.
+  HeartbeatRegistry* heartbeats() { return &heartbeats_; }
+
  private:
   const std::string listen_address_;
   const int max_message_bytes_;

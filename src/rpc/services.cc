@@ -378,6 +378,7 @@ ServerUnaryReactor* AdminService::Stats(CallbackServerContext* ctx, const v1::St
                                         v1::StatsResponse* resp) {
   ToProto(node_->self(), resp->mutable_self());
   for (const auto& [name, value] : node_->Stats()) (*resp->mutable_counters())[name] = value;
+  (*resp->mutable_counters())["heartbeat_streams_in"] = heartbeats_->LastHeard().size();
   return FinishNow(ctx, absl::OkStatus());
 }
 

@@ -46,7 +46,9 @@ class KvService final : public kvstore::v1::KV::CallbackService {
 
 class AdminService final : public kvstore::v1::Admin::CallbackService {
  public:
-  explicit AdminService(node::Node* node) : node_(node) {}
+  // `node` and `heartbeats` are not owned and must outlive the server.
+  AdminService(node::Node* node, HeartbeatRegistry* heartbeats)
+      : node_(node), heartbeats_(heartbeats) {}
 
   grpc::ServerUnaryReactor* Peers(grpc::CallbackServerContext* ctx,
                                   const kvstore::v1::PeersRequest* req,
@@ -68,6 +70,7 @@ class AdminService final : public kvstore::v1::Admin::CallbackService {
 
  private:
   node::Node* const node_;
+  HeartbeatRegistry* const heartbeats_;
 };
 
 class PeerService final : public kvstore::v1::Peer::CallbackService {
