@@ -19,7 +19,8 @@ namespace kv::testing {
 // Polls `cond` until it holds or `timeout` passes; true if it held.
 bool WaitFor(const std::function<bool()>& cond, absl::Duration timeout);
 
-// A TCP port on 127.0.0.1 that was free a moment ago.
+// A TCP port on 127.0.0.1 that was free a moment ago, never the same twice
+// in one test process.
 int FreePort();
 
 // Runs `binary args...`, output to `log`; waits for it and returns the exit
