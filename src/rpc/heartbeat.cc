@@ -308,6 +308,7 @@ void HeartbeatClient::Tick(uint64_t sequence) {
   // A stream silent for two failure timeouts counts as gone, either way.
   const absl::Duration silence = 2 * options_.failure_timeout;
   const absl::flat_hash_map<dht::NodeId, absl::Time> dialed_us = incoming_->LastHeard();
+  incoming_->BeatAll(beat);
   absl::MutexLock l(&mu_);
   if (stopping_) return;
   absl::flat_hash_map<dht::NodeId, std::shared_ptr<HeartbeatClientStream>> next;
@@ -340,7 +341,6 @@ void HeartbeatClient::Tick(uint64_t sequence) {
   }
   for (auto& [id, s] : streams_) s->Close();  // no longer a neighbour
   streams_ = std::move(next);
-  incoming_->BeatAll(beat);
 }
 
 void HeartbeatClient::Stop() {
