@@ -23,7 +23,7 @@ v1::HeartbeatMessage Beat(const dht::Contact& self, uint64_t sequence) {
 
 }  // namespace
 
-// Counts client streams that have not reached OnDone, so Stop() can wait.
+// Counts client streams that have not finished OnDone, so Stop() can wait.
 struct StreamCounter {
   absl::Mutex mu;
   int live ABSL_GUARDED_BY(mu) = 0;
@@ -238,12 +238,13 @@ class HeartbeatClientStream final
       absl::MutexLock l(&mu_);
       done_ = true;
     }
-    {
-      absl::MutexLock l(&counter_->mu);
-      --counter_->live;
-    }
-    // May destroy this object: nothing may follow.
-    self_ref_.reset();
+    // Destroying this object may destroy its context and with it the last
+    // reference to the channel, so it happens before Stop() may return (see
+    // GrpcPeerTransport::Call).
+    std::shared_ptr<StreamCounter> counter = counter_;
+    self_ref_.reset();  // may destroy this object: no member may be used below
+    absl::MutexLock l(&counter->mu);
+    --counter->live;
   }
 
  private:

@@ -139,7 +139,16 @@ void GrpcPeerTransport::Call(Req req, Start start, Finish finish,
   state->ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout.value_or(options_.rpc_timeout)));
   start(&state->ctx, &state->req, &state->resp,
         [this, state, finish = std::move(finish)](grpc::Status s) mutable {
-          finish(FromGrpc(s), std::move(state->resp));
+          {
+            // The call lets go of all it holds before Leave(), so that once
+            // Shutdown() returns no ClientContext keeps a channel alive: a
+            // channel that outlives the transport and the server, and is
+            // destroyed on gRPC's callback thread, frees that thread's
+            // completion queue under it (a double free in gRPC 1.51).
+            std::shared_ptr<State> call = std::move(state);
+            Finish done = std::move(finish);
+            done(FromGrpc(s), std::move(call->resp));
+          }
           gate_.Leave();
         });
 }

@@ -321,6 +321,22 @@ TEST(GrpcPeerTransportTest, PeerWithoutFetchBatchGetsOneFetchPerCall) {
   t.Shutdown();
 }
 
+// gRPC 1.51 frees its shared callback queue when the last channel or server
+// using it goes, and doing that on one of the queue's own threads is a double
+// free. So a call must let go of everything (its ClientContext holds the
+// channel) before Shutdown() may return, never on that thread afterwards.
+TEST(GrpcPeerTransportTest, ShutdownReturnsOnlyOnceNoCallHoldsItsChannel) {
+  Server server(/*batch=*/false);
+  for (int round = 0; round < 20; ++round) {
+    GrpcPeerTransport t(TransportOptions(/*window=*/0));
+    const long idle = t.Channel(server.contact().address).use_count();
+    std::vector<std::string> keys = FetchKeys(30);
+    ExpectFetched(keys, FetchAll(t, server.contact(), keys));
+    t.Shutdown();
+    ASSERT_EQ(t.Channel(server.contact().address).use_count(), idle) << "round " << round;
+  }
+}
+
 TEST(GrpcPeerTransportTest, StoresAfterShutdownFailAtOnce) {
   Server server(/*batch=*/true);
   GrpcPeerTransport t(TransportOptions(/*window=*/1));
