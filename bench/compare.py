@@ -15,8 +15,9 @@ Points (each op is a put phase, then a get phase on the same server):
                of the peak it just measured (kvbench --rate, open loop)
   dht16        OpenDHT, 16 nodes in one process (bench/opendht/dht_bench),
                and a 16-node kvstore cluster (kvbench over all 16 nodes, then
-               with --route owner: each request to its key's closest node);
-               all again with 1 client (latency without queueing)
+               with --route owner: each request to its key's closest node;
+               then gets at ONE, which end at the first answer as OpenDHT's
+               do); all again with 1 client (latency without queueing)
 
 Every server listens on 127.0.0.1 only, keeps its data in one temp dir, and
 is stopped on exit, on failure and on Ctrl-C (and gets SIGTERM from the
@@ -379,6 +380,17 @@ class Bench:
                                  op, "kvstore", addrs,
                                  ("--consistency", "quorum", "--channels", "1",
                                   "--route", route), clients)
+        # Like for like: an OpenDHT get ends at the first value any node
+        # returns, with no quorum behind it; kvstore's equivalent is a read at
+        # ONE, which the key's closest node answers from its own replica. Gets
+        # only: they read the keys the QUORUM put phases above wrote.
+        for clients in loads:
+            suffix, label_suffix = self.dht_names(clients)
+            self.kvbench("kvstore-16-owner-one" + suffix,
+                         "kvstore 16 nodes, N=3 ONE, --route owner" + label_suffix, "get",
+                         "kvstore", addrs,
+                         ("--consistency", "one", "--channels", "1", "--route", "owner"),
+                         clients)
         self.servers.stop_all()
 
     def dht_names(self, clients):
@@ -572,6 +584,9 @@ def ratios(results):
             ("get", "kvstore-16-c1", "opendht-16-c1", ", 1 client (unloaded)", 10.0),
             ("get", "kvstore-16-owner", "opendht-16", ", --route owner", 10.0),
             ("get", "kvstore-16-owner-c1", "opendht-16-c1", ", --route owner, 1 client", 10.0),
+            ("get", "kvstore-16-owner-one", "opendht-16", " at ONE, --route owner", 10.0),
+            ("get", "kvstore-16-owner-one-c1", "opendht-16-c1", " at ONE, --route owner, 1 client",
+             10.0),
             ("put", "kvstore-16", "opendht-16", " (how many times lower)", None),
             ("put", "kvstore-16-c1", "opendht-16-c1", ", 1 client (unloaded)", None),
             ("put", "kvstore-16-owner", "opendht-16", ", --route owner", None)):
@@ -712,7 +727,9 @@ SHORT = {"redis": "Redis", "redis-p16": "Redis -P16", "etcd": "etcd fsync",
          "kvstore-3-half": "kv 3n half peak", "kvstore-3-b16": "kv 3n quorum b16",
          "opendht-16": "OpenDHT 16n", "kvstore-16": "kv 16n quorum",
          "opendht-16-c1": "OpenDHT 16n 1cl", "kvstore-16-c1": "kv 16n 1cl",
-         "kvstore-16-owner": "kv 16n owner", "kvstore-16-owner-c1": "kv 16n owner 1cl"}
+         "kvstore-16-owner": "kv 16n owner", "kvstore-16-owner-c1": "kv 16n owner 1cl",
+         "kvstore-16-owner-one": "kv 16n ONE",
+         "kvstore-16-owner-one-c1": "kv 16n ONE 1cl"}
 
 
 def plot(report, stem):
@@ -827,7 +844,7 @@ def main():
 
     tmp = tempfile.mkdtemp(prefix="kvstore-bench.")
     bench = Bench(o, tmp)
-    steps = {"redis": 4, "etcd": 4, "kvstore": 10, "dht16": 12 if o.clients != 1 else 6}
+    steps = {"redis": 4, "etcd": 4, "kvstore": 10, "dht16": 14 if o.clients != 1 else 7}
     bench.total_steps = sum(steps[s] for s in only) * o.repeat
 
     # SIGTERM and SIGHUP end the run like Ctrl-C does: through `finally`.
