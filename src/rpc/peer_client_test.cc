@@ -321,10 +321,8 @@ TEST(GrpcPeerTransportTest, PeerWithoutFetchBatchGetsOneFetchPerCall) {
   t.Shutdown();
 }
 
-// gRPC 1.51 frees its shared callback queue when the last channel or server
-// using it goes, and doing that on one of the queue's own threads is a double
-// free. So a call must let go of everything (its ClientContext holds the
-// channel) before Shutdown() may return, never on that thread afterwards.
+// Once Shutdown() returns, no call may still hold its channel (why: the
+// comment in GrpcPeerTransport::Call).
 TEST(GrpcPeerTransportTest, ShutdownReturnsOnlyOnceNoCallHoldsItsChannel) {
   Server server(/*batch=*/false);
   for (int round = 0; round < 20; ++round) {
