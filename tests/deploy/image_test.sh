@@ -16,7 +16,11 @@ PREFIX=kvstore-image-test
 BASE=${BASE_PORT:-57051}
 
 rc=0; deploy/docker/podman-setup.sh >/dev/null || rc=$?
-if [ "$rc" = 77 ]; then echo "image-test: SKIP: podman cannot run on this machine (see above)"; exit 0; fi
+if [ "$rc" = 77 ]; then
+  echo "image-test: SKIPPED: podman cannot run on this machine (see above)" >&2
+  [ -z "${IMAGE_REQUIRED:-}" ] || { echo "image-test: FAIL: IMAGE_REQUIRED is set" >&2; exit 1; }
+  exit 0
+fi
 [ "$rc" = 0 ] || exit "$rc"
 if ! $P image exists "$IMAGE"; then
   echo "image-test: $IMAGE is missing; run 'make image' first" >&2; exit 1
@@ -43,7 +47,8 @@ kvctl() {  # kvctl NODE ARGS...: the image's kvctl, run inside container NODE
 }
 run_node() {  # run_node N EXTRA_FLAGS...
   n=$1; shift
-  $P run -d --name "$PREFIX-$n" --network=host -v "$PREFIX-data-$n:/data" "$IMAGE" \
+  $P run -d --name "$PREFIX-$n" --network=host -v "$PREFIX-data-$n:/data" \
+    -e KVSTORE_HEALTH_ADDR="127.0.0.1:$((BASE + n - 1))" "$IMAGE" \
     --addr="127.0.0.1:$((BASE + n - 1))" --data-dir=/data --failure-timeout=2s "$@" >/dev/null
 }
 wait_for() {  # wait_for SECONDS WHAT COMMAND...
@@ -63,12 +68,27 @@ version=$($P run --rm --network=none "$IMAGE" --version) || fail "kvstore --vers
 echo "image-test: $IMAGE: $version"
 [ "$($P run --rm --network=none --entrypoint id "$IMAGE" -u)" = 10001 ] ||
   fail "image does not run as uid 10001"
+# The image describes itself: OCI labels and a health check (docker format).
+label() { $P image inspect --format "{{ index .Labels \"org.opencontainers.image.$1\" }}" "$IMAGE"; }
+[ "$(label title)" = kvstore ] || fail "label org.opencontainers.image.title is '$(label title)'"
+[ -n "$(label version)" ] && [ -n "$(label revision)" ] || fail "version or revision label missing"
+echo "image-test: labels: version $(label version), revision $(label revision), created $(label created)"
+$P image inspect --format '{{ .Config.Healthcheck.Test }}' "$IMAGE" | grep -q 'kvctl' ||
+  fail "the image has no HEALTHCHECK (built without --format docker?)"
+apt_left=$($P run --rm --network=none --entrypoint sh "$IMAGE" -c \
+  'ls /var/lib/apt/lists /var/cache/apt 2>/dev/null | grep -v -e "^/" -e "^$" -e "^partial$" -e "^lock$" -e "^archives$" || true')
+[ -z "$apt_left" ] || fail "apt caches left in the image: $apt_left"
+
 run_node 1
 run_node 2 --peer="127.0.0.1:$BASE"
 run_node 3 --discover="dns:localhost:$BASE"
 for n in 1 2 3; do wait_for 30 "node $n to answer ping" kvctl "$n" ping; done
 for n in 1 2 3; do wait_for 30 "node $n to see 2 peers" peers_seen "$n" 2; done
 echo "image-test: 3 containers joined"
+for n in 1 2 3; do
+  wait_for 30 "container $n to report healthy" $P healthcheck run "$PREFIX-$n"
+done
+echo "image-test: all three health checks pass"
 kvctl 2 peers
 
 kvctl 1 --consistency all put greeting "hello from container 1" >/dev/null || fail "put via node 1"
