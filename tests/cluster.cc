@@ -164,8 +164,7 @@ Cluster::Cluster(Options options) : options_(std::move(options)) {
   }
   ids_.resize(options_.nodes);
   for (int i = 0; i < options_.nodes; ++i) {
-    nodes_.push_back(std::make_unique<NodeProcess>(KVSTORE_BIN, NodeArgs(i, /*join=*/i > 0),
-                                                   absl::StrCat(log_dir_, "/node", i, ".log")));
+    nodes_.push_back(MakeProcess(i, /*join=*/i > 0));
     // Short reconnect backoff: the first pings race the node's start-up.
     grpc::ChannelArguments channel_args;
     channel_args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
@@ -196,9 +195,21 @@ std::vector<std::string> Cluster::NodeArgs(int i, bool join) const {
   return args;
 }
 
+std::unique_ptr<NodeProcess> Cluster::MakeProcess(int i, bool join) const {
+  const std::string log = absl::StrCat(log_dir_, "/node", i, ".log");
+  auto env = options_.env.find(i);
+  if (env == options_.env.end()) {
+    return std::make_unique<NodeProcess>(KVSTORE_BIN, NodeArgs(i, join), log);
+  }
+  std::vector<std::string> args = env->second;
+  args.push_back(KVSTORE_BIN);
+  for (std::string& a : NodeArgs(i, join)) args.push_back(std::move(a));
+  return std::make_unique<NodeProcess>("/usr/bin/env", std::move(args), log);
+}
+
 bool Cluster::Restart(int i, bool join, absl::Duration timeout) {
   nodes_[i]->Signal(SIGKILL);
-  nodes_[i] = std::make_unique<NodeProcess>(KVSTORE_BIN, NodeArgs(i, join), nodes_[i]->log_path());
+  nodes_[i] = MakeProcess(i, join);
   nodes_[i]->Start();
   return WaitReady(i, timeout);
 }

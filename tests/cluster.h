@@ -69,6 +69,9 @@ class Cluster {
     // Give node i the same --node-id on every start (SHA-1 of "node-<i>"),
     // so a memory node keeps its identity across Restart.
     bool stable_ids = false;
+    // Environment variables ("NAME=value") for node i's process, which then
+    // runs through /usr/bin/env (e.g. libfaketime for a skewed clock).
+    std::map<int, std::vector<std::string>> env;
   };
   explicit Cluster(Options options);
   ~Cluster();
@@ -123,6 +126,9 @@ class Cluster {
  private:
   bool WaitReady(int i, absl::Duration timeout);
   std::vector<std::string> NodeArgs(int i, bool join) const;
+  // Node i's process, not started: kvstore with NodeArgs, through env when
+  // Options::env names it.
+  std::unique_ptr<NodeProcess> MakeProcess(int i, bool join) const;
 
   const Options options_;
   std::string log_dir_;

@@ -3,7 +3,9 @@
 #include <signal.h>
 
 #include <atomic>
+#include <filesystem>
 #include <random>
+#include <string>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -161,8 +163,10 @@ TEST_F(DurabilityTest, ClusterKilledWholeRestartsWithoutPeerAndKeepsQuorumWrites
 }
 
 TEST_F(DurabilityTest, SnapshotStartsANodeWithTheSameData) {
-  cluster_ =
-      std::make_unique<Cluster>(Cluster::Options{.nodes = 1, .replicas = 1, .durable = true});
+  char tmpl[] = "/tmp/kvtest-snap.XXXXXX";
+  const std::string base = mkdtemp(tmpl);
+  cluster_ = std::make_unique<Cluster>(Cluster::Options{
+      .nodes = 1, .replicas = 1, .extra_args = {"--backup-dir=" + base}, .durable = true});
   ASSERT_TRUE(cluster_->Start());
   const std::string addr = "--addr=" + cluster_->address(0);
   // Keys written through gRPC, and a few through kvctl.
@@ -181,13 +185,12 @@ TEST_F(DurabilityTest, SnapshotStartsANodeWithTheSameData) {
     auto ctx = Context();
     ASSERT_TRUE(cluster_->kv(0).Put(ctx.get(), req, &resp).ok()) << key;
   }
-  char tmpl[] = "/tmp/kvtest-snap.XXXXXX";
-  const std::string base = mkdtemp(tmpl);
   const std::string snap = base + "/snap";
-  CommandResult r = RunCommand(KVCTL_BIN, {addr, "snapshot", snap});
+  CommandResult r = RunCommand(KVCTL_BIN, {addr, "snapshot", "snap"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find(snap), std::string::npos) << r.output;
   // An existing directory is refused, not overwritten.
-  r = RunCommand(KVCTL_BIN, {addr, "snapshot", snap});
+  r = RunCommand(KVCTL_BIN, {addr, "snapshot", "snap"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("FAILED_PRECONDITION"), std::string::npos) << r.output;
 
@@ -226,9 +229,44 @@ TEST_F(DurabilityTest, SnapshotOfAMemoryNodeIsRefused) {
   cluster_ = std::make_unique<Cluster>(Cluster::Options{.nodes = 1, .replicas = 1});
   ASSERT_TRUE(cluster_->Start());
   CommandResult r =
-      RunCommand(KVCTL_BIN, {"--addr=" + cluster_->address(0), "snapshot", "/tmp/never-made"});
+      RunCommand(KVCTL_BIN, {"--addr=" + cluster_->address(0), "snapshot", "never-made"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("--data-dir"), std::string::npos) << r.output;
+}
+
+// Before --backup-dir, a caller chose any path on the node's filesystem, and
+// a checkpoint that failed there latched the write error: every write was
+// refused until a restart.
+TEST_F(DurabilityTest, SnapshotNamesStayInTheBackupDirAndFailuresLeaveWritesWorking) {
+  char tmpl[] = "/tmp/kvtest-backup.XXXXXX";
+  const std::string base = mkdtemp(tmpl);
+  const std::string backups = base + "/backups";
+  cluster_ = std::make_unique<Cluster>(Cluster::Options{
+      .nodes = 1, .replicas = 1, .extra_args = {"--backup-dir=" + backups}, .durable = true});
+  ASSERT_TRUE(cluster_->Start());
+  const std::string addr = "--addr=" + cluster_->address(0);
+  for (const std::string bad : {"../escape", "a/b", "..", "/tmp/abs", "x\\y"}) {
+    CommandResult r = RunCommand(KVCTL_BIN, {addr, "snapshot", bad});
+    EXPECT_NE(r.exit_code, 0) << bad;
+    EXPECT_NE(r.output.find("INVALID_ARGUMENT"), std::string::npos) << bad << ": " << r.output;
+    ASSERT_TRUE(cluster_->Put(0, "after-" + bad, "v").ok()) << bad;
+  }
+  EXPECT_FALSE(std::filesystem::exists(base + "/escape"));
+  // The backup dir vanished under the node: the checkpoint fails, writes go on.
+  ASSERT_EQ(RunCommand("/bin/rm", {"-rf", backups}).exit_code, 0);
+  CommandResult r = RunCommand(KVCTL_BIN, {addr, "snapshot", "lost"});
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  for (int i = 0; i < 20; ++i) {
+    grpc::Status s = cluster_->Put(0, absl::StrCat("after-failed-", i), "v");
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  // A memory node refuses --backup-dir outright.
+  CommandResult bad_flags =
+      RunCommand(KVSTORE_BIN, {"--addr=127.0.0.1:1", "--backup-dir=" + backups});
+  EXPECT_EQ(bad_flags.exit_code, 2) << bad_flags.output;
+  EXPECT_NE(bad_flags.output.find("--backup-dir needs --data-dir"), std::string::npos)
+      << bad_flags.output;
+  RunCommand("/bin/rm", {"-rf", base});
 }
 
 }  // namespace

@@ -92,17 +92,25 @@ int main(int argc, char** argv) {
   auto* peers = app.add_subcommand("peers", "list the node's routing table");
   auto* locate = app.add_subcommand("locate", "show KEY's id, its replicas and which hold it");
   locate->add_option("key", key, "key")->required();
-  std::string snapshot_dir;
+  std::string snapshot_name;
   auto* snapshot = app.add_subcommand(
-      "snapshot", "make the node write a consistent copy of its data dir into DIR (on its host)");
-  snapshot->add_option("dir", snapshot_dir, "absolute path that must not exist yet")->required();
+      "snapshot",
+      "make the node write a consistent copy of its data dir into its --backup-dir, as NAME");
+  snapshot
+      ->add_option("name", snapshot_name,
+                   "letters, digits, '.', '_', '-' (no '/'); must not exist in the backup dir")
+      ->required();
   auto* stats = app.add_subcommand("stats",
                                    "print the node's repair counters (hints, "
                                    "anti-entropy, handoff, purge)");
   auto* leave = app.add_subcommand(
       "leave",
       "planned leave: the node hands every key to its new owners, then exits; shows "
-      "progress (no --timeout: it runs until the handoff is done)");
+      "progress (no --timeout: it runs until the handoff is done). If some key cannot be "
+      "handed off, the node stays in the cluster (exit code 4) unless --force");
+  bool leave_force = false;
+  leave->add_flag("--force", leave_force,
+                  "leave even if some keys were not handed off to every new owner");
   std::string drop_prefix;
   uint32_t drop_limit = 0;
   auto* drop = app.add_subcommand(
@@ -176,24 +184,33 @@ int main(int argc, char** argv) {
     if (!s.ok()) return Fail("ping", s);
     std::printf("PONG from %s at %s in %s\n", resp.node().id().c_str(),
                 resp.node().address().c_str(), absl::FormatDuration(absl::Now() - start).c_str());
+    if (!resp.clock_status().empty()) {
+      std::printf("%s%s\n", resp.clock_status().c_str(),
+                  resp.clock_fenced() ? "; the node refuses writes" : "");
+    }
   } else if (*peers) {
     v1::PeersResponse resp;
     grpc::Status s = admin->Peers(&ctx, v1::PeersRequest(), &resp);
     if (!s.ok()) return Fail("peers", s);
     std::printf("self  %s  %s\n", resp.self().id().c_str(), resp.self().address().c_str());
-    std::printf("%-40s  %-21s  %-7s  %6s  %5s  %s\n", "ID", "ADDRESS", "STATE", "BUCKET", "PHI",
-                "LAST HEARTBEAT");
+    std::printf("%-40s  %-21s  %-7s  %6s  %5s  %-16s  %s\n", "ID", "ADDRESS", "STATE", "BUCKET",
+                "PHI", "CLOCK OFFSET", "LAST HEARTBEAT");
     for (const v1::PeerEntry& p : resp.peers()) {
       std::string heard = p.last_heard_millis_ago() < 0
                               ? "never"
                               : absl::StrFormat("%dms ago", p.last_heard_millis_ago());
-      std::printf("%-40s  %-21s  %-7s  %6d  %5.1f  %s\n", p.node().id().c_str(),
+      // The peer's clock against this node's, +- half the round trip.
+      std::string clock = p.has_clock_offset_micros()
+                              ? absl::StrFormat("%+.1fms~%.1f", p.clock_offset_micros() / 1000.0,
+                                                p.clock_round_trip_micros() / 2000.0)
+                              : "-";
+      std::printf("%-40s  %-21s  %-7s  %6d  %5.1f  %-16s  %s\n", p.node().id().c_str(),
                   p.node().address().c_str(), StateName(p.state()), p.bucket(), p.phi(),
-                  heard.c_str());
+                  clock.c_str(), heard.c_str());
     }
   } else if (*snapshot) {
     v1::SnapshotRequest req;
-    req.set_dir(snapshot_dir);
+    req.set_name(snapshot_name);
     v1::SnapshotResponse resp;
     grpc::Status s = admin->Snapshot(&ctx, req, &resp);
     if (!s.ok()) return Fail("snapshot", s);
@@ -216,7 +233,9 @@ int main(int argc, char** argv) {
     if (!s.ok()) return Fail("drop-keys", s);
     std::printf("OK dropped %llu keys\n", static_cast<unsigned long long>(resp.dropped()));
   } else if (*leave) {
-    auto reader = admin->Leave(&ctx, v1::LeaveRequest());
+    v1::LeaveRequest req;
+    req.set_force(leave_force);
+    auto reader = admin->Leave(&ctx, req);
     v1::LeaveProgress p;
     std::string last_phase;
     while (reader->Read(&p)) {
@@ -231,9 +250,16 @@ int main(int argc, char** argv) {
     grpc::Status s = reader->Finish();
     if (!s.ok()) return Fail("leave", s);
     if (last_phase == "incomplete") {
+      std::fprintf(stderr,
+                   "kvctl: leave incomplete: %llu keys were not handed off to every new owner; "
+                   "%s stays in the cluster and keeps serving (retry later, or kvctl leave "
+                   "--force to leave anyway)\n",
+                   static_cast<unsigned long long>(p.keys_failed()), g.addr.c_str());
+      return 4;
+    } else if (last_phase == "forced") {
       std::printf(
-          "OK %s left the cluster; %llu records were not acknowledged by every new "
-          "owner (anti-entropy among the remaining copies repairs them)\n",
+          "OK %s left the cluster (--force); %llu records were not acknowledged by every new "
+          "owner: copies that only this node held are gone\n",
           g.addr.c_str(), static_cast<unsigned long long>(p.keys_failed()));
     } else if (last_phase != "done") {
       std::fprintf(stderr, "kvctl: the node stopped before the leave was done (last phase: %s)\n",

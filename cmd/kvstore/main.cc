@@ -3,7 +3,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
+#include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <random>
@@ -23,6 +26,7 @@
 #include "src/rpc/server.h"
 #include "src/storage/memory_engine.h"
 #include "src/storage/rocksdb_engine.h"
+#include "src/util/address_prefix.h"
 #include "src/util/duration.h"
 #include "src/util/thread_pool.h"
 
@@ -42,6 +46,7 @@ struct Flags {
   std::string failure_timeout = "3s";
   std::string rpc_timeout = "2s";
   std::string speculative_read_after = "20ms";
+  std::string max_clock_offset = "500ms";
   std::string consistency = "quorum";
   size_t max_key_bytes = 1024;
   size_t max_value_bytes = 1 << 20;
@@ -54,6 +59,8 @@ struct Flags {
   std::string anti_entropy_interval = "1m";
   std::string tombstone_grace = "1h";
   size_t max_hints_bytes = 64u << 20;
+  std::string backup_dir;
+  std::vector<std::string> admin_from;
   bool leave_on_shutdown = false;
   bool enable_test_hooks = false;
 };
@@ -117,6 +124,7 @@ kv::node::NodeOptions ToOptions(const Flags& f) {
       f.speculative_read_after == "off"
           ? absl::ZeroDuration()
           : DurationFlag("--speculative-read-after", f.speculative_read_after);
+  o.max_clock_offset = DurationFlag("--max-clock-offset", f.max_clock_offset);
   if (o.anti_entropy_interval <= absl::ZeroDuration()) {
     Die("--anti-entropy-interval must be positive");
   }
@@ -142,6 +150,44 @@ kv::node::NodeOptions ToOptions(const Flags& f) {
     Die("--consistency: '" + f.consistency + "' is not one of one, quorum, all");
   }
   return o;
+}
+
+// --admin-from: the address prefixes, besides loopback, that may make
+// state-changing Admin calls.
+std::vector<kv::util::AddressPrefix> AdminFrom(const Flags& f) {
+  std::vector<kv::util::AddressPrefix> out;
+  for (const std::string& flag : f.admin_from) {
+    for (absl::string_view part : absl::StrSplit(flag, ',', absl::SkipEmpty())) {
+      absl::StatusOr<kv::util::AddressPrefix> p =
+          kv::util::AddressPrefix::Parse(std::string_view(part.data(), part.size()));
+      if (!p.ok()) Die("--admin-from: " + std::string(p.status().message()));
+      out.push_back(*p);
+    }
+  }
+  return out;
+}
+
+// Admin.Snapshot's writer: a checkpoint of `durable` into BACKUP_DIR/NAME,
+// which is created here if missing. Without --backup-dir every snapshot is
+// refused: a caller must never choose where the node writes.
+std::function<absl::StatusOr<std::string>(const std::string&)> SnapshotInto(
+    kv::storage::RocksDbEngine* durable, const std::string& backup_dir) {
+  if (backup_dir.empty()) {
+    return [](const std::string&) -> absl::StatusOr<std::string> {
+      return absl::FailedPreconditionError(
+          "this node has no backup directory; restart it with --backup-dir DIR to allow "
+          "snapshots (written as DIR/NAME)");
+    };
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(backup_dir, ec);
+  if (ec) Die("--backup-dir: cannot create " + backup_dir + ": " + ec.message());
+  const std::filesystem::path base = std::filesystem::absolute(backup_dir).lexically_normal();
+  return [durable, base](const std::string& name) -> absl::StatusOr<std::string> {
+    const std::string path = (base / name).string();
+    if (absl::Status s = durable->Checkpoint(path); !s.ok()) return s;
+    return path;
+  };
 }
 
 }  // namespace
@@ -188,6 +234,9 @@ int main(int argc, char** argv) {
                  "a read asks only as many replicas as its consistency needs; if their answers "
                  "are not all in after this long, it asks one more ('off': never)")
       ->capture_default_str();
+  app.add_option("--max-clock-offset", f.max_clock_offset,
+                 "refuse versions from peers whose clock is further ahead than this")
+      ->capture_default_str();
   app.add_option("--consistency", f.consistency,
                  "consistency for requests that leave it unset: one, quorum or all")
       ->capture_default_str();
@@ -205,6 +254,12 @@ int main(int argc, char** argv) {
   app.add_option("--data-dir", f.data_dir,
                  "keep data, node id and contacts in this directory (RocksDB); without it the "
                  "node runs in memory");
+  app.add_option("--backup-dir", f.backup_dir,
+                 "with --data-dir: where kvctl snapshot NAME writes (DIR/NAME); snapshots are "
+                 "refused without it");
+  app.add_option("--admin-from", f.admin_from,
+                 "address or prefix (10.0.0.0/8, fd00::/8) that may call leave, snapshot and "
+                 "drop-keys besides loopback; repeat or separate with commas");
   app.add_option("--sync", f.sync,
                  "with --data-dir: 'always' acknowledges a write only once it is in the fsynced "
                  "WAL; 'none' leaves flushing to the OS (faster, loses recent writes on a "
@@ -297,6 +352,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<kv::storage::Engine> engine;
   kv::storage::RocksDbEngine* durable = nullptr;
   if (f.data_dir.empty()) {
+    if (!f.backup_dir.empty()) Die("--backup-dir needs --data-dir: a memory node has no snapshots");
     engine = std::make_unique<kv::storage::MemoryEngine>(
         kv::storage::MemoryEngine::Options{.max_bytes = f.max_memory_bytes});
   } else {
@@ -323,7 +379,13 @@ int main(int argc, char** argv) {
         options.seeds.push_back(c.address);
       }
     }
-    options.snapshot = [durable](const std::string& dir) { return durable->Checkpoint(dir); };
+    options.snapshot = SnapshotInto(durable, f.backup_dir);
+    auto floor = kv::node::LoadHlcUpperBound(*durable);
+    if (!floor.ok()) Die("--data-dir: " + std::string(floor.status().message()));
+    options.hlc_floor = *floor;
+    options.hlc_persistence.save = [durable](uint64_t upper) {
+      return kv::node::SaveHlcUpperBound(*durable, upper);
+    };
     options.save_contacts = [durable](const std::vector<kv::dht::Contact>& c) {
       if (absl::Status s = kv::node::SaveContacts(*durable, c); !s.ok()) {
         spdlog::warn("could not save contacts: {}", s.ToString());
@@ -346,6 +408,11 @@ int main(int argc, char** argv) {
   if (!hints.ok()) Die("hints: " + std::string(hints.status().message()));
   options.hints = hints->get();
   options.on_left = [] { kill(getpid(), SIGUSR1); };
+  // The clock fence shows in the health status of kvstore.v1.KV.
+  std::atomic<kv::rpc::Server*> serving{nullptr};
+  options.on_clock_fence = [&serving](const kv::node::ClockStatusChange& c) {
+    if (kv::rpc::Server* s = serving.load()) s->SetKvServing(!c.fenced);
+  };
   kv::rpc::GrpcPeerTransport transport(
       {.self = options.self, .rpc_timeout = rpc_timeout, .max_message_bytes = max_message});
   // Durable writes may wait on fsync: they run on this pool, never on gRPC's
@@ -354,11 +421,12 @@ int main(int argc, char** argv) {
   if (durable) storage_pool = std::make_unique<kv::util::ThreadPool>(16);
   kv::node::Node node(options, engine.get(), &transport, kv::util::SystemClock::Default(),
                       storage_pool.get());
-  kv::rpc::Server server(&node, f.addr, max_message);
+  kv::rpc::Server server(&node, f.addr, max_message, kv::rpc::AdminAccess(AdminFrom(f)));
   if (absl::Status s = server.Start(); !s.ok()) {
     std::fprintf(stderr, "kvstore: %s\n", std::string(s.message()).c_str());
     return 1;
   }
+  serving = &server;
   kv::rpc::HeartbeatClient heartbeats(
       {.interval = heartbeat, .failure_timeout = options.failure_timeout, .max_streams = options.k},
       &node, &transport, server.heartbeats());
@@ -374,13 +442,16 @@ int main(int argc, char** argv) {
   sigwait(&signals, &sig);
   if (sig == SIGTERM && f.leave_on_shutdown) {
     spdlog::info("received SIGTERM; leaving the cluster first (--leave-on-shutdown)");
-    if (absl::Status s = node.Leave([](const kv::node::LeaveProgress&) {}); s.ok()) {
+    // Forced: the process is going away whatever the handoff achieves.
+    if (absl::Status s = node.Leave(/*force=*/true, [](const kv::node::LeaveProgress&) {});
+        s.ok()) {
       sigwait(&signals, &sig);  // SIGUSR1 when done; another signal cuts the leave short
     }
   }
   spdlog::info("{}; draining and stopping", sig == SIGUSR1  ? "left the cluster"
                                             : sig == SIGINT ? "received SIGINT"
                                                             : "received SIGTERM");
+  serving = nullptr;
   node.Stop();
   heartbeats.Stop();
   spdlog::debug("heartbeat streams closed");

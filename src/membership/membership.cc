@@ -36,6 +36,23 @@ void Membership::OnPingResult(const dht::NodeId& id, bool alive) {
   }
 }
 
+std::optional<dht::Contact> Membership::Find(const dht::NodeId& id) const {
+  absl::MutexLock l(&mu_);
+  return table_.Find(id);
+}
+
+void Membership::RecordClock(const dht::NodeId& id, ClockSample sample) {
+  const absl::Time now = clock_->Now();
+  absl::MutexLock l(&mu_);
+  if (table_.Find(id)) clocks_.Record(id, sample, now);
+}
+
+ClockOffsets::Verdict Membership::JudgeClock(absl::Duration max_offset) const {
+  const absl::Time now = clock_->Now();
+  absl::MutexLock l(&mu_);
+  return clocks_.Judge(now, max_offset);
+}
+
 void Membership::Heard(const dht::NodeId& id) {
   const absl::Time now = clock_->Now();
   absl::MutexLock l(&mu_);
@@ -142,7 +159,8 @@ std::vector<Membership::PeerView> Membership::Peers() const {
                .last_heard = detector_.LastHeard(c.id),
                .dead = detector_.Dead(c.id, now),
                .left = detector_.Left(c.id),
-               .phi = detector_.Phi(c.id, now)};
+               .phi = detector_.Phi(c.id, now),
+               .clock = clocks_.Estimate(c.id, now)};
     out.push_back(std::move(v));
   }
   return out;
@@ -158,6 +176,7 @@ std::vector<dht::Contact> Membership::HeartbeatTargets(size_t max) {
     detector_.Track(c.id, now);
   }
   detector_.RetainOnly(ids);
+  clocks_.RetainOnly(ids);
   return targets;
 }
 

@@ -19,6 +19,7 @@
 #include "absl/time/time.h"
 #include "src/dht/node_id.h"
 #include "src/dht/routing_table.h"
+#include "src/membership/clock_offsets.h"
 #include "src/membership/failure_detector.h"
 #include "src/util/clock.h"
 
@@ -47,8 +48,15 @@ class Membership {
   // the caller pings it and reports with OnPingResult (ping-before-evict).
   std::optional<dht::Contact> Observe(const dht::Contact& c);
   void OnPingResult(const dht::NodeId& id, bool alive);
+  // The routing-table contact with this ID, or nullopt.
+  std::optional<dht::Contact> Find(const dht::NodeId& id) const;
   // A heartbeat (or other proof of life) arrived from `id`.
   void Heard(const dht::NodeId& id);
+  // A clock-offset measurement of `id` (from a heartbeat exchange). Kept
+  // only for contacts in the routing table.
+  void RecordClock(const dht::NodeId& id, ClockSample sample);
+  // This node's clock against the routing-table contacts measured recently.
+  ClockOffsets::Verdict JudgeClock(absl::Duration max_offset) const;
 
   // True if `id` is alive or suspect and has not left. Always true for self.
   bool IsAlive(const dht::NodeId& id) const;
@@ -87,10 +95,11 @@ class Membership {
     dht::Contact contact;
     PeerState state;
     int bucket;
-    absl::Time last_heard;  // absl::InfinitePast() if never
-    bool dead = false;      // IsDead
-    bool left = false;      // announced a leave and has not rejoined
-    double phi = 0;         // FailureDetector::Phi, for diagnostics
+    absl::Time last_heard;             // absl::InfinitePast() if never
+    bool dead = false;                 // IsDead
+    bool left = false;                 // announced a leave and has not rejoined
+    double phi = 0;                    // FailureDetector::Phi, for diagnostics
+    std::optional<ClockSample> clock;  // its clock against ours, if measured
   };
   std::vector<PeerView> Peers() const;
   // The contacts this node keeps heartbeat streams with: its `max` nearest.
@@ -121,6 +130,7 @@ class Membership {
   mutable absl::Mutex mu_;
   dht::RoutingTable table_ ABSL_GUARDED_BY(mu_);
   FailureDetector detector_ ABSL_GUARDED_BY(mu_);
+  ClockOffsets clocks_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace kv::membership

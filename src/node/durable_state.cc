@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "src/util/status_macros.h"
@@ -10,6 +11,7 @@ namespace kv::node {
 namespace {
 constexpr char kNodeIdKey[] = "node_id";
 constexpr char kContactsKey[] = "contacts";
+constexpr char kHlcUpperBoundKey[] = "hlc_upper_bound";
 }  // namespace
 
 absl::StatusOr<dht::NodeId> LoadOrCreateNodeId(storage::RocksDbEngine& engine,
@@ -56,6 +58,22 @@ absl::Status SaveContacts(storage::RocksDbEngine& engine,
   std::string text;
   for (const dht::Contact& c : contacts) absl::StrAppend(&text, c.id.ToHex(), " ", c.address, "\n");
   return engine.PutMeta(kContactsKey, text);
+}
+
+absl::StatusOr<uint64_t> LoadHlcUpperBound(const storage::RocksDbEngine& engine) {
+  ASSIGN_OR_RETURN(std::optional<std::string> stored, engine.GetMeta(kHlcUpperBoundKey));
+  if (!stored) return 0;
+  uint64_t bound = 0;
+  if (!absl::SimpleAtoi(*stored, &bound)) {
+    return absl::DataLossError(
+        absl::StrCat("the data dir's clock bound '", *stored,
+                     "' is not a number; the meta column family is damaged"));
+  }
+  return bound;
+}
+
+absl::Status SaveHlcUpperBound(storage::RocksDbEngine& engine, uint64_t upper_bound) {
+  return engine.PutMeta(kHlcUpperBoundKey, absl::StrCat(upper_bound));
 }
 
 }  // namespace kv::node

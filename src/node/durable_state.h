@@ -1,7 +1,9 @@
 // What a node keeps about itself in its data dir, beside the data: its
-// identity and the contacts it last knew (so it can rejoin without --peer).
+// identity, the contacts it last knew (so it can rejoin without --peer), and
+// its clock's high-water mark (so a restart never reissues a version).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <vector>
 
@@ -24,5 +26,11 @@ namespace kv::node {
     const storage::RocksDbEngine& engine);
 [[nodiscard]] absl::Status SaveContacts(storage::RocksDbEngine& engine,
                                         const std::vector<dht::Contact>& contacts);
+
+// The hybrid logical clock's upper bound saved by SaveHlcUpperBound, or 0 on
+// first start. DATA_LOSS if the stored value cannot be parsed.
+[[nodiscard]] absl::StatusOr<uint64_t> LoadHlcUpperBound(const storage::RocksDbEngine& engine);
+// Records `upper_bound` (synced): no timestamp the node issued is above it.
+[[nodiscard]] absl::Status SaveHlcUpperBound(storage::RocksDbEngine& engine, uint64_t upper_bound);
 
 }  // namespace kv::node

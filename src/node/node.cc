@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/blocking_counter.h"
 #include "spdlog/spdlog.h"
 
 namespace kv::node {
@@ -17,16 +19,19 @@ Node::Node(NodeOptions options, storage::Engine* engine, replication::PeerTransp
       transport_(transport),
       clock_(clock),
       storage_pool_(storage_pool),
-      hlc_(clock),
+      hlc_(clock, options_.max_clock_offset, options_.hlc_persistence),
       membership_({.self = options_.self,
                    .k = options_.k,
                    .failure_timeout = options_.failure_timeout,
                    .dead_after = options_.dead_after},
                   clock),
-      coordinator_(options_.self.id, engine, transport, storage_pool),
+      coordinator_(options_.self.id, engine, transport, storage_pool, &hlc_),
       rng_(std::random_device{}()),
       hints_(options_.hints),
       repair_pool_(std::make_unique<util::ThreadPool>(1)) {
+  // Versions issued before a restart stay below every new one, whatever the
+  // clock now says.
+  hlc_.Restore(options_.hlc_floor);
   joined_ = options_.seeds.empty() && !options_.discover_seeds;
   if (!hints_) {
     // A memory-only store cannot fail to open.
@@ -96,6 +101,12 @@ void Node::Delete(std::string key, std::optional<Consistency> c, WriteCallback d
 
 void Node::Write(const std::string& key, storage::Record rec, std::optional<Consistency> c,
                  WriteCallback done) {
+  if (clock_fenced_.load(std::memory_order_relaxed)) {
+    return done(absl::UnavailableError(
+        absl::StrCat(clock_status().description,
+                     "; this node refuses writes until its clock agrees with its peers' (check "
+                     "NTP); send writes to another node")));
+  }
   rec.version = storage::Version{hlc_.Now(), options_.self.id.ToHex()};
   const Consistency consistency = c.value_or(options_.default_consistency);
   ResolveReplicas(dht::NodeId::FromKey(key),
@@ -203,19 +214,41 @@ void Node::Locate(std::string key, LocateCallback done) {
   });
 }
 
-void Node::Snapshot(std::string dir, std::function<void(absl::Status)> done) {
+namespace {
+
+// OK when `name` is one plain path component: 1-255 of [A-Za-z0-9._-], and
+// neither "." nor anything with "..".
+absl::Status ValidateSnapshotName(const std::string& name) {
+  const bool plain =
+      !name.empty() && name.size() <= 255 && std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '.' || c == '_' || c == '-';
+      });
+  if (plain && name != "." && name.find("..") == std::string::npos) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "snapshot name '", absl::CHexEscape(name.substr(0, 64)),
+      "' must be a plain name of 1 to 255 letters, digits, '.', '_' or '-' (no '/', no '..'); "
+      "the snapshot is written under the node's backup directory"));
+}
+
+}  // namespace
+
+void Node::Snapshot(std::string name, std::function<void(absl::StatusOr<std::string>)> done) {
+  if (absl::Status s = ValidateSnapshotName(name); !s.ok()) return done(s);
   if (!options_.snapshot) {
     return done(absl::FailedPreconditionError(
-        "this node keeps its data in memory; snapshots need a node started with --data-dir"));
+        "this node keeps its data in memory; snapshots need a node started with --data-dir "
+        "and --backup-dir"));
   }
-  if (dir.empty() || dir[0] != '/') {
-    return done(absl::InvalidArgumentError("snapshot dir '" + dir +
-                                           "' must be an absolute path on the node's filesystem"));
-  }
-  auto run = [this, dir = std::move(dir), done = std::move(done)] {
-    absl::Status s = options_.snapshot(dir);
-    if (s.ok()) spdlog::info("wrote a snapshot to {}", dir);
-    done(s);
+  auto run = [this, name = std::move(name), done = std::move(done)] {
+    absl::StatusOr<std::string> path = options_.snapshot(name);
+    if (path.ok()) {
+      spdlog::info("wrote a snapshot to {}", *path);
+    } else {
+      spdlog::warn("snapshot '{}' failed (writes are not affected): {}", name,
+                   path.status().ToString());
+    }
+    done(std::move(path));
   };
   if (storage_pool_) {
     storage_pool_->Schedule(std::move(run));
@@ -224,11 +257,63 @@ void Node::Snapshot(std::string dir, std::function<void(absl::Status)> done) {
   }
 }
 
-void Node::Learn(const dht::Contact& c) {
+void Node::Insert(const dht::Contact& c) {
   std::optional<dht::Contact> oldest = membership_.Observe(c);
   if (!oldest) return;
   transport_->Ping(oldest->address, [this, id = oldest->id](absl::StatusOr<dht::Contact> r) {
     membership_.OnPingResult(id, r.ok() && r->id == id);
+  });
+}
+
+void Node::Learn(const dht::Contact& c) {
+  if (c.id == options_.self.id || c.address.empty()) return;
+  std::optional<dht::Contact> known = membership_.Find(c.id);
+  if (known && known->address == c.address) return Insert(c);
+  Verify(c, [this, c](bool answered) {
+    if (answered) Insert(c);
+  });
+}
+
+void Node::LearnBlocking(const std::vector<dht::Contact>& contacts) {
+  auto pending = std::make_shared<absl::BlockingCounter>(static_cast<int>(contacts.size()));
+  for (const dht::Contact& c : contacts) {
+    std::optional<dht::Contact> known = membership_.Find(c.id);
+    if (c.id == options_.self.id || (known && known->address == c.address)) {
+      pending->DecrementCount();
+      continue;
+    }
+    Verify(c, [this, c, pending](bool answered) {
+      if (answered) Insert(c);
+      pending->DecrementCount();
+    });
+  }
+  pending->Wait();
+}
+
+void Node::Verify(const dht::Contact& c, std::function<void(bool)> done) {
+  {
+    absl::MutexLock l(&verify_mu_);
+    if (verifying_.size() >= kMaxVerifying || !verifying_.insert(c.id).second) {
+      return done(false);
+    }
+  }
+  auto finish = [this, id = c.id, done = std::move(done)](bool answered) {
+    {
+      absl::MutexLock l(&verify_mu_);
+      verifying_.erase(id);
+    }
+    done(answered);
+  };
+  auto ping_claimed = [this, c, finish](bool known_still_answers) {
+    if (known_still_answers) return finish(false);  // the ID keeps its address
+    transport_->Ping(c.address, [c, finish](absl::StatusOr<dht::Contact> r) {
+      finish(r.ok() && r->id == c.id);
+    });
+  };
+  std::optional<dht::Contact> known = membership_.Find(c.id);
+  if (!known) return ping_claimed(false);
+  transport_->Ping(known->address, [id = c.id, ping_claimed](absl::StatusOr<dht::Contact> r) {
+    ping_claimed(r.ok() && r->id == id);
   });
 }
 
@@ -247,9 +332,33 @@ void Node::HandlePing(const std::optional<dht::Contact>& from) {
   if (from) Learn(*from);
 }
 
-void Node::HandleHeartbeat(const dht::Contact& from) {
+void Node::HandleHeartbeat(const dht::Contact& from, std::optional<membership::ClockSample> clock) {
   Learn(from);
   membership_.Heard(from.id);
+  if (clock) membership_.RecordClock(from.id, *clock);
+}
+
+Node::ClockStatus Node::clock_status() const {
+  absl::MutexLock l(&clock_mu_);
+  return {.fenced = clock_fenced_.load(), .description = clock_description_};
+}
+
+void Node::UpdateClockFence() {
+  const membership::ClockOffsets::Verdict v = membership_.JudgeClock(options_.max_clock_offset);
+  const std::string description = v.Describe(options_.max_clock_offset);
+  const bool fenced = v.fenced();
+  {
+    absl::MutexLock l(&clock_mu_);
+    clock_description_ = description;
+  }
+  if (clock_fenced_.exchange(fenced) == fenced) return;
+  if (fenced) {
+    spdlog::error("{}: refusing writes until this node's clock agrees with its peers' (check NTP)",
+                  description);
+  } else {
+    spdlog::warn("{}: accepting writes again", description);
+  }
+  if (options_.on_clock_fence) options_.on_clock_fence({fenced, description});
 }
 
 std::vector<dht::Contact> Node::HandleFindNode(const dht::Contact& from,
@@ -260,8 +369,11 @@ std::vector<dht::Contact> Node::HandleFindNode(const dht::Contact& from,
 
 void Node::HandleStore(const dht::Contact& from, const std::string& key, storage::Record rec,
                        std::function<void(absl::StatusOr<bool>)> done) {
+  if (absl::Status s = hlc_.Admit(rec.version); !s.ok()) {
+    WarnRefused(from, s);
+    return done(s);
+  }
   Learn(from);
-  if (!hlc_.Update(rec.version.timestamp)) WarnDrift(from, rec.version.timestamp);
   auto apply = [this, key, rec = std::move(rec), done = std::move(done)] {
     done(engine_->Apply(key, rec));
   };
@@ -272,19 +384,17 @@ void Node::HandleStore(const dht::Contact& from, const std::string& key, storage
   }
 }
 
-void Node::WarnDrift(const dht::Contact& from, uint64_t timestamp) {
+void Node::WarnRefused(const dht::Contact& from, const absl::Status& why) {
   const int64_t now = clock_->NowMillis();
-  int64_t last = drift_warned_ms_.load(std::memory_order_relaxed);
+  int64_t last = refused_warned_ms_.load(std::memory_order_relaxed);
   if (now - last < 10'000 ||
-      !drift_warned_ms_.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
-    drift_warnings_held_.fetch_add(1, std::memory_order_relaxed);
+      !refused_warned_ms_.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
+    refused_warnings_held_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  spdlog::warn(
-      "a write from {} carries a clock {} ms ahead of ours (beyond the HLC's drift bound); "
-      "{} more such writes in the last 10 s were not logged; check the nodes' clocks (NTP)",
-      from.address, replication::HybridClock::PhysicalMillis(timestamp) - now,
-      drift_warnings_held_.exchange(0, std::memory_order_relaxed));
+  spdlog::warn("refused a record from {}: {} ({} more refused in the last 10 s were not logged)",
+               from.address, std::string(why.message()),
+               refused_warnings_held_.exchange(0, std::memory_order_relaxed));
 }
 
 absl::StatusOr<std::optional<storage::Record>> Node::HandleFetch(const std::string& key) const {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -32,6 +33,12 @@
 
 namespace kv::node {
 
+// What NodeOptions::on_clock_fence is told.
+struct ClockStatusChange {
+  bool fenced = false;
+  std::string description;
+};
+
 struct NodeOptions {
   dht::Contact self;               // ID and the address peers dial (--advertise)
   std::vector<std::string> seeds;  // --peer addresses to join through
@@ -41,6 +48,13 @@ struct NodeOptions {
   size_t max_key_bytes = 1024;
   size_t max_value_bytes = 1 << 20;
   replication::Consistency default_consistency = replication::Consistency::kQuorum;
+  // A version from another node more than this far ahead of the local clock
+  // is refused, never merged into the HLC (replication/hlc.h).
+  absl::Duration max_clock_offset = replication::HybridClock::kDefaultMaxOffset;
+  // With a data dir: the clock's high-water mark recorded before the last
+  // stop (the clock starts above it), and how to record a new one.
+  uint64_t hlc_floor = 0;
+  replication::HlcPersistence hlc_persistence;
   absl::Duration failure_timeout = absl::Seconds(3);
   // A node down this long stops owning keys: they are re-replicated to the
   // next-closest nodes.
@@ -70,9 +84,14 @@ struct NodeOptions {
   // Called from the maintenance thread whenever the routing table's contacts
   // changed, and once more on Stop(), so a data dir can remember them.
   std::function<void(const std::vector<dht::Contact>&)> save_contacts;
-  // Writes a consistent copy of the node's storage into a new directory.
-  // Unset for the memory engine.
-  std::function<absl::Status(const std::string& dir)> snapshot;
+  // Writes a consistent copy of the node's storage into a new directory
+  // `name` (already checked to be one plain path component) under the backup
+  // directory, and returns its path. Unset for the memory engine and when
+  // no backup directory is configured.
+  std::function<absl::StatusOr<std::string>(const std::string& name)> snapshot;
+  // Called from the maintenance thread when the clock fence goes up or down
+  // (Node::clock_status), e.g. to set the gRPC health status.
+  std::function<void(const ClockStatusChange&)> on_clock_fence;
   // --discover: called before each join attempt; the addresses it returns are
   // tried after `seeds`. When set, the node keeps retrying until a join works.
   std::function<std::vector<std::string>()> discover_seeds;
@@ -91,13 +110,25 @@ struct GetReply {
   storage::Version version;
 };
 
+// The phases of a planned leave, in order; the last three end it.
+enum class LeavePhase {
+  kAnnouncing,  // telling the peers
+  kHandoff,     // pushing every record to its new owners
+  kDone,        // every record handed off; the node leaves
+  // Some records were not acknowledged by every new owner after the last
+  // pass: the node takes the leave back and stays in the cluster, serving.
+  kIncomplete,
+  kForced,   // as kIncomplete, but the caller forced the leave: it leaves
+  kStopped,  // the node was stopped first
+};
+// "announcing", "handoff", "done", "incomplete", "forced", "stopped".
+const char* LeavePhaseName(LeavePhase p);
+// True for the phases that end a leave.
+inline bool IsFinal(LeavePhase p) { return p >= LeavePhase::kDone; }
+
 // Progress of a planned leave (Node::Leave).
 struct LeaveProgress {
-  // "announcing", "handoff", then one of: "done"; "incomplete" (some records
-  // were not acknowledged by every new owner after the last pass; anti-entropy
-  // among the owners still has the other copies); "stopped" (the node was
-  // stopped first).
-  std::string phase;
+  LeavePhase phase = LeavePhase::kAnnouncing;
   uint32_t pass = 0;
   uint64_t keys_total = 0;
   uint64_t keys_moved = 0;
@@ -148,18 +179,22 @@ class Node {
   void Get(std::string key, std::optional<replication::Consistency> c, GetCallback done);
   void Delete(std::string key, std::optional<replication::Consistency> c, WriteCallback done);
   void Locate(std::string key, LocateCallback done);
-  // Checkpoints the storage into `dir` (on the storage pool when there is
-  // one). FAILED_PRECONDITION for the memory engine, or when `dir` exists.
-  void Snapshot(std::string dir, std::function<void(absl::Status)> done);
+  // Checkpoints the storage into a new directory called `name` under the
+  // backup directory (on the storage pool when there is one); `done` gets the
+  // path written. INVALID_ARGUMENT for a name that is not one plain path
+  // component; FAILED_PRECONDITION without options().snapshot (memory
+  // engine, or no backup directory), or when the name exists.
+  void Snapshot(std::string name, std::function<void(absl::StatusOr<std::string>)> done);
   std::vector<membership::Membership::PeerView> Peers() const { return membership_.Peers(); }
   // Counters of background repair work, by name (docs/operations.md).
   std::vector<std::pair<std::string, uint64_t>> Stats() const;
   // Planned leave: tells the peers, hands every key to its new owners on a
-  // thread of its own, reports progress (the last call has phase "done",
-  // "incomplete" or "stopped"), then, unless stopped, calls
-  // options().on_left. Stop() cuts it short. FAILED_PRECONDITION if already
-  // leaving.
-  [[nodiscard]] absl::Status Leave(std::function<void(const LeaveProgress&)> progress);
+  // thread of its own and reports progress; the last report has a final
+  // phase. After kDone or kForced it calls options().on_left. After
+  // kIncomplete (some key not handed off, and not `force`) the node tells
+  // its peers it is back and keeps serving; Leave may be called again.
+  // Stop() cuts it short (kStopped). FAILED_PRECONDITION if already leaving.
+  [[nodiscard]] absl::Status Leave(bool force, std::function<void(const LeaveProgress&)> progress);
   // Test hook (options().test_hooks): forgets up to `limit` (0: all) keys
   // starting with `prefix`, as if a disk lost them. FAILED_PRECONDITION
   // without test hooks.
@@ -169,7 +204,9 @@ class Node {
   // Join: returns this node's contact followed by the peers closest to `from`.
   std::vector<dht::Contact> HandleJoin(const dht::Contact& from);
   void HandlePing(const std::optional<dht::Contact>& from);
-  void HandleHeartbeat(const dht::Contact& from);
+  // `clock`: the clock offset the beat measured, if it carried an echo.
+  void HandleHeartbeat(const dht::Contact& from,
+                       std::optional<membership::ClockSample> clock = std::nullopt);
   std::vector<dht::Contact> HandleFindNode(const dht::Contact& from, const dht::NodeId& target);
   // Applies a replica write; `done` gets whether it was newer than what the
   // engine held.
@@ -178,16 +215,19 @@ class Node {
   [[nodiscard]] absl::StatusOr<std::optional<storage::Record>> HandleFetch(
       const std::string& key) const;
   // Keeps `rec` as a hint for `target`, a replica the sender found down.
+  // FAILED_PRECONDITION when `target` is not in this node's routing table.
   void HandleStoreHint(const dht::Contact& from, const dht::NodeId& target, const std::string& key,
                        storage::Record rec, std::function<void(absl::Status)> done);
   // Anti-entropy, answered on the repair thread (a scan of the engine).
   // `theirs` is nullopt when the peer sent only the root.
+  // At most kMaxRepairRequests of them are queued or running at once; beyond
+  // that `done` gets RESOURCE_EXHAUSTED at once (the peer's next round retries).
   void HandleSyncDigest(const dht::Contact& from, uint64_t root,
                         std::optional<replication::Digest> theirs,
-                        std::function<void(replication::DigestAnswer)> done);
+                        std::function<void(absl::StatusOr<replication::DigestAnswer>)> done);
   void HandleReconcile(const dht::Contact& from, std::vector<uint32_t> buckets,
                        std::vector<replication::KeyVersion> keys,
-                       std::function<void(replication::ReconcilePlan)> done);
+                       std::function<void(absl::StatusOr<replication::ReconcilePlan>)> done);
   // `from` announced a planned leave: it owns no keys from now on.
   void HandleLeaving(const dht::Contact& from);
 
@@ -206,16 +246,41 @@ class Node {
   // True once a seed answered a Join (always true without seeds).
   bool joined() const;
 
+  // This node's clock against its peers', as last judged (every maintenance
+  // tick). While `fenced`, Put, Delete and Batch writes coordinated here fail
+  // with UNAVAILABLE: this node's clock is more than the max clock offset
+  // away from most peers it measures, and its versions would be misordered.
+  struct ClockStatus {
+    bool fenced = false;
+    std::string description;
+  };
+  ClockStatus clock_status() const;
+
   // Validation shared with the RPC layer; INVALID_ARGUMENT naming the flag.
   [[nodiscard]] absl::Status ValidateKey(const std::string& key) const;
   [[nodiscard]] absl::Status ValidateValue(const std::string& value) const;
 
  private:
-  // Logs that a write from `from` carried `timestamp`, beyond the HLC's drift
-  // bound: at most once per 10 s, with the count of those not logged.
-  void WarnDrift(const dht::Contact& from, uint64_t timestamp);
-  // Adds `c` to the routing table; pings the oldest contact of a full bucket.
+  // Logs that a record from `from` was refused (a version too far ahead or
+  // malformed): at most once per 10 s, with the count of those not logged.
+  void WarnRefused(const dht::Contact& from, const absl::Status& why);
+  // Learns of `c` from someone's word: a request's sender, or a contact an
+  // answer named. A contact the table holds at that address is refreshed.
+  // Any other is first pinged at its address and inserted only if it answers
+  // with its ID (verify before insert, as S/Kademlia recommends), so invented
+  // IDs pointing nowhere never enter; for an ID the table holds at another
+  // address, the known address is pinged first and keeps the ID if it still
+  // answers. At most kMaxVerifying verifications run at once; claims beyond
+  // that are dropped (a real node is met again).
   void Learn(const dht::Contact& c);
+  // Like Learn, but blocks until every verification ended (or timed out).
+  void LearnBlocking(const std::vector<dht::Contact>& contacts);
+  // Adds `c`, which answered a call this node made to c.address as c.id, to
+  // the routing table; pings the oldest contact of a full bucket.
+  void Insert(const dht::Contact& c);
+  // Learn's ping of c.address; `done` runs once with whether it answered as
+  // c.id (false also when the verification was dropped).
+  void Verify(const dht::Contact& c, std::function<void(bool)> done);
   void Write(const std::string& key, storage::Record rec, std::optional<replication::Consistency> c,
              WriteCallback done);
   // Replication factor for the cluster as this node sees it: N capped by the
@@ -229,6 +294,9 @@ class Node {
 
   // Logs the failure detector's state changes; a death triggers a repair.
   void LogTransitions();
+  // Judges this node's clock against its peers' and raises or lowers the
+  // write fence (maintenance thread).
+  void UpdateClockFence();
 
   // ---- Repair (node_repair.cc, node_sync.cc, node_leave.cc).
   // Nodes that may own keys now: this node (unless leaving) and every
@@ -276,7 +344,11 @@ class Node {
       std::function<bool(size_t, const storage::Record&, const std::vector<dht::Contact>&)>;
   std::vector<Pushed> PushToOwners(const std::vector<std::string>& keys,
                                    const std::vector<dht::Contact>& candidates, const SkipFn& skip);
-  void LeaveLoop(std::function<void(const LeaveProgress&)> progress);  // the leave thread
+  // The leave thread.
+  void LeaveLoop(bool force, std::function<void(const LeaveProgress&)> progress);
+  // Tells every contact this node is back after an incomplete leave (a Join,
+  // which clears "left" on the receiver); blocks until all answered.
+  void Unleave();
 
   // Const after construction.
   const NodeOptions options_;
@@ -301,13 +373,29 @@ class Node {
   // Answers anti-entropy requests: they scan the engine, which must not
   // happen on gRPC's callback threads.
   std::unique_ptr<util::ThreadPool> repair_pool_;
+  // Anti-entropy requests queued on or running in repair_pool_.
+  static constexpr int kMaxRepairRequests = 16;
+  std::atomic<int> repair_requests_{0};
+  // Takes a slot for one request; false when all are taken.
+  bool QueueRepairRequest();
+  absl::Status RepairRequestRefused() const;
   std::atomic<bool> leaving_{false};
   std::atomic<bool> repair_soon_{false};  // run a repair round at the next tick
-  // Clock-drift warnings: the last one's wall time (unix ms) and how many
+  std::atomic<bool> clock_fenced_{false};
+  mutable absl::Mutex clock_mu_;
+  std::string clock_description_ ABSL_GUARDED_BY(clock_mu_) = "clock not measured yet";
+  // Refused-record warnings: the last one's wall time (unix ms) and how many
   // were held back since, so a peer far ahead logs once per 10 s, not per write.
-  std::atomic<int64_t> drift_warned_ms_{std::numeric_limits<int64_t>::min() / 2};
-  std::atomic<uint64_t> drift_warnings_held_{0};
-  std::thread leave_thread_;
+  std::atomic<int64_t> refused_warned_ms_{std::numeric_limits<int64_t>::min() / 2};
+  std::atomic<uint64_t> refused_warnings_held_{0};
+  // Serializes Leave() and Stop() around leave_thread_ (never taken by the
+  // leave thread itself).
+  absl::Mutex leave_mu_;
+  std::thread leave_thread_ ABSL_GUARDED_BY(leave_mu_);
+  // IDs whose claimed address Learn is pinging.
+  static constexpr size_t kMaxVerifying = 64;
+  absl::Mutex verify_mu_;
+  absl::flat_hash_set<dht::NodeId> verifying_ ABSL_GUARDED_BY(verify_mu_);
   std::thread maintenance_;
 
   // Counters reported by Stats(); relaxed atomics.

@@ -79,8 +79,10 @@ void Node::FindClosest(const dht::NodeId& target, ContactsCallback done) {
   auto run = std::make_shared<LookupRun>(
       dht::Lookup(options_.self.id, target, options_.k, options_.alpha, std::move(seeds)),
       std::move(with_self));
+  // A contact that answered is verified: the transport checks that the node
+  // at its address answered as its ID.
   Pump(run, target, transport_, [this](const dht::Contact& c) {
-    Learn(c);
+    Insert(c);
     membership_.Heard(c.id);
   });
 }
@@ -111,7 +113,10 @@ void Node::Stop() {
     absl::MutexLock l(&mu_);
     stopping_ = true;
   }
-  if (leave_thread_.joinable()) leave_thread_.join();
+  {
+    absl::MutexLock l(&leave_mu_);
+    if (leave_thread_.joinable()) leave_thread_.join();
+  }
   if (maintenance_.joinable()) {
     maintenance_.join();
     SaveContactsIfChanged();
@@ -154,11 +159,19 @@ bool Node::JoinSeeds() {
       spdlog::warn("join via {} failed: {}", seed, result->status().ToString());
       continue;
     }
-    for (const dht::Contact& c : **result) {
-      if (c.id == options_.self.id) continue;
-      Learn(c);
+    // The seed answered this call itself; the peers it suggests are its word
+    // only, and are pinged before they enter the table.
+    const std::vector<dht::Contact>& contacts = **result;
+    if (!contacts.empty() && contacts[0].id != options_.self.id) {
+      Insert(contacts[0]);
       any = true;
     }
+    std::vector<dht::Contact> suggested;
+    for (size_t i = 1; i < contacts.size(); ++i) {
+      if (contacts[i].id != options_.self.id) suggested.push_back(contacts[i]);
+    }
+    LearnBlocking(suggested);
+    any = any || !suggested.empty();
     if (!(*result)->empty() && (**result)[0].id != options_.self.id) {
       membership_.Heard((**result)[0].id);
       spdlog::info("joined via {} ({}); it suggested {} peers", seed, (**result)[0].id.ShortHex(),
@@ -191,6 +204,13 @@ void Node::MaintenanceLoop() {
   absl::Time next_refresh = clock_->Now() + absl::Minutes(1);
   absl::Time next_repair = clock_->Now() + options_.anti_entropy_interval;
   size_t known_nodes = membership_.KnownNodes();
+  // Settling lookups of this node's own ID, 1, 2, 4, 8 and 16 s after it
+  // joined: contacts enter routing tables only once verified (Node::Learn),
+  // so nodes that joined at about the same time may not have been in their
+  // seed's table yet; each lookup introduces this node to its closest nodes
+  // again and learns the ones that were verified meanwhile.
+  absl::Duration settle_step = absl::Seconds(1);
+  absl::Time next_settle = absl::InfiniteFuture();
   auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
   while (true) {
     const absl::Time now = clock_->Now();
@@ -198,13 +218,20 @@ void Node::MaintenanceLoop() {
       if (JoinSeeds()) {
         absl::MutexLock l(&mu_);
         joined_ = true;
+        next_settle = now + settle_step;
       } else {
         spdlog::warn("no seed peer answered; retrying in {}", absl::FormatDuration(join_backoff));
         next_join = now + join_backoff;
         join_backoff = std::min(join_backoff * 2, absl::Seconds(30));
       }
     }
+    if (now >= next_settle) {
+      LookupBlocking(options_.self.id);
+      settle_step *= 2;
+      next_settle = settle_step <= absl::Seconds(16) ? now + settle_step : absl::InfiniteFuture();
+    }
     LogTransitions();
+    UpdateClockFence();
     SaveContactsIfChanged();
     ReplayHints();
     // A node that joined or died moves keys: repair soon rather than at the

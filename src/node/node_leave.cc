@@ -37,16 +37,42 @@ void Node::HandleLeaving(const dht::Contact& from) {
   repair_soon_ = true;
 }
 
-absl::Status Node::Leave(std::function<void(const LeaveProgress&)> progress) {
+const char* LeavePhaseName(LeavePhase p) {
+  switch (p) {
+    case LeavePhase::kAnnouncing:
+      return "announcing";
+    case LeavePhase::kHandoff:
+      return "handoff";
+    case LeavePhase::kDone:
+      return "done";
+    case LeavePhase::kIncomplete:
+      return "incomplete";
+    case LeavePhase::kForced:
+      return "forced";
+    case LeavePhase::kStopped:
+      break;
+  }
+  return "stopped";
+}
+
+absl::Status Node::Leave(bool force, std::function<void(const LeaveProgress&)> progress) {
+  absl::MutexLock l(&leave_mu_);
+  {
+    absl::MutexLock s(&mu_);
+    if (stopping_) return absl::FailedPreconditionError("this node is stopping");
+  }
   if (leaving_.exchange(true)) {
     return absl::FailedPreconditionError("this node is already leaving the cluster");
   }
-  leave_thread_ = std::thread([this, progress = std::move(progress)] { LeaveLoop(progress); });
+  // An earlier leave that ended incomplete has returned or is returning.
+  if (leave_thread_.joinable()) leave_thread_.join();
+  leave_thread_ =
+      std::thread([this, force, progress = std::move(progress)] { LeaveLoop(force, progress); });
   return absl::OkStatus();
 }
 
-void Node::LeaveLoop(std::function<void(const LeaveProgress&)> progress) {
-  LeaveProgress p{.phase = "announcing"};
+void Node::LeaveLoop(bool force, std::function<void(const LeaveProgress&)> progress) {
+  LeaveProgress p{.phase = LeavePhase::kAnnouncing};
   progress(p);
   // Tell every contact, so coordinators stop choosing this node.
   std::vector<membership::Membership::PeerView> peers = membership_.Peers();
@@ -70,7 +96,7 @@ void Node::LeaveLoop(std::function<void(const LeaveProgress&)> progress) {
     absl::MutexLock l(&mu_);
     return stopping_;
   };
-  p.phase = "handoff";
+  p.phase = LeavePhase::kHandoff;
   for (p.pass = 1; p.pass <= kMaxPasses && !stopping(); ++p.pass) {
     std::vector<std::pair<std::string, storage::Version>> todo;
     engine_->ForEach([&](std::string_view key, const storage::Record& rec) {
@@ -112,17 +138,40 @@ void Node::LeaveLoop(std::function<void(const LeaveProgress&)> progress) {
     }
   }
   if (stopping()) {
-    p.phase = "stopped";
+    p.phase = LeavePhase::kStopped;
     spdlog::warn("leaving: stopped before the handoff was done; moved {} keys ({} bytes)",
                  p.keys_moved, p.bytes_moved);
     progress(p);
     return;
   }
-  p.phase = p.keys_failed == 0 ? "done" : "incomplete";
-  spdlog::info("leaving: {}; moved {} keys ({} bytes) in {} passes, {} not acknowledged", p.phase,
-               p.keys_moved, p.bytes_moved, p.pass, p.keys_failed);
+  if (p.keys_failed > 0 && !force) {
+    // Leaving now would drop the only copies some owners lack: stay.
+    leaving_ = false;
+    Unleave();
+    p.phase = LeavePhase::kIncomplete;
+    spdlog::warn(
+        "leave incomplete: {} keys were not handed off to every new owner after {} passes; the "
+        "node stays in the cluster and keeps serving (kvctl leave --force leaves anyway)",
+        p.keys_failed, p.pass);
+    progress(p);
+    return;
+  }
+  p.phase = p.keys_failed == 0 ? LeavePhase::kDone : LeavePhase::kForced;
+  spdlog::info("leaving: {}; moved {} keys ({} bytes) in {} passes, {} not acknowledged",
+               LeavePhaseName(p.phase), p.keys_moved, p.bytes_moved, p.pass, p.keys_failed);
   progress(p);
   if (options_.on_left) options_.on_left();
+}
+
+void Node::Unleave() {
+  std::vector<membership::Membership::PeerView> peers = membership_.Peers();
+  auto told = std::make_shared<absl::BlockingCounter>(static_cast<int>(peers.size()));
+  for (const auto& peer : peers) {
+    transport_->Join(peer.contact.address,
+                     [told](absl::StatusOr<std::vector<dht::Contact>>) { told->DecrementCount(); });
+  }
+  told->Wait();
+  spdlog::info("told {} peers this node stays in the cluster", peers.size());
 }
 
 absl::StatusOr<uint64_t> Node::DropKeys(const std::string& prefix, uint32_t limit) {

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 #include "src/node/node.h"
 
@@ -78,6 +79,15 @@ void Node::KeepHint(const dht::NodeId& target, const std::string& key, const sto
 void Node::HandleStoreHint(const dht::Contact& from, const dht::NodeId& target,
                            const std::string& key, storage::Record rec,
                            std::function<void(absl::Status)> done) {
+  if (absl::Status s = hlc_.Admit(rec.version); !s.ok()) {
+    WarnRefused(from, s);
+    return done(s);
+  }
+  if (!membership_.Find(target)) {
+    return done(absl::FailedPreconditionError(
+        absl::StrCat("hint_for names node ", target.ToHex(),
+                     ", which this node does not know; hints are kept only for members")));
+  }
   Learn(from);
   auto keep = [this, target, key, rec = std::move(rec), done = std::move(done)] {
     absl::Status s = hints_->Add(target, key, rec);

@@ -12,8 +12,10 @@
 #include <memory>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "spdlog/spdlog.h"
 #include "src/node/node.h"
@@ -178,6 +180,10 @@ void Node::SyncWith(const dht::Contact& peer, const Digest& mine,
     size_t pulled = 0;
     for (KeyRecord& r : plan->newer) {
       Bump(counters_.ae_bytes_received, replication::RecordWireBytes(r.key, r.record));
+      if (absl::Status s = hlc_.Admit(r.record.version); !s.ok()) {
+        WarnRefused(peer, s);
+        continue;
+      }
       absl::StatusOr<bool> applied = engine_->Apply(r.key, r.record);
       if (applied.ok() && *applied) ++pulled;
     }
@@ -255,10 +261,24 @@ void Node::ForEachShared(const dht::NodeId& peer, const std::vector<dht::Contact
   });
 }
 
+bool Node::QueueRepairRequest() {
+  if (repair_requests_.fetch_add(1, std::memory_order_relaxed) < kMaxRepairRequests) return true;
+  repair_requests_.fetch_sub(1, std::memory_order_relaxed);
+  return false;
+}
+
+absl::Status Node::RepairRequestRefused() const {
+  return absl::ResourceExhaustedError(
+      absl::StrCat("this node already has ", kMaxRepairRequests,
+                   " anti-entropy requests queued or running; the next repair round retries"));
+}
+
 void Node::HandleSyncDigest(const dht::Contact& from, uint64_t root, std::optional<Digest> theirs,
-                            std::function<void(replication::DigestAnswer)> done) {
+                            std::function<void(absl::StatusOr<replication::DigestAnswer>)> done) {
   Learn(from);
+  if (!QueueRepairRequest()) return done(RepairRequestRefused());
   repair_pool_->Schedule([this, from, root, theirs, done = std::move(done)] {
+    absl::Cleanup dequeue = [this] { repair_requests_.fetch_sub(1, std::memory_order_relaxed); };
     Digest mine{};
     ForEachShared(from.id, OwnerCandidates(),
                   [&](std::string_view key, const storage::Record& rec, const dht::NodeId& id) {
@@ -274,10 +294,12 @@ void Node::HandleSyncDigest(const dht::Contact& from, uint64_t root, std::option
 
 void Node::HandleReconcile(const dht::Contact& from, std::vector<uint32_t> buckets,
                            std::vector<KeyVersion> keys,
-                           std::function<void(replication::ReconcilePlan)> done) {
+                           std::function<void(absl::StatusOr<replication::ReconcilePlan>)> done) {
   Learn(from);
+  if (!QueueRepairRequest()) return done(RepairRequestRefused());
   repair_pool_->Schedule([this, from, buckets = std::move(buckets), keys = std::move(keys),
                           done = std::move(done)] {
+    absl::Cleanup dequeue = [this] { repair_requests_.fetch_sub(1, std::memory_order_relaxed); };
     const absl::flat_hash_set<uint32_t> wanted_buckets(buckets.begin(), buckets.end());
     const std::vector<dht::Contact> candidates = OwnerCandidates();
     const size_t n = static_cast<size_t>(options_.replicas);

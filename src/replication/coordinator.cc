@@ -106,8 +106,8 @@ struct WriteState {
 }  // namespace
 
 Coordinator::Coordinator(dht::NodeId self, storage::Engine* local, PeerTransport* transport,
-                         util::ThreadPool* storage_pool)
-    : self_(self), local_(local), transport_(transport), storage_pool_(storage_pool) {}
+                         util::ThreadPool* storage_pool, HybridClock* hlc)
+    : self_(self), local_(local), transport_(transport), storage_pool_(storage_pool), hlc_(hlc) {}
 
 void Coordinator::OnStorage(std::function<void()> fn) {
   if (storage_pool_) {
@@ -319,8 +319,19 @@ void Coordinator::Ask(const std::shared_ptr<ReadState>& state, size_t i) {
   };
   if (state->replicas[i].id == self_) {
     on_answer(local_->Read(state->key));
-  } else {
+  } else if (hlc_ == nullptr) {
     transport_->Fetch(state->replicas[i], state->key, std::move(on_answer));
+  } else {
+    transport_->Fetch(state->replicas[i], state->key,
+                      [this, on_answer = std::move(on_answer)](
+                          absl::StatusOr<std::optional<storage::Record>> r) mutable {
+                        // A forged version must not win the read, nor be
+                        // repaired onto the other replicas.
+                        if (r.ok() && *r) {
+                          if (absl::Status s = hlc_->Admit((*r)->version); !s.ok()) r = s;
+                        }
+                        on_answer(std::move(r));
+                      });
   }
 }
 

@@ -13,6 +13,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "src/dht/node_id.h"
+#include "src/replication/hlc.h"
 #include "src/replication/peer_transport.h"
 #include "src/storage/engine.h"
 #include "src/storage/record.h"
@@ -50,9 +51,11 @@ class Coordinator {
   using ReadCallback = std::function<void(absl::StatusOr<ReadResult>)>;
 
   // With `storage_pool`, local writes run there instead of on the calling
-  // thread (for engines whose writes may stall on fsync). Not owned.
+  // thread (for engines whose writes may stall on fsync). With `hlc`, a
+  // record a peer returns to a read must pass HybridClock::Admit, or that
+  // peer's answer counts as a failure. Neither is owned.
   Coordinator(dht::NodeId self, storage::Engine* local, PeerTransport* transport,
-              util::ThreadPool* storage_pool = nullptr);
+              util::ThreadPool* storage_pool = nullptr, HybridClock* hlc = nullptr);
 
   // Sends `rec` to every live replica in parallel. `n` is the size the
   // replica set should have (the replication factor, capped by the cluster
@@ -119,6 +122,7 @@ class Coordinator {
   storage::Engine* const local_;
   PeerTransport* const transport_;
   util::ThreadPool* const storage_pool_;
+  HybridClock* const hlc_;
   ReplicaFailedFn replica_failed_;
   util::Timer* timer_ = nullptr;  // speculative reads: off without a timer
   absl::Duration speculate_after_;

@@ -246,6 +246,40 @@ TEST_F(CoordinatorTest, ReadReturnsNewestAndRepairsStaleReplicas) {
   EXPECT_EQ((*transport_.engine(replicas_[2].id).Read("k"))->value, "new");
 }
 
+TEST_F(CoordinatorTest, AReplicaAnsweringWithAForgedVersionCountsAsFailedAndIsNotRepaired) {
+  constexpr int64_t kNowMs = 1'700'000'000'000;
+  util::ManualClock physical{absl::FromUnixMillis(kNowMs)};
+  HybridClock hlc(&physical);
+  const uint64_t now = HybridClock::Make(kNowMs, 0);
+  ASSERT_TRUE(local_.Apply("k", Value("real", now)).ok());
+  ASSERT_TRUE(transport_.engine(replicas_[1].id).Apply("k", Value("real", now)).ok());
+  // replicas_[2] answers with a version an hour in the future.
+  ASSERT_TRUE(transport_.engine(replicas_[2].id)
+                  .Apply("k", Value("forged", HybridClock::Make(kNowMs + 3'600'000, 0)))
+                  .ok());
+  Coordinator c(replicas_[0].id, &local_, &transport_, nullptr, &hlc);
+  std::optional<absl::StatusOr<ReadResult>> result;
+  c.Read("k", replicas_, 3, Consistency::kAll, [&](absl::StatusOr<ReadResult> r) { result = r; });
+  transport_.Deliver();
+  ASSERT_TRUE(result.has_value());
+  // ALL needs replicas_[2], whose answer is refused.
+  EXPECT_EQ(result->status().code(), absl::StatusCode::kUnavailable) << result->status();
+  EXPECT_NE(result->status().message().find("ms ahead"), std::string::npos) << result->status();
+  transport_.Deliver();
+  EXPECT_EQ((*local_.Read("k"))->value, "real");  // nothing repaired onto the others
+  EXPECT_EQ((*transport_.engine(replicas_[1].id).Read("k"))->value, "real");
+  // Its timestamp was not merged: the next local version is on time.
+  EXPECT_EQ(HybridClock::PhysicalMillis(hlc.Now()), kNowMs);
+
+  // QUORUM is met by the two honest replicas and returns the real value.
+  result.reset();
+  c.Read("k", replicas_, 3, Consistency::kQuorum,
+         [&](absl::StatusOr<ReadResult> r) { result = r; });
+  transport_.Deliver();
+  ASSERT_TRUE(result.has_value() && result->ok()) << result->status();
+  EXPECT_EQ((*result)->record->value, "real");
+}
+
 TEST_F(CoordinatorTest, ReadFailsWhenTooFewReplicasAnswer) {
   transport_.SetDown(replicas_[1].id, true);
   transport_.SetDown(replicas_[2].id, true);

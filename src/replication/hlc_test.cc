@@ -4,11 +4,13 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/synchronization/barrier.h"
 #include "absl/time/time.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "src/util/clock.h"
 
@@ -99,38 +101,137 @@ TEST_F(HybridClockTest, LogicalOverflowCarriesIntoPhysical) {
 }
 
 TEST_F(HybridClockTest, UpdateWithRemoteAheadMakesNextNowGreater) {
-  const uint64_t remote = HybridClock::Make(kStartMs + 5'000, 7);
-  EXPECT_TRUE(clock_.Update(remote));
+  const uint64_t remote = HybridClock::Make(kStartMs + 400, 7);
+  EXPECT_TRUE(clock_.Update(remote).ok());
   const uint64_t ts = clock_.Now();
   EXPECT_GT(ts, remote);
-  EXPECT_EQ(ts, HybridClock::Make(kStartMs + 5'000, 8));
+  EXPECT_EQ(ts, HybridClock::Make(kStartMs + 400, 8));
 }
 
 TEST_F(HybridClockTest, UpdateWithRemoteBehindChangesNothing) {
   const uint64_t local = clock_.Now();
-  EXPECT_TRUE(clock_.Update(HybridClock::Make(kStartMs - 1'000, 500)));
+  EXPECT_TRUE(clock_.Update(HybridClock::Make(kStartMs - 1'000, 500)).ok());
   EXPECT_EQ(clock_.Now(), local + 1);
 }
 
-TEST_F(HybridClockTest, UpdateMergesButReportsRemoteBeyondMaxDrift) {
-  const uint64_t at_limit = HybridClock::Make(kStartMs + 60'000, 0xffff);
-  EXPECT_TRUE(clock_.Update(at_limit));
+TEST_F(HybridClockTest, UpdateRefusesAndDoesNotMergeRemoteBeyondMaxOffset) {
+  const uint64_t at_limit = HybridClock::Make(kStartMs + 500, 0xffff);
+  EXPECT_TRUE(clock_.Update(at_limit).ok());
 
-  const uint64_t beyond = HybridClock::Make(kStartMs + 60'001, 0);
-  EXPECT_FALSE(clock_.Update(beyond));
-  EXPECT_GT(clock_.Now(), beyond);
+  const uint64_t beyond = HybridClock::Make(kStartMs + 501, 0);
+  absl::Status s = clock_.Update(beyond);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(s.message()), testing::HasSubstr("501 ms ahead"));
+  EXPECT_THAT(std::string(s.message()), testing::HasSubstr("at most 500 ms"));
+  // The next local timestamp follows the admitted one, not the refused one.
+  EXPECT_EQ(clock_.Now(), at_limit + 1);
 }
 
-TEST(HybridClockDriftTest, HonoursConfiguredMaxDrift) {
+TEST(HybridClockOffsetTest, HonoursConfiguredMaxOffset) {
   util::ManualClock physical(absl::FromUnixMillis(kStartMs));
   HybridClock clock(&physical, absl::Seconds(1));
-  EXPECT_TRUE(clock.Update(HybridClock::Make(kStartMs + 1'000, 0)));
-  EXPECT_FALSE(clock.Update(HybridClock::Make(kStartMs + 1'001, 0)));
+  EXPECT_EQ(clock.max_offset(), absl::Seconds(1));
+  EXPECT_TRUE(clock.Update(HybridClock::Make(kStartMs + 1'000, 0)).ok());
+  EXPECT_FALSE(clock.Update(HybridClock::Make(kStartMs + 1'001, 0)).ok());
+}
+
+TEST_F(HybridClockTest, LargestTimestampIsRefusedAndLocalWritesStayOnTime) {
+  constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
+  EXPECT_EQ(clock_.Update(kMax).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(HybridClock::PhysicalMillis(clock_.Now()), kStartMs);
+}
+
+TEST_F(HybridClockTest, OneHourAheadIsAdmittedOnceTheLocalClockCatchesUp) {
+  const uint64_t remote = HybridClock::Make(kStartMs + 3'600'000, 0);
+  EXPECT_FALSE(clock_.Update(remote).ok());
+  physical_.Advance(absl::Hours(1));
+  EXPECT_TRUE(clock_.Update(remote).ok());
+}
+
+TEST_F(HybridClockTest, AdmitRequiresFortyLowercaseHexNodeId) {
+  const uint64_t ts = HybridClock::Make(kStartMs, 0);
+  const std::string good(40, 'a');
+  EXPECT_TRUE(clock_.Admit({ts, good}).ok());
+  for (const std::string& bad :
+       {std::string(), std::string(39, 'a'), std::string(41, 'a'), std::string(40, 'A'),
+        std::string(39, 'a') + "g", std::string(5 << 20, 'a')}) {
+    absl::Status s = clock_.Admit({ts, bad});
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad.size();
+    EXPECT_THAT(std::string(s.message()), testing::HasSubstr("40 lowercase hex"));
+  }
+}
+
+TEST_F(HybridClockTest, AdmitChecksTheOffsetToo) {
+  EXPECT_EQ(clock_.Admit({HybridClock::Make(kStartMs + 3'600'000, 0), std::string(40, 'b')}).code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(HybridClockTest, RestoreRaisesTheClockWithoutTheOffsetCheck) {
+  const uint64_t issued_before_restart = HybridClock::Make(kStartMs + 10'000, 3);
+  clock_.Restore(issued_before_restart);
+  EXPECT_GT(clock_.Now(), issued_before_restart);
+  clock_.Restore(HybridClock::Make(kStartMs, 0));  // never lowers it
+  EXPECT_GT(clock_.Now(), issued_before_restart);
+}
+
+TEST(HybridClockPersistenceTest, RecordsABoundAheadBeforeIssuingBeyondTheLastOne) {
+  util::ManualClock physical(absl::FromUnixMillis(kStartMs));
+  std::vector<uint64_t> saved;
+  HybridClock clock(&physical, HybridClock::kDefaultMaxOffset,
+                    {.save =
+                         [&](uint64_t b) {
+                           saved.push_back(b);
+                           return absl::OkStatus();
+                         },
+                     .window = absl::Seconds(10)});
+  const uint64_t first = clock.Now();
+  ASSERT_EQ(saved.size(), 1u);
+  EXPECT_GT(saved[0], first);
+  EXPECT_EQ(HybridClock::PhysicalMillis(saved[0]), kStartMs + 10'000);
+  // Within the bound: nothing more is written.
+  physical.Advance(absl::Seconds(9));
+  for (int i = 0; i < 1000; ++i) clock.Now();
+  EXPECT_EQ(saved.size(), 1u);
+  // Past it: a new bound, before the timestamp is returned.
+  physical.Advance(absl::Seconds(2));
+  const uint64_t later = clock.Now();
+  ASSERT_EQ(saved.size(), 2u);
+  EXPECT_GT(saved[1], later);
+}
+
+TEST(HybridClockPersistenceTest, ARestartWithTheClockSetBackIssuesAboveEverythingBefore) {
+  util::ManualClock physical(absl::FromUnixMillis(kStartMs));
+  uint64_t bound = 0;
+  uint64_t last_before = 0;
+  {
+    HybridClock before(&physical, HybridClock::kDefaultMaxOffset, {.save = [&](uint64_t b) {
+      bound = b;
+      return absl::OkStatus();
+    }});
+    for (int i = 0; i < 100; ++i) last_before = before.Now();
+  }
+  physical.Advance(-absl::Seconds(10));  // the restarted node's clock is behind
+  HybridClock after(&physical);
+  after.Restore(bound);
+  EXPECT_GT(after.Now(), last_before);
+}
+
+TEST(HybridClockPersistenceTest, AFailedSaveIsRetriedOnTheNextTimestamp) {
+  util::ManualClock physical(absl::FromUnixMillis(kStartMs));
+  int calls = 0;
+  HybridClock clock(&physical, HybridClock::kDefaultMaxOffset, {.save = [&](uint64_t) {
+    return ++calls == 1 ? absl::UnavailableError("disk") : absl::OkStatus();
+  }});
+  clock.Now();
+  clock.Now();
+  EXPECT_EQ(calls, 2);
+  clock.Now();
+  EXPECT_EQ(calls, 2);
 }
 
 TEST_F(HybridClockTest, SaturatesInsteadOfWrappingAtLargestTimestamp) {
   constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
-  EXPECT_FALSE(clock_.Update(kMax));
+  clock_.Restore(kMax);
   EXPECT_EQ(clock_.Now(), kMax);
   EXPECT_EQ(clock_.Now(), kMax);
 }

@@ -21,6 +21,38 @@ v1::HeartbeatMessage Beat(const dht::Contact& self, uint64_t sequence) {
   return m;
 }
 
+// The peer's side of a stream's clock exchange: its latest beat's send time
+// (its clock) and when that beat arrived (ours), echoed on our next beat.
+struct Echo {
+  uint64_t sent_unix_micros = 0;
+  uint64_t received_unix_micros = 0;
+
+  // Remembers `in`, which arrived at `arrived`.
+  void Remember(const v1::HeartbeatMessage& in, absl::Time arrived) {
+    sent_unix_micros = in.sent_unix_micros();
+    received_unix_micros = static_cast<uint64_t>(absl::ToUnixMicros(arrived));
+  }
+  // `beat` as this stream sends it: with the echo, once there is one.
+  void Stamp(v1::HeartbeatMessage& beat) const {
+    beat.set_echo_sent_unix_micros(sent_unix_micros);
+    beat.set_echo_received_unix_micros(received_unix_micros);
+  }
+};
+
+// The clock sample a beat carries: it echoes one of ours (t1, and t2 on the
+// peer's clock), and was sent at t3 (peer) and arrived at t4 (ours).
+std::optional<membership::ClockSample> SampleOf(const v1::HeartbeatMessage& in,
+                                                absl::Time arrived) {
+  if (in.echo_sent_unix_micros() == 0 || in.echo_received_unix_micros() == 0 ||
+      in.sent_unix_micros() == 0) {
+    return std::nullopt;
+  }
+  auto at = [](uint64_t micros) { return absl::FromUnixMicros(static_cast<int64_t>(micros)); };
+  return membership::ClockSample::FromExchange(at(in.echo_sent_unix_micros()),
+                                               at(in.echo_received_unix_micros()),
+                                               at(in.sent_unix_micros()), arrived);
+}
+
 }  // namespace
 
 // Counts client streams that have not finished OnDone, so Stop() can wait.
@@ -55,6 +87,7 @@ class HeartbeatServerStream final
       if (writing_ || finishing_) return;
       writing_ = true;
       out_ = beat;
+      echo_.Stamp(out_);
     }
     StartWrite(&out_);
   }
@@ -73,11 +106,13 @@ class HeartbeatServerStream final
       return FinishWhenIdle(ToGrpc(absl::InvalidArgumentError(
           "heartbeat sender is invalid: " + std::string(from.status().message()))));
     }
-    node_->HandleHeartbeat(*from);
+    const absl::Time arrived = absl::Now();
+    node_->HandleHeartbeat(*from, SampleOf(in_, arrived));
     {
       absl::MutexLock l(&mu_);
       dialer_ = from->id;
-      last_heard_ = absl::Now();
+      last_heard_ = arrived;
+      echo_.Remember(in_, arrived);
     }
     StartRead(&in_);
   }
@@ -121,6 +156,7 @@ class HeartbeatServerStream final
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<dht::NodeId> dialer_ ABSL_GUARDED_BY(mu_);
   absl::Time last_heard_ ABSL_GUARDED_BY(mu_);
+  Echo echo_ ABSL_GUARDED_BY(mu_);
   grpc::Status final_status_;
 };
 
@@ -192,6 +228,7 @@ class HeartbeatClientStream final
       if (closing_ || writing_) return;
       writing_ = true;
       out_ = std::move(beat);
+      echo_.Stamp(out_);
     }
     StartWrite(&out_);
   }
@@ -213,11 +250,13 @@ class HeartbeatClientStream final
 
   void OnReadDone(bool ok) override {
     if (!ok) return ReleaseHoldIfIdle(/*closing=*/true);
+    const absl::Time arrived = absl::Now();
     absl::StatusOr<dht::Contact> from = FromProto(in_.from());
-    if (from.ok()) node_->HandleHeartbeat(*from);
+    if (from.ok()) node_->HandleHeartbeat(*from, SampleOf(in_, arrived));
     {
       absl::MutexLock l(&mu_);
-      last_heard_ = absl::Now();
+      last_heard_ = arrived;
+      echo_.Remember(in_, arrived);
     }
     StartRead(&in_);
   }
@@ -275,6 +314,7 @@ class HeartbeatClientStream final
   bool hold_released_ ABSL_GUARDED_BY(mu_) = false;
   bool done_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time last_heard_ ABSL_GUARDED_BY(mu_);
+  Echo echo_ ABSL_GUARDED_BY(mu_);
 };
 
 HeartbeatClient::HeartbeatClient(Options options, node::Node* node, GrpcPeerTransport* transport,

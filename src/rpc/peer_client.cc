@@ -136,8 +136,15 @@ void GrpcPeerTransport::FindNode(const dht::Contact& to, const dht::NodeId& targ
       std::move(req),
       [stub](grpc::ClientContext* ctx, const v1::FindNodeRequest* rq, v1::FindNodeResponse* rs,
              std::function<void(grpc::Status)> cb) { stub->async()->FindNode(ctx, rq, rs, cb); },
-      [done = std::move(done)](absl::Status s, v1::FindNodeResponse resp) {
+      [done = std::move(done), to](absl::Status s, v1::FindNodeResponse resp) {
         if (!s.ok()) return done(s);
+        // The answer counts as `to`'s only if the node at its address is
+        // `to`: the lookup then trusts `to` as verified (Node::Insert).
+        if (resp.node().id() != to.id.ToHex()) {
+          return done(absl::FailedPreconditionError(absl::StrCat(
+              "the node at ", to.address, " answered FIND_NODE as '",
+              resp.node().id().substr(0, 40), "', not ", to.id.ToHex(), "; the contact is stale")));
+        }
         done(ContactsFrom(resp.closest()));
       });
 }

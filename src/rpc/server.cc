@@ -8,11 +8,12 @@
 
 namespace kv::rpc {
 
-Server::Server(node::Node* node, std::string listen_address, int max_message_bytes)
+Server::Server(node::Node* node, std::string listen_address, int max_message_bytes,
+               AdminAccess admin_access)
     : listen_address_(std::move(listen_address)),
       max_message_bytes_(max_message_bytes),
       kv_(node, &heartbeats_),
-      admin_(node, &heartbeats_),
+      admin_(node, &heartbeats_, std::move(admin_access)),
       peer_(node) {}
 
 Server::~Server() {
@@ -40,11 +41,18 @@ absl::Status Server::Start() {
                      ": the address is in use or not local; pick another --addr"));
   }
   server_->GetHealthCheckService()->SetServingStatus(true);
+  started_ = true;
   return absl::OkStatus();
+}
+
+void Server::SetKvServing(bool serving) {
+  if (!started_) return;
+  server_->GetHealthCheckService()->SetServingStatus(kvstore::v1::KV::service_full_name(), serving);
 }
 
 void Server::Shutdown(absl::Duration grace) {
   if (!server_) return;
+  started_ = false;
   server_->GetHealthCheckService()->SetServingStatus(false);
   heartbeats_.CloseAll();
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));

@@ -2,6 +2,7 @@
 // service and server reflection.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -17,8 +18,10 @@ namespace kv::rpc {
 // Not thread-safe: Start and Shutdown are called from one thread.
 class Server {
  public:
-  // `node` is not owned and must outlive the server.
-  Server(node::Node* node, std::string listen_address, int max_message_bytes);
+  // `node` is not owned and must outlive the server. State-changing Admin
+  // calls are served to the callers `admin_access` allows.
+  Server(node::Node* node, std::string listen_address, int max_message_bytes,
+         AdminAccess admin_access = AdminAccess());
   ~Server();
 
   // Binds and starts serving. FAILED_PRECONDITION when the address cannot be bound.
@@ -26,6 +29,11 @@ class Server {
   // Marks the node not serving, ends heartbeat streams, stops accepting and
   // waits up to `grace` for in-flight calls, then cancels the rest.
   void Shutdown(absl::Duration grace);
+
+  // Sets the grpc.health.v1 status of the service "kvstore.v1.KV" (the
+  // overall status "" stays SERVING while the server runs): NOT_SERVING while
+  // the node refuses writes for its clock. Thread-safe; no-op before Start.
+  void SetKvServing(bool serving);
 
   // The heartbeat streams other nodes opened to this one.
   HeartbeatRegistry* heartbeats() { return &heartbeats_; }
@@ -38,6 +46,7 @@ class Server {
   AdminService admin_;
   PeerService peer_;
   std::unique_ptr<grpc::Server> server_;
+  std::atomic<bool> started_{false};
 };
 
 }  // namespace kv::rpc

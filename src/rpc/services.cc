@@ -61,8 +61,10 @@ v1::PeerState PeerStateToProto(const membership::Membership::PeerView& p) {
 // in flight are coalesced: the client sees the latest, and always the last.
 class LeaveReactor final : public grpc::ServerWriteReactor<v1::LeaveProgress> {
  public:
-  explicit LeaveReactor(node::Node* node) {
-    absl::Status s = node->Leave([this](const node::LeaveProgress& p) { Update(p); });
+  // `refusal`, when not OK, ends the call at once (the caller may not leave).
+  LeaveReactor(node::Node* node, bool force, const absl::Status& refusal) {
+    absl::Status s = refusal;
+    if (s.ok()) s = node->Leave(force, [this](const node::LeaveProgress& p) { Update(p); });
     if (!s.ok()) {
       absl::MutexLock l(&mu_);
       leave_running_ = false;
@@ -95,9 +97,7 @@ class LeaveReactor final : public grpc::ServerWriteReactor<v1::LeaveProgress> {
  private:
   void Update(const node::LeaveProgress& p) {
     mu_.Lock();
-    if (p.phase == "done" || p.phase == "incomplete" || p.phase == "stopped") {
-      leave_running_ = false;
-    }
+    if (node::IsFinal(p.phase)) leave_running_ = false;
     if (done_) {
       const bool last = !leave_running_;
       mu_.Unlock();
@@ -113,14 +113,13 @@ class LeaveReactor final : public grpc::ServerWriteReactor<v1::LeaveProgress> {
   void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finished_) return;
     if (pending_) {
-      out_.set_phase(pending_->phase);
+      out_.set_phase(node::LeavePhaseName(pending_->phase));
       out_.set_pass(pending_->pass);
       out_.set_keys_total(pending_->keys_total);
       out_.set_keys_moved(pending_->keys_moved);
       out_.set_bytes_moved(pending_->bytes_moved);
       out_.set_keys_failed(pending_->keys_failed);
-      last_was_done_ = pending_->phase == "done" || pending_->phase == "incomplete" ||
-                       pending_->phase == "stopped";
+      last_was_done_ = node::IsFinal(pending_->phase);
       pending_.reset();
       writing_ = true;
       StartWrite(&out_);
@@ -319,6 +318,9 @@ ServerUnaryReactor* KvService::Ping(CallbackServerContext* ctx, const v1::PingRe
   }
   node_->HandlePing(from);
   ToProto(node_->self(), resp->mutable_node());
+  const node::Node::ClockStatus clock = node_->clock_status();
+  resp->set_clock_status(clock.description);
+  resp->set_clock_fenced(clock.fenced);
   return FinishNow(ctx, absl::OkStatus());
 }
 
@@ -340,6 +342,10 @@ ServerUnaryReactor* AdminService::Peers(CallbackServerContext* ctx, const v1::Pe
     e->set_bucket(p.bucket);
     e->set_last_heard_millis_ago(
         p.last_heard == absl::InfinitePast() ? -1 : absl::ToInt64Milliseconds(now - p.last_heard));
+    if (p.clock) {
+      e->set_clock_offset_micros(absl::ToInt64Microseconds(p.clock->offset));
+      e->set_clock_round_trip_micros(absl::ToInt64Microseconds(p.clock->round_trip));
+    }
   }
   return FinishNow(ctx, absl::OkStatus());
 }
@@ -368,9 +374,19 @@ ServerUnaryReactor* AdminService::Locate(CallbackServerContext* ctx, const v1::L
 ServerUnaryReactor* AdminService::Snapshot(CallbackServerContext* ctx,
                                            const v1::SnapshotRequest* req,
                                            v1::SnapshotResponse* resp) {
+  if (absl::Status s = access_.Check(ctx->peer(), "Admin.Snapshot"); !s.ok()) {
+    return FinishNow(ctx, s);
+  }
+  if (!req->dir().empty()) {
+    return FinishNow(ctx, absl::InvalidArgumentError(
+                              "SnapshotRequest.dir is no longer accepted; give a name "
+                              "(kvctl snapshot NAME), written under the node's --backup-dir"));
+  }
   ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  resp->set_dir(req->dir());
-  node_->Snapshot(req->dir(), [reactor](absl::Status s) { reactor->Finish(ToGrpc(s)); });
+  node_->Snapshot(req->name(), [reactor, resp](absl::StatusOr<std::string> path) {
+    if (path.ok()) resp->set_dir(*path);
+    reactor->Finish(ToGrpc(path.status()));
+  });
   return reactor;
 }
 
@@ -384,12 +400,15 @@ ServerUnaryReactor* AdminService::Stats(CallbackServerContext* ctx, const v1::St
 
 grpc::ServerWriteReactor<v1::LeaveProgress>* AdminService::Leave(CallbackServerContext* ctx,
                                                                  const v1::LeaveRequest* req) {
-  return new LeaveReactor(node_);
+  return new LeaveReactor(node_, req->force(), access_.Check(ctx->peer(), "Admin.Leave"));
 }
 
 ServerUnaryReactor* AdminService::DropKeys(CallbackServerContext* ctx,
                                            const v1::DropKeysRequest* req,
                                            v1::DropKeysResponse* resp) {
+  if (absl::Status s = access_.Check(ctx->peer(), "Admin.DropKeys"); !s.ok()) {
+    return FinishNow(ctx, s);
+  }
   absl::StatusOr<uint64_t> n = node_->DropKeys(req->prefix(), req->limit());
   if (n.ok()) resp->set_dropped(*n);
   return FinishNow(ctx, n.status());
@@ -426,9 +445,11 @@ ServerUnaryReactor* PeerService::SyncDigest(CallbackServerContext* ctx,
   }
   ServerUnaryReactor* reactor = ctx->DefaultReactor();
   node_->HandleSyncDigest(*from, req->root(), std::move(digest),
-                          [reactor, resp](replication::DigestAnswer a) {
-                            resp->set_root_matches(a.root_matches);
-                            resp->mutable_differing()->Add(a.differing.begin(), a.differing.end());
+                          [reactor, resp](absl::StatusOr<replication::DigestAnswer> a) {
+                            if (!a.ok()) return reactor->Finish(ToGrpc(a.status()));
+                            resp->set_root_matches(a->root_matches);
+                            resp->mutable_differing()->Add(a->differing.begin(),
+                                                           a->differing.end());
                             reactor->Finish(grpc::Status::OK);
                           });
   return reactor;
@@ -454,7 +475,9 @@ ServerUnaryReactor* PeerService::Reconcile(CallbackServerContext* ctx,
   }
   ServerUnaryReactor* reactor = ctx->DefaultReactor();
   node_->HandleReconcile(*from, std::move(buckets), std::move(keys),
-                         [reactor, resp](replication::ReconcilePlan plan) {
+                         [reactor, resp](absl::StatusOr<replication::ReconcilePlan> planned) {
+                           if (!planned.ok()) return reactor->Finish(ToGrpc(planned.status()));
+                           replication::ReconcilePlan& plan = *planned;
                            for (replication::KeyRecord& r : plan.newer) {
                              v1::KeyRecord* out = resp->add_newer();
                              out->set_key(std::move(r.key));

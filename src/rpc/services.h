@@ -5,9 +5,11 @@
 
 #include <functional>
 #include <string>
+#include <utility>
 
 #include "proto/kv.grpc.pb.h"
 #include "src/node/node.h"
+#include "src/rpc/admin_access.h"
 #include "src/rpc/heartbeat.h"
 
 namespace kv::rpc {
@@ -47,8 +49,9 @@ class KvService final : public kvstore::v1::KV::CallbackService {
 class AdminService final : public kvstore::v1::Admin::CallbackService {
  public:
   // `node` and `heartbeats` are not owned and must outlive the server.
-  AdminService(node::Node* node, HeartbeatRegistry* heartbeats)
-      : node_(node), heartbeats_(heartbeats) {}
+  // Leave, Snapshot and DropKeys are served only to callers `access` allows.
+  AdminService(node::Node* node, HeartbeatRegistry* heartbeats, AdminAccess access)
+      : node_(node), heartbeats_(heartbeats), access_(std::move(access)) {}
 
   grpc::ServerUnaryReactor* Peers(grpc::CallbackServerContext* ctx,
                                   const kvstore::v1::PeersRequest* req,
@@ -71,6 +74,7 @@ class AdminService final : public kvstore::v1::Admin::CallbackService {
  private:
   node::Node* const node_;
   HeartbeatRegistry* const heartbeats_;
+  const AdminAccess access_;
 };
 
 class PeerService final : public kvstore::v1::Peer::CallbackService {

@@ -109,6 +109,10 @@ absl::StatusOr<bool> MemoryEngine::Apply(std::string_view key, const Record& rec
   MemoryEntry* old = it == shard.entries.end() ? nullptr : it->get();
   if (old != nullptr && CompareVersion(*old, shard.writers, rec.version) >= 0) return false;
 
+  // A writer ID new to this shard is charged with the record: many distinct
+  // IDs must not grow the node past the limit unseen.
+  const size_t writer_bytes =
+      shard.writers.Holds(rec.version.node_id) ? 0 : WriterTable::ChargeFor(rec.version.node_id);
   const std::optional<WriterIndex> writer = shard.writers.Acquire(rec.version.node_id);
   if (!writer.has_value()) {
     return absl::ResourceExhaustedError(
@@ -118,8 +122,8 @@ absl::StatusOr<bool> MemoryEngine::Apply(std::string_view key, const Record& rec
                      rec.version.node_id));
   }
   const size_t old_bytes = old == nullptr ? 0 : EntryBytes(*old);
-  if (absl::Status s = Account(old_bytes, RecordBytes(key, rec)); !s.ok()) {
-    shard.writers.Release(*writer);
+  if (absl::Status s = Account(old_bytes, RecordBytes(key, rec) + writer_bytes); !s.ok()) {
+    shard.writers.Release(*writer);  // nothing was charged for it
     return s;
   }
   const MemoryEntryMeta meta{.timestamp = rec.version.timestamp,
@@ -130,7 +134,7 @@ absl::StatusOr<bool> MemoryEngine::Apply(std::string_view key, const Record& rec
     shard.entries.insert(MemoryEntry::Make(key, rec.value, meta));
     return true;
   }
-  shard.writers.Release(old->meta().writer);
+  used_bytes_.fetch_sub(shard.writers.Release(old->meta().writer), std::memory_order_relaxed);
   if (old->CanOverwrite(rec.value, meta)) {
     old->Overwrite(rec.value, meta);
   } else {
@@ -182,8 +186,8 @@ absl::StatusOr<bool> MemoryEngine::EraseIf(std::string_view key, const Version& 
   if (it == shard.entries.end() || CompareVersion(**it, shard.writers, version) != 0) {
     return false;
   }
-  used_bytes_.fetch_sub(EntryBytes(**it), std::memory_order_relaxed);
-  shard.writers.Release((*it)->meta().writer);
+  used_bytes_.fetch_sub(EntryBytes(**it) + shard.writers.Release((*it)->meta().writer),
+                        std::memory_order_relaxed);
   shard.entries.erase(it);
   return true;
 }
@@ -230,13 +234,14 @@ absl::StatusOr<PurgeStats> MemoryEngine::Purge(int64_t now_ms, absl::Duration to
           ++stats.expired;
           break;
         }
-        case PurgeAction::kErase:
-          used_bytes_.fetch_sub(old_bytes, std::memory_order_relaxed);
-          shard.writers.Release(entry.meta().writer);
+        case PurgeAction::kErase: {
+          const size_t freed = old_bytes + shard.writers.Release(entry.meta().writer);
+          used_bytes_.fetch_sub(freed, std::memory_order_relaxed);
           shard.entries.erase(it);
-          stats.bytes_freed += old_bytes;
+          stats.bytes_freed += freed;
           ++stats.tombstones_dropped;
           break;
+        }
       }
     }
   }
@@ -248,8 +253,8 @@ void MemoryEngine::TEST_Erase(std::string_view key) {
   absl::MutexLock lock(&shard.mu);
   auto it = shard.entries.find(AsAbsl(key));
   if (it == shard.entries.end()) return;
-  used_bytes_.fetch_sub(EntryBytes(**it), std::memory_order_relaxed);
-  shard.writers.Release((*it)->meta().writer);
+  used_bytes_.fetch_sub(EntryBytes(**it) + shard.writers.Release((*it)->meta().writer),
+                        std::memory_order_relaxed);
   shard.entries.erase(it);
 }
 

@@ -25,8 +25,9 @@ struct MemoryEngineOptions {
   // Independently locked partitions; 0 is treated as 1.
   size_t shards = 32;
   // Most bytes the stored records may take, as MemoryEngine::RecordBytes
-  // counts them (each record's heap block and hash-set slot; not the shards'
-  // writer tables, gRPC buffers or other process memory). 0 means unlimited.
+  // counts them (each record's heap block and hash-set slot), plus each
+  // shard's writer table (WriterTable::ChargeFor per distinct writer ID);
+  // not gRPC buffers or other process memory. 0 means unlimited.
   // Set by --max-memory-bytes.
   size_t max_bytes = 0;
 };

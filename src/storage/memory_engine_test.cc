@@ -14,6 +14,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "src/storage/engine_contract_test.h"
+#include "src/storage/writer_table.h"
 
 namespace kv::storage {
 namespace {
@@ -175,43 +176,85 @@ TEST(MemoryEngineLimitTest, RecordBytesNeverShrinksAsValuesGrow) {
   }
 }
 
+// The charge for kNode, held once per shard that stores a record of it.
+const size_t kWriter = WriterTable::ChargeFor(kNode);
+
 TEST(MemoryEngineLimitTest, CountsTheRecordBytesOfEveryStoredRecord) {
-  MemoryEngine engine;
+  MemoryEngine engine(MemoryEngine::Options{.shards = 1});
   EXPECT_EQ(engine.ApproximateBytes(), 0u);
   const Record a = Rec(std::string(100, 'a'), 1);
   const Record b = Rec(std::string(1000, 'b'), 1);
   ASSERT_TRUE(*engine.Apply("a", a));
   ASSERT_TRUE(*engine.Apply("b", b));
   EXPECT_EQ(engine.ApproximateBytes(),
-            MemoryEngine::RecordBytes("a", a) + MemoryEngine::RecordBytes("b", b));
+            MemoryEngine::RecordBytes("a", a) + MemoryEngine::RecordBytes("b", b) + kWriter);
   // An older version is not stored and changes nothing.
   ASSERT_FALSE(*engine.Apply("a", Rec(std::string(5000, 'x'), 0)));
   EXPECT_EQ(engine.ApproximateBytes(),
-            MemoryEngine::RecordBytes("a", a) + MemoryEngine::RecordBytes("b", b));
+            MemoryEngine::RecordBytes("a", a) + MemoryEngine::RecordBytes("b", b) + kWriter);
   engine.TEST_Erase("b");
-  EXPECT_EQ(engine.ApproximateBytes(), MemoryEngine::RecordBytes("a", a));
+  EXPECT_EQ(engine.ApproximateBytes(), MemoryEngine::RecordBytes("a", a) + kWriter);
+  engine.TEST_Erase("a");
+  EXPECT_EQ(engine.ApproximateBytes(), 0u);  // the last record of kNode frees its charge
+}
+
+TEST(MemoryEngineLimitTest, EachDistinctWriterIdIsChargedWhileARecordNamesIt) {
+  const std::string long_id(1000, 'l');
+  EXPECT_GT(WriterTable::ChargeFor(long_id), 2 * long_id.size());
+  EXPECT_GT(WriterTable::ChargeFor(kNode), 2 * kNode.size());
+  MemoryEngine engine(MemoryEngine::Options{.shards = 1});
+  const Record rec{.value = "v", .version = {1, long_id}};
+  ASSERT_TRUE(*engine.Apply("k1", rec));
+  ASSERT_TRUE(*engine.Apply("k2", rec));  // the same writer: charged once
+  EXPECT_EQ(engine.ApproximateBytes(), MemoryEngine::RecordBytes("k1", rec) +
+                                           MemoryEngine::RecordBytes("k2", rec) +
+                                           WriterTable::ChargeFor(long_id));
+  // Overwritten by another writer: the long ID's charge goes with its last record.
+  ASSERT_TRUE(*engine.Apply("k1", Rec("v", 2)));
+  ASSERT_TRUE(*engine.Apply("k2", Rec("v", 2)));
+  EXPECT_EQ(engine.ApproximateBytes(), MemoryEngine::RecordBytes("k1", Rec("v", 2)) +
+                                           MemoryEngine::RecordBytes("k2", Rec("v", 2)) + kWriter);
+}
+
+TEST(MemoryEngineLimitTest, ManyDistinctWritersReachTheLimitSooner) {
+  auto writer = [](int i) {
+    return absl::StrCat(std::string(36, 'c'), absl::Dec(i, absl::kZeroPad4));
+  };
+  const Record first{.value = "v", .version = {1, writer(0)}};
+  const size_t each = MemoryEngine::RecordBytes("key-0", first) + WriterTable::ChargeFor(writer(0));
+  MemoryEngine engine(MemoryEngine::Options{.shards = 1, .max_bytes = 5 * each + each / 2});
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(
+        *engine.Apply(absl::StrCat("key-", i), Record{.value = "v", .version = {1, writer(i)}}))
+        << i;
+  }
+  EXPECT_EQ(engine.Apply("key-5", Record{.value = "v", .version = {1, writer(5)}}).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  // The same record from a writer already held fits: it costs no charge.
+  EXPECT_TRUE(*engine.Apply("key-5", Record{.value = "v", .version = {1, writer(4)}}));
 }
 
 TEST(MemoryEngineLimitTest, RefusesARecordThatWouldPassTheLimitWithAMessageNamingTheFlag) {
   const Record rec = Rec(std::string(1000, 'v'), 1);
   const size_t each = MemoryEngine::RecordBytes("key-0", rec);
-  // Room for three records and a half.
-  const size_t limit = each * 7 / 2;
-  MemoryEngine engine(MemoryEngine::Options{.max_bytes = limit});
+  // Room for three records and a half, and kNode's charge.
+  const size_t limit = each * 7 / 2 + kWriter;
+  MemoryEngine engine(MemoryEngine::Options{.shards = 1, .max_bytes = limit});
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(*engine.Apply(absl::StrCat("key-", i), rec)) << i;
 
   absl::StatusOr<bool> refused = engine.Apply("key-3", rec);
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
   const std::string message(refused.status().message());
-  EXPECT_THAT(message, HasSubstr(absl::StrCat("memory engine holds ", 3 * each, " bytes")));
+  EXPECT_THAT(message,
+              HasSubstr(absl::StrCat("memory engine holds ", 3 * each + kWriter, " bytes")));
   EXPECT_THAT(message, HasSubstr(absl::StrCat("--max-memory-bytes=", limit)));
   EXPECT_THAT(message, HasSubstr("delete keys or raise the limit"));
 
   // Nothing changed: the refused key is absent and the total is the same.
   EXPECT_EQ(*engine.Read("key-3"), std::nullopt);
   EXPECT_EQ(engine.Size(), 3u);
-  EXPECT_EQ(engine.ApproximateBytes(), 3 * each);
+  EXPECT_EQ(engine.ApproximateBytes(), 3 * each + kWriter);
   // A record larger than the whole limit is refused too.
   EXPECT_EQ(engine.Apply("huge", Rec(std::string(limit, 'h'), 1)).status().code(),
             absl::StatusCode::kResourceExhausted);
@@ -219,10 +262,10 @@ TEST(MemoryEngineLimitTest, RefusesARecordThatWouldPassTheLimitWithAMessageNamin
 
 TEST(MemoryEngineLimitTest, OverwritesThatShrinkOrKeepSizeAreAllowedAtTheLimit) {
   const size_t each = MemoryEngine::RecordBytes("key-0", Rec(std::string(1000, 'v'), 1));
-  MemoryEngine engine(MemoryEngine::Options{.max_bytes = 2 * each});
+  MemoryEngine engine(MemoryEngine::Options{.shards = 1, .max_bytes = 2 * each + kWriter});
   ASSERT_TRUE(*engine.Apply("key-0", Rec(std::string(1000, 'v'), 1)));
   ASSERT_TRUE(*engine.Apply("key-1", Rec(std::string(1000, 'v'), 1)));
-  ASSERT_EQ(engine.ApproximateBytes(), 2 * each);
+  ASSERT_EQ(engine.ApproximateBytes(), 2 * each + kWriter);
 
   // Same size, at the limit: allowed.
   EXPECT_TRUE(*engine.Apply("key-0", Rec(std::string(1000, 'w'), 2)));
@@ -232,13 +275,14 @@ TEST(MemoryEngineLimitTest, OverwritesThatShrinkOrKeepSizeAreAllowedAtTheLimit) 
   EXPECT_EQ((*engine.Read("key-0"))->value, std::string(1000, 'w'));
   // Shrinking frees room...
   EXPECT_TRUE(*engine.Apply("key-0", Rec("short", 4)));
-  EXPECT_EQ(engine.ApproximateBytes(), each + MemoryEngine::RecordBytes("key-0", Rec("short", 4)));
+  EXPECT_EQ(engine.ApproximateBytes(),
+            each + MemoryEngine::RecordBytes("key-0", Rec("short", 4)) + kWriter);
   // ...and so does a tombstone for a stored key.
   EXPECT_TRUE(*engine.Apply("key-1", Record{.version = {5, kNode}, .tombstone = true}));
-  EXPECT_LT(engine.ApproximateBytes(), each);
+  EXPECT_LT(engine.ApproximateBytes(), each + kWriter);
   // The freed room takes a new key.
   EXPECT_TRUE(*engine.Apply("key-2", Rec(std::string(1000, 'v'), 1)));
-  EXPECT_LE(engine.ApproximateBytes(), 2 * each);
+  EXPECT_LE(engine.ApproximateBytes(), 2 * each + kWriter);
 }
 
 // The sum of RecordBytes over what ForEach sees.
@@ -252,16 +296,16 @@ size_t StoredBytes(const MemoryEngine& engine) {
 TEST(MemoryEngineLimitTest, EraseIfFreesTheRecordsBytesForNewWrites) {
   const Record rec = Rec(std::string(1000, 'v'), 1);
   const size_t each = MemoryEngine::RecordBytes("key-0", rec);
-  MemoryEngine engine(MemoryEngine::Options{.max_bytes = 2 * each});
+  MemoryEngine engine(MemoryEngine::Options{.shards = 1, .max_bytes = 2 * each + kWriter});
   ASSERT_TRUE(*engine.Apply("key-0", rec));
   ASSERT_TRUE(*engine.Apply("key-1", rec));
   ASSERT_EQ(engine.Apply("key-2", rec).status().code(), absl::StatusCode::kResourceExhausted);
 
   ASSERT_FALSE(*engine.EraseIf("key-0", Version{2, kNode}));  // other version: nothing freed
-  EXPECT_EQ(engine.ApproximateBytes(), 2 * each);
+  EXPECT_EQ(engine.ApproximateBytes(), 2 * each + kWriter);
   ASSERT_TRUE(*engine.EraseIf("key-0", rec.version));
-  EXPECT_EQ(engine.ApproximateBytes(), each);
-  EXPECT_EQ(StoredBytes(engine), engine.ApproximateBytes());
+  EXPECT_EQ(engine.ApproximateBytes(), each + kWriter);
+  EXPECT_EQ(StoredBytes(engine) + kWriter, engine.ApproximateBytes());
   EXPECT_TRUE(*engine.Apply("key-2", rec));
 }
 
@@ -274,8 +318,8 @@ TEST(MemoryEngineLimitTest, PurgeReportsAndReleasesTheBytesItFrees) {
   const Record live = Rec(std::string(1000, 'v'), ts);
   const size_t limit = MemoryEngine::RecordBytes("expired", expired) +
                        MemoryEngine::RecordBytes("deleted", tombstone) +
-                       MemoryEngine::RecordBytes("live", live);
-  MemoryEngine engine(MemoryEngine::Options{.shards = 4, .max_bytes = limit});
+                       MemoryEngine::RecordBytes("live", live) + kWriter;
+  MemoryEngine engine(MemoryEngine::Options{.shards = 1, .max_bytes = limit});
   ASSERT_TRUE(*engine.Apply("expired", expired));
   ASSERT_TRUE(*engine.Apply("deleted", tombstone));
   ASSERT_TRUE(*engine.Apply("live", live));
@@ -290,7 +334,7 @@ TEST(MemoryEngineLimitTest, PurgeReportsAndReleasesTheBytesItFrees) {
                        MemoryEngine::RecordBytes("deleted", tombstone);
   EXPECT_EQ(stats->bytes_freed, freed);
   EXPECT_EQ(engine.ApproximateBytes(), limit - freed);
-  EXPECT_EQ(StoredBytes(engine), engine.ApproximateBytes());
+  EXPECT_EQ(StoredBytes(engine) + kWriter, engine.ApproximateBytes());
   // The freed room takes new writes.
   EXPECT_TRUE(*engine.Apply("new", Rec(std::string(500, 'n'), ts)));
 }
@@ -304,7 +348,9 @@ TEST(MemoryEngineLimitTest, ConcurrentWritersNeverPassTheLimit) {
   // Keys "t<thread>-<5 digits>" all count the same.
   auto key = [](int t, int i) { return absl::StrCat("t", t, "-", absl::Dec(i, absl::kZeroPad5)); };
   const size_t each = MemoryEngine::RecordBytes(key(0, 0), rec);
-  const size_t limit = 1000 * each + each / 2;
+  // 1000 keys fill all 16 shards, each of which is charged for kNode once.
+  const size_t writers = 16 * kWriter;
+  const size_t limit = 1000 * each + writers + each / 2;
   MemoryEngine engine(MemoryEngine::Options{.shards = 16, .max_bytes = limit});
   std::atomic<size_t> most_seen{0};
   std::atomic<int> other_errors{0};
@@ -332,8 +378,8 @@ TEST(MemoryEngineLimitTest, ConcurrentWritersNeverPassTheLimit) {
   engine.ForEach([&](std::string_view key, const Record& r) {
     stored_bytes += MemoryEngine::RecordBytes(key, r);
   });
-  EXPECT_EQ(stored_bytes, engine.ApproximateBytes());
-  EXPECT_EQ(engine.ApproximateBytes(), 1000 * each);
+  EXPECT_EQ(stored_bytes + writers, engine.ApproximateBytes());
+  EXPECT_EQ(engine.ApproximateBytes(), 1000 * each + writers);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <string_view>
 #include <system_error>
 #include <utility>
@@ -411,13 +412,21 @@ absl::Status RocksDbEngine::Checkpoint(const std::string& dir) {
            : absl::StrCat("checkpoint directory ", dir,
                           " already exists; give a path that does not exist yet"));
   }
+  // The flush is a write to this database (it switches the WAL): guarded, and
+  // its failure is this database's. The checkpoint itself only links or
+  // copies files into `dir`: its failure (a missing parent, a full or
+  // read-only target) is the target's, and must not stop this node's writes.
+  RETURN_IF_ERROR(GuardedWrite(absl::StrCat("flushing ", dir_, " for a checkpoint"), [&] {
+    return db_->Flush(rocksdb::FlushOptions(), {data_cf_, meta_cf_, hints_cf_});
+  }));
   rocksdb::Checkpoint* raw = nullptr;
   RETURN_IF_ERROR(FromRocksDb(rocksdb::Checkpoint::Create(db_.get(), &raw),
                               absl::StrCat("preparing a checkpoint of ", dir_)));
   const std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
-  // Guarded: the checkpoint flushes the memtables, which switches the WAL.
-  return GuardedWrite(absl::StrCat("writing a checkpoint of ", dir_, " to ", dir),
-                      [&] { return checkpoint->CreateCheckpoint(dir); });
+  // No second flush (log_size_for_flush = max): writes that arrived since
+  // the flush above are in the WAL files, which the checkpoint copies.
+  return FromRocksDb(checkpoint->CreateCheckpoint(dir, std::numeric_limits<uint64_t>::max()),
+                     absl::StrCat("writing a checkpoint of ", dir_, " to ", dir));
 }
 
 absl::Status RocksDbEngine::CompactAll() {

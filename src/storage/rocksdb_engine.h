@@ -186,9 +186,11 @@ class RocksDbEngine final : public Engine {
   // Writes a consistent checkpoint of the whole database (every column
   // family) into `dir`, which must not exist; its parent must. Files are
   // hard-linked when `dir` is on the same filesystem, copied otherwise. The
-  // memtable is flushed first, so the checkpoint holds every write
-  // acknowledged before the call. Open(dir) then serves the same data. Fails
-  // with FAILED_PRECONDITION if `dir` exists, else with the RocksDB error.
+  // memtables are flushed first, and the write-ahead log copied, so the
+  // checkpoint holds every write acknowledged before the call. Open(dir) then
+  // serves the same data. Fails with FAILED_PRECONDITION if `dir` exists,
+  // else with the RocksDB error. Only a failed flush counts as a write error
+  // of this engine; a failure to write `dir` leaves later writes unaffected.
   [[nodiscard]] absl::Status Checkpoint(const std::string& dir);
 
   // Flushes the records' memtable and compacts every record file down to the

@@ -260,6 +260,23 @@ TEST(RocksDbEngineTest, CheckpointRefusesAnExistingDirectory) {
   EXPECT_TRUE(std::filesystem::is_empty(existing));
 }
 
+TEST(RocksDbEngineTest, CheckpointThatCannotBeWrittenLeavesWritesWorking) {
+  ScopedTempDir tmp;
+  std::unique_ptr<RocksDbEngine> engine = MustOpen(tmp.Sub("db"));
+  ASSERT_NE(engine, nullptr);
+  ASSERT_TRUE(*engine->Apply("k", Rec("v", 1)));
+
+  // Before the fix the failed checkpoint latched the engine's write error:
+  // every later write was refused until a restart.
+  absl::Status s = engine->Checkpoint(tmp.Sub("no-such-parent") + "/snap");
+  EXPECT_FALSE(s.ok());
+  absl::StatusOr<bool> applied = engine->Apply("k", Rec("after", 2));
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  EXPECT_TRUE(*applied);
+  ASSERT_TRUE(engine->PutMeta("m", "x").ok());
+  EXPECT_TRUE(engine->Checkpoint(tmp.Sub("good")).ok());
+}
+
 // ---- Undecodable stored bytes ----------------------------------------------
 
 TEST(RocksDbEngineTest, UndecodableStoredRecordIsReportedAndNeverOverwritten) {

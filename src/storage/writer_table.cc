@@ -1,5 +1,7 @@
 #include "src/storage/writer_table.h"
 
+#include <utility>
+
 #include "absl/strings/string_view.h"
 
 namespace kv::storage {
@@ -27,12 +29,28 @@ std::optional<WriterIndex> WriterTable::Acquire(std::string_view node_id) {
   return index;
 }
 
-void WriterTable::Release(WriterIndex index) {
+size_t WriterTable::Release(WriterIndex index) {
   Writer& writer = writers_[index];
-  if (--writer.refs != 0) return;
+  if (--writer.refs != 0) return 0;
+  const size_t charge = ChargeFor(writer.node_id);
   by_id_.erase(writer.node_id);
   writer.node_id = std::string();  // frees its buffer
   free_.push_back(index);
+  return charge;
+}
+
+bool WriterTable::Holds(std::string_view node_id) const {
+  return by_id_.contains(absl::string_view(node_id.data(), node_id.size()));
+}
+
+size_t WriterTable::ChargeFor(std::string_view node_id) {
+  // A std::string keeps up to 15 characters inline; a longer one allocates
+  // its size + 1, rounded up to malloc's 16-byte granularity.
+  constexpr size_t kInline = 15;
+  const size_t heap = node_id.size() > kInline ? (node_id.size() + 1 + 15) / 16 * 16 : 0;
+  // The vector's Writer, the map's slot (key and index) and control byte.
+  constexpr size_t kFixed = sizeof(Writer) + sizeof(std::pair<std::string, WriterIndex>) + 1;
+  return kFixed + 2 * heap;
 }
 
 }  // namespace kv::storage

@@ -26,8 +26,17 @@ class WriterTable {
   std::optional<WriterIndex> Acquire(std::string_view node_id);
 
   // Drops one reference to `index`, forgetting its ID when none remain.
+  // Returns ChargeFor(the ID) when it was forgotten, else 0.
   // REQUIRES: a reference acquired and not yet released.
-  void Release(WriterIndex index);
+  size_t Release(WriterIndex index);
+
+  // True when `node_id` is held (Acquire would not add it).
+  bool Holds(std::string_view node_id) const;
+
+  // Bytes one held ID takes: its entry in the index vector and in the map,
+  // and two heap copies of the ID when it is too long for the string's
+  // inline buffer. At or above what it really takes, as for records.
+  static size_t ChargeFor(std::string_view node_id);
 
   // The ID at `index`. REQUIRES: a reference to it is held.
   const std::string& NodeId(WriterIndex index) const { return writers_[index].node_id; }

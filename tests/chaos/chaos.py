@@ -192,6 +192,9 @@ def run_one(a, name, run_dir):
                   f"versions over 1 s ahead of real time (up to {c['max_ahead_ms']} ms)",
                   flush=True)
     for lv in hosts.leaves:
+        if lv.get("stayed"):
+            print(f"    host {lv['host']} stayed (leave incomplete): {lv['progress']}", flush=True)
+            continue
         print(f"    host {lv['host']} left: kvctl exit {lv['kvctl_exit']}, node exit "
               f"{lv['node_exit']}{' (stopped by the harness)' if lv['stopped'] else ''}: "
               f"{lv['progress']}", flush=True)

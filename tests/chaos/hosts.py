@@ -27,6 +27,7 @@ DEFAULT_FLAGS = {"--heartbeat-interval": "200ms", "--failure-timeout": "2s",
                  "--dead-after": "30s", "--anti-entropy-interval": "2s",
                  "--tombstone-grace": "60s", "--rpc-timeout": "800ms"}
 _PR_SET_PDEATHSIG = 1
+KVCTL_LEAVE_INCOMPLETE = 4  # kvctl leave: not every key handed off, the node stays
 MAX_HOSTS = 9  # 10.213.0.11 .. 10.213.0.19
 FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 FUTEX_SHIM_SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "futex_realtime.c")
@@ -199,8 +200,10 @@ class Hosts:
 
     def _args(self, i):
         """kvstore's command line; an extra `--flag=value` replaces the default one."""
+        # kvctl runs in the root namespace (PREFIX.1), not on the node's
+        # loopback: its leave needs --admin-from.
         flags = {"--addr": self.addr(i), "--peer": self.addr(self._seed(i)),
-                 "--data-dir": self.data_dir(i)}
+                 "--data-dir": self.data_dir(i), "--admin-from": f"{PREFIX}.1"}
         flags.update(DEFAULT_FLAGS)
         flags.update(a.split("=", 1) for a in self.extra_args)
         return [self.bins["kvstore"], *(f"{k}={v}" for k, v in flags.items())]
@@ -269,17 +272,29 @@ class Hosts:
 
     def finish_leave(self, i, timeout=30):
         """Waits (up to `timeout` s) for host i's leave to end and its kvstore to
-        exit, stops it if not, and takes it out of the members. Returns (and
-        appends to `leaves`) {host, kvctl_exit, node_exit, stopped, progress}."""
+        exit, stops it if not, and takes it out of the members. A leave that
+        ended incomplete (kvctl exit 4) keeps the node in the cluster, as
+        kvstore does: it stays a member, running. Returns (and appends to
+        `leaves`) {host, kvctl_exit, node_exit, stopped, stayed, progress}."""
         deadline = time.monotonic() + timeout
         ctl = self.leaving.pop(i)
         node = self.procs.get(i)
-        out = {"host": i, "kvctl_exit": None, "node_exit": None, "stopped": False}
-        for key, p in (("kvctl_exit", ctl), ("node_exit", node)):
-            try:
-                out[key] = p.wait(timeout=max(0.1, deadline - time.monotonic())) if p else None
-            except subprocess.TimeoutExpired:
-                pass
+        out = {"host": i, "kvctl_exit": None, "node_exit": None, "stopped": False,
+               "stayed": False}
+        try:
+            out["kvctl_exit"] = ctl.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+        if out["kvctl_exit"] == KVCTL_LEAVE_INCOMPLETE and node and node.poll() is None:
+            out["stayed"] = True
+            out["progress"] = self._last_leave_line(i)
+            self.leaves.append(out)
+            return out
+        try:
+            out["node_exit"] = node.wait(timeout=max(0.1, deadline - time.monotonic())) \
+                if node else None
+        except subprocess.TimeoutExpired:
+            pass
         if ctl.poll() is None:
             ctl.kill()
             ctl.wait(timeout=10)

@@ -151,6 +151,7 @@ def check_release(release, namespace, sets, want):
     args = c["args"]
     check(arg(args, "--addr") == "0.0.0.0:50051", "--addr")
     check(arg(args, "--data-dir") == "/data", "--data-dir=/data")
+    check(arg(args, "--backup-dir") == "/data/backups", "--backup-dir=/data/backups")
     check(arg(args, "--replicas") == str(want["rf"]), "--replicas")
     check(arg(args, "--consistency") == want["consistency"], "--consistency")
     for extra in want.get("extra", []):
