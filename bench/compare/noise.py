@@ -182,7 +182,7 @@ def noise_reason(w):
     when it is quiet."""
     why = []
     if w["others_cpu"] > NOISY_OTHERS_CORES:
-        top = [f"{p['comm']} {p['cpu']:.2f}" for p in w["others_top"][:3]]
+        top = [f"{p['comm']} {p['cpu']:.2f}" for p in w["others_top"][:3] if p["cpu"] >= 0.02]
         if w.get("unattributed_cpu", 0) >= 0.02:
             top.append(f"not in /proc {w['unattributed_cpu']:.2f}")
         top = ", ".join(top)
