@@ -45,9 +45,10 @@ def aggregate(samples):
         chosen, noisy = rules.pick(runs)
         if chosen:
             row = combine(chosen, noisy)
-        else:
+        else:  # every round failed or was invalid: the first measured one says why
             row = dict(next((r for r in runs if rules.measured(r)), runs[-1]))
             row["noisy"] = bool(row.get("noisy"))
+            row.update(worst_noise([row]))
         row["failed"] = any(r.get("failed") for r in runs)
         row["rounds"] = len(runs)
         row["rounds_used"] = len(chosen)
@@ -70,10 +71,16 @@ def combine(chosen, noisy):
         row[field + "_min"] = min(r[field] for r in chosen)
         row[field + "_max"] = max(r[field] for r in chosen)
     row["errors"] = sum(r.get("errors", 0) or 0 for r in chosen)
-    windows = [r["noise"] for r in chosen if r.get("noise")]
-    row["others_cpu"] = max((w["others_cpu"] for w in windows), default=None)
-    row["steal_pct"] = max((w["steal_pct"] for w in windows), default=None)
+    row.update(worst_noise(chosen))
     row["noisy"] = noisy
     row["noise_reason"] = next((r.get("noise_reason") for r in chosen if r.get("noisy")), None)
     row["invalid"] = None
     return row
+
+
+def worst_noise(points):
+    """{'others_cpu', 'steal_pct'}: the highest of `points`' noise windows
+    (None for points that were not sampled)."""
+    windows = [r["noise"] for r in points if r.get("noise")]
+    return {"others_cpu": max((w["others_cpu"] for w in windows), default=None),
+            "steal_pct": max((w["steal_pct"] for w in windows), default=None)}

@@ -116,13 +116,13 @@ def point_row(r):
                 else ""))
     if r.get("failed") and not r["ops_per_sec"]:
         return f"| {r['label']} | {r['op']} | FAILED: {r.get('error', '')} | | | | | | | | |"
+    noisy = " (noisy)" if r.get("noisy") else ""
     if r.get("invalid"):
-        return (f"| {r['label']} | {r['op']} | {r['invalid']} | | | | | {noise} | "
+        return (f"| {r['label']} | {r['op']}{noisy} | {r['invalid']} | | | | | {noise} | "
                 f"{r.get('tool', '')} |")
     miss = r.get("misses")
     miss = "-" if miss is None or r["op"] != "get" else str(miss)
-    note = " (FAILED: >0.1% errors)" if r.get("failed") else ""
-    note += " (noisy)" if r.get("noisy") else ""
+    note = (" (FAILED: >0.1% errors)" if r.get("failed") else "") + noisy
     ops = f"{r['ops_per_sec']:,.0f}"
     rounds = r.get("rounds", 1)
     if "rounds_used" not in r:  # results from before noise sampling: every round
