@@ -45,8 +45,10 @@ def aggregate(samples):
         chosen, noisy = rules.pick(runs)
         if chosen:
             row = combine(chosen, noisy)
-        else:  # every round failed or was invalid: the first measured one says why
-            row = dict(next((r for r in runs if rules.measured(r)), runs[-1]))
+        else:  # every round failed or was invalid
+            bad, why = rules.invalid_point(runs)
+            row = dict(bad or runs[-1])
+            row["invalid"] = why
             row["noisy"] = bool(row.get("noisy"))
             row.update(worst_noise([row]))
         row["failed"] = any(r.get("failed") for r in runs)

@@ -44,6 +44,12 @@ class HeadlineTableTest(unittest.TestCase):
         self.assertIn("| get | invalid: send lag p99 1.887 ms > 10% of p99 9.151 ms |", points_row)
         self.assertNotIn("9.151 |", points_row)
 
+    def test_both_tables_give_the_same_invalid_round(self):
+        text = block([half(1, p99=9000, lag=2000), half(2, p99=7000, lag=1000)], rounds=2)
+        why = "invalid: send lag p99 1.000 ms > 10% of p99 7.000 ms (each of 2 rounds; "
+        self.assertIn(why, line_of(text, "| kvstore 3-node QUORUM Get p99 at half of peak"))
+        self.assertIn(why, line_of(text, "| kvstore 3 nodes, N=3 QUORUM, half of peak"))
+
     def test_ratios_over_rounds_show_lowest_and_highest(self):
         samples = []
         for rnd, (a, b) in enumerate([(1000, 1000), (3000, 1000), (2000, 1000)], 1):

@@ -100,11 +100,9 @@ def half_of_peak_row(samples):
     runs = list(points_by_round(samples, *HALF_OF_PEAK).values())
     chosen, noisy = rules.pick(runs)
     if not chosen:
-        bad = [r for r in runs if rules.measured(r) and r.get("invalid")]
-        if bad:
-            row["invalid"] = aggregate.median_point(bad, "p99_us")["invalid"]
-            if len(bad) > 1:
-                row["invalid"] += f" (in all {len(bad)} rounds measured; the median one)"
+        _, why = rules.invalid_point(runs)
+        if why:
+            row["invalid"] = why
         return row
     p99s = [r["p99_us"] / 1000 for r in chosen]
     mid = aggregate.median_point(chosen, "p99_us")

@@ -52,6 +52,19 @@ def pick(points):
     return (calm, False) if calm else (good, bool(good))
 
 
+def invalid_point(points):
+    """(point, reason) for a figure none of whose `points` is usable because
+    the measured ones are invalid: the median one by p99, its reason saying
+    how many rounds were invalid; (None, None) when none is invalid."""
+    bad = sorted((p for p in points if measured(p) and p.get("invalid")),
+                 key=lambda p: p["p99_us"])
+    if not bad:
+        return None, None
+    mid = bad[(len(bad) - 1) // 2]
+    suffix = f" (each of {len(bad)} rounds; this is the median one)" if len(bad) > 1 else ""
+    return mid, mid["invalid"] + suffix
+
+
 def noise_summary(points):
     """The first noise reason among `points`, prefixed with its system and op
     ('kvstore 1 node, memory get: others used 0.45 of a core (cc1plus 0.40)');

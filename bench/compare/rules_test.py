@@ -36,6 +36,14 @@ class PickTest(unittest.TestCase):
         old = {"system": "x", "label": "x", "op": "get", "ops_per_sec": 5.0, "p99_us": 1}
         self.assertTrue(rules.quiet(old))
 
+    def test_all_rounds_invalid_reports_the_median_one_and_how_many(self):
+        p, why = rules.invalid_point([half(1, p99=9000, lag=2000), half(2, p99=7000, lag=1000),
+                                      half(3, p99=8000, lag=900), failed("kvstore-3-half", "get")])
+        self.assertEqual(p["round"], 3)
+        self.assertEqual(why, "invalid: send lag p99 0.900 ms > 10% of p99 8.000 ms "
+                              "(each of 3 rounds; this is the median one)")
+        self.assertEqual(rules.invalid_point([half(1, lag=10)]), (None, None))
+
     def test_noise_summary_names_the_point(self):
         p = point("kvstore-mem", "get", noisy=True, label="kvstore 1 node, memory")
         self.assertEqual(rules.noise_summary([point("redis", "get"), p]),
