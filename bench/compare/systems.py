@@ -43,6 +43,7 @@ class Systems:
     # -- Redis
 
     def redis(self):
+        """redis-server without persistence: SET and GET, unpipelined and -P 16."""
         o, rec = self.o, self.rec
         port = procs.free_port()
         rec.servers.start("redis", ["redis-server", "--bind", "127.0.0.1", "--port", str(port),
@@ -65,6 +66,7 @@ class Systems:
     # -- etcd
 
     def etcd(self):
+        """A single etcd member with fsync, then one with --unsafe-no-fsync: put, get."""
         rec = self.rec
         for fsync in (True, False):
             system = "etcd" if fsync else "etcd-nofsync"
@@ -128,6 +130,7 @@ class Systems:
         rec.servers.stop_all()
 
     def kvstore_1_rocksdb(self):
+        """Single node on RocksDB, a put acknowledged once in the fsynced WAL."""
         rec = self.rec
         addrs = self.cluster("kvstore-rocksdb", 1, rocksdb=True, replicas=1, consistency="one")
         for op in ("put", "get"):
@@ -136,6 +139,7 @@ class Systems:
         rec.servers.stop_all()
 
     def kvstore_3(self):
+        """3 nodes, N=3 QUORUM: put, get, get at half of that peak, put --batch 16."""
         rec = self.rec
         addrs = self.cluster("kvstore-3", 3)
         quorum = ("--consistency", "quorum")
@@ -172,6 +176,7 @@ class Systems:
         return f"-c{clients}", f", {clients} client" + ("s" if clients > 1 else "")
 
     def opendht_16(self):
+        """dht_bench: 16 OpenDHT nodes in one process, put then get, per client count."""
         o, rec = self.o, self.rec
         harness = os.path.join(o.bin, "dht_bench")
         for clients in self.loads():
@@ -194,6 +199,8 @@ class Systems:
                 self.opendht_version = j.get("opendht_version") or self.opendht_version
 
     def kvstore_16(self):
+        """16 kvstore nodes: QUORUM over any node and through each key's owner,
+        then gets at ONE through the owner, per client count."""
         rec = self.rec
         addrs = self.cluster("kvstore-16", 16)
         # Requests spread over the nodes, then sent to each key's closest node
