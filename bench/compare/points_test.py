@@ -48,7 +48,8 @@ class RecordTest(unittest.TestCase):
 
     def test_a_point_carries_its_round_and_noise_window(self):
         with mock.patch("builtins.print"):
-            r = self.rec.record("kvstore-mem", "kv", "get", 1000.0, 300, 900, WINDOW, tool="kvbench")
+            r = self.rec.record("kvstore-mem", "kv", "get", 1000.0, 300, 900, WINDOW,
+                                tool="kvbench")
         self.assertEqual((r["round"], r["noisy"], r["noise_reason"]),
                          (2, True, "others used 0.40 of a core (cc1plus 0.40)"))
         self.assertEqual((r["load_avg_1m_at_start"], r["load_avg_1m_at_end"]), (2.1, 2.9))
