@@ -1,0 +1,47 @@
+"""The order the points run in: comparisons interleaved over rounds.
+
+A unit is one server setup and the points measured on it. The units of one
+comparison run next to each other, peer first (A, B), and every round runs
+them all again (A, B, A, B ...), so the two sides of a ratio are measured
+minutes apart and each round gives one ratio; the median of the rounds is
+reported. --only still names the four groups of earlier versions.
+"""
+
+GROUPS = ("redis", "etcd", "kvstore", "dht16")  # --only, in the order of earlier versions
+
+# Each comparison: the peer's unit, then kvstore's unit(s) compared with it.
+COMPARISONS = (
+    ("redis", "kvstore-1-memory"),  # unpipelined and -P 16 / --batch 16
+    ("etcd", "kvstore-3", "kvstore-1-rocksdb"),  # QUORUM and sync=always against fsync
+    ("opendht-16", "kvstore-16"),  # 16 nodes each
+)
+
+# unit -> group of --only it belongs to
+GROUP_OF = {"redis": "redis", "etcd": "etcd", "kvstore-1-memory": "kvstore",
+            "kvstore-3": "kvstore", "kvstore-1-rocksdb": "kvstore",
+            "opendht-16": "dht16", "kvstore-16": "dht16"}
+
+
+def steps(unit, clients):
+    """How many points `unit` records (the progress counter's steps). The
+    16-node units measure at `clients` and, unless that is 1, at 1 client."""
+    loads = 1 if clients == 1 else 2
+    return {"redis": 4, "etcd": 4, "kvstore-1-memory": 4, "kvstore-3": 4,
+            "kvstore-1-rocksdb": 2, "opendht-16": 2 * loads, "kvstore-16": 5 * loads}[unit]
+
+
+def parse_only(text):
+    """The groups named in a comma-separated --only; raises ValueError naming
+    an unknown one."""
+    only = [s.strip() for s in text.split(",") if s.strip()]
+    bad = [s for s in only if s not in GROUPS]
+    if bad:
+        raise ValueError(f"--only: unknown {', '.join(bad)}; choose from {','.join(GROUPS)}")
+    return only
+
+
+def schedule(only, repeat):
+    """[(round, unit), ...] in run order: for each round 1..repeat, every
+    comparison's units whose group is in `only`, peer first."""
+    units = [u for comparison in COMPARISONS for u in comparison if GROUP_OF[u] in only]
+    return [(rnd, u) for rnd in range(1, repeat + 1) for u in units]

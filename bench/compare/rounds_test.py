@@ -1,0 +1,44 @@
+"""Unit tests of rounds.py: the interleaved order of the units."""
+
+import unittest
+
+import rounds
+
+ALL = list(rounds.GROUPS)
+
+
+class ScheduleTest(unittest.TestCase):
+    def test_each_round_runs_every_comparison_peer_first(self):
+        one_round = ["redis", "kvstore-1-memory", "etcd", "kvstore-3", "kvstore-1-rocksdb",
+                     "opendht-16", "kvstore-16"]
+        plan = rounds.schedule(ALL, 2)
+        self.assertEqual(plan, [(1, u) for u in one_round] + [(2, u) for u in one_round])
+
+    def test_the_two_sides_of_a_comparison_alternate_over_the_rounds(self):
+        plan = rounds.schedule(ALL, 3)
+        pair = [u for _, u in plan if u in ("redis", "kvstore-1-memory")]
+        self.assertEqual(pair, ["redis", "kvstore-1-memory"] * 3)
+        rnds = [r for r, u in plan if u in ("redis", "kvstore-1-memory")]
+        self.assertEqual(rnds, [1, 1, 2, 2, 3, 3])
+
+    def test_only_keeps_the_named_groups_in_comparison_order(self):
+        plan = rounds.schedule(["kvstore", "redis"], 1)
+        self.assertEqual([u for _, u in plan],
+                         ["redis", "kvstore-1-memory", "kvstore-3", "kvstore-1-rocksdb"])
+
+    def test_a_quick_run_is_one_round(self):
+        self.assertEqual({r for r, _ in rounds.schedule(ALL, 1)}, {1})
+
+    def test_step_counts_match_the_points_of_a_round(self):
+        per_round = sum(rounds.steps(u, 50) for _, u in rounds.schedule(ALL, 1))
+        self.assertEqual(per_round, 32)  # docs/benchmarks.md: 32 points
+        self.assertEqual(sum(rounds.steps(u, 1) for _, u in rounds.schedule(ALL, 1)), 25)
+
+    def test_parse_only_names_an_unknown_group(self):
+        self.assertEqual(rounds.parse_only("kvstore, redis"), ["kvstore", "redis"])
+        with self.assertRaisesRegex(ValueError, "unknown mongo"):
+            rounds.parse_only("redis,mongo")
+
+
+if __name__ == "__main__":
+    unittest.main()
