@@ -32,7 +32,8 @@ Node::Node(NodeOptions options, storage::Engine* engine, replication::PeerTransp
   // Versions issued before a restart stay below every new one, whatever the
   // clock now says.
   hlc_.Restore(options_.hlc_floor);
-  joined_ = options_.seeds.empty() && !options_.discover_seeds;
+  joined_ = SeedsEmpty();
+  clock_fenced_ = !SeedsEmpty();  // until a peer's clock is measured (UpdateClockFence)
   if (!hints_) {
     // A memory-only store cannot fail to open.
     owned_hints_ = *replication::HintStore::Open({.max_bytes = options_.max_hints_bytes});
@@ -335,7 +336,11 @@ void Node::HandlePing(const std::optional<dht::Contact>& from) {
 void Node::HandleHeartbeat(const dht::Contact& from, std::optional<membership::ClockSample> clock) {
   Learn(from);
   membership_.Heard(from.id);
-  if (clock) membership_.RecordClock(from.id, *clock);
+  if (clock) {
+    membership_.RecordClock(from.id, *clock);
+    // The first measurement may lift the start-up fence at once.
+    if (!clock_measured_.load(std::memory_order_relaxed)) UpdateClockFence();
+  }
 }
 
 Node::ClockStatus Node::clock_status() const {
@@ -345,20 +350,33 @@ Node::ClockStatus Node::clock_status() const {
 
 void Node::UpdateClockFence() {
   const membership::ClockOffsets::Verdict v = membership_.JudgeClock(options_.max_clock_offset);
-  const std::string description = v.Describe(options_.max_clock_offset);
-  const bool fenced = v.fenced();
-  {
-    absl::MutexLock l(&clock_mu_);
-    clock_description_ = description;
+  absl::MutexLock l(&clock_mu_);
+  const bool first = v.peers > 0 && !clock_measured_.exchange(true);
+  // A node started with seeds coordinates no write until it has measured a
+  // peer's clock: a node restarted with its clock far off would otherwise
+  // stamp versions in the future (or the past) before anyone could tell.
+  const bool waiting = !clock_measured_.load() && !SeedsEmpty();
+  clock_description_ =
+      waiting ? "clock not measured yet: no peer's clock measured since start (a heartbeat "
+                "exchange measures one)"
+              : v.Describe(options_.max_clock_offset);
+  const bool fenced = waiting || v.fenced();
+  const bool was_fenced = clock_fenced_.exchange(fenced);
+  if (first && fenced && !waiting) {
+    // Fenced from the start, and now for its clock: say so once.
+    spdlog::error("{}: refusing writes until this node's clock agrees with its peers' (check NTP)",
+                  clock_description_);
   }
-  if (clock_fenced_.exchange(fenced) == fenced) return;
+  if (was_fenced == fenced) return;
   if (fenced) {
     spdlog::error("{}: refusing writes until this node's clock agrees with its peers' (check NTP)",
-                  description);
+                  clock_description_);
+  } else if (first) {
+    spdlog::info("{}: accepting writes", clock_description_);
   } else {
-    spdlog::warn("{}: accepting writes again", description);
+    spdlog::warn("{}: accepting writes again", clock_description_);
   }
-  if (options_.on_clock_fence) options_.on_clock_fence({fenced, description});
+  if (options_.on_clock_fence) options_.on_clock_fence({fenced, clock_description_});
 }
 
 std::vector<dht::Contact> Node::HandleFindNode(const dht::Contact& from,

@@ -249,7 +249,8 @@ class Node {
   // This node's clock against its peers', as last judged (every maintenance
   // tick). While `fenced`, Put, Delete and Batch writes coordinated here fail
   // with UNAVAILABLE: this node's clock is more than the max clock offset
-  // away from most peers it measures, and its versions would be misordered.
+  // away from most peers it measures, or (for a node started with seeds) no
+  // peer's clock has been measured yet, and its versions could be misordered.
   struct ClockStatus {
     bool fenced = false;
     std::string description;
@@ -295,7 +296,7 @@ class Node {
   // Logs the failure detector's state changes; a death triggers a repair.
   void LogTransitions();
   // Judges this node's clock against its peers' and raises or lowers the
-  // write fence (maintenance thread).
+  // write fence (maintenance thread, and a heartbeat's first measurement).
   void UpdateClockFence();
 
   // ---- Repair (node_repair.cc, node_sync.cc, node_leave.cc).
@@ -381,9 +382,15 @@ class Node {
   absl::Status RepairRequestRefused() const;
   std::atomic<bool> leaving_{false};
   std::atomic<bool> repair_soon_{false};  // run a repair round at the next tick
+  // The write fence (UpdateClockFence): raised while this node's clock is
+  // off from most peers it measures, or, for a node started with seeds,
+  // until it has measured one.
   std::atomic<bool> clock_fenced_{false};
+  std::atomic<bool> clock_measured_{false};  // some peer's clock was measured
   mutable absl::Mutex clock_mu_;
   std::string clock_description_ ABSL_GUARDED_BY(clock_mu_) = "clock not measured yet";
+  // True for a node started without --peer or --discover: a cluster of one.
+  bool SeedsEmpty() const { return options_.seeds.empty() && !options_.discover_seeds; }
   // Refused-record warnings: the last one's wall time (unix ms) and how many
   // were held back since, so a peer far ahead logs once per 10 s, not per write.
   std::atomic<int64_t> refused_warned_ms_{std::numeric_limits<int64_t>::min() / 2};

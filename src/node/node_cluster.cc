@@ -147,24 +147,37 @@ bool Node::JoinSeeds() {
       if (std::find(seeds.begin(), seeds.end(), s) == seeds.end()) seeds.push_back(std::move(s));
     }
   }
+  using JoinAnswer = replication::PeerTransport::JoinAnswer;
   for (const std::string& seed : seeds) {
     auto done = std::make_shared<absl::Notification>();
-    auto result = std::make_shared<absl::StatusOr<std::vector<dht::Contact>>>();
-    transport_->Join(seed, [done, result](absl::StatusOr<std::vector<dht::Contact>> r) {
+    auto result = std::make_shared<absl::StatusOr<JoinAnswer>>();
+    const absl::Time sent = clock_->Now();
+    transport_->Join(seed, [done, result](absl::StatusOr<JoinAnswer> r) {
       *result = std::move(r);
       done->Notify();
     });
     done->WaitForNotification();
+    const absl::Time answered = clock_->Now();
     if (!result->ok()) {
       spdlog::warn("join via {} failed: {}", seed, result->status().ToString());
       continue;
     }
     // The seed answered this call itself; the peers it suggests are its word
     // only, and are pinged before they enter the table.
-    const std::vector<dht::Contact>& contacts = **result;
+    const std::vector<dht::Contact>& contacts = (*result)->contacts;
     if (!contacts.empty() && contacts[0].id != options_.self.id) {
       Insert(contacts[0]);
+      membership_.Heard(contacts[0].id);
+      // The call is this node's first measurement of a peer's clock: the
+      // seed read its clock once, between `sent` and `answered`.
+      if (const std::optional<absl::Time>& t = (*result)->seed_clock) {
+        membership_.RecordClock(contacts[0].id,
+                                membership::ClockSample::FromExchange(sent, *t, *t, answered));
+        UpdateClockFence();
+      }
       any = true;
+      spdlog::info("joined via {} ({}); it suggested {} peers", seed, contacts[0].id.ShortHex(),
+                   contacts.size() - 1);
     }
     std::vector<dht::Contact> suggested;
     for (size_t i = 1; i < contacts.size(); ++i) {
@@ -172,11 +185,6 @@ bool Node::JoinSeeds() {
     }
     LearnBlocking(suggested);
     any = any || !suggested.empty();
-    if (!(*result)->empty() && (**result)[0].id != options_.self.id) {
-      membership_.Heard((**result)[0].id);
-      spdlog::info("joined via {} ({}); it suggested {} peers", seed, (**result)[0].id.ShortHex(),
-                   (*result)->size() - 1);
-    }
   }
   if (!any) return false;
   // Kademlia join: look up our own ID so the nodes near us learn of us, then
@@ -192,7 +200,7 @@ bool Node::JoinSeeds() {
   // left and now comes back under the same ID is then taken back by all.
   for (const auto& p : membership_.Peers()) {
     if (std::find(seeds.begin(), seeds.end(), p.contact.address) != seeds.end()) continue;
-    transport_->Join(p.contact.address, [](absl::StatusOr<std::vector<dht::Contact>>) {});
+    transport_->Join(p.contact.address, [](absl::StatusOr<JoinAnswer>) {});
   }
   spdlog::info("routing table holds {} peers after join", membership_.KnownNodes() - 1);
   return true;

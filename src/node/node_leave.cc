@@ -167,8 +167,9 @@ void Node::Unleave() {
   std::vector<membership::Membership::PeerView> peers = membership_.Peers();
   auto told = std::make_shared<absl::BlockingCounter>(static_cast<int>(peers.size()));
   for (const auto& peer : peers) {
-    transport_->Join(peer.contact.address,
-                     [told](absl::StatusOr<std::vector<dht::Contact>>) { told->DecrementCount(); });
+    transport_->Join(
+        peer.contact.address,
+        [told](absl::StatusOr<replication::PeerTransport::JoinAnswer>) { told->DecrementCount(); });
   }
   told->Wait();
   spdlog::info("told {} peers this node stays in the cluster", peers.size());

@@ -25,8 +25,15 @@ class PeerTransport {
   using FetchCallback = std::function<void(absl::StatusOr<std::optional<storage::Record>>)>;
   using FindNodeCallback = std::function<void(absl::StatusOr<std::vector<dht::Contact>>)>;
   using PingCallback = std::function<void(absl::StatusOr<dht::Contact>)>;
-  // A join answer: the seed's own contact first, then the peers it suggested.
-  using JoinCallback = std::function<void(absl::StatusOr<std::vector<dht::Contact>>)>;
+  // A join answer: the seed's own contact first, then the peers it
+  // suggested; and the seed's wall clock when it answered (nullopt from
+  // seeds that do not send it), the joiner's first measurement of a peer's
+  // clock.
+  struct JoinAnswer {
+    std::vector<dht::Contact> contacts;
+    std::optional<absl::Time> seed_clock;
+  };
+  using JoinCallback = std::function<void(absl::StatusOr<JoinAnswer>)>;
 
   // Anti-entropy answers (see anti_entropy.h and docs/protocol.md).
   using DigestCallback = std::function<void(absl::StatusOr<DigestAnswer>)>;

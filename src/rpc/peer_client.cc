@@ -175,8 +175,11 @@ void GrpcPeerTransport::Join(const std::string& address, JoinCallback done) {
         if (!s.ok()) return done(s);
         absl::StatusOr<dht::Contact> seed = FromProto(resp.node());
         if (!seed.ok()) return done(seed.status());
-        std::vector<dht::Contact> out{*seed};
-        for (dht::Contact& c : ContactsFrom(resp.peers())) out.push_back(std::move(c));
+        replication::PeerTransport::JoinAnswer out{.contacts = {*seed}};
+        for (dht::Contact& c : ContactsFrom(resp.peers())) out.contacts.push_back(std::move(c));
+        if (resp.unix_micros() != 0) {
+          out.seed_clock = absl::FromUnixMicros(static_cast<int64_t>(resp.unix_micros()));
+        }
         done(std::move(out));
       });
 }

@@ -305,6 +305,7 @@ ServerUnaryReactor* KvService::Join(CallbackServerContext* ctx, const v1::JoinRe
   std::vector<dht::Contact> contacts = node_->HandleJoin(*from);
   ToProto(contacts[0], resp->mutable_node());
   for (size_t i = 1; i < contacts.size(); ++i) ToProto(contacts[i], resp->add_peers());
+  resp->set_unix_micros(absl::ToUnixMicros(absl::Now()));
   return FinishNow(ctx, absl::OkStatus());
 }
 
