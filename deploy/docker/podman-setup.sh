@@ -10,6 +10,18 @@
 # Exit codes: 0 ready, 77 podman cannot be used here (message on stderr).
 set -eu
 
+# The Debian mirror this host's apt uses for bookworm (deb822 .sources or a
+# one-line sources.list), so the offline base comes from where apt-get here
+# already works; DEB_MIRROR overrides it.
+host_mirror() {
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    awk '/^URIs:/ {u=$2} /^Suites:/ && / bookworm( |$)/ && u != "" {print u; exit}' "$f"
+  done | head -1
+  grep -hs '^deb .* bookworm ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list |
+    awk '{print $2; exit}'
+}
+DEB_MIRROR=${DEB_MIRROR:-$(host_mirror | head -1)}
 DEB_MIRROR=${DEB_MIRROR:-http://deb.debian.org/debian}
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
 
