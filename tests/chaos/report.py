@@ -44,6 +44,8 @@ def problems_of(res):
     for c in res.get("crashes", []):
         out.append(f"host {c['host']} exited on its own ({c['exit']}); log tail:\n{c['log']}")
     for lv in res.get("leaves", []):
+        if lv.get("stayed"):
+            continue  # incomplete: the node kept its keys and stayed, as it should
         if lv["stopped"] or lv["kvctl_exit"] != 0 or lv["node_exit"] != 0:
             out.append(f"host {lv['host']}'s planned leave did not end cleanly: kvctl exit "
                        f"{lv['kvctl_exit']}, node exit {lv['node_exit']}, stopped by the "

@@ -41,6 +41,18 @@ class RowTest(unittest.TestCase):
             self.assertEqual(len(r["problems"]), 1, r["problems"])
 
 
+    def test_a_leave_that_stayed_passes_and_one_stopped_by_the_harness_fails(self):
+        stayed = {"host": 3, "kvctl_exit": 4, "node_exit": None, "stopped": False,
+                  "stayed": True, "progress": "incomplete pass 8"}
+        stopped = {"host": 4, "kvctl_exit": 4, "node_exit": 0, "stopped": True,
+                   "stayed": False, "progress": "incomplete pass 8"}
+        self.assertEqual(report.row("membership", dict(results(), leaves=[stayed]),
+                                    SUMMARY)["result"], "ok")
+        r = report.row("membership", dict(results(), leaves=[stopped]), SUMMARY)
+        self.assertEqual(r["result"], "FAIL")
+        self.assertIn("did not end cleanly", r["problems"][0])
+
+
 class RecordTest(unittest.TestCase):
     def test_appends_the_heading_once_and_a_table_per_run(self):
         args = argparse.Namespace(seed=7, duration=35.0)
