@@ -416,12 +416,24 @@ TEST(KvstoreFlagsTest, HelpListsEveryFlagAndVersionPrints) {
        {"--addr", "--advertise", "--peer", "--replicas", "--k", "--alpha", "--heartbeat-interval",
         "--failure-timeout", "--max-key-bytes", "--max-value-bytes", "--log-level", "--version",
         "--dead-after", "--anti-entropy-interval", "--tombstone-grace", "--max-hints-bytes",
-        "--leave-on-shutdown", "--enable-test-hooks"}) {
+        "--leave-on-shutdown", "--enable-test-hooks", "--max-clock-offset", "--backup-dir",
+        "--admin-from"}) {
     EXPECT_NE(r.output.find(flag), std::string::npos) << flag << " missing from --help";
   }
   r = RunCommand(KVSTORE_BIN, {"--version"});
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.output.find("kvstore"), std::string::npos);
+}
+
+// Byte flags take units: "64MiB" used to fail with "Could not convert".
+TEST(KvstoreFlagsTest, ByteFlagsTakeUnits) {
+  // --addr=bad fails after the flags parsed, so each run exits at once.
+  for (const char* flag : {"--max-hints-bytes=64MiB", "--max-value-bytes=1MiB",
+                           "--max-key-bytes=1KiB", "--max-memory-bytes=2GiB"}) {
+    CommandResult r = RunCommand(KVSTORE_BIN, {flag, "--addr=bad"});
+    EXPECT_EQ(r.exit_code, 2) << flag << ": " << r.output;
+    EXPECT_NE(r.output.find("--addr"), std::string::npos) << flag << ": " << r.output;
+  }
 }
 
 TEST(KvstoreFlagsTest, BadFlagsExitTwoWithOneLineReason) {
@@ -443,6 +455,10 @@ TEST(KvstoreFlagsTest, BadFlagsExitTwoWithOneLineReason) {
       {{"--dead-after=1h", "--tombstone-grace=30m"}, "--dead-after"},
       {{"--anti-entropy-interval=0s"}, "--anti-entropy-interval"},
       {{"--dead-after=soon"}, "--dead-after"},
+      {{"--max-hints-bytes=64parsecs"}, "--max-hints-bytes"},
+      {{"--max-key-bytes=1MiB"}, "--max-key-bytes"},  // over 65,535
+      {{"--max-clock-offset=half"}, "--max-clock-offset"},
+      {{"--admin-from=10.0.0.0/40"}, "--admin-from"},
   };
   for (const Case& c : cases) {
     CommandResult r = RunCommand(KVSTORE_BIN, c.args);

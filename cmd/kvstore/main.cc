@@ -240,17 +240,21 @@ int main(int argc, char** argv) {
   app.add_option("--consistency", f.consistency,
                  "consistency for requests that leave it unset: one, quorum or all")
       ->capture_default_str();
+  // Byte flags take a unit: 1024, 64KiB, 64MiB, 1GiB (KB means KiB here).
   app.add_option("--max-key-bytes", f.max_key_bytes, "largest key accepted")
       ->capture_default_str()
+      ->transform(CLI::AsSizeValue(false))
       ->check(CLI::Range(size_t{1}, size_t{65535}));  // the memory engine's limit
   app.add_option("--max-value-bytes", f.max_value_bytes, "largest value accepted")
       ->capture_default_str()
+      ->transform(CLI::AsSizeValue(false))
       ->check(CLI::Range(size_t{0}, size_t{64} << 20));
   app.add_option("--max-memory-bytes", f.max_memory_bytes,
                  "without --data-dir: most bytes the stored records may take (keys, values, "
                  "versions and the hash table); writes beyond it get RESOURCE_EXHAUSTED. 0 = "
                  "unlimited")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->transform(CLI::AsSizeValue(false));
   app.add_option("--data-dir", f.data_dir,
                  "keep data, node id and contacts in this directory (RocksDB); without it the "
                  "node runs in memory");
@@ -281,7 +285,8 @@ int main(int argc, char** argv) {
   app.add_option("--max-hints-bytes", f.max_hints_bytes,
                  "most bytes of hints kept for down replicas; beyond it the oldest go and "
                  "anti-entropy repairs what they held")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->transform(CLI::AsSizeValue(false));
   app.add_flag("--leave-on-shutdown", f.leave_on_shutdown,
                "on SIGTERM, hand every key to its new owners before exiting (planned leave)");
   app.add_flag("--enable-test-hooks", f.enable_test_hooks,
