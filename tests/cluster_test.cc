@@ -412,12 +412,27 @@ TEST_F(ClusterTest, BatchRunsEachOpAndAnswersInOrder) {
 TEST(KvstoreFlagsTest, HelpListsEveryFlagAndVersionPrints) {
   CommandResult r = RunCommand(KVSTORE_BIN, {"--help"});
   EXPECT_EQ(r.exit_code, 0) << r.output;
-  for (const char* flag :
-       {"--addr", "--advertise", "--peer", "--replicas", "--k", "--alpha", "--heartbeat-interval",
-        "--failure-timeout", "--max-key-bytes", "--max-value-bytes", "--log-level", "--version",
-        "--dead-after", "--anti-entropy-interval", "--tombstone-grace", "--max-hints-bytes",
-        "--leave-on-shutdown", "--enable-test-hooks", "--max-clock-offset", "--backup-dir",
-        "--admin-from"}) {
+  for (const char* flag : {"--addr",
+                           "--advertise",
+                           "--peer",
+                           "--replicas",
+                           "--k",
+                           "--alpha",
+                           "--heartbeat-interval",
+                           "--failure-timeout",
+                           "--max-key-bytes",
+                           "--max-value-bytes",
+                           "--log-level",
+                           "--version",
+                           "--dead-after",
+                           "--anti-entropy-interval",
+                           "--tombstone-grace",
+                           "--max-hints-bytes",
+                           "--leave-on-shutdown",
+                           "--enable-test-hooks",
+                           "--max-clock-offset",
+                           "--backup-dir",
+                           "--admin-from"}) {
     EXPECT_NE(r.output.find(flag), std::string::npos) << flag << " missing from --help";
   }
   r = RunCommand(KVSTORE_BIN, {"--version"});
