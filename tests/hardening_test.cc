@@ -206,24 +206,48 @@ void WriteSkew(const std::string& path, const std::string& text) {
   std::filesystem::rename(tmp, path);
 }
 
-TEST_F(HardeningTest, ANodeWhoseClockIsOffFromItsPeersRefusesWritesUntilItIsBack) {
-  if (std::string why = FaketimeUnusable(); !why.empty()) GTEST_SKIP() << "SKIPPED: " << why;
-  char tmpl[] = "/tmp/kvtest-skew.XXXXXX";
-  const std::string dir = mkdtemp(tmpl);
-  const std::string shim = dir + "/futex_realtime.so";
+// A wall clock for one node that the test moves: libfaketime reads the
+// offset from `skew_file` ("+0s" at first), with the futex shim built into a
+// temp dir. `env` is the node's Cluster::Options::env entry.
+struct MovableClock {
+  std::string dir;
+  std::string skew_file;
+  std::vector<std::string> env;
+};
+
+// Builds a MovableClock named after `name`; with `reread_each_second` the
+// node picks up a new offset within a second, else at its next start. False
+// (with a test failure) when the shim does not build.
+bool MakeMovableClock(const std::string& name, bool reread_each_second, MovableClock* clock) {
+  std::string tmpl = "/tmp/kvtest-" + name + ".XXXXXX";
+  if (mkdtemp(tmpl.data()) == nullptr) {
+    ADD_FAILURE() << "mkdtemp(" << tmpl << ") failed";
+    return false;
+  }
+  clock->dir = tmpl;
+  const std::string shim = clock->dir + "/futex_realtime.so";
   CommandResult cc =
       RunCommand("/usr/bin/cc", {"-O2", "-shared", "-fPIC", "-o", shim, FUTEX_SHIM_SRC, "-ldl"});
-  ASSERT_EQ(cc.exit_code, 0) << cc.output;
-  const std::string skew_file = dir + "/skew";
-  WriteSkew(skew_file, "+0s");
+  if (cc.exit_code != 0) {
+    ADD_FAILURE() << "building the futex shim: " << cc.output;
+    return false;
+  }
+  clock->skew_file = clock->dir + "/skew";
+  WriteSkew(clock->skew_file, "+0s");
+  clock->env = {absl::StrCat("LD_PRELOAD=", kFaketimeLib, " ", shim),
+                "FAKETIME_TIMESTAMP_FILE=" + clock->skew_file, "FAKETIME_DONT_FAKE_MONOTONIC=1"};
+  if (reread_each_second) clock->env.push_back("FAKETIME_CACHE_DURATION=1");
+  return true;
+}
+
+TEST_F(HardeningTest, ANodeWhoseClockIsOffFromItsPeersRefusesWritesUntilItIsBack) {
+  if (std::string why = FaketimeUnusable(); !why.empty()) GTEST_SKIP() << "SKIPPED: " << why;
+  MovableClock clock;
+  ASSERT_TRUE(MakeMovableClock("skew", /*reread_each_second=*/true, &clock));
+  const std::string& skew_file = clock.skew_file;
   // Node 2's wall clock follows skew_file, re-read every second.
   cluster_ = std::make_unique<Cluster>(
-      Cluster::Options{.nodes = 3,
-                       .replicas = 3,
-                       .env = {{2,
-                                {absl::StrCat("LD_PRELOAD=", kFaketimeLib, " ", shim),
-                                 "FAKETIME_TIMESTAMP_FILE=" + skew_file,
-                                 "FAKETIME_CACHE_DURATION=1", "FAKETIME_DONT_FAKE_MONOTONIC=1"}}}});
+      Cluster::Options{.nodes = 3, .replicas = 3, .env = {{2, clock.env}}});
   ASSERT_TRUE(cluster_->Start());
   ASSERT_TRUE(cluster_->Put(2, "before", "v").ok());
 
@@ -258,26 +282,16 @@ TEST_F(HardeningTest, ANodeWhoseClockIsOffFromItsPeersRefusesWritesUntilItIsBack
       absl::Seconds(60)))
       << back.error_message();
   EXPECT_TRUE(cluster_->LogContains(2, "accepting writes again"));
-  RunCommand("/bin/rm", {"-rf", dir});
+  RunCommand("/bin/rm", {"-rf", clock.dir});
 }
 
 TEST_F(HardeningTest, ARestartWithTheClockSetBackIssuesVersionsAboveEveryEarlierOne) {
   if (std::string why = FaketimeUnusable(); !why.empty()) GTEST_SKIP() << "SKIPPED: " << why;
-  char tmpl[] = "/tmp/kvtest-setback.XXXXXX";
-  const std::string dir = mkdtemp(tmpl);
-  const std::string shim = dir + "/futex_realtime.so";
-  CommandResult cc =
-      RunCommand("/usr/bin/cc", {"-O2", "-shared", "-fPIC", "-o", shim, FUTEX_SHIM_SRC, "-ldl"});
-  ASSERT_EQ(cc.exit_code, 0) << cc.output;
-  const std::string skew_file = dir + "/skew";
-  WriteSkew(skew_file, "+0s");
-  cluster_ = std::make_unique<Cluster>(Cluster::Options{
-      .nodes = 1,
-      .replicas = 1,
-      .durable = true,
-      .env = {{0,
-               {absl::StrCat("LD_PRELOAD=", kFaketimeLib, " ", shim),
-                "FAKETIME_TIMESTAMP_FILE=" + skew_file, "FAKETIME_DONT_FAKE_MONOTONIC=1"}}}});
+  MovableClock clock;
+  ASSERT_TRUE(MakeMovableClock("setback", /*reread_each_second=*/false, &clock));
+  const std::string& skew_file = clock.skew_file;
+  cluster_ = std::make_unique<Cluster>(
+      Cluster::Options{.nodes = 1, .replicas = 1, .durable = true, .env = {{0, clock.env}}});
   ASSERT_TRUE(cluster_->Start());
   uint64_t highest = 0;
   for (int i = 0; i < 50; ++i) {
@@ -300,7 +314,7 @@ TEST_F(HardeningTest, ARestartWithTheClockSetBackIssuesVersionsAboveEveryEarlier
   ASSERT_TRUE(cluster_->kv(0).Put(ctx.get(), req, &resp).ok());
   EXPECT_GT(resp.version().timestamp(), highest);
   EXPECT_EQ(GetValue(*cluster_, 0, "k0"), "after");
-  RunCommand("/bin/rm", {"-rf", dir});
+  RunCommand("/bin/rm", {"-rf", clock.dir});
 }
 
 // Writes `n` keys "<prefix><i>" at ALL through node 0; the keys.

@@ -267,27 +267,25 @@ void Node::Insert(const dht::Contact& c) {
 }
 
 void Node::Learn(const dht::Contact& c) {
-  if (c.id == options_.self.id || c.address.empty()) return;
+  LearnThen(c, [] {});
+}
+
+void Node::LearnThen(const dht::Contact& c, std::function<void()> then) {
+  if (c.id == options_.self.id || c.address.empty()) return then();
   std::optional<dht::Contact> known = membership_.Find(c.id);
-  if (known && known->address == c.address) return Insert(c);
-  Verify(c, [this, c](bool answered) {
+  if (known && known->address == c.address) {
+    Insert(c);
+    return then();
+  }
+  Verify(c, [this, c, then = std::move(then)](bool answered) {
     if (answered) Insert(c);
+    then();
   });
 }
 
 void Node::LearnBlocking(const std::vector<dht::Contact>& contacts) {
   auto pending = std::make_shared<absl::BlockingCounter>(static_cast<int>(contacts.size()));
-  for (const dht::Contact& c : contacts) {
-    std::optional<dht::Contact> known = membership_.Find(c.id);
-    if (c.id == options_.self.id || (known && known->address == c.address)) {
-      pending->DecrementCount();
-      continue;
-    }
-    Verify(c, [this, c, pending](bool answered) {
-      if (answered) Insert(c);
-      pending->DecrementCount();
-    });
-  }
+  for (const dht::Contact& c : contacts) LearnThen(c, [pending] { pending->DecrementCount(); });
   pending->Wait();
 }
 

@@ -274,7 +274,10 @@ class Node {
   // answers. At most kMaxVerifying verifications run at once; claims beyond
   // that are dropped (a real node is met again).
   void Learn(const dht::Contact& c);
-  // Like Learn, but blocks until every verification ended (or timed out).
+  // Learn, then `then` once the contact is in the table or was dropped.
+  void LearnThen(const dht::Contact& c, std::function<void()> then);
+  // Learns each of `contacts` and blocks until every verification ended (or
+  // timed out).
   void LearnBlocking(const std::vector<dht::Contact>& contacts);
   // Adds `c`, which answered a call this node made to c.address as c.id, to
   // the routing table; pings the oldest contact of a full bucket.

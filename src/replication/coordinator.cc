@@ -319,15 +319,13 @@ void Coordinator::Ask(const std::shared_ptr<ReadState>& state, size_t i) {
   };
   if (state->replicas[i].id == self_) {
     on_answer(local_->Read(state->key));
-  } else if (hlc_ == nullptr) {
-    transport_->Fetch(state->replicas[i], state->key, std::move(on_answer));
   } else {
     transport_->Fetch(state->replicas[i], state->key,
                       [this, on_answer = std::move(on_answer)](
                           absl::StatusOr<std::optional<storage::Record>> r) mutable {
                         // A forged version must not win the read, nor be
                         // repaired onto the other replicas.
-                        if (r.ok() && *r) {
+                        if (hlc_ != nullptr && r.ok() && *r) {
                           if (absl::Status s = hlc_->Admit((*r)->version); !s.ok()) r = s;
                         }
                         on_answer(std::move(r));

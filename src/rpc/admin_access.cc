@@ -11,14 +11,10 @@ namespace {
 
 // The address part of "ipv4:ADDR:PORT" or "ipv6:[ADDR]:PORT".
 absl::StatusOr<util::IpAddress> PeerAddress(std::string_view peer) {
-  std::string_view rest;
-  if (peer.starts_with("ipv4:")) {
-    rest = peer.substr(5);
-  } else if (peer.starts_with("ipv6:")) {
-    rest = peer.substr(5);
-  } else {
+  if (!peer.starts_with("ipv4:") && !peer.starts_with("ipv6:")) {
     return absl::InvalidArgumentError("not an IP peer");
   }
+  const std::string_view rest = peer.substr(5);
   const size_t colon = rest.rfind(':');
   if (colon == std::string_view::npos) return absl::InvalidArgumentError("no port");
   // gRPC percent-encodes an IPv6 zone ("%25eth0"); a zone never names loopback.

@@ -109,11 +109,8 @@ absl::StatusOr<bool> MemoryEngine::Apply(std::string_view key, const Record& rec
   MemoryEntry* old = it == shard.entries.end() ? nullptr : it->get();
   if (old != nullptr && CompareVersion(*old, shard.writers, rec.version) >= 0) return false;
 
-  // A writer ID new to this shard is charged with the record: many distinct
-  // IDs must not grow the node past the limit unseen.
-  const size_t writer_bytes =
-      shard.writers.Holds(rec.version.node_id) ? 0 : WriterTable::ChargeFor(rec.version.node_id);
-  const std::optional<WriterIndex> writer = shard.writers.Acquire(rec.version.node_id);
+  bool new_writer = false;
+  const std::optional<WriterIndex> writer = shard.writers.Acquire(rec.version.node_id, &new_writer);
   if (!writer.has_value()) {
     return absl::ResourceExhaustedError(
         absl::StrCat("memory engine shard holds records of ", MemoryEntry::kMaxWriters,
@@ -121,6 +118,9 @@ absl::StatusOr<bool> MemoryEngine::Apply(std::string_view key, const Record& rec
                      "written by node ",
                      rec.version.node_id));
   }
+  // A writer ID new to this shard is charged with the record: many distinct
+  // IDs must not grow the node past the limit unseen.
+  const size_t writer_bytes = new_writer ? WriterTable::ChargeFor(rec.version.node_id) : 0;
   const size_t old_bytes = old == nullptr ? 0 : EntryBytes(*old);
   if (absl::Status s = Account(old_bytes, RecordBytes(key, rec) + writer_bytes); !s.ok()) {
     shard.writers.Release(*writer);  // nothing was charged for it

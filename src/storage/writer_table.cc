@@ -6,7 +6,7 @@
 
 namespace kv::storage {
 
-std::optional<WriterIndex> WriterTable::Acquire(std::string_view node_id) {
+std::optional<WriterIndex> WriterTable::Acquire(std::string_view node_id, bool* added) {
   // Debian 12's abseil has its own absl::string_view, which its containers'
   // heterogeneous lookup takes.
   const absl::string_view id(node_id.data(), node_id.size());
@@ -25,6 +25,7 @@ std::optional<WriterIndex> WriterTable::Acquire(std::string_view node_id) {
     return std::nullopt;
   }
   writers_[index] = Writer{.node_id = std::string(node_id), .refs = 1};
+  if (added != nullptr) *added = true;
   by_id_.emplace(writers_[index].node_id, index);
   return index;
 }
@@ -37,10 +38,6 @@ size_t WriterTable::Release(WriterIndex index) {
   writer.node_id = std::string();  // frees its buffer
   free_.push_back(index);
   return charge;
-}
-
-bool WriterTable::Holds(std::string_view node_id) const {
-  return by_id_.contains(absl::string_view(node_id.data(), node_id.size()));
 }
 
 size_t WriterTable::ChargeFor(std::string_view node_id) {

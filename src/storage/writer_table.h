@@ -20,18 +20,15 @@ namespace kv::storage {
 // Not thread-safe: MemoryEngine guards each shard's table by the shard's mutex.
 class WriterTable {
  public:
-  // The index of `node_id`, adding it if it is new, with one more reference.
-  // nullopt if it is new and the table already holds
-  // MemoryEntry::kMaxWriters IDs.
-  std::optional<WriterIndex> Acquire(std::string_view node_id);
+  // The index of `node_id`, adding it if it is new (then *added, when given,
+  // is set to true), with one more reference. nullopt if it is new and the
+  // table already holds MemoryEntry::kMaxWriters IDs.
+  std::optional<WriterIndex> Acquire(std::string_view node_id, bool* added = nullptr);
 
   // Drops one reference to `index`, forgetting its ID when none remain.
   // Returns ChargeFor(the ID) when it was forgotten, else 0.
   // REQUIRES: a reference acquired and not yet released.
   size_t Release(WriterIndex index);
-
-  // True when `node_id` is held (Acquire would not add it).
-  bool Holds(std::string_view node_id) const;
 
   // Bytes one held ID takes: its entry in the index vector and in the map,
   // and two heap copies of the ID when it is too long for the string's
