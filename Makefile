@@ -13,12 +13,12 @@ BUILD_PACKAGES := build-essential cmake ninja-build pkg-config \
   libabsl-dev libssl-dev libspdlog-dev libfmt-dev libcli11-dev \
   libgtest-dev libgmock-dev clang-format librocksdb-dev libgoogle-perftools-dev \
   python3-yaml unzip
-TEST_PACKAGES := iproute2 nftables faketime
+TEST_PACKAGES := iproute2 nftables faketime openssl
 DEB_PACKAGES := $(BUILD_PACKAGES) $(TEST_PACKAGES)
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build run test test-asan format clean chaos
+.PHONY: deps build run run-tls test test-asan format clean chaos
 
 # Installs only the packages that are missing, so a second run does nothing.
 deps:
@@ -40,6 +40,11 @@ build: deps $(BUILD)/build.ninja
 # A local 3-node cluster on 127.0.0.1:50051-50053, in the foreground; Ctrl-C stops it.
 run: build
 	@scripts/run-cluster.sh $(BUILD)/bin 3
+
+# The same cluster with TLS, client certificates and an auth file: a
+# throwaway CA and certificates (openssl) in the run's temp dir.
+run-tls: build
+	@TLS=1 scripts/run-cluster.sh $(BUILD)/bin 3
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)

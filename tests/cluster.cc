@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <mutex>
@@ -20,6 +21,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "src/dht/node_id.h"
+#include "src/security/tls.h"
 
 namespace kv::testing {
 
@@ -163,6 +165,15 @@ Cluster::Cluster(Options options) : options_(std::move(options)) {
     addresses_.push_back(absl::StrCat("127.0.0.1:", FreePort()));
   }
   ids_.resize(options_.nodes);
+  if (options_.tls) {
+    const std::string dir = tls_dir();
+    bool made = RunCommand(TLS_CERTS_SCRIPT, {"ca", dir}).exit_code == 0 &&
+                MakeCertificate(options_.harness_cert, "node");
+    for (int i = 0; i < options_.nodes && made; ++i) {
+      made = MakeCertificate(absl::StrCat("node", i), "node");
+    }
+    if (!made) std::cerr << "could not make the TLS certificates in " << dir << "\n";
+  }
   for (int i = 0; i < options_.nodes; ++i) {
     nodes_.push_back(MakeProcess(i, /*join=*/i > 0));
     // Short reconnect backoff: the first pings race the node's start-up.
@@ -170,8 +181,10 @@ Cluster::Cluster(Options options) : options_(std::move(options)) {
     channel_args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
     channel_args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
     channel_args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
-    auto channel =
-        grpc::CreateCustomChannel(addresses_[i], grpc::InsecureChannelCredentials(), channel_args);
+    auto channel = grpc::CreateCustomChannel(
+        addresses_[i],
+        options_.tls ? Credentials(options_.harness_cert) : grpc::InsecureChannelCredentials(),
+        channel_args);
     kv_.push_back(v1::KV::NewStub(channel));
     admin_.push_back(v1::Admin::NewStub(channel));
     peer_.push_back(v1::Peer::NewStub(channel));
@@ -191,8 +204,44 @@ std::vector<std::string> Cluster::NodeArgs(int i, bool join) const {
     args.push_back("--node-id=" + dht::NodeId::FromKey(absl::StrCat("node-", i)).ToHex());
   }
   if (options_.durable) args.push_back(absl::StrCat("--data-dir=", log_dir_, "/data", i));
+  if (options_.tls) {
+    const std::string base = absl::StrCat(tls_dir(), "/node", i);
+    args.push_back("--cert-file=" + base + ".crt");
+    args.push_back("--key-file=" + base + ".key");
+    args.push_back("--trusted-ca-file=" + tls_dir() + "/ca.crt");
+  }
   for (const std::string& a : options_.extra_args) args.push_back(a);
   return args;
+}
+
+bool Cluster::MakeCertificate(const std::string& name, const std::string& cn,
+                              const std::string& ca_dir) const {
+  if (ca_dir.empty())
+    return RunCommand(TLS_CERTS_SCRIPT, {"cert", tls_dir(), name, cn}).exit_code == 0;
+  // Signed by another CA: made there, then copied next to the others.
+  if (RunCommand(TLS_CERTS_SCRIPT, {"cert", ca_dir, name, cn}).exit_code != 0) return false;
+  for (const char* ext : {".crt", ".key"}) {
+    std::error_code ec;
+    std::filesystem::copy_file(ca_dir + "/" + name + ext, tls_dir() + "/" + name + ext,
+                               std::filesystem::copy_options::overwrite_existing, ec);
+    if (ec) return false;
+  }
+  return true;
+}
+
+std::shared_ptr<grpc::ChannelCredentials> Cluster::Credentials(const std::string& name,
+                                                               const std::string& token) const {
+  security::ClientTlsOptions o{.cacert = tls_dir() + "/ca.crt", .token = token};
+  if (!name.empty()) {
+    o.cert = absl::StrCat(tls_dir(), "/", name, ".crt");
+    o.key = absl::StrCat(tls_dir(), "/", name, ".key");
+  }
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> c = security::ClientCredentials(o);
+  if (!c.ok()) {
+    std::cerr << "credentials for '" << name << "': " << c.status() << "\n";
+    return grpc::InsecureChannelCredentials();
+  }
+  return *c;
 }
 
 std::unique_ptr<NodeProcess> Cluster::MakeProcess(int i, bool join) const {

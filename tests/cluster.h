@@ -72,6 +72,12 @@ class Cluster {
     // Environment variables ("NAME=value") for node i's process, which then
     // runs through /usr/bin/env (e.g. libfaketime for a skewed clock).
     std::map<int, std::vector<std::string>> env;
+    // TLS: a throwaway CA and certificates (scripts/tls-certs.sh) in
+    // tls_dir(); node i serves with node<i>.{crt,key} (CN node), and the
+    // harness's own stubs present `harness_cert` (a member certificate, so
+    // that Holders can read replicas).
+    bool tls = false;
+    std::string harness_cert = "harness";
   };
   explicit Cluster(Options options);
   ~Cluster();
@@ -81,6 +87,16 @@ class Cluster {
   [[nodiscard]] bool Start(absl::Duration timeout = absl::Seconds(60));
 
   int size() const { return static_cast<int>(nodes_.size()); }
+  // Where the TLS files are (Options::tls): ca.crt, node<i>.*, harness.*.
+  std::string tls_dir() const { return log_dir_ + "/tls"; }
+  // Makes tls_dir()/NAME.{crt,key} with subject CN `cn`, signed by the
+  // cluster CA (or by the CA in `ca_dir` when given); false on failure.
+  [[nodiscard]] bool MakeCertificate(const std::string& name, const std::string& cn,
+                                     const std::string& ca_dir = "") const;
+  // Credentials presenting tls_dir()/NAME.{crt,key} ("" for none) and
+  // trusting tls_dir()/ca.crt.
+  std::shared_ptr<grpc::ChannelCredentials> Credentials(const std::string& name,
+                                                        const std::string& token = "") const;
   const std::string& address(int i) const { return addresses_[i]; }
   // The node's 40-hex id, learned from Ping once it is up.
   const std::string& id(int i) const { return ids_[i]; }

@@ -7,12 +7,12 @@
 
 namespace kv::bench {
 
-absl::StatusOr<std::vector<dht::Contact>> DiscoverMembers(const std::vector<std::string>& addrs,
-                                                          absl::Duration timeout) {
+absl::StatusOr<std::vector<dht::Contact>> DiscoverMembers(
+    const std::vector<std::string>& addrs, absl::Duration timeout,
+    const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
   std::string last_error = "no address given";
   for (const std::string& addr : addrs) {
-    auto stub =
-        kvstore::v1::Admin::NewStub(grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
+    auto stub = kvstore::v1::Admin::NewStub(grpc::CreateChannel(addr, credentials));
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(timeout));
     kvstore::v1::PeersResponse resp;

@@ -6,6 +6,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "grpcpp/security/credentials.h"
 #include "src/dht/node_id.h"
 
 namespace kv::bench {
@@ -17,6 +18,7 @@ namespace kv::bench {
 // during the run fail (and are counted). Fails with UNAVAILABLE, naming the
 // last error, when no address answers.
 [[nodiscard]] absl::StatusOr<std::vector<dht::Contact>> DiscoverMembers(
-    const std::vector<std::string>& addrs, absl::Duration timeout);
+    const std::vector<std::string>& addrs, absl::Duration timeout,
+    const std::shared_ptr<grpc::ChannelCredentials>& credentials);
 
 }  // namespace kv::bench

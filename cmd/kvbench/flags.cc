@@ -6,6 +6,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "cmd/common/client_tls_flags.h"
 #include "src/util/duration.h"
 
 namespace kv::bench {
@@ -103,6 +104,7 @@ ParsedFlags ParseFlags(int argc, const char* const* argv, int cores) {
                  "then send each request to the node closest to its key (its first replica)")
       ->check(CLI::IsMember({"any", "owner"}))
       ->capture_default_str();
+  cmd::AddClientTlsFlags(app, &o.tls);
   app.add_option("--json", o.json_path, "also write the results as JSON to this file");
 
   try {

@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "cmd/kvbench/workload.h"
+#include "src/security/tls.h"
 
 namespace kv::bench {
 
@@ -38,6 +39,7 @@ struct Options {
   double rate = 0;   // ops/s over all clients, sent on a fixed schedule; 0: closed loop
   Route route = Route::kAny;
   std::string json_path;
+  security::ClientTlsOptions tls;  // --cacert --cert --key --token
 };
 
 // What ParseFlags decided: run with `options`, or exit now with `exit_code`

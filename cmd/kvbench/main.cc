@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
+#include "cmd/common/client_tls_flags.h"
 #include "cmd/kvbench/discover.h"
 #include "cmd/kvbench/flags.h"
 #include "cmd/kvbench/report.h"
@@ -70,8 +71,8 @@ int main(int argc, char** argv) {
 
   std::vector<kv::dht::Contact> members;
   if (o.route == kv::bench::Route::kOwner) {
-    absl::StatusOr<std::vector<kv::dht::Contact>> m =
-        kv::bench::DiscoverMembers(o.addrs, o.timeout);
+    absl::StatusOr<std::vector<kv::dht::Contact>> m = kv::bench::DiscoverMembers(
+        o.addrs, o.timeout, kv::cmd::ClientCredentialsOrDie("kvbench", o.tls));
     if (!m.ok()) {
       std::fprintf(stderr, "kvbench: %s\n", std::string(m.status().message()).c_str());
       return 1;

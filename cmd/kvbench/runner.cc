@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "cmd/common/client_tls_flags.h"
 #include "cmd/kvbench/schedule.h"
 #include "cmd/kvbench/targets.h"
 #include "cmd/kvbench/workload.h"
@@ -289,13 +290,15 @@ class Worker {
 std::vector<std::shared_ptr<grpc::Channel>> MakeChannels(const Options& o,
                                                          const std::vector<std::string>& addrs) {
   std::vector<std::shared_ptr<grpc::Channel>> channels;
+  const std::shared_ptr<grpc::ChannelCredentials> credentials =
+      cmd::ClientCredentialsOrDie("kvbench", o.tls);
   for (int i = 0; i < o.channels; ++i) {
     for (const std::string& addr : addrs) {
       grpc::ChannelArguments args;
       // Distinct arguments keep gRPC from sharing one connection among channels.
       args.SetInt("grpc.channel_id", i);
       args.SetMaxReceiveMessageSize(-1);
-      channels.push_back(grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args));
+      channels.push_back(grpc::CreateCustomChannel(addr, credentials, args));
     }
   }
   return channels;

@@ -26,13 +26,15 @@ Outcome Failed(const grpc::Status& s, bool is_write) {
 
 }  // namespace
 
-Nodes::Nodes(const std::vector<std::string>& addresses) : addresses_(addresses) {
+Nodes::Nodes(const std::vector<std::string>& addresses,
+             const std::shared_ptr<grpc::ChannelCredentials>& credentials)
+    : addresses_(addresses) {
   for (const std::string& a : addresses_) {
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-    auto channel = grpc::CreateCustomChannel(a, grpc::InsecureChannelCredentials(), args);
+    auto channel = grpc::CreateCustomChannel(a, credentials, args);
     kv_.push_back(v1::KV::NewStub(channel));
     peer_.push_back(v1::Peer::NewStub(channel));
   }

@@ -16,7 +16,8 @@ namespace kv::chaos {
 // Reconnect backoff is short, so a restarted node is used again within a second.
 class Nodes {
  public:
-  explicit Nodes(const std::vector<std::string>& addresses);
+  Nodes(const std::vector<std::string>& addresses,
+        const std::shared_ptr<grpc::ChannelCredentials>& credentials);
   size_t size() const { return addresses_.size(); }
   const std::string& address(size_t i) const { return addresses_[i]; }
   kvstore::v1::KV::Stub& kv(size_t i) { return *kv_[i]; }

@@ -12,6 +12,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "cmd/common/client_tls_flags.h"
 #include "cmd/kvchaos/workload.h"
 
 namespace {
@@ -66,6 +67,10 @@ int main(int argc, char** argv) {
   int attempts = 20;
   app.add_option("--nodes", nodes_flag, "comma-separated host:port of the nodes")->required();
   app.add_option("--timeout", timeout, "deadline of each operation")->capture_default_str();
+  // `replicas` reads each node's own copy over the Peer service: on a TLS
+  // cluster it needs a member certificate (CN node).
+  kv::security::ClientTlsOptions tls;
+  kv::cmd::AddClientTlsFlags(app, &tls);
 
   auto* run = app.add_subcommand("run", "run a workload, recording every op to --history");
   run->add_option("--workload", workload, "register, set or delete")
@@ -102,7 +107,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "kvchaos: --nodes names no node\n");
     return 2;
   }
-  kv::chaos::Nodes nodes(addrs);
+  kv::chaos::Nodes nodes(addrs, kv::cmd::ClientCredentialsOrDie("kvchaos", tls));
   o.timeout = ParseDurationOrDie("--timeout", timeout);
 
   if (*run) {

@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "cmd/common/client_tls_flags.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/kv.grpc.pb.h"
 
@@ -77,6 +78,9 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
 
+  kv::security::ClientTlsOptions tls;
+  kv::cmd::AddClientTlsFlags(app, &tls);
+
   std::string key, value, file;
   uint32_t ttl = 0;
   auto* put = app.add_subcommand("put", "store KEY = VALUE (or the contents of --file)");
@@ -129,7 +133,8 @@ int main(int argc, char** argv) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 << 20);
   args.SetMaxSendMessageSize(64 << 20);
-  auto channel = grpc::CreateCustomChannel(g.addr, grpc::InsecureChannelCredentials(), args);
+  auto channel =
+      grpc::CreateCustomChannel(g.addr, kv::cmd::ClientCredentialsOrDie("kvctl", tls), args);
   auto kv = v1::KV::NewStub(channel);
   auto admin = v1::Admin::NewStub(channel);
   grpc::ClientContext ctx;
@@ -187,6 +192,15 @@ int main(int argc, char** argv) {
     if (!resp.clock_status().empty()) {
       std::printf("%s%s\n", resp.clock_status().c_str(),
                   resp.clock_fenced() ? "; the node refuses writes" : "");
+    }
+    if (resp.transport() == "plaintext") {
+      std::printf(
+          "transport: plaintext (INSECURE: anyone who can reach %s can read and change its "
+          "data)\n",
+          resp.node().address().c_str());
+    } else if (!resp.transport().empty()) {
+      std::printf("transport: %s\n",
+                  resp.transport() == "mtls" ? "TLS, client certificates required" : "TLS");
     }
   } else if (*peers) {
     v1::PeersResponse resp;

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "cmd/kvstore/security_flags.h"
 #include "spdlog/spdlog.h"
 #include "src/node/dns_discovery.h"
 #include "src/node/durable_state.h"
@@ -291,6 +292,8 @@ int main(int argc, char** argv) {
                "on SIGTERM, hand every key to its new owners before exiting (planned leave)");
   app.add_flag("--enable-test-hooks", f.enable_test_hooks,
                "serve Admin.DropKeys, which forgets keys (for repair tests only)");
+  kv::cmd::SecurityFlags security_flags;
+  kv::cmd::AddSecurityFlags(app, &security_flags);
   app.add_option("--log-level", f.log_level, "trace, debug, info, warn or error")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
@@ -302,7 +305,15 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  kv::cmd::Security security = kv::cmd::SetUpSecurity(security_flags, AdminFrom(f));
   kv::node::NodeOptions options = ToOptions(f);
+  if (security.id) {
+    if (!f.node_id.empty() && options.self.id != *security.id) {
+      Die("--node-id " + f.node_id + " differs from the node ID --cert-file proves (" +
+          security.id->ToHex() + ", SHA-1 of its public key); drop --node-id");
+    }
+    options.self.id = *security.id;
+  }
   if (!f.discover.empty()) {
     absl::StatusOr<kv::node::DnsTarget> target = kv::node::ParseDnsTarget(f.discover);
     if (!target.ok()) Die("--discover: " + std::string(target.status().message()));
@@ -372,8 +383,14 @@ int main(int argc, char** argv) {
     durable = opened->get();
     engine = *std::move(opened);
     std::optional<kv::dht::NodeId> requested;
-    if (!f.node_id.empty()) requested = options.self.id;
+    if (!f.node_id.empty() || security.id) requested = options.self.id;
     auto id = kv::node::LoadOrCreateNodeId(*durable, requested, options.self.id);
+    if (!id.ok() && security.id) {
+      Die("--data-dir " + f.data_dir + " belongs to another node than the one --cert-file " +
+          "proves (" + security.id->ToHex() + "): a node's ID is SHA-1 of its public key. " +
+          "Start with the key this data dir was created with, or move the node to TLS as " +
+          "docs/security.md says (leave, then start on a fresh data dir)");
+    }
     if (!id.ok()) Die(std::string(id.status().message()));
     options.self.id = *id;
     auto contacts = kv::node::LoadContacts(*durable);
@@ -419,14 +436,18 @@ int main(int argc, char** argv) {
     if (kv::rpc::Server* s = serving.load()) s->SetKvServing(!c.fenced);
   };
   kv::rpc::GrpcPeerTransport transport(
-      {.self = options.self, .rpc_timeout = rpc_timeout, .max_message_bytes = max_message});
+      {.self = options.self,
+       .rpc_timeout = rpc_timeout,
+       .max_message_bytes = max_message,
+       .credentials = security.tls ? security.tls->PeerCredentials() : nullptr});
   // Durable writes may wait on fsync: they run on this pool, never on gRPC's
   // callback threads. Many threads, so that group commit has writers to batch.
   std::unique_ptr<kv::util::ThreadPool> storage_pool;
   if (durable) storage_pool = std::make_unique<kv::util::ThreadPool>(16);
   kv::node::Node node(options, engine.get(), &transport, kv::util::SystemClock::Default(),
                       storage_pool.get());
-  kv::rpc::Server server(&node, f.addr, max_message, kv::rpc::AdminAccess(AdminFrom(f)));
+  kv::rpc::Server server(&node, f.addr, max_message, security.policy,
+                         security.tls ? security.tls->ServerCredentials() : nullptr);
   if (absl::Status s = server.Start(); !s.ok()) {
     std::fprintf(stderr, "kvstore: %s\n", std::string(s.message()).c_str());
     return 1;
@@ -443,8 +464,22 @@ int main(int argc, char** argv) {
   node.Start();
   heartbeats.Start();
 
+  // Plaintext beyond loopback is allowed (a quick start must work) but never
+  // silent: the warning repeats every 10 minutes.
+  const bool exposed = !security.tls && (!kv::cmd::IsLoopbackAddress(f.addr) ||
+                                         !kv::cmd::IsLoopbackAddress(options.self.address));
+  auto warn_exposed = [&] {
+    if (!exposed) return;
+    spdlog::warn(
+        "serving PLAINTEXT on {}: any host that can reach this port can read and change this "
+        "node's data and pose as a cluster member; give --cert-file, --key-file and "
+        "--trusted-ca-file (docs/security.md)",
+        f.addr);
+  };
+  warn_exposed();
   int sig = 0;
-  sigwait(&signals, &sig);
+  const timespec warn_every{.tv_sec = 600, .tv_nsec = 0};
+  while ((sig = sigtimedwait(&signals, nullptr, &warn_every)) < 0) warn_exposed();
   if (sig == SIGTERM && f.leave_on_shutdown) {
     spdlog::info("received SIGTERM; leaving the cluster first (--leave-on-shutdown)");
     // Forced: the process is going away whatever the handoff achieves.

@@ -4,8 +4,10 @@
 #include <optional>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 #include "src/rpc/convert.h"
+#include "src/security/caller.h"
 
 namespace kv::rpc {
 
@@ -70,9 +72,11 @@ struct StreamCounter {
 class HeartbeatServerStream final
     : public grpc::ServerBidiReactor<v1::HeartbeatMessage, v1::HeartbeatMessage> {
  public:
+  // With `required`, every beat must come from that node (the one the
+  // caller's certificate proves).
   HeartbeatServerStream(grpc::CallbackServerContext* ctx, node::Node* node,
-                        HeartbeatRegistry* registry)
-      : ctx_(ctx), node_(node), registry_(registry) {
+                        HeartbeatRegistry* registry, std::optional<dht::NodeId> required)
+      : ctx_(ctx), node_(node), registry_(registry), required_(required) {
     StartRead(&in_);
   }
 
@@ -105,6 +109,11 @@ class HeartbeatServerStream final
     if (!from.ok()) {
       return FinishWhenIdle(ToGrpc(absl::InvalidArgumentError(
           "heartbeat sender is invalid: " + std::string(from.status().message()))));
+    }
+    if (required_ && from->id != *required_) {
+      return FinishWhenIdle(ToGrpc(absl::PermissionDeniedError(
+          absl::StrCat("KV.Heartbeat: the beat claims to come from node ", from->id.ToHex(),
+                       ", but the caller's certificate is node ", required_->ToHex(), "'s"))));
     }
     const absl::Time arrived = absl::Now();
     node_->HandleHeartbeat(*from, SampleOf(in_, arrived));
@@ -148,6 +157,7 @@ class HeartbeatServerStream final
   grpc::CallbackServerContext* const ctx_;
   node::Node* const node_;
   HeartbeatRegistry* const registry_;
+  const std::optional<dht::NodeId> required_;
   v1::HeartbeatMessage in_;   // the read chain's only
   v1::HeartbeatMessage out_;  // set under mu_ while no write is in flight
 
@@ -161,8 +171,8 @@ class HeartbeatServerStream final
 };
 
 grpc::ServerBidiReactor<v1::HeartbeatMessage, v1::HeartbeatMessage>* HeartbeatRegistry::Accept(
-    grpc::CallbackServerContext* ctx, node::Node* node) {
-  auto* s = new HeartbeatServerStream(ctx, node, this);
+    grpc::CallbackServerContext* ctx, node::Node* node, std::optional<dht::NodeId> required) {
+  auto* s = new HeartbeatServerStream(ctx, node, this, required);
   bool closed;
   {
     absl::MutexLock l(&mu_);
@@ -195,6 +205,23 @@ absl::flat_hash_map<dht::NodeId, absl::Time> HeartbeatRegistry::LastHeard() {
     }
   }
   return heard;
+}
+
+namespace {
+
+// A stream refused before its first read.
+class RefusedStream final
+    : public grpc::ServerBidiReactor<v1::HeartbeatMessage, v1::HeartbeatMessage> {
+ public:
+  explicit RefusedStream(const absl::Status& why) { Finish(ToGrpc(why)); }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
+grpc::ServerBidiReactor<v1::HeartbeatMessage, v1::HeartbeatMessage>* HeartbeatRegistry::Refuse(
+    grpc::CallbackServerContext*, const absl::Status& why) {
+  return new RefusedStream(why);
 }
 
 void HeartbeatRegistry::Remove(HeartbeatServerStream* s) {
@@ -251,8 +278,16 @@ class HeartbeatClientStream final
   void OnReadDone(bool ok) override {
     if (!ok) return ReleaseHoldIfIdle(/*closing=*/true);
     const absl::Time arrived = absl::Now();
+    if (!server_cert_read_) {
+      server_cert_read_ = true;  // the read chain's own; one read at a time
+      if (auto cert = security::ServerCertificate(ctx_)) server_id_ = cert->id;
+    }
     absl::StatusOr<dht::Contact> from = FromProto(in_.from());
-    if (from.ok()) node_->HandleHeartbeat(*from, SampleOf(in_, arrived));
+    // Over TLS a beat counts only from the node the server's certificate
+    // proves, so no member can move another node's address.
+    if (from.ok() && (!server_id_ || *server_id_ == from->id)) {
+      node_->HandleHeartbeat(*from, SampleOf(in_, arrived));
+    }
     {
       absl::MutexLock l(&mu_);
       last_heard_ = arrived;
@@ -306,6 +341,10 @@ class HeartbeatClientStream final
   grpc::ClientContext ctx_;
   v1::HeartbeatMessage in_;
   v1::HeartbeatMessage out_;
+  // The read chain's: the node the server's certificate proves (none in
+  // plaintext), read on the first answer.
+  bool server_cert_read_ = false;
+  std::optional<dht::NodeId> server_id_;
   std::shared_ptr<HeartbeatClientStream> self_ref_;  // keeps us alive until OnDone
 
   absl::Mutex mu_;

@@ -27,8 +27,14 @@ class HeartbeatServerStream;
 class HeartbeatRegistry {
  public:
   // Creates the reactor for one incoming stream. It deletes itself when done.
+  // With `required`, a beat from any other node ends the stream with
+  // PERMISSION_DENIED.
   grpc::ServerBidiReactor<kvstore::v1::HeartbeatMessage, kvstore::v1::HeartbeatMessage>* Accept(
-      grpc::CallbackServerContext* ctx, node::Node* node);
+      grpc::CallbackServerContext* ctx, node::Node* node,
+      std::optional<dht::NodeId> required = std::nullopt);
+  // A reactor that ends the stream at once with `why`.
+  static grpc::ServerBidiReactor<kvstore::v1::HeartbeatMessage, kvstore::v1::HeartbeatMessage>*
+  Refuse(grpc::CallbackServerContext* ctx, const absl::Status& why);
   // Cancels every open stream; new streams are cancelled as they arrive.
   void CloseAll();
   // Writes `beat` on every open stream (skipping those still writing the last).

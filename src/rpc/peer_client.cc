@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 #include "src/rpc/convert.h"
+#include "src/security/caller.h"
 
 namespace kv::rpc {
 
@@ -23,6 +24,21 @@ grpc::ChannelArguments PeerChannelArguments(int max_message_bytes) {
   return args;
 }
 
+namespace {
+
+// Over TLS, a node that answers as `claimed` must hold that node's
+// certificate: otherwise a member could move another node's address to its
+// own. Plaintext calls pass (nothing proves anything there).
+absl::Status CheckServerIdentity(const grpc::ClientContext& ctx, const dht::NodeId& claimed) {
+  std::optional<security::CertificateInfo> cert = security::ServerCertificate(ctx);
+  if (!cert || cert->id == claimed) return absl::OkStatus();
+  return absl::PermissionDeniedError(absl::StrCat("the peer answered as node ", claimed.ToHex(),
+                                                  " but its certificate is node ", cert->id.ToHex(),
+                                                  "'s"));
+}
+
+}  // namespace
+
 GrpcPeerTransport::GrpcPeerTransport(Options options)
     : options_(std::move(options)),
       channel_args_(PeerChannelArguments(options_.max_message_bytes)) {}
@@ -36,8 +52,9 @@ GrpcPeerTransport::Peer* GrpcPeerTransport::PeerFor(const std::string& address) 
   std::unique_ptr<Peer>& p = peers_[address];
   if (!p) {
     p = std::make_unique<Peer>();
-    p->channel =
-        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), channel_args_);
+    p->channel = grpc::CreateCustomChannel(
+        address, options_.credentials ? options_.credentials : grpc::InsecureChannelCredentials(),
+        channel_args_);
     p->kv = v1::KV::NewStub(p->channel);
     p->peer = v1::Peer::NewStub(p->channel);
   }
@@ -157,9 +174,16 @@ void GrpcPeerTransport::Ping(const std::string& address, PingCallback done) {
       std::move(req),
       [stub](grpc::ClientContext* ctx, const v1::PingRequest* rq, v1::PingResponse* rs,
              std::function<void(grpc::Status)> cb) { stub->async()->Ping(ctx, rq, rs, cb); },
-      [done = std::move(done)](absl::Status s, v1::PingResponse resp) {
+      [done = std::move(done)](absl::Status s, v1::PingResponse resp,
+                               const grpc::ClientContext& ctx) {
         if (!s.ok()) return done(s);
-        done(FromProto(resp.node()));
+        absl::StatusOr<dht::Contact> node = FromProto(resp.node());
+        if (node.ok()) {
+          if (absl::Status proven = CheckServerIdentity(ctx, node->id); !proven.ok()) {
+            return done(proven);
+          }
+        }
+        done(std::move(node));
       });
 }
 
@@ -171,10 +195,14 @@ void GrpcPeerTransport::Join(const std::string& address, JoinCallback done) {
       std::move(req),
       [stub](grpc::ClientContext* ctx, const v1::JoinRequest* rq, v1::JoinResponse* rs,
              std::function<void(grpc::Status)> cb) { stub->async()->Join(ctx, rq, rs, cb); },
-      [done = std::move(done)](absl::Status s, v1::JoinResponse resp) {
+      [done = std::move(done)](absl::Status s, v1::JoinResponse resp,
+                               const grpc::ClientContext& ctx) {
         if (!s.ok()) return done(s);
         absl::StatusOr<dht::Contact> seed = FromProto(resp.node());
         if (!seed.ok()) return done(seed.status());
+        if (absl::Status proven = CheckServerIdentity(ctx, seed->id); !proven.ok()) {
+          return done(proven);
+        }
         replication::PeerTransport::JoinAnswer out{.contacts = {*seed}};
         for (dht::Contact& c : ContactsFrom(resp.peers())) out.contacts.push_back(std::move(c));
         if (resp.unix_micros() != 0) {

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -40,6 +41,8 @@ class GrpcPeerTransport final : public replication::PeerTransport {
     // of each in flight per peer (peer_batcher.h); 0 sends each Store and
     // Fetch as a call of its own.
     size_t batch_window = 2;
+    // How peers are dialed; null means plaintext.
+    std::shared_ptr<grpc::ChannelCredentials> credentials;
   };
   explicit GrpcPeerTransport(Options options);
   ~GrpcPeerTransport() override;
@@ -126,7 +129,11 @@ template <typename Req, typename Resp, typename Start, typename Finish>
 void GrpcPeerTransport::Call(Req req, Start start, Finish finish,
                              std::optional<absl::Duration> timeout) {
   if (!gate_.Enter()) {
-    finish(absl::UnavailableError("node is shutting down"), Resp{});
+    if constexpr (std::is_invocable_v<Finish&, absl::Status, Resp, const grpc::ClientContext&>) {
+      finish(absl::UnavailableError("node is shutting down"), Resp{}, grpc::ClientContext());
+    } else {
+      finish(absl::UnavailableError("node is shutting down"), Resp{});
+    }
     return;
   }
   struct State {
@@ -147,7 +154,14 @@ void GrpcPeerTransport::Call(Req req, Start start, Finish finish,
             // completion queue under it (a double free in gRPC 1.51).
             std::shared_ptr<State> call = std::move(state);
             Finish done = std::move(finish);
-            done(FromGrpc(s), std::move(call->resp));
+            // A Finish that takes the context also sees the call's
+            // transport (the certificate the peer presented).
+            if constexpr (std::is_invocable_v<Finish&, absl::Status, Resp,
+                                              const grpc::ClientContext&>) {
+              done(FromGrpc(s), std::move(call->resp), call->ctx);
+            } else {
+              done(FromGrpc(s), std::move(call->resp));
+            }
           }
           gate_.Leave();
         });

@@ -53,6 +53,9 @@ ServerUnaryReactor* PeerService::Store(CallbackServerContext* ctx, const v1::Sto
                                        v1::StoreResponse* resp) {
   absl::StatusOr<dht::Contact> from = Sender(req->from());
   if (!from.ok()) return FinishNow(ctx, from.status());
+  if (absl::Status s = guard_->Member(*ctx, "Peer.Store", &from->id); !s.ok()) {
+    return FinishNow(ctx, s);
+  }
   if (absl::Status s = CheckRecipient(req->to(), node_->self().id); !s.ok()) {
     return FinishNow(ctx, s);
   }
@@ -70,6 +73,9 @@ ServerUnaryReactor* PeerService::StoreBatch(CallbackServerContext* ctx,
                                             v1::StoreBatchResponse* resp) {
   absl::StatusOr<dht::Contact> from = Sender(req->from());
   if (!from.ok()) return FinishNow(ctx, from.status());
+  if (absl::Status s = guard_->Member(*ctx, "Peer.StoreBatch", &from->id); !s.ok()) {
+    return FinishNow(ctx, s);
+  }
   if (absl::Status s = CheckRecipient(req->to(), node_->self().id); !s.ok()) {
     return FinishNow(ctx, s);
   }
@@ -106,6 +112,7 @@ ServerUnaryReactor* PeerService::StoreBatch(CallbackServerContext* ctx,
 
 ServerUnaryReactor* PeerService::Fetch(CallbackServerContext* ctx, const v1::FetchRequest* req,
                                        v1::FetchResponse* resp) {
+  if (absl::Status s = guard_->Member(*ctx, "Peer.Fetch"); !s.ok()) return FinishNow(ctx, s);
   if (absl::Status s = CheckRecipient(req->to(), node_->self().id); !s.ok()) {
     return FinishNow(ctx, s);
   }
@@ -121,6 +128,7 @@ ServerUnaryReactor* PeerService::Fetch(CallbackServerContext* ctx, const v1::Fet
 ServerUnaryReactor* PeerService::FetchBatch(CallbackServerContext* ctx,
                                             const v1::FetchBatchRequest* req,
                                             v1::FetchBatchResponse* resp) {
+  if (absl::Status s = guard_->Member(*ctx, "Peer.FetchBatch"); !s.ok()) return FinishNow(ctx, s);
   if (absl::Status s = CheckRecipient(req->to(), node_->self().id); !s.ok()) {
     return FinishNow(ctx, s);
   }

@@ -9,12 +9,14 @@
 namespace kv::rpc {
 
 Server::Server(node::Node* node, std::string listen_address, int max_message_bytes,
-               AdminAccess admin_access)
+               security::AccessPolicy policy, std::shared_ptr<grpc::ServerCredentials> credentials)
     : listen_address_(std::move(listen_address)),
       max_message_bytes_(max_message_bytes),
-      kv_(node, &heartbeats_),
-      admin_(node, &heartbeats_, std::move(admin_access)),
-      peer_(node) {}
+      credentials_(credentials ? std::move(credentials) : grpc::InsecureServerCredentials()),
+      guard_(std::move(policy)),
+      kv_(node, &heartbeats_, &guard_),
+      admin_(node, &heartbeats_, &guard_),
+      peer_(node, &guard_) {}
 
 Server::~Server() {
   if (server_) Shutdown(absl::ZeroDuration());
@@ -25,7 +27,7 @@ absl::Status Server::Start() {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int bound_port = 0;
-  builder.AddListeningPort(listen_address_, grpc::InsecureServerCredentials(), &bound_port);
+  builder.AddListeningPort(listen_address_, credentials_, &bound_port);
   // Two nodes must never share a port.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(max_message_bytes_);

@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "src/node/node.h"
+#include "src/rpc/call_guard.h"
 #include "src/rpc/heartbeat.h"
 #include "src/rpc/services.h"
 
@@ -18,10 +19,11 @@ namespace kv::rpc {
 // Not thread-safe: Start and Shutdown are called from one thread.
 class Server {
  public:
-  // `node` is not owned and must outlive the server. State-changing Admin
-  // calls are served to the callers `admin_access` allows.
+  // `node` is not owned and must outlive the server. `policy` decides who
+  // may make which call; `credentials` null means plaintext.
   Server(node::Node* node, std::string listen_address, int max_message_bytes,
-         AdminAccess admin_access = AdminAccess());
+         security::AccessPolicy policy = security::AccessPolicy(),
+         std::shared_ptr<grpc::ServerCredentials> credentials = nullptr);
   ~Server();
 
   // Binds and starts serving. FAILED_PRECONDITION when the address cannot be bound.
@@ -41,6 +43,8 @@ class Server {
  private:
   const std::string listen_address_;
   const int max_message_bytes_;
+  const std::shared_ptr<grpc::ServerCredentials> credentials_;
+  CallGuard guard_;
   HeartbeatRegistry heartbeats_;
   KvService kv_;
   AdminService admin_;

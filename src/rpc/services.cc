@@ -141,6 +141,25 @@ class LeaveReactor final : public grpc::ServerWriteReactor<v1::LeaveProgress> {
   bool leave_running_ ABSL_GUARDED_BY(mu_) = true;
 };
 
+// A Batch op against the caller's grant (null: everything allowed).
+absl::Status CheckBatchOp(const security::Grant* grant, const v1::BatchOp& op) {
+  using security::KeyAccess;
+  switch (op.op_case()) {
+    case v1::BatchOp::kPut:
+      return security::AccessPolicy::CheckKey(grant, KeyAccess::kWrite, op.put().key(),
+                                              "KV.Batch put");
+    case v1::BatchOp::kGet:
+      return security::AccessPolicy::CheckKey(grant, KeyAccess::kRead, op.get().key(),
+                                              "KV.Batch get");
+    case v1::BatchOp::kDelete:
+      return security::AccessPolicy::CheckKey(grant, KeyAccess::kWrite, op.delete_().key(),
+                                              "KV.Batch delete");
+    case v1::BatchOp::OP_NOT_SET:
+      break;
+  }
+  return absl::OkStatus();
+}
+
 template <typename Resp>
 node::Node::WriteCallback WriteReply(ServerUnaryReactor* reactor, Resp* resp) {
   return [reactor, resp](absl::StatusOr<replication::WriteResult> r) {
@@ -156,6 +175,10 @@ node::Node::WriteCallback WriteReply(ServerUnaryReactor* reactor, Resp* resp) {
 
 ServerUnaryReactor* KvService::Put(CallbackServerContext* ctx, const v1::PutRequest* req,
                                    v1::PutResponse* resp) {
+  if (absl::Status s = guard_->ClientKey(*ctx, "KV.Put", security::KeyAccess::kWrite, req->key());
+      !s.ok()) {
+    return FinishNow(ctx, s);
+  }
   auto c = FromProto(req->consistency());
   if (!c.ok()) return FinishNow(ctx, c.status());
   ServerUnaryReactor* reactor = ctx->DefaultReactor();
@@ -169,6 +192,11 @@ ServerUnaryReactor* KvService::Put(CallbackServerContext* ctx, const v1::PutRequ
 
 ServerUnaryReactor* KvService::Delete(CallbackServerContext* ctx, const v1::DeleteRequest* req,
                                       v1::DeleteResponse* resp) {
+  if (absl::Status s =
+          guard_->ClientKey(*ctx, "KV.Delete", security::KeyAccess::kWrite, req->key());
+      !s.ok()) {
+    return FinishNow(ctx, s);
+  }
   auto c = FromProto(req->consistency());
   if (!c.ok()) return FinishNow(ctx, c.status());
   ServerUnaryReactor* reactor = ctx->DefaultReactor();
@@ -178,6 +206,10 @@ ServerUnaryReactor* KvService::Delete(CallbackServerContext* ctx, const v1::Dele
 
 ServerUnaryReactor* KvService::Get(CallbackServerContext* ctx, const v1::GetRequest* req,
                                    v1::GetResponse* resp) {
+  if (absl::Status s = guard_->ClientKey(*ctx, "KV.Get", security::KeyAccess::kRead, req->key());
+      !s.ok()) {
+    return FinishNow(ctx, s);
+  }
   auto c = FromProto(req->consistency());
   if (!c.ok()) return FinishNow(ctx, c.status());
   ServerUnaryReactor* reactor = ctx->DefaultReactor();
@@ -202,6 +234,8 @@ ServerUnaryReactor* KvService::Batch(CallbackServerContext* ctx, const v1::Batch
         ctx, absl::InvalidArgumentError(absl::StrCat("batch has ", req->ops_size(),
                                                      " ops; send at most ", kMaxOps, " per call")));
   }
+  absl::StatusOr<const security::Grant*> grant = guard_->Client(*ctx, "KV.Batch");
+  if (!grant.ok()) return FinishNow(ctx, grant.status());
   if (req->ops_size() == 0) return FinishNow(ctx, absl::OkStatus());
   ServerUnaryReactor* reactor = ctx->DefaultReactor();
   for (int i = 0; i < req->ops_size(); ++i) resp->add_results();
@@ -218,6 +252,12 @@ ServerUnaryReactor* KvService::Batch(CallbackServerContext* ctx, const v1::Batch
   for (int i = 0; i < req->ops_size(); ++i) {
     const v1::BatchOp& op = req->ops(i);
     v1::BatchResult* out = resp->mutable_results(i);
+    // Every op is checked on its own: one refused key fails only its op.
+    if (absl::Status s = CheckBatchOp(*grant, op); !s.ok()) {
+      set_error(out, s);
+      one_done();
+      continue;
+    }
     switch (op.op_case()) {
       case v1::BatchOp::kPut: {
         auto c = FromProto(op.put().consistency());
@@ -297,6 +337,9 @@ ServerUnaryReactor* KvService::Join(CallbackServerContext* ctx, const v1::JoinRe
                                     v1::JoinResponse* resp) {
   absl::StatusOr<dht::Contact> from = Sender(req->node());
   if (!from.ok()) return FinishNow(ctx, from.status());
+  if (absl::Status s = guard_->Member(*ctx, "KV.Join", &from->id); !s.ok()) {
+    return FinishNow(ctx, s);
+  }
   if (from->id == node_->self().id) {
     return FinishNow(ctx, absl::AlreadyExistsError(absl::StrCat(
                               "node id ", from->id.ToHex(),
@@ -315,6 +358,9 @@ ServerUnaryReactor* KvService::Ping(CallbackServerContext* ctx, const v1::PingRe
   if (req->has_from()) {
     absl::StatusOr<dht::Contact> c = Sender(req->from());
     if (!c.ok()) return FinishNow(ctx, c.status());
+    if (absl::Status s = guard_->Member(*ctx, "KV.Ping from a node", &c->id); !s.ok()) {
+      return FinishNow(ctx, s);
+    }
     from = *c;
   }
   node_->HandlePing(from);
@@ -322,16 +368,22 @@ ServerUnaryReactor* KvService::Ping(CallbackServerContext* ctx, const v1::PingRe
   const node::Node::ClockStatus clock = node_->clock_status();
   resp->set_clock_status(clock.description);
   resp->set_clock_fenced(clock.fenced);
+  resp->set_transport(std::string(guard_->policy().transport()));
   return FinishNow(ctx, absl::OkStatus());
 }
 
 grpc::ServerBidiReactor<v1::HeartbeatMessage, v1::HeartbeatMessage>* KvService::Heartbeat(
     CallbackServerContext* ctx) {
-  return heartbeats_->Accept(ctx, node_);
+  if (absl::Status s = guard_->Member(*ctx, "KV.Heartbeat"); !s.ok()) {
+    return heartbeats_->Refuse(ctx, s);
+  }
+  // On TLS every beat must come from the node the certificate proves.
+  return heartbeats_->Accept(ctx, node_, guard_->MemberId(*ctx));
 }
 
 ServerUnaryReactor* AdminService::Peers(CallbackServerContext* ctx, const v1::PeersRequest* req,
                                         v1::PeersResponse* resp) {
+  if (absl::Status s = guard_->AdminRead(*ctx, "Admin.Peers"); !s.ok()) return FinishNow(ctx, s);
   ToProto(node_->self(), resp->mutable_self());
   const absl::Time now = absl::Now();
   for (const auto& p : node_->Peers()) {
@@ -353,6 +405,7 @@ ServerUnaryReactor* AdminService::Peers(CallbackServerContext* ctx, const v1::Pe
 
 ServerUnaryReactor* AdminService::Locate(CallbackServerContext* ctx, const v1::LocateRequest* req,
                                          v1::LocateResponse* resp) {
+  if (absl::Status s = guard_->AdminRead(*ctx, "Admin.Locate"); !s.ok()) return FinishNow(ctx, s);
   ServerUnaryReactor* reactor = ctx->DefaultReactor();
   node_->Locate(req->key(), [this, reactor, resp](absl::StatusOr<node::LocateReply> r) {
     if (r.ok()) {
@@ -375,7 +428,7 @@ ServerUnaryReactor* AdminService::Locate(CallbackServerContext* ctx, const v1::L
 ServerUnaryReactor* AdminService::Snapshot(CallbackServerContext* ctx,
                                            const v1::SnapshotRequest* req,
                                            v1::SnapshotResponse* resp) {
-  if (absl::Status s = access_.Check(ctx->peer(), "Admin.Snapshot"); !s.ok()) {
+  if (absl::Status s = guard_->AdminChange(*ctx, "Admin.Snapshot"); !s.ok()) {
     return FinishNow(ctx, s);
   }
   if (!req->dir().empty()) {
@@ -393,6 +446,7 @@ ServerUnaryReactor* AdminService::Snapshot(CallbackServerContext* ctx,
 
 ServerUnaryReactor* AdminService::Stats(CallbackServerContext* ctx, const v1::StatsRequest* req,
                                         v1::StatsResponse* resp) {
+  if (absl::Status s = guard_->AdminRead(*ctx, "Admin.Stats"); !s.ok()) return FinishNow(ctx, s);
   ToProto(node_->self(), resp->mutable_self());
   for (const auto& [name, value] : node_->Stats()) (*resp->mutable_counters())[name] = value;
   (*resp->mutable_counters())["heartbeat_streams_in"] = heartbeats_->LastHeard().size();
@@ -401,13 +455,13 @@ ServerUnaryReactor* AdminService::Stats(CallbackServerContext* ctx, const v1::St
 
 grpc::ServerWriteReactor<v1::LeaveProgress>* AdminService::Leave(CallbackServerContext* ctx,
                                                                  const v1::LeaveRequest* req) {
-  return new LeaveReactor(node_, req->force(), access_.Check(ctx->peer(), "Admin.Leave"));
+  return new LeaveReactor(node_, req->force(), guard_->AdminChange(*ctx, "Admin.Leave"));
 }
 
 ServerUnaryReactor* AdminService::DropKeys(CallbackServerContext* ctx,
                                            const v1::DropKeysRequest* req,
                                            v1::DropKeysResponse* resp) {
-  if (absl::Status s = access_.Check(ctx->peer(), "Admin.DropKeys"); !s.ok()) {
+  if (absl::Status s = guard_->AdminChange(*ctx, "Admin.DropKeys"); !s.ok()) {
     return FinishNow(ctx, s);
   }
   absl::StatusOr<uint64_t> n = node_->DropKeys(req->prefix(), req->limit());
@@ -420,6 +474,9 @@ ServerUnaryReactor* PeerService::FindNode(CallbackServerContext* ctx,
                                           v1::FindNodeResponse* resp) {
   absl::StatusOr<dht::Contact> from = Sender(req->from());
   if (!from.ok()) return FinishNow(ctx, from.status());
+  if (absl::Status s = guard_->Member(*ctx, "Peer.FindNode", &from->id); !s.ok()) {
+    return FinishNow(ctx, s);
+  }
   absl::StatusOr<dht::NodeId> target = dht::NodeId::FromHex(req->target());
   if (!target.ok()) return FinishNow(ctx, target.status());
   ToProto(node_->self(), resp->mutable_node());
@@ -434,6 +491,9 @@ ServerUnaryReactor* PeerService::SyncDigest(CallbackServerContext* ctx,
                                             v1::DigestResponse* resp) {
   absl::StatusOr<dht::Contact> from = Sender(req->from());
   if (!from.ok()) return FinishNow(ctx, from.status());
+  if (absl::Status s = guard_->Member(*ctx, "Peer.SyncDigest", &from->id); !s.ok()) {
+    return FinishNow(ctx, s);
+  }
   std::optional<replication::Digest> digest;
   if (req->buckets_size() != 0) {
     if (static_cast<size_t>(req->buckets_size()) != replication::kDigestBuckets) {
@@ -461,6 +521,9 @@ ServerUnaryReactor* PeerService::Reconcile(CallbackServerContext* ctx,
                                            v1::ReconcileResponse* resp) {
   absl::StatusOr<dht::Contact> from = Sender(req->from());
   if (!from.ok()) return FinishNow(ctx, from.status());
+  if (absl::Status s = guard_->Member(*ctx, "Peer.Reconcile", &from->id); !s.ok()) {
+    return FinishNow(ctx, s);
+  }
   std::vector<uint32_t> buckets;
   for (uint32_t b : req->buckets()) {
     if (b >= replication::kDigestBuckets) {
@@ -495,6 +558,9 @@ ServerUnaryReactor* PeerService::Leaving(CallbackServerContext* ctx, const v1::L
                                          v1::LeaveNoticeResponse* resp) {
   absl::StatusOr<dht::Contact> from = Sender(req->from());
   if (!from.ok()) return FinishNow(ctx, from.status());
+  if (absl::Status s = guard_->Member(*ctx, "Peer.Leaving", &from->id); !s.ok()) {
+    return FinishNow(ctx, s);
+  }
   node_->HandleLeaving(*from);
   return FinishNow(ctx, absl::OkStatus());
 }

@@ -9,16 +9,16 @@
 
 #include "proto/kv.grpc.pb.h"
 #include "src/node/node.h"
-#include "src/rpc/admin_access.h"
+#include "src/rpc/call_guard.h"
 #include "src/rpc/heartbeat.h"
 
 namespace kv::rpc {
 
 class KvService final : public kvstore::v1::KV::CallbackService {
  public:
-  // `node` and `heartbeats` are not owned and must outlive the server.
-  KvService(node::Node* node, HeartbeatRegistry* heartbeats)
-      : node_(node), heartbeats_(heartbeats) {}
+  // `node`, `heartbeats` and `guard` are not owned and must outlive the server.
+  KvService(node::Node* node, HeartbeatRegistry* heartbeats, CallGuard* guard)
+      : node_(node), heartbeats_(heartbeats), guard_(guard) {}
 
   grpc::ServerUnaryReactor* Put(grpc::CallbackServerContext* ctx,
                                 const kvstore::v1::PutRequest* req,
@@ -44,14 +44,16 @@ class KvService final : public kvstore::v1::KV::CallbackService {
  private:
   node::Node* const node_;
   HeartbeatRegistry* const heartbeats_;
+  CallGuard* const guard_;
 };
 
 class AdminService final : public kvstore::v1::Admin::CallbackService {
  public:
-  // `node` and `heartbeats` are not owned and must outlive the server.
-  // Leave, Snapshot and DropKeys are served only to callers `access` allows.
-  AdminService(node::Node* node, HeartbeatRegistry* heartbeats, AdminAccess access)
-      : node_(node), heartbeats_(heartbeats), access_(std::move(access)) {}
+  // `node`, `heartbeats` and `guard` are not owned and must outlive the
+  // server. Leave, Snapshot and DropKeys are served only to callers the
+  // guard's policy lets change the node.
+  AdminService(node::Node* node, HeartbeatRegistry* heartbeats, CallGuard* guard)
+      : node_(node), heartbeats_(heartbeats), guard_(guard) {}
 
   grpc::ServerUnaryReactor* Peers(grpc::CallbackServerContext* ctx,
                                   const kvstore::v1::PeersRequest* req,
@@ -74,12 +76,13 @@ class AdminService final : public kvstore::v1::Admin::CallbackService {
  private:
   node::Node* const node_;
   HeartbeatRegistry* const heartbeats_;
-  const AdminAccess access_;
+  CallGuard* const guard_;
 };
 
 class PeerService final : public kvstore::v1::Peer::CallbackService {
  public:
-  explicit PeerService(node::Node* node) : node_(node) {}
+  // Every call is member-only; `node` and `guard` must outlive the server.
+  PeerService(node::Node* node, CallGuard* guard) : node_(node), guard_(guard) {}
 
   grpc::ServerUnaryReactor* FindNode(grpc::CallbackServerContext* ctx,
                                      const kvstore::v1::FindNodeRequest* req,
@@ -115,6 +118,7 @@ class PeerService final : public kvstore::v1::Peer::CallbackService {
                   std::function<void(absl::StatusOr<bool>)> done);
 
   node::Node* const node_;
+  CallGuard* const guard_;
 };
 
 }  // namespace kv::rpc

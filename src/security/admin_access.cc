@@ -1,11 +1,11 @@
-#include "src/rpc/admin_access.h"
+#include "src/security/admin_access.h"
 
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 
-namespace kv::rpc {
+namespace kv::security {
 
 namespace {
 
@@ -41,4 +41,4 @@ absl::Status AdminAccess::Check(std::string_view peer, std::string_view call) co
                    "--admin-from ADDR/PREFIX"));
 }
 
-}  // namespace kv::rpc
+}  // namespace kv::security

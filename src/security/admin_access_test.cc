@@ -1,10 +1,10 @@
-#include "src/rpc/admin_access.h"
+#include "src/security/admin_access.h"
 
 #include <string>
 
 #include "gtest/gtest.h"
 
-namespace kv::rpc {
+namespace kv::security {
 namespace {
 
 TEST(AdminAccessTest, LoopbackAndUnixSocketsAreAlwaysAllowed) {
@@ -43,4 +43,4 @@ TEST(AdminAccessTest, UnparsablePeersAreDenied) {
 }
 
 }  // namespace
-}  // namespace kv::rpc
+}  // namespace kv::security

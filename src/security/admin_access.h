@@ -9,7 +9,7 @@
 #include "absl/status/status.h"
 #include "src/util/address_prefix.h"
 
-namespace kv::rpc {
+namespace kv::security {
 
 // Immutable after construction; thread-safe.
 class AdminAccess {
@@ -24,7 +24,7 @@ class AdminAccess {
   [[nodiscard]] absl::Status Check(std::string_view peer, std::string_view call) const;
 
  private:
-  const std::vector<util::AddressPrefix> allowed_;
+  std::vector<util::AddressPrefix> allowed_;  // never changed after construction
 };
 
-}  // namespace kv::rpc
+}  // namespace kv::security
