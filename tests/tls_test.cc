@@ -457,6 +457,51 @@ TEST_F(TlsTest, RotatedCertificateOnDiskIsPickedUpWithoutRestart) {
   EXPECT_TRUE(WaitFor(fresh, absl::Seconds(30)));
 }
 
+// Seeds are often IPs found by DNS (--discover) that no certificate names:
+// the join goes through anyway (the chain is verified, the host name is not),
+// while every later call dials advertised names the certificates carry.
+TEST_F(TlsTest, JoinThroughASeedAddressTheCertificateDoesNotName) {
+  cluster_ = std::make_unique<Cluster>(Cluster::Options{.nodes = 1, .replicas = 1, .tls = true});
+  const std::string dir = cluster_->tls_dir();
+  for (const char* name : {"seed", "joiner"}) {
+    ASSERT_EQ(RunCommand(TLS_CERTS_SCRIPT, {"cert", dir, name, "node", "DNS:localhost"}).exit_code,
+              0);
+  }
+  const int seed_port = FreePort(), joiner_port = FreePort();
+  auto node = [&](const std::string& name, int port, std::vector<std::string> extra) {
+    std::vector<std::string> args = {absl::StrCat("--addr=127.0.0.1:", port),
+                                     absl::StrCat("--advertise=localhost:", port),
+                                     "--cert-file=" + dir + "/" + name + ".crt",
+                                     "--key-file=" + dir + "/" + name + ".key",
+                                     "--trusted-ca-file=" + dir + "/ca.crt",
+                                     "--heartbeat-interval=200ms",
+                                     "--failure-timeout=2s"};
+    for (std::string& e : extra) args.push_back(std::move(e));
+    return std::make_unique<NodeProcess>(KVSTORE_BIN, args, dir + "/" + name + ".log");
+  };
+  auto seed = node("seed", seed_port, {});
+  auto joiner = node("joiner", joiner_port, {absl::StrCat("--peer=127.0.0.1:", seed_port)});
+  seed->Start();
+  joiner->Start();
+  const std::vector<std::string> peers = {"--addr", absl::StrCat("localhost:", seed_port),
+                                          "--cacert", dir + "/ca.crt", "peers"};
+  CommandResult r;
+  const bool joined = WaitFor(
+      [&] {
+        r = RunCommand(KVCTL_BIN, peers);
+        return r.exit_code == 0 &&
+               r.output.find(absl::StrCat("localhost:", joiner_port, " ")) != std::string::npos &&
+               r.output.find("alive") != std::string::npos;
+      },
+      absl::Seconds(30));
+  EXPECT_TRUE(joined) << r.output;
+  for (auto* p : {seed.get(), joiner.get()}) {
+    p->Signal(SIGTERM);
+    EXPECT_EQ(p->Wait(absl::Seconds(20)), 0);
+  }
+  cluster_.reset();
+}
+
 TEST_F(TlsTest, PlaintextBeyondLoopbackWarnsAndPingSaysSo) {
   const int port = FreePort();
   char dir[] = "/tmp/kvtest-plain.XXXXXX";

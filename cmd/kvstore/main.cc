@@ -439,7 +439,8 @@ int main(int argc, char** argv) {
       {.self = options.self,
        .rpc_timeout = rpc_timeout,
        .max_message_bytes = max_message,
-       .credentials = security.tls ? security.tls->PeerCredentials() : nullptr});
+       .credentials = security.tls ? security.tls->PeerCredentials() : nullptr,
+       .join_credentials = security.tls ? security.tls->JoinCredentials() : nullptr});
   // Durable writes may wait on fsync: they run on this pool, never on gRPC's
   // callback threads. Many threads, so that group commit has writers to batch.
   std::unique_ptr<kv::util::ThreadPool> storage_pool;

@@ -65,6 +65,18 @@ std::shared_ptr<grpc::Channel> GrpcPeerTransport::Channel(const std::string& add
   return PeerFor(address)->channel;
 }
 
+v1::KV::Stub* GrpcPeerTransport::JoinStub(const std::string& address) {
+  if (!options_.join_credentials) return PeerFor(address)->kv.get();
+  absl::MutexLock l(&mu_);
+  std::unique_ptr<Peer>& p = seeds_[address];
+  if (!p) {
+    p = std::make_unique<Peer>();
+    p->channel = grpc::CreateCustomChannel(address, options_.join_credentials, channel_args_);
+    p->kv = v1::KV::NewStub(p->channel);
+  }
+  return p->kv.get();
+}
+
 v1::KV::Stub* GrpcPeerTransport::KvStub(const std::string& address) {
   return PeerFor(address)->kv.get();
 }
@@ -190,7 +202,7 @@ void GrpcPeerTransport::Ping(const std::string& address, PingCallback done) {
 void GrpcPeerTransport::Join(const std::string& address, JoinCallback done) {
   v1::JoinRequest req;
   ToProto(options_.self, req.mutable_node());
-  v1::KV::Stub* stub = PeerFor(address)->kv.get();
+  v1::KV::Stub* stub = JoinStub(address);
   Call<v1::JoinRequest, v1::JoinResponse>(
       std::move(req),
       [stub](grpc::ClientContext* ctx, const v1::JoinRequest* rq, v1::JoinResponse* rs,

@@ -43,6 +43,11 @@ class GrpcPeerTransport final : public replication::PeerTransport {
     size_t batch_window = 2;
     // How peers are dialed; null means plaintext.
     std::shared_ptr<grpc::ChannelCredentials> credentials;
+    // How seeds are dialed for Join (null: `credentials`). A seed is often
+    // an address found by DNS (an IP) that no certificate names, so over TLS
+    // these skip the host-name check; the seed's answer is still checked
+    // against its certificate's node ID.
+    std::shared_ptr<grpc::ChannelCredentials> join_credentials;
   };
   explicit GrpcPeerTransport(Options options);
   ~GrpcPeerTransport() override;
@@ -78,6 +83,8 @@ class GrpcPeerTransport final : public replication::PeerTransport {
     std::atomic<bool> fetch_batch_unsupported{false};
   };
   Peer* PeerFor(const std::string& address);
+  // The KV stub Join uses for `address` (join_credentials).
+  kvstore::v1::KV::Stub* JoinStub(const std::string& address);
   // The batchers of Stores and of Fetches to `to` (created on first use).
   // Keyed by address and ID, since a stale contact may share its address
   // with another node.
@@ -116,6 +123,8 @@ class GrpcPeerTransport final : public replication::PeerTransport {
   util::Gate gate_;
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::unique_ptr<Peer>> peers_ ABSL_GUARDED_BY(mu_);
+  // Only when join_credentials differ from credentials.
+  absl::flat_hash_map<std::string, std::unique_ptr<Peer>> seeds_ ABSL_GUARDED_BY(mu_);
   // Per (address, node ID); empty when batch_window is 0. Never shrink, so
   // a batcher outlives its calls.
   using ContactKey = std::pair<std::string, dht::NodeId>;

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "grpcpp/security/tls_certificate_verifier.h"
 #include "grpcpp/security/tls_credentials_options.h"
 #include "src/security/certificate.h"
 
@@ -88,6 +89,17 @@ std::shared_ptr<grpc::ChannelCredentials> NodeTls::PeerCredentials() const {
   o.watch_root_certs();
   o.watch_identity_key_cert_pairs();
   o.set_verify_server_certs(true);
+  return grpc::experimental::TlsCredentials(o);
+}
+
+std::shared_ptr<grpc::ChannelCredentials> NodeTls::JoinCredentials() const {
+  grpc::experimental::TlsChannelCredentialsOptions o;
+  o.set_certificate_provider(provider_);
+  o.watch_root_certs();
+  o.watch_identity_key_cert_pairs();
+  o.set_verify_server_certs(true);
+  o.set_check_call_host(false);
+  o.set_certificate_verifier(std::make_shared<grpc::experimental::NoOpCertificateVerifier>());
   return grpc::experimental::TlsCredentials(o);
 }
 

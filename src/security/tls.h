@@ -40,6 +40,10 @@ class NodeTls {
   // For dialing peers: presents this node's certificate (mTLS), verifies
   // theirs against the CA and the address dialed.
   std::shared_ptr<grpc::ChannelCredentials> PeerCredentials() const;
+  // For joining through a seed: the same, but without the check that the
+  // certificate names the address dialed (seeds are often IPs found by DNS
+  // that no certificate names). The chain is still verified against the CA.
+  std::shared_ptr<grpc::ChannelCredentials> JoinCredentials() const;
 
  private:
   explicit NodeTls(NodeTlsOptions options);
