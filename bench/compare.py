@@ -2,7 +2,8 @@
 """bench/compare.py: kvstore side by side with Redis, etcd and OpenDHT.
 
 Runs every point on this machine, the systems of each comparison interleaved
-over --repeat rounds (default 3), and writes
+over --repeat rounds (default 3), kvstore's 1- and 3-node put and get also
+over TLS (certificates made once per run in its temp dir), and writes
   bench/results/<date>.json   every figure of every round, what else used the
                               CPU during each point, the machine, the versions
   bench/results/<date>.png    throughput and p99 per system (gnuplot)
@@ -12,7 +13,8 @@ The modules in bench/compare/ do the work: systems.py (the servers and the
 points of each system), points.py (running a load generator, recording a
 point), noise.py (who else used the CPU, from /proc), rounds.py (the
 interleaved order), rules.py (noisy, invalid), aggregate.py and ratios.py
-(medians, the headline), markdown.py and plot.py (the outputs), host.py.
+(medians, the headline), markdown.py and plot.py (the outputs), tls.py (the
+run's certificates), host.py.
 
 Every server listens on 127.0.0.1 only, keeps its data in one temp dir, and
 is stopped on exit, on failure and on Ctrl-C (and gets SIGTERM from the
@@ -91,7 +93,7 @@ def check_tools(o):
         if not os.access(os.path.join(o.bin, tool), os.X_OK):
             sys.exit(f"compare.py: {o.bin}/{tool} missing: build first (make build)")
     for tool, part in (("redis-server", "redis"), ("redis-benchmark", "redis"),
-                       ("etcd", "etcd")):
+                       ("etcd", "etcd"), ("openssl", "kvstore")):  # openssl: tls.py
         if part in o.only and shutil.which(tool) is None:
             sys.exit(f"compare.py: {tool} not installed (make bench installs it)")
 

@@ -50,6 +50,19 @@ class HeadlineTableTest(unittest.TestCase):
         self.assertIn(why, line_of(text, "| kvstore 3-node QUORUM Get p99 at half of peak"))
         self.assertIn(why, line_of(text, "| kvstore 3 nodes, N=3 QUORUM, half of peak"))
 
+    def test_a_tls_row_reads_tls_over_plaintext_against_0_8x(self):
+        text = block([point("kvstore-mem", "put", ops=1000),
+                      point("kvstore-mem-tls", "put", ops=750),
+                      point("kvstore-3", "get", ops=1000),
+                      point("kvstore-3-tls", "get", ops=900, noisy=True, label="kv 3 TLS")])
+        self.assertEqual(line_of(text, "| kvstore 1-node memory Put, TLS"),
+                         "| kvstore 1-node memory Put, TLS / plaintext, throughput | 0.75x | "
+                         ">= 0.8x | **no** |")
+        self.assertEqual(line_of(text, "| kvstore 3-node QUORUM Get, TLS"),
+                         "| kvstore 3-node QUORUM Get, TLS / plaintext, throughput | 0.90x | "
+                         ">= 0.8x | not measured (noisy: kv 3 TLS get: others used 0.50 of a "
+                         "core (cc1plus 0.50)) |")
+
     def test_ratios_over_rounds_show_lowest_and_highest(self):
         samples = []
         for rnd, (a, b) in enumerate([(1000, 1000), (3000, 1000), (2000, 1000)], 1):

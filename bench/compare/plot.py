@@ -6,9 +6,10 @@ import subprocess
 
 SHORT = {"redis": "Redis", "redis-p16": "Redis -P16", "etcd": "etcd fsync",
          "etcd-nofsync": "etcd no-fsync", "kvstore-mem": "kv 1n mem",
-         "kvstore-mem-b16": "kv 1n mem b16",
+         "kvstore-mem-b16": "kv 1n mem b16", "kvstore-mem-tls": "kv 1n mem TLS",
          "kvstore-rocksdb": "kv 1n rocks sync", "kvstore-3": "kv 3n quorum",
          "kvstore-3-half": "kv 3n half peak", "kvstore-3-b16": "kv 3n quorum b16",
+         "kvstore-3-tls": "kv 3n quorum TLS",
          "opendht-16": "OpenDHT 16n", "kvstore-16": "kv 16n quorum",
          "opendht-16-c1": "OpenDHT 16n 1cl", "kvstore-16-c1": "kv 16n 1cl",
          "kvstore-16-owner": "kv 16n owner", "kvstore-16-owner-c1": "kv 16n owner 1cl",

@@ -68,10 +68,11 @@ class Recorder:
         """Advances the progress counter past points that will not run."""
         self.step += steps
 
-    def kvctl(self, addr, *args):
-        """Runs `kvctl --addr addr args` (5 s bound); returns the CompletedProcess."""
-        return procs.run_quiet([self.o.bin + "/kvctl", "--addr", addr, "--timeout", "1", *args],
-                               timeout=5)
+    def kvctl(self, addr, *args, tls=()):
+        """Runs `kvctl --addr addr [tls] args` (5 s bound; `tls`: the client's
+        TLS flags, tls.Certs.client_args()); returns the CompletedProcess."""
+        return procs.run_quiet([self.o.bin + "/kvctl", "--addr", addr, "--timeout", "1", *tls,
+                                *args], timeout=5)
 
     def kvbench(self, system, label, op, target, addrs, extra=(), clients=None):
         """One kvbench phase; returns the recorded point (None if it failed to run)."""

@@ -1,4 +1,5 @@
-"""The headline: kvstore / peer per comparison, and kvstore's own targets.
+"""The headline: kvstore / peer per comparison, and kvstore's own targets
+(among them kvstore over TLS / kvstore in plaintext, issue 16).
 
 A ratio is taken per round, between the two sides measured in that round
 (rounds.py runs them next to each other), and the median of the rounds is
@@ -13,6 +14,7 @@ import rules
 # (name, ours (system, op), peer (system, op), field, target, higher_is_better)
 THROUGHPUT = "ops_per_sec"
 P50 = "p50_us"
+TLS_TARGET = 0.8  # issue 16: TLS keeps at least 0.8x of the plaintext throughput
 RATIOS = [
     ("kvstore 1-node memory Get / Redis GET (no pipelining), throughput",
      ("kvstore-mem", "get"), ("redis", "get"), THROUGHPUT, 1.0, True),
@@ -31,6 +33,12 @@ RATIOS = [
      ("kvstore-3-b16", "put"), ("etcd", "put"), THROUGHPUT, None, True),
     ("kvstore 3-node QUORUM Get / etcd Range (linearizable), throughput",
      ("kvstore-3", "get"), ("etcd", "get"), THROUGHPUT, None, True),
+] + [
+    # Issue 16: the cost of TLS, each TLS point over its plaintext twin.
+    (f"kvstore {nodes} {op.capitalize()}, TLS / plaintext, throughput",
+     (system + "-tls", op), (system, op), THROUGHPUT, TLS_TARGET, True)
+    for nodes, system in (("1-node memory", "kvstore-mem"), ("3-node QUORUM", "kvstore-3"))
+    for op in ("put", "get")
 ] + [
     # 16 nodes: OpenDHT's p50 over kvstore's (how many times lower kvstore's is).
     (f"OpenDHT 16-node {op} p50 / kvstore 16-node {op.capitalize()} p50{suffix}",

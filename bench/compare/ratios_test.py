@@ -5,9 +5,10 @@ import unittest
 
 import markdown
 import ratios
-from fakes import half, point
+from fakes import failed, half, point
 
 GET_VS_REDIS = "kvstore 1-node memory Get / Redis GET (no pipelining), throughput"
+TLS_3_PUT = "kvstore 3-node QUORUM Put, TLS / plaintext, throughput"
 
 
 def by_name(rows, name):
@@ -59,7 +60,8 @@ class RatioTest(unittest.TestCase):
 
     def test_no_row_is_met_or_missed_when_every_point_is_noisy(self):
         systems = ["redis", "redis-p16", "etcd", "kvstore-mem", "kvstore-mem-b16", "kvstore-3",
-                   "kvstore-rocksdb", "kvstore-3-b16", "opendht-16", "kvstore-16",
+                   "kvstore-rocksdb", "kvstore-3-b16", "kvstore-mem-tls", "kvstore-3-tls",
+                   "opendht-16", "kvstore-16",
                    "opendht-16-c1", "kvstore-16-c1", "kvstore-16-owner", "kvstore-16-owner-c1",
                    "kvstore-16-owner-one", "kvstore-16-owner-one-c1"]
         samples = [point(s, op, noisy=True) for s in systems for op in ("put", "get")]
@@ -69,6 +71,49 @@ class RatioTest(unittest.TestCase):
         verdicts = {markdown.verdict(r) for r in rows}
         self.assertTrue(all(v == "" or v.startswith("not measured (noisy: ") for v in verdicts),
                         verdicts)
+
+
+class TlsTest(unittest.TestCase):
+    """Issue 16: each TLS point over its plaintext twin of the same round."""
+
+    def rows(self, *pairs, noisy_rounds=(), system="kvstore-3", op="put"):
+        """The headline rows of (tls ops, plaintext ops) per round."""
+        samples = []
+        for rnd, (tls, plain) in enumerate(pairs, 1):
+            samples += [point(system, op, rnd, ops=plain, label="kvstore 3 nodes, N=3 QUORUM"),
+                        point(system + "-tls", op, rnd, ops=tls, noisy=rnd in noisy_rounds,
+                              label="kvstore 3 nodes, N=3 QUORUM, TLS")]
+        return ratios.ratios(samples)
+
+    def test_four_rows_each_tls_over_plaintext_with_a_target_of_0_8x(self):
+        rows = {r["name"]: r for r in self.rows((900, 1000))}
+        names = [f"kvstore {n} {op}, TLS / plaintext, throughput"
+                 for n in ("1-node memory", "3-node QUORUM") for op in ("Put", "Get")]
+        self.assertEqual([rows[n]["target"] for n in names], [0.8] * 4)
+        self.assertEqual((rows[names[2]]["ratio"], rows[names[2]]["met"]), (0.9, True))
+        self.assertEqual(markdown.headline_figure(rows[names[2]]), ("0.90x", ">= 0.8x"))
+
+    def test_the_ratio_pairs_each_round_and_misses_below_0_8x(self):
+        r = by_name(self.rows((700, 1000), (1400, 2000), (1800, 2000)), TLS_3_PUT)
+        self.assertEqual((r["ratio"], r["ratio_min"], r["ratio_max"]), (0.7, 0.7, 0.9))
+        self.assertEqual(markdown.verdict(r), "not met")
+
+    def test_a_noisy_tls_round_is_left_out_when_a_quiet_one_exists(self):
+        r = by_name(self.rows((500, 1000), (900, 1000), noisy_rounds=(2,)), TLS_3_PUT)
+        self.assertEqual((r["ratio"], r["noisy"], r["met"]), (0.5, False, False))
+
+    def test_only_noisy_rounds_never_meet_the_tls_target(self):
+        r = by_name(self.rows((950, 1000), noisy_rounds=(1,)), TLS_3_PUT)
+        self.assertEqual((r["ratio"], r["noisy"], r["met"]), (0.95, True, None))
+        self.assertEqual(markdown.verdict(r), "not measured (noisy: kvstore 3 nodes, N=3 QUORUM, "
+                                              "TLS put: others used 0.50 of a core (cc1plus 0.50))")
+
+    def test_a_failed_tls_point_gives_no_ratio(self):
+        samples = [point("kvstore-mem", "get"), failed("kvstore-mem-tls", "get")]
+        r = by_name(ratios.ratios(samples), "kvstore 1-node memory Get, TLS / plaintext, "
+                                            "throughput")
+        self.assertEqual((r["ratio"], r["met"]), (None, None))
+        self.assertEqual(markdown.verdict(r), "not measured")
 
 
 class HalfOfPeakTest(unittest.TestCase):

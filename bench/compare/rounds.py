@@ -4,21 +4,25 @@ A unit is one server setup and the points measured on it. The units of one
 comparison run next to each other, peer first (A, B), and every round runs
 them all again (A, B, A, B ...), so the two sides of a ratio are measured
 minutes apart and each round gives one ratio; the median of the rounds is
-reported. --only still names the four groups of earlier versions.
+reported. kvstore's TLS units run right after their plaintext unit, which
+is their peer. --only still names the four groups of earlier versions.
 """
 
 GROUPS = ("redis", "etcd", "kvstore", "dht16")  # --only, in the order of earlier versions
 
 # Each comparison: the peer's unit, then kvstore's unit(s) compared with it.
+# A TLS unit follows the plaintext unit it is compared with.
 COMPARISONS = (
-    ("redis", "kvstore-1-memory"),  # unpipelined and -P 16 / --batch 16
-    ("etcd", "kvstore-3", "kvstore-1-rocksdb"),  # QUORUM and sync=always against fsync
+    ("redis", "kvstore-1-memory", "kvstore-1-tls"),  # unpipelined and -P 16 / --batch 16
+    ("etcd", "kvstore-3", "kvstore-3-tls",  # QUORUM and sync=always against fsync
+     "kvstore-1-rocksdb"),
     ("opendht-16", "kvstore-16"),  # 16 nodes each
 )
 
 # unit -> group of --only it belongs to
 GROUP_OF = {"redis": "redis", "etcd": "etcd", "kvstore-1-memory": "kvstore",
-            "kvstore-3": "kvstore", "kvstore-1-rocksdb": "kvstore",
+            "kvstore-1-tls": "kvstore", "kvstore-3": "kvstore", "kvstore-3-tls": "kvstore",
+            "kvstore-1-rocksdb": "kvstore",
             "opendht-16": "dht16", "kvstore-16": "dht16"}
 
 
@@ -26,8 +30,9 @@ def steps(unit, clients):
     """How many points `unit` records (the progress counter's steps). The
     16-node units measure at `clients` and, unless that is 1, at 1 client."""
     loads = 1 if clients == 1 else 2
-    return {"redis": 4, "etcd": 4, "kvstore-1-memory": 4, "kvstore-3": 4,
-            "kvstore-1-rocksdb": 2, "opendht-16": 2 * loads, "kvstore-16": 5 * loads}[unit]
+    return {"redis": 4, "etcd": 4, "kvstore-1-memory": 4, "kvstore-1-tls": 2, "kvstore-3": 4,
+            "kvstore-3-tls": 2, "kvstore-1-rocksdb": 2, "opendht-16": 2 * loads,
+            "kvstore-16": 5 * loads}[unit]
 
 
 def parse_only(text):

@@ -9,8 +9,8 @@ ALL = list(rounds.GROUPS)
 
 class ScheduleTest(unittest.TestCase):
     def test_each_round_runs_every_comparison_peer_first(self):
-        one_round = ["redis", "kvstore-1-memory", "etcd", "kvstore-3", "kvstore-1-rocksdb",
-                     "opendht-16", "kvstore-16"]
+        one_round = ["redis", "kvstore-1-memory", "kvstore-1-tls", "etcd", "kvstore-3",
+                     "kvstore-3-tls", "kvstore-1-rocksdb", "opendht-16", "kvstore-16"]
         plan = rounds.schedule(ALL, 2)
         self.assertEqual(plan, [(1, u) for u in one_round] + [(2, u) for u in one_round])
 
@@ -21,18 +21,25 @@ class ScheduleTest(unittest.TestCase):
         rnds = [r for r, u in plan if u in ("redis", "kvstore-1-memory")]
         self.assertEqual(rnds, [1, 1, 2, 2, 3, 3])
 
+    def test_each_tls_unit_runs_right_after_its_plaintext_twin_in_every_round(self):
+        units = [u for _, u in rounds.schedule(ALL, 3)]
+        for plain, tls in (("kvstore-1-memory", "kvstore-1-tls"), ("kvstore-3", "kvstore-3-tls")):
+            after = [units[i + 1] for i, u in enumerate(units) if u == plain]
+            self.assertEqual(after, [tls] * 3)
+
     def test_only_keeps_the_named_groups_in_comparison_order(self):
         plan = rounds.schedule(["kvstore", "redis"], 1)
         self.assertEqual([u for _, u in plan],
-                         ["redis", "kvstore-1-memory", "kvstore-3", "kvstore-1-rocksdb"])
+                         ["redis", "kvstore-1-memory", "kvstore-1-tls", "kvstore-3",
+                          "kvstore-3-tls", "kvstore-1-rocksdb"])
 
     def test_a_quick_run_is_one_round(self):
         self.assertEqual({r for r, _ in rounds.schedule(ALL, 1)}, {1})
 
     def test_step_counts_match_the_points_of_a_round(self):
         per_round = sum(rounds.steps(u, 50) for _, u in rounds.schedule(ALL, 1))
-        self.assertEqual(per_round, 32)  # docs/benchmarks.md: 32 points
-        self.assertEqual(sum(rounds.steps(u, 1) for _, u in rounds.schedule(ALL, 1)), 25)
+        self.assertEqual(per_round, 36)  # docs/benchmarks.md: 36 points, 4 of them TLS
+        self.assertEqual(sum(rounds.steps(u, 1) for _, u in rounds.schedule(ALL, 1)), 29)
 
     def test_parse_only_names_an_unknown_group(self):
         self.assertEqual(rounds.parse_only("kvstore, redis"), ["kvstore", "redis"])

@@ -8,9 +8,12 @@ Points (each op is a put phase, then a get phase on the same server):
                      --unsafe-no-fsync
   kvstore-1-memory   kvstore single node, memory engine (also --batch 16)
   kvstore-1-rocksdb  the same with RocksDB --sync=always
+  kvstore-1-tls      kvstore-1-memory over TLS (tls.py): put and get only
   kvstore-3          3 nodes, N=3, QUORUM, its get again at half of the peak
                      it just measured (kvbench --rate, open loop), and puts
                      with --batch 16
+  kvstore-3-tls      kvstore-3 over TLS, between the nodes too: put and get
+                     only
   opendht-16         OpenDHT, 16 nodes in one process (bench/opendht/dht_bench)
   kvstore-16         16 kvstore nodes: kvbench over all 16, then with --route
                      owner, then gets at ONE (which end at the first answer
@@ -24,6 +27,7 @@ import tempfile
 import urllib.request
 
 import procs
+import tls
 
 
 class Systems:
@@ -33,11 +37,13 @@ class Systems:
         self.rec = rec
         self.o = rec.o
         self.opendht_version = ""
+        self._certs = None  # tls.Certs, made by the first TLS unit of the run
 
     def run(self, unit):
         """Runs the unit named `unit` (a name in rounds.GROUP_OF)."""
         {"redis": self.redis, "etcd": self.etcd, "kvstore-1-memory": self.kvstore_1_memory,
-         "kvstore-1-rocksdb": self.kvstore_1_rocksdb, "kvstore-3": self.kvstore_3,
+         "kvstore-1-tls": self.kvstore_1_tls, "kvstore-1-rocksdb": self.kvstore_1_rocksdb,
+         "kvstore-3": self.kvstore_3, "kvstore-3-tls": self.kvstore_3_tls,
          "opendht-16": self.opendht_16, "kvstore-16": self.kvstore_16}[unit]()
 
     # -- Redis
@@ -90,10 +96,17 @@ class Systems:
 
     # -- kvstore, 1 and 3 nodes
 
-    def cluster(self, name, n, rocksdb=False, replicas=3, consistency="quorum"):
-        """Starts `n` kvstore nodes and waits until each knows the others;
-        returns their addresses."""
+    def certs(self):
+        """The run's certificates (tls.py), made in its temp dir on first use."""
+        if self._certs is None:
+            self._certs = tls.make(os.path.join(self.rec.tmp, "tls"))
+        return self._certs
+
+    def cluster(self, name, n, rocksdb=False, replicas=3, consistency="quorum", use_tls=False):
+        """Starts `n` kvstore nodes (over TLS with `use_tls`) and waits until
+        each knows the others; returns their addresses."""
         rec = self.rec
+        client = self.certs().client_args() if use_tls else ()
         addrs = [f"127.0.0.1:{procs.free_port()}" for _ in range(n)]
         for i, addr in enumerate(addrs):
             args = [self.o.bin + "/kvstore", "--addr", addr, "--replicas", str(replicas),
@@ -103,14 +116,17 @@ class Systems:
                          "--sync", "always"]
             if i > 0:
                 args += ["--peer", addrs[0]]
+            if use_tls:
+                args += self.certs().server_args(i)
             rec.servers.start(f"{name}-node{i}", args)
         for addr in addrs:
             procs.wait_until(f"kvstore {addr}",
-                             lambda a=addr: rec.kvctl(a, "ping").returncode == 0, 30)
+                             lambda a=addr: rec.kvctl(a, "ping", tls=client).returncode == 0,
+                             30)
         if n > 1:
             def joined():  # every node knows every other one
                 for a in addrs:
-                    out = rec.kvctl(a, "peers").stdout
+                    out = rec.kvctl(a, "peers", tls=client).stdout
                     if sum(1 for line in out.splitlines()[2:] if "127.0.0.1:" in line) < n - 1:
                         return False
                 return True
@@ -127,6 +143,16 @@ class Systems:
         for op in ("put", "get"):
             rec.kvbench("kvstore-mem-b16", "kvstore 1 node, memory, --batch 16", op, "kvstore",
                         addrs, ("--batch", "16"))
+        rec.servers.stop_all()
+
+    def kvstore_1_tls(self):
+        """kvstore_1_memory's put and get over TLS, at the workload's client
+        count (the headline compares them with the plaintext ones)."""
+        rec = self.rec
+        addrs = self.cluster("kvstore-mem-tls", 1, replicas=1, consistency="one", use_tls=True)
+        for op in ("put", "get"):
+            rec.kvbench("kvstore-mem-tls", "kvstore 1 node, memory, TLS", op, "kvstore", addrs,
+                        self.certs().client_args())
         rec.servers.stop_all()
 
     def kvstore_1_rocksdb(self):
@@ -161,6 +187,16 @@ class Systems:
         # Stores then travel in Peer.StoreBatch calls of many items.
         rec.kvbench("kvstore-3-b16", "kvstore 3 nodes, N=3 QUORUM, --batch 16", "put", "kvstore",
                     addrs, quorum + ("--batch", "16"))
+        rec.servers.stop_all()
+
+    def kvstore_3_tls(self):
+        """kvstore_3's put and get over TLS: kvbench to the nodes and every
+        replica call between them (mTLS)."""
+        rec = self.rec
+        addrs = self.cluster("kvstore-3-tls", 3, use_tls=True)
+        for op in ("put", "get"):
+            rec.kvbench("kvstore-3-tls", "kvstore 3 nodes, N=3 QUORUM, TLS", op, "kvstore", addrs,
+                        ("--consistency", "quorum", *self.certs().client_args()))
         rec.servers.stop_all()
 
     # -- 16 nodes: OpenDHT and kvstore

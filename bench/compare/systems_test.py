@@ -1,0 +1,96 @@
+"""Unit tests of systems.py's TLS units: what each node and client is given.
+No server runs: a fake Recorder records the commands."""
+
+import argparse
+import subprocess
+import unittest
+from unittest import mock
+
+import systems
+import tls
+
+
+class FakeServers:
+    def __init__(self):
+        self.started = []  # (name, args)
+
+    def start(self, name, args):
+        self.started.append((name, args))
+
+    def stop_all(self):
+        pass
+
+
+class FakeRecorder:
+    """Records kvctl and kvbench calls; every node answers at once and knows
+    15 peers."""
+
+    def __init__(self):
+        self.o = argparse.Namespace(bin="/bin", clients=50)
+        self.tmp = "/tmp/run"
+        self.round = 1
+        self.servers = FakeServers()
+        self.kvctl_calls = []  # (addr, args, tls)
+        self.kvbench_calls = []  # (system, label, op, addrs, extra)
+
+    def kvctl(self, addr, *args, tls=()):
+        self.kvctl_calls.append((addr, args, tuple(tls)))
+        peers = "\n".join(["id addr", "--"] + [f"x 127.0.0.1:{i}" for i in range(15)])
+        return subprocess.CompletedProcess([], 0, stdout=peers)
+
+    def kvbench(self, system, label, op, target, addrs, extra=(), clients=None):
+        self.kvbench_calls.append((system, label, op, addrs, tuple(extra)))
+        return {"ops_per_sec": 1000.0, "failed": False}
+
+
+CERTS = tls.Certs("/certs")
+
+
+class TlsUnitTest(unittest.TestCase):
+    def run_unit(self, unit):
+        rec = FakeRecorder()
+        with mock.patch.object(tls, "make", return_value=CERTS) as make:
+            sys_ = systems.Systems(rec)
+            sys_.run(unit)
+            sys_.run(unit)  # a second round reuses the run's certificates
+        make.assert_called_once_with("/tmp/run/tls")
+        return rec
+
+    def test_three_tls_nodes_each_serve_their_own_certificate(self):
+        rec = self.run_unit("kvstore-3-tls")
+        nodes = rec.servers.started[:3]
+        for i, (_, args) in enumerate(nodes):
+            self.assertEqual(args[-7:], CERTS.server_args(i))
+            self.assertIn("quorum", args)
+        self.assertEqual(len({args[args.index("--cert-file") + 1] for _, args in nodes}), 3)
+
+    def test_tls_clients_put_then_get_with_the_client_certificate(self):
+        rec = self.run_unit("kvstore-3-tls")
+        calls = rec.kvbench_calls[:2]
+        self.assertEqual([(c[0], c[2]) for c in calls],
+                         [("kvstore-3-tls", "put"), ("kvstore-3-tls", "get")])
+        for c in calls:
+            self.assertEqual(c[4], ("--consistency", "quorum", *CERTS.client_args()))
+        self.assertTrue(all(t == tuple(CERTS.client_args()) for _, _, t in rec.kvctl_calls))
+
+    def test_the_one_node_tls_unit_is_the_memory_node_over_tls(self):
+        rec = self.run_unit("kvstore-1-tls")
+        args = rec.servers.started[0][1]
+        self.assertEqual(args[args.index("--replicas") + 1], "1")
+        self.assertEqual(args[-7:], CERTS.server_args(0))
+        self.assertEqual([(c[0], c[1], c[2], c[4]) for c in rec.kvbench_calls[:2]],
+                         [("kvstore-mem-tls", "kvstore 1 node, memory, TLS", op,
+                           tuple(CERTS.client_args())) for op in ("put", "get")])
+
+    def test_plaintext_units_carry_no_tls_flag(self):
+        rec = FakeRecorder()
+        with mock.patch.object(tls, "make") as make:
+            systems.Systems(rec).run("kvstore-3")
+        make.assert_not_called()
+        self.assertFalse(any("--cert-file" in args for _, args in rec.servers.started))
+        self.assertTrue(all(t == () for _, _, t in rec.kvctl_calls))
+        self.assertFalse(any("--cacert" in c[4] for c in rec.kvbench_calls))
+
+
+if __name__ == "__main__":
+    unittest.main()
