@@ -134,6 +134,10 @@ TEST_F(TlsTest, PlaintextClientIsRefusedAndTlsClientIsServed) {
   v1::PingResponse pong;
   auto ctx = Context(absl::Seconds(2));
   EXPECT_FALSE(plain.kv->Ping(ctx.get(), v1::PingRequest(), &pong).ok());
+  // kvctl says what to do about it.
+  const CommandResult kvctl = RunCommand(KVCTL_BIN, {"--addr", cluster_->address(0), "ping"});
+  EXPECT_EQ(kvctl.exit_code, 3) << kvctl.output;
+  EXPECT_NE(kvctl.output.find("give --cacert"), std::string::npos) << kvctl.output;
   // TLS alone is enough without --client-cert-auth.
   Stubs tls(cluster_->address(0), cluster_->Credentials(""));
   auto ctx2 = Context();
@@ -455,6 +459,22 @@ TEST_F(TlsTest, RotatedCertificateOnDiskIsPickedUpWithoutRestart) {
   std::filesystem::copy_file(new_ca + "/node0.crt", dir + "/node0.crt",
                              std::filesystem::copy_options::overwrite_existing);
   EXPECT_TRUE(WaitFor(fresh, absl::Seconds(30)));
+}
+
+// A renewal must keep the key: a pair with another key on disk is reported,
+// since gRPC would load it and peers would refuse the node's old ID.
+TEST_F(TlsTest, ACertificateWithAnotherKeyOnDiskIsReported) {
+  cluster_ = std::make_unique<Cluster>(Cluster::Options{
+      .nodes = 1, .replicas = 1, .extra_args = {"--cert-reload-interval=1s"}, .tls = true});
+  ASSERT_TRUE(cluster_->Start());
+  const std::string dir = cluster_->tls_dir();
+  ASSERT_TRUE(cluster_->MakeCertificate("other", "node"));
+  for (const char* ext : {".key", ".crt"}) {
+    std::filesystem::copy_file(dir + "/other" + ext, dir + "/node0" + ext,
+                               std::filesystem::copy_options::overwrite_existing);
+  }
+  EXPECT_TRUE(WaitFor([&] { return cluster_->LogContains(0, "now holds another key"); },
+                      absl::Seconds(30)));
 }
 
 // Seeds are often IPs found by DNS (--discover) that no certificate names:

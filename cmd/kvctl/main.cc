@@ -24,12 +24,20 @@ struct Globals {
   double timeout_seconds = 5;
 };
 
+// Whether --cacert was given (for Fail's hint).
+bool g_tls = false;
+
 // Prints the server's error; exit 3 when the cluster is unavailable, 2 otherwise.
 int Fail(const std::string& what, const grpc::Status& s) {
   // gRPC's codes are absl's, number for number.
   const std::string code = absl::StatusCodeToString(static_cast<absl::StatusCode>(s.error_code()));
   std::fprintf(stderr, "kvctl: %s failed: %s: %s\n", what.c_str(), code.c_str(),
                s.error_message().c_str());
+  // A TLS node closes a plaintext connection without a word.
+  if (s.error_code() == grpc::StatusCode::UNAVAILABLE && !g_tls &&
+      s.error_message().find("Socket closed") != std::string::npos) {
+    std::fprintf(stderr, "kvctl: if the node serves TLS, give --cacert (and --cert/--key)\n");
+  }
   return s.error_code() == grpc::StatusCode::UNAVAILABLE ? 3 : 2;
 }
 
@@ -133,6 +141,7 @@ int main(int argc, char** argv) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 << 20);
   args.SetMaxSendMessageSize(64 << 20);
+  g_tls = !tls.cacert.empty();
   auto channel =
       grpc::CreateCustomChannel(g.addr, kv::cmd::ClientCredentialsOrDie("kvctl", tls), args);
   auto kv = v1::KV::NewStub(channel);

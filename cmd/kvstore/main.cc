@@ -478,9 +478,24 @@ int main(int argc, char** argv) {
         f.addr);
   };
   warn_exposed();
+  // Wakes every --cert-reload-interval (TLS) or 10 minutes to repeat the
+  // warning and check that the certificate still proves this node's ID.
+  const absl::Duration warn_every = absl::Minutes(10);
+  const absl::Duration tick =
+      security.tls ? std::min(security.reload_interval, warn_every) : warn_every;
+  const timespec wait = absl::ToTimespec(tick);
+  absl::Time next_warning = absl::Now() + warn_every;
+  bool key_mismatch = false;
   int sig = 0;
-  const timespec warn_every{.tv_sec = 600, .tv_nsec = 0};
-  while ((sig = sigtimedwait(&signals, nullptr, &warn_every)) < 0) warn_exposed();
+  while ((sig = sigtimedwait(&signals, nullptr, &wait)) < 0) {
+    if (absl::Now() >= next_warning) {
+      warn_exposed();
+      next_warning = absl::Now() + warn_every;
+    }
+    if (security.tls) {
+      kv::cmd::CheckCertificateKey(security_flags, options.self.id, &key_mismatch);
+    }
+  }
   if (sig == SIGTERM && f.leave_on_shutdown) {
     spdlog::info("received SIGTERM; leaving the cluster first (--leave-on-shutdown)");
     // Forced: the process is going away whatever the handoff achieves.

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "spdlog/spdlog.h"
 #include "src/security/auth_file.h"
 #include "src/security/certificate.h"
 #include "src/util/duration.h"
@@ -43,6 +44,23 @@ void AddSecurityFlags(CLI::App& app, SecurityFlags* f) {
                "print the node ID --cert-file proves (SHA-1 of its public key) and exit");
 }
 
+void CheckCertificateKey(const SecurityFlags& f, const dht::NodeId& self, bool* mismatch) {
+  absl::StatusOr<security::CertificateInfo> cert = security::ReadCertificateFile(f.cert_file);
+  if (!cert.ok()) return;  // mid-rewrite, or gone: gRPC keeps the last good pair
+  if (cert->id != self && !*mismatch) {
+    spdlog::error(
+        "--cert-file {} now holds another key (node ID {}), but this node is {}: a node's ID is "
+        "its key's, so peers refuse this node's calls once the new pair is loaded. Put back a "
+        "certificate for the key this node started with (renewals must keep the key), or "
+        "restart it as a new node on a fresh data dir (docs/security.md)",
+        f.cert_file, cert->id.ToHex(), self.ToHex());
+    *mismatch = true;
+  } else if (cert->id == self && *mismatch) {
+    spdlog::info("--cert-file {} proves this node's ID again", f.cert_file);
+    *mismatch = false;
+  }
+}
+
 bool IsLoopbackAddress(const std::string& host_port) {
   const size_t colon = host_port.rfind(':');
   std::string host = host_port.substr(0, colon == std::string::npos ? host_port.size() : colon);
@@ -70,19 +88,22 @@ Security SetUpSecurity(const SecurityFlags& f, std::vector<util::AddressPrefix> 
         "nothing and tokens could be read off the network");
   }
   if (f.peer_cert_allowed_cn.empty()) Die("--peer-cert-allowed-cn must not be empty");
-  security::AccessPolicy::Options policy{.tls = any_tls,
-                                         .client_cert_auth = f.client_cert_auth,
-                                         .member_cn = f.peer_cert_allowed_cn,
-                                         .admin = security::AdminAccess(std::move(admin_from))};
+  std::optional<security::AuthFile> auth;
   if (!f.auth_file.empty()) {
     absl::StatusOr<std::string> text = security::ReadSmallFile(f.auth_file);
     if (!text.ok()) Die("--auth-file: " + std::string(text.status().message()));
-    absl::StatusOr<security::AuthFile> auth =
+    absl::StatusOr<security::AuthFile> parsed =
         security::AuthFile::Parse(*text, f.peer_cert_allowed_cn);
-    if (!auth.ok()) Die("--auth-file " + f.auth_file + ": " + std::string(auth.status().message()));
-    policy.auth = *std::move(auth);
+    if (!parsed.ok()) {
+      Die("--auth-file " + f.auth_file + ": " + std::string(parsed.status().message()));
+    }
+    auth.emplace(*std::move(parsed));
   }
-  out.policy = security::AccessPolicy(std::move(policy));
+  out.policy = security::AccessPolicy({.tls = any_tls,
+                                       .client_cert_auth = f.client_cert_auth,
+                                       .member_cn = f.peer_cert_allowed_cn,
+                                       .auth = std::move(auth),
+                                       .admin = security::AdminAccess(std::move(admin_from))});
   if (!any_tls) return out;
   absl::StatusOr<absl::Duration> reload =
       util::ParseDurationFlag("--cert-reload-interval", f.cert_reload_interval);
@@ -95,6 +116,7 @@ Security SetUpSecurity(const SecurityFlags& f, std::vector<util::AddressPrefix> 
                                  .client_cert_auth = f.client_cert_auth,
                                  .reload_interval = *reload});
   if (!tls.ok()) Die(std::string(tls.status().message()));
+  out.reload_interval = *reload;
   out.tls = *std::move(tls);
   absl::StatusOr<security::CertificateInfo> cert = security::ReadCertificateFile(f.cert_file);
   if (!cert.ok()) Die("--cert-file: " + std::string(cert.status().message()));

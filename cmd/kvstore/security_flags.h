@@ -33,11 +33,20 @@ struct Security {
   std::unique_ptr<security::NodeTls> tls;  // null: plaintext
   std::optional<dht::NodeId> id;           // the certificate's node ID
   security::AccessPolicy policy;
+  absl::Duration reload_interval = absl::Minutes(1);  // --cert-reload-interval
 };
 
 // Checks the flags and reads the files; exits with a sentence saying what to
 // fix when they are wrong. `admin_from` is --admin-from.
 Security SetUpSecurity(const SecurityFlags& f, std::vector<util::AddressPrefix> admin_from);
+
+// gRPC re-reads --cert-file and --key-file and serves whatever pair it
+// finds, even one with another key, while the node keeps the ID of the key
+// it started with: its peers then refuse every call it makes. Called every
+// --cert-reload-interval, this logs an error when the file's key stops
+// proving `self` (and once more when it is back). `*mismatch` carries the
+// state between calls.
+void CheckCertificateKey(const SecurityFlags& f, const dht::NodeId& self, bool* mismatch);
 
 // True when `host_port` (an --addr or --advertise) is on loopback.
 bool IsLoopbackAddress(const std::string& host_port);

@@ -13,10 +13,7 @@ Caller WithCert(std::string cn, dht::NodeId id, std::string peer = "ipv4:10.0.0.
 }
 
 AccessPolicy Tls(std::optional<AuthFile> auth = std::nullopt) {
-  AccessPolicy::Options o;
-  o.tls = true;
-  o.auth = std::move(auth);
-  return AccessPolicy(std::move(o));
+  return AccessPolicy({.tls = true, .auth = std::move(auth)});
 }
 
 AuthFile Auth(const std::string& text) {

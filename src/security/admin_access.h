@@ -14,8 +14,8 @@ namespace kv::security {
 // Immutable after construction; thread-safe.
 class AdminAccess {
  public:
-  explicit AdminAccess(std::vector<util::AddressPrefix> allowed = {})
-      : allowed_(std::move(allowed)) {}
+  AdminAccess() = default;  // loopback only
+  explicit AdminAccess(std::vector<util::AddressPrefix> allowed) : allowed_(std::move(allowed)) {}
 
   // `peer` is gRPC's ServerContext::peer() ("ipv4:10.0.0.5:41234",
   // "ipv6:[::1]:41234", "unix:/path"). OK for loopback, a Unix socket, or an

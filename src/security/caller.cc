@@ -30,13 +30,18 @@ Caller CallerReader::Read(const grpc::ServerContextBase& ctx) {
   std::shared_ptr<const grpc::AuthContext> auth = ctx.auth_context();
   std::optional<std::string> pem = PemCertificate(auth.get());
   if (!pem) return out;
-  absl::MutexLock l(&mu_);
-  if (auto it = parsed_.find(*pem); it != parsed_.end()) {
-    out.cert = it->second;
-    return out;
+  {
+    // Every call of a connection looks up the same certificate: readers
+    // share the lock.
+    absl::ReaderMutexLock l(&mu_);
+    if (auto it = parsed_.find(*pem); it != parsed_.end()) {
+      out.cert = it->second;
+      return out;
+    }
   }
   absl::StatusOr<CertificateInfo> info = ParseCertificatePem(*pem);
   if (!info.ok()) return out;  // gRPC verified it; unreadable here means no identity
+  absl::WriterMutexLock l(&mu_);
   if (parsed_.size() >= kMaxCached) parsed_.clear();
   parsed_.emplace(*std::move(pem), *info);
   out.cert = *std::move(info);
