@@ -355,6 +355,14 @@ std::vector<int> Cluster::Holders(const std::string& key) {
   return holders;
 }
 
+std::map<std::string, std::string> Cluster::PeerAddresses(int i) {
+  v1::PeersResponse resp;
+  std::map<std::string, std::string> out;
+  if (!admin_[i]->Peers(Context().get(), v1::PeersRequest(), &resp).ok()) return out;
+  for (const v1::PeerEntry& p : resp.peers()) out[p.node().id()] = p.node().address();
+  return out;
+}
+
 std::vector<int> Cluster::Closest(const std::string& key, size_t n,
                                   const std::vector<int>& among) const {
   const dht::NodeId target = dht::NodeId::FromKey(key);

@@ -122,6 +122,9 @@ class Cluster {
   // The `n` nodes of `among` closest to `key` by XOR distance, computed from
   // the ids alone, closest first.
   std::vector<int> Closest(const std::string& key, size_t n, const std::vector<int>& among) const;
+  // The routing-table contacts node `i` lists (Admin.Peers), ID -> address;
+  // empty if it does not answer.
+  std::map<std::string, std::string> PeerAddresses(int i);
   // Node `i`'s repair counters (Admin.Stats); empty if it does not answer.
   std::map<std::string, uint64_t> Stats(int i);
 

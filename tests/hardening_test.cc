@@ -105,16 +105,6 @@ TEST_F(HardeningTest, AVersionNodeIdMustBeFortyLowercaseHex) {
   EXPECT_EQ(GetValue(*cluster_, 0, "nid"), "<not found>");
 }
 
-// The routing-table contacts node `i` lists (Admin.Peers), by ID.
-std::map<std::string, std::string> PeersOf(Cluster& cluster, int i) {
-  v1::PeersResponse resp;
-  auto ctx = Context();
-  std::map<std::string, std::string> out;
-  if (!cluster.admin(i).Peers(ctx.get(), v1::PeersRequest(), &resp).ok()) return out;
-  for (const v1::PeerEntry& p : resp.peers()) out[p.node().id()] = p.node().address();
-  return out;
-}
-
 // 40 hex characters, different for each `i`.
 std::string InventedId(int i) {
   return absl::StrCat(absl::Hex(i, absl::kZeroPad8), std::string(32, 'd'));
@@ -124,7 +114,7 @@ TEST_F(HardeningTest, InventedSendersNeverEnterTheRoutingTable) {
   cluster_ = std::make_unique<Cluster>(
       Cluster::Options{.nodes = 3, .replicas = 2, .initially_running = 2});
   ASSERT_TRUE(cluster_->Start());
-  const std::map<std::string, std::string> before = PeersOf(*cluster_, 0);
+  const std::map<std::string, std::string> before = cluster_->PeerAddresses(0);
   ASSERT_EQ(before.size(), 1u);
   // A port nobody listens on: no ping to it is answered.
   const std::string nowhere = absl::StrCat("127.0.0.1:", FreePort());
@@ -173,10 +163,10 @@ TEST_F(HardeningTest, InventedSendersNeverEnterTheRoutingTable) {
   // only it: by the time it is in, the pings to `nowhere` were refused long
   // ago (loopback refuses a closed port at once).
   ASSERT_TRUE(cluster_->StartNode(2));
-  ASSERT_TRUE(WaitFor([&] { return PeersOf(*cluster_, 0).size() >= 2; }, absl::Seconds(30)));
+  ASSERT_TRUE(WaitFor([&] { return cluster_->PeerAddresses(0).size() >= 2; }, absl::Seconds(30)));
   std::map<std::string, std::string> want = before;
   want[cluster_->id(2)] = cluster_->address(2);
-  EXPECT_EQ(PeersOf(*cluster_, 0), want);
+  EXPECT_EQ(cluster_->PeerAddresses(0), want);
 }
 
 // libfaketime, and the futex shim the chaos suite preloads with it

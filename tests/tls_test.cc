@@ -43,16 +43,6 @@ struct Stubs {
   std::unique_ptr<v1::Peer::Stub> peer;
 };
 
-// The routing-table contacts node `i` lists (Admin.Peers): ID -> address.
-std::map<std::string, std::string> PeersOf(Cluster& cluster, int i) {
-  v1::PeersResponse resp;
-  auto ctx = Context();
-  std::map<std::string, std::string> out;
-  if (!cluster.admin(i).Peers(ctx.get(), v1::PeersRequest(), &resp).ok()) return out;
-  for (const v1::PeerEntry& p : resp.peers()) out[p.node().id()] = p.node().address();
-  return out;
-}
-
 v1::PeerState StateOf(Cluster& cluster, int observer, const std::string& id) {
   v1::PeersResponse resp;
   auto ctx = Context();
@@ -257,7 +247,7 @@ TEST_F(TlsTest, AMemberCannotClaimAnotherNodesIdOrChooseItsOwn) {
   StartTls(3);
   ASSERT_TRUE(cluster_->MakeCertificate("intruder", "node"));
   Stubs intruder(cluster_->address(0), cluster_->Credentials("intruder"));
-  const std::map<std::string, std::string> before = PeersOf(*cluster_, 0);
+  const std::map<std::string, std::string> before = cluster_->PeerAddresses(0);
   ASSERT_EQ(before.size(), 2u);
   const std::string trap = absl::StrCat("127.0.0.1:", FreePort());
 
@@ -306,7 +296,7 @@ TEST_F(TlsTest, AMemberCannotClaimAnotherNodesIdOrChooseItsOwn) {
     }
     EXPECT_REFUSED(stream->Finish(), PERMISSION_DENIED, "KV.Heartbeat");
   }
-  EXPECT_EQ(PeersOf(*cluster_, 0), before);
+  EXPECT_EQ(cluster_->PeerAddresses(0), before);
   // The intruder may say who it really is.
   const CommandResult own = RunCommand(
       KVSTORE_BIN, {"--cert-file", cluster_->tls_dir() + "/intruder.crt", "--print-node-id"});
