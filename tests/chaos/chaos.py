@@ -6,7 +6,9 @@ waits on the bridge for the membership nemesis to join it), run the register,
 set and delete workloads (`kvchaos run`) while the nemesis plays its seeded
 schedule, heal everything and wait for repair to settle, dump every
 replica's record (`kvchaos replicas`), read every key (`kvchaos final`),
-then check the histories. Prints one table row per run.
+then check the histories. Prints one table row per run. With --tls, every
+node serves TLS with a certificate from a throwaway CA (certs.py) and every
+client presents one.
 
 Exit status: 0 clean; 1 a lost write, resurrection, divergence, an
 unverifiable final read or a node that crashed; 2 the harness failed
@@ -28,6 +30,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import certs  # noqa: E402
 import checker  # noqa: E402
 import linearizable  # noqa: E402
 import nemesis  # noqa: E402
@@ -57,6 +60,8 @@ def parse_args(argv):
                    help="seconds to wait for another chaos run to finish")
     p.add_argument("--record", action="store_true",
                    help="append the result table to docs/guarantees.md")
+    p.add_argument("--tls", action="store_true",
+                   help="nodes serve TLS (mTLS between them), clients present a certificate")
     a = p.parse_args(argv)
     if a.seed is None:
         a.seed = int(os.environ.get("SEED") or random.randrange(1, 1 << 31))
@@ -75,6 +80,8 @@ def parse_args(argv):
     for f in a.kvstore_flag:
         if not f.startswith("--") or "=" not in f:
             p.error(f"--kvstore-flag: '{f}' is not --FLAG=VALUE")
+        if a.tls and f.startswith("--node-id="):
+            p.error("--kvstore-flag: with --tls a node's ID is its certificate's; drop --node-id")
     for b, path in bins.items():
         if not os.access(path, os.X_OK):
             p.error(f"{b} not found at {path}; build it or pass --bin-dir / --{b}")
@@ -85,7 +92,7 @@ def parse_args(argv):
 def start_workloads(a, hosts, run_dir, seed):
     procs = {}
     for w in WORKLOADS:
-        cmd = [a.bins["kvchaos"], "run", f"--nodes={','.join(hosts.slot_addrs())}",
+        cmd = [*hosts.client("kvchaos"), "run", f"--nodes={','.join(hosts.slot_addrs())}",
                f"--workload={w}",
                f"--clients={a.clients}", f"--rate={a.rate}", f"--duration={a.duration}s",
                f"--seed={seed}", f"--history={os.path.join(run_dir, w + '.jsonl')}",
@@ -113,7 +120,7 @@ def play(faults, hosts, t0):
             nemesis.heal(f, hosts)
 
 
-def after_heal(a, hosts, run_dir):
+def after_heal(hosts, run_dir):
     """Replica dumps first (what anti-entropy achieved), then the final reads."""
     nodes = f"--nodes={','.join(hosts.addrs())}"
     for w in WORKLOADS:
@@ -121,7 +128,7 @@ def after_heal(a, hosts, run_dir):
         for cmd in (["replicas", f"--keys-from={hist}",
                      f"--out={os.path.join(run_dir, f'replicas-{w}.jsonl')}"],
                     ["final", f"--history={hist}", f"--workload={w}"]):
-            r = subprocess.run([a.bins["kvchaos"], *cmd, nodes, "--timeout=2s"],
+            r = subprocess.run([*hosts.client("kvchaos"), *cmd, nodes, "--timeout=2s"],
                                capture_output=True, text=True, timeout=600)
             if r.returncode not in (0, 1):
                 raise HarnessError(f"kvchaos {cmd[0]} failed: {r.stderr.strip()}")
@@ -147,14 +154,15 @@ def check(run_dir, wall_minus_mono_ns):
     return res, all_ops
 
 
-def run_one(a, name, run_dir):
-    """One nemesis run on a fresh cluster; returns its report row."""
+def run_one(a, name, run_dir, pki):
+    """One nemesis run on a fresh cluster (TLS with `pki`); returns its report row."""
     os.makedirs(run_dir)
     faults = nemesis.schedule(name, a.seed, a.duration, hold=a.hold)
     client_seed = random.Random(f"{a.seed}/{name}/clients").randrange(1 << 31)
     with open(os.path.join(run_dir, "schedule.txt"), "w") as f:
         f.write("".join(x.describe() + "\n" for x in faults))
-    hosts = Hosts(a.bins, run_dir, spares=nemesis.SPARES.get(name, 0), extra_args=a.kvstore_flag)
+    hosts = Hosts(a.bins, run_dir, spares=nemesis.SPARES.get(name, 0), extra_args=a.kvstore_flag,
+                  pki=pki)
     # The histories' times are CLOCK_MONOTONIC; version_clocks compares them with
     # the HLC's wall-clock milliseconds.
     wall_minus_mono_ns = time.time_ns() - time.monotonic_ns()
@@ -175,7 +183,7 @@ def run_one(a, name, run_dir):
         hosts.note_crashes()
         settled = settle(hosts)
         print(f"    healed; repair settled in {settled:.1f}s", flush=True)
-        after_heal(a, hosts, run_dir)
+        after_heal(hosts, run_dir)
         hosts.note_crashes()
         res, ops = check(run_dir, wall_minus_mono_ns)
     finally:
@@ -184,6 +192,7 @@ def run_one(a, name, run_dir):
                 p.kill()
                 p.wait(timeout=10)
         hosts.stop_all()
+    res["tls"] = pki is not None
     res["crashes"] = [{"host": h, "exit": c, "log": hosts.tail(h)} for h, c in hosts.crashes]
     res["leaves"] = hosts.leaves
     for node, c in res.get("version_clocks", {}).items():
@@ -219,8 +228,8 @@ def cleanup():
 
 def main(argv):
     a = parse_args(argv)
-    print(f"chaos: seed {a.seed} (replay: make chaos SEED={a.seed}, or --seed={a.seed})",
-          flush=True)
+    print(f"chaos: seed {a.seed} (replay: make chaos SEED={a.seed}, or --seed={a.seed}), "
+          f"{report.transport(a.tls)}", flush=True)
     why = namespaces_unavailable()
     if why:
         print(f"SKIPPED: chaos smoke needs root and network namespaces ({why})", flush=True)
@@ -245,17 +254,19 @@ def main(argv):
     rows, status = [], 0
     try:
         Network.remove_leftovers()
-        Network(5 + max((nemesis.SPARES.get(n, 0) for n in a.nemeses), default=0)).setup()
+        count = 5 + max((nemesis.SPARES.get(n, 0) for n in a.nemeses), default=0)
+        Network(count).setup()
+        pki = certs.Pki(os.path.join(run_root, "tls")).make(count) if a.tls else None
         for name in a.nemeses:
             try:
-                rows.append(run_one(a, name, os.path.join(run_root, name)))
+                rows.append(run_one(a, name, os.path.join(run_root, name), pki))
             except (HarnessError, RuntimeError, subprocess.TimeoutExpired) as e:
                 print(f"  {name}: HARNESS FAILURE: {e}", flush=True)
                 rows.append(report.failed_row(name, str(e)))
                 status = 2
     finally:
         cleanup()
-    print(report.table(rows, a.seed), flush=True)
+    print(report.table(rows, a.seed, a.tls), flush=True)
     for r in rows:
         for p in r["problems"]:
             print(f"chaos: {r['nemesis']}: {p}")

@@ -156,13 +156,15 @@ class Hosts:
     Hosts 1..count start as members; `spares` more hosts exist on the bridge
     for the membership nemesis to join. A host that left gets a fresh data dir
     (and so a new node id) when it joins again; the old one is kept as
-    `data<i>.left<n>`.
+    `data<i>.left<n>`. With `pki` (a certs.Pki) every kvstore serves TLS and
+    every kvctl and kvchaos presents the client certificate; a node's ID is
+    then its certificate's, the same whenever it starts, fresh or not.
 
     Not thread-safe: call from the thread that created it (children die with
     that thread through PR_SET_PDEATHSIG)."""
 
-    def __init__(self, bins, run_dir, count=5, spares=0, extra_args=()):
-        self.bins, self.run_dir = bins, run_dir
+    def __init__(self, bins, run_dir, count=5, spares=0, extra_args=(), pki=None):
+        self.bins, self.run_dir, self.pki = bins, run_dir, pki
         self.slots = count + spares
         self.members = set(range(1, count + 1))
         self.extra_args = list(extra_args)
@@ -206,7 +208,13 @@ class Hosts:
                  "--data-dir": self.data_dir(i), "--admin-from": f"{PREFIX}.1"}
         flags.update(DEFAULT_FLAGS)
         flags.update(a.split("=", 1) for a in self.extra_args)
-        return [self.bins["kvstore"], *(f"{k}={v}" for k, v in flags.items())]
+        tls = self.pki.node_flags(i) if self.pki else []
+        return [self.bins["kvstore"], *(f"{k}={v}" for k, v in flags.items()), *tls]
+
+    def client(self, tool):
+        """The start of a kvctl or kvchaos command line: the binary and, on
+        TLS, the CA and client certificate."""
+        return [self.bins[tool], *(self.pki.client_flags() if self.pki else [])]
 
     def command(self, i, skew=0):
         """The command that runs host i's kvstore, its wall clock `skew` s off."""
@@ -267,7 +275,7 @@ class Hosts:
         """Starts host i's planned leave (`kvctl leave`, progress in leave-h<i>.log)."""
         with open(os.path.join(self.run_dir, f"leave-h{i}.log"), "a") as log:
             self.leaving[i] = subprocess.Popen(
-                [self.bins["kvctl"], f"--addr={self.addr(i)}", "leave"], stdout=log,
+                [*self.client("kvctl"), f"--addr={self.addr(i)}", "leave"], stdout=log,
                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
 
     def finish_leave(self, i, timeout=30):
@@ -371,7 +379,7 @@ class Hosts:
     def kvctl(self, i, *args, timeout=2):
         """Runs kvctl against host i; returns (exit code, stdout)."""
         try:
-            r = run(self.bins["kvctl"], f"--addr={self.addr(i)}", "--timeout=1", *args,
+            r = run(*self.client("kvctl"), f"--addr={self.addr(i)}", "--timeout=1", *args,
                     check=False, timeout=timeout + 1)
         except subprocess.TimeoutExpired:
             return -1, ""

@@ -79,8 +79,12 @@ def failed_row(name, why):
     return r
 
 
-def table(rows, seed):
-    lines = [f"seed {seed}", "",
+def transport(tls):
+    return "TLS (mTLS between nodes, client certificates)" if tls else "plaintext"
+
+
+def table(rows, seed, tls=False):
+    lines = [f"seed {seed}, {transport(tls)}", "",
              "| " + " | ".join(h for _, h in COLUMNS) + " |",
              "|" + "|".join("---" for _ in COLUMNS) + "|"]
     for r in rows:
@@ -98,7 +102,7 @@ def record(rows, args):
             f.write("\n## Chaos results\n\nRecorded by `tests/chaos/chaos.py --record` "
                     "(`make chaos`); see tests/chaos/README.md.\n")
         f.write(f"\n### {time.strftime('%Y-%m-%d')}, seed {args.seed}, "
-                f"{args.duration:.0f} s per nemesis\n\n")
+                f"{args.duration:.0f} s per nemesis{', TLS' if args.tls else ''}\n\n")
         f.write("`" + " ".join(["tests/chaos/chaos.py", *sys.argv[1:]]) + "`\n\n")
-        f.write(table(rows, args.seed).split("\n", 2)[2] + "\n")
+        f.write(table(rows, args.seed, args.tls).split("\n", 2)[2] + "\n")
     print(f"chaos: table appended to {path}")

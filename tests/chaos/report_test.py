@@ -53,9 +53,16 @@ class RowTest(unittest.TestCase):
         self.assertIn("did not end cleanly", r["problems"][0])
 
 
+class TableTest(unittest.TestCase):
+    def test_says_whether_the_run_used_tls(self):
+        rows = [report.row("kill", results(), SUMMARY)]
+        self.assertTrue(report.table(rows, 7, tls=True).startswith("seed 7, TLS"))
+        self.assertTrue(report.table(rows, 7).startswith("seed 7, plaintext\n"))
+
+
 class RecordTest(unittest.TestCase):
     def test_appends_the_heading_once_and_a_table_per_run(self):
-        args = argparse.Namespace(seed=7, duration=35.0)
+        args = argparse.Namespace(seed=7, duration=35.0, tls=True)
         rows = [report.row("kill", results(), SUMMARY)]
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "guarantees.md")
@@ -67,6 +74,7 @@ class RecordTest(unittest.TestCase):
             with open(path) as f:
                 text = f.read()
         self.assertEqual(text.count("## Chaos results"), 1)
+        self.assertEqual(text.count("35 s per nemesis, TLS\n"), 2)
         self.assertEqual(text.count("| kill | 10 | 9 |"), 2)
 
 
