@@ -307,6 +307,8 @@ int main(int argc, char** argv) {
 
   kv::cmd::Security security = kv::cmd::SetUpSecurity(security_flags, AdminFrom(f));
   kv::node::NodeOptions options = ToOptions(f);
+  // Differs from the last process's under the same ID (a restart).
+  options.incarnation = static_cast<uint64_t>(absl::ToUnixMicros(absl::Now()));
   if (security.id) {
     if (!f.node_id.empty() && options.self.id != *security.id) {
       Die("--node-id " + f.node_id + " differs from the node ID --cert-file proves (" +
@@ -437,6 +439,7 @@ int main(int argc, char** argv) {
   };
   kv::rpc::GrpcPeerTransport transport(
       {.self = options.self,
+       .incarnation = options.incarnation,
        .rpc_timeout = rpc_timeout,
        .max_message_bytes = max_message,
        .credentials = security.tls ? security.tls->PeerCredentials() : nullptr,

@@ -58,8 +58,18 @@ void FailureDetector::Heard(const dht::NodeId& id, absl::Time now) {
 
 void FailureDetector::Forget(const dht::NodeId& id) { peers_.erase(id); }
 
-void FailureDetector::MarkLeft(const dht::NodeId& id, absl::Time now) {
-  left_.try_emplace(id, now);
+void FailureDetector::MarkLeft(const dht::NodeId& id, absl::Time now, uint64_t incarnation) {
+  left_.try_emplace(id, Leave{.at = now, .incarnation = incarnation});
+}
+
+void FailureDetector::HeardIncarnation(const dht::NodeId& id, uint64_t incarnation,
+                                       absl::Time now) {
+  auto it = left_.find(id);
+  if (it == left_.end() || incarnation == 0 || it->second.incarnation == 0 ||
+      it->second.incarnation == incarnation) {
+    return;
+  }
+  Rejoined(id, now);
 }
 
 void FailureDetector::Rejoined(const dht::NodeId& id, absl::Time now) {
@@ -104,7 +114,7 @@ absl::Time FailureDetector::DownSinceOf(const dht::NodeId& id, const Entry* e,
                                         absl::Time now) const {
   absl::Time since = absl::InfiniteFuture();
   if (e != nullptr && StateOf(*e, now) == PeerState::kDown) since = e->since + e->down_after;
-  if (auto it = left_.find(id); it != left_.end()) since = std::min(since, it->second);
+  if (auto it = left_.find(id); it != left_.end()) since = std::min(since, it->second.at);
   return since;
 }
 

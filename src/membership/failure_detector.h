@@ -68,11 +68,16 @@ class FailureDetector {
   void Forget(const dht::NodeId& id);
 
   // `id` announced a planned leave: from now on it is down and dead, tracked
-  // or not, and whatever it sends, until Rejoined(id).
-  void MarkLeft(const dht::NodeId& id, absl::Time now);
+  // or not, and whatever it sends, until Rejoined(id) or a beat from another
+  // incarnation. `incarnation` is the leaving process's (0: unknown).
+  void MarkLeft(const dht::NodeId& id, absl::Time now, uint64_t incarnation = 0);
   // `id` joined again (sent a Join): clears the leave mark, and counts as
   // proof of life if `id` is tracked. No-op for a peer that had not left.
   void Rejoined(const dht::NodeId& id, absl::Time now);
+  // A beat from incarnation `incarnation` of `id`: when `id` left as another
+  // (known) incarnation, it is back, restarted under the same ID, so this is
+  // Rejoined(id). The leaving process's own beats keep it left.
+  void HeardIncarnation(const dht::NodeId& id, uint64_t incarnation, absl::Time now);
   bool Left(const dht::NodeId& id) const { return left_.contains(id); }
 
   // kAlive for untracked peers (nothing is known against them) unless left.
@@ -138,7 +143,11 @@ class FailureDetector {
   const double y_down_;
 
   absl::flat_hash_map<dht::NodeId, Entry> peers_;
-  absl::flat_hash_map<dht::NodeId, absl::Time> left_;  // when the leave arrived
+  struct Leave {
+    absl::Time at;             // when the notice arrived
+    uint64_t incarnation = 0;  // of the process that left; 0: unknown
+  };
+  absl::flat_hash_map<dht::NodeId, Leave> left_;
 };
 
 }  // namespace kv::membership

@@ -257,6 +257,31 @@ TEST_F(FailureDetectorTest, LeaveMarkOutlivesTrackingAndAppliesToUntrackedPeers)
   EXPECT_EQ(fd_.State(a_, t0_ + absl::Hours(1)), PeerState::kAlive);  // untracked again
 }
 
+// A restart under the same ID (a TLS node's ID is its key's) that missed
+// some peers with its Join: its beats, from a new incarnation, bring it back
+// on those peers; the leaving process's own beats never do.
+TEST_F(FailureDetectorTest, BeatsFromAnotherIncarnationEndALeave) {
+  absl::Time t = Regular(fd_, a_);
+  fd_.MarkLeft(a_, t, /*incarnation=*/7);
+  t += Milliseconds(500);
+  fd_.HeardIncarnation(a_, 7, t);
+  fd_.Heard(a_, t);
+  EXPECT_TRUE(fd_.Left(a_));
+  fd_.HeardIncarnation(a_, 0, t);  // an older node that sends none
+  EXPECT_TRUE(fd_.Left(a_));
+  fd_.HeardIncarnation(a_, 8, t);
+  EXPECT_FALSE(fd_.Left(a_));
+  EXPECT_EQ(fd_.State(a_, t), PeerState::kAlive);
+}
+
+TEST_F(FailureDetectorTest, ALeaveOfUnknownIncarnationEndsOnlyWithAJoin) {
+  fd_.MarkLeft(a_, t0_);  // from a node that sent no incarnation
+  fd_.HeardIncarnation(a_, 8, t0_);
+  EXPECT_TRUE(fd_.Left(a_));
+  fd_.Rejoined(a_, t0_);
+  EXPECT_FALSE(fd_.Left(a_));
+}
+
 TEST_F(FailureDetectorTest, RejoinedWithoutLeaveChangesNothing) {
   fd_.Track(a_, t0_);
   fd_.Rejoined(a_, t0_ + Seconds(2));

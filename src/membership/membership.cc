@@ -75,11 +75,18 @@ bool Membership::IsDead(const dht::NodeId& id) const {
   return detector_.Dead(id, now);
 }
 
-void Membership::MarkLeft(const dht::NodeId& id) {
+void Membership::MarkLeft(const dht::NodeId& id, uint64_t incarnation) {
   if (id == self_.id) return;
   const absl::Time now = clock_->Now();
   absl::MutexLock l(&mu_);
-  detector_.MarkLeft(id, now);
+  detector_.MarkLeft(id, now, incarnation);
+}
+
+void Membership::HeardIncarnation(const dht::NodeId& id, uint64_t incarnation) {
+  if (incarnation == 0) return;
+  const absl::Time now = clock_->Now();
+  absl::MutexLock l(&mu_);
+  detector_.HeardIncarnation(id, incarnation, now);
 }
 
 void Membership::Rejoined(const dht::NodeId& id) {

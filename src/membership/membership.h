@@ -67,7 +67,9 @@ class Membership {
   bool IsDead(const dht::NodeId& id) const;
   // `id` announced a planned leave: it is dead (no owner, not alive) at once,
   // even while its beats still arrive, until Rejoined(id).
-  void MarkLeft(const dht::NodeId& id);
+  void MarkLeft(const dht::NodeId& id, uint64_t incarnation = 0);
+  // A beat from `incarnation` of `id`: see FailureDetector::HeardIncarnation.
+  void HeardIncarnation(const dht::NodeId& id, uint64_t incarnation);
   // `id` sent a Join: undoes MarkLeft and counts as proof of life. No-op if
   // `id` had not left.
   void Rejoined(const dht::NodeId& id);

@@ -331,7 +331,9 @@ void Node::HandlePing(const std::optional<dht::Contact>& from) {
   if (from) Learn(*from);
 }
 
-void Node::HandleHeartbeat(const dht::Contact& from, std::optional<membership::ClockSample> clock) {
+void Node::HandleHeartbeat(const dht::Contact& from, std::optional<membership::ClockSample> clock,
+                           uint64_t incarnation) {
+  membership_.HeardIncarnation(from.id, incarnation);
   Learn(from);
   membership_.Heard(from.id);
   if (clock) {

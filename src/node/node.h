@@ -40,7 +40,10 @@ struct ClockStatusChange {
 };
 
 struct NodeOptions {
-  dht::Contact self;               // ID and the address peers dial (--advertise)
+  dht::Contact self;  // ID and the address peers dial (--advertise)
+  // This process's incarnation (HeartbeatMessage.incarnation): any number
+  // that differs from the last process's under the same ID; 0: none.
+  uint64_t incarnation = 0;
   std::vector<std::string> seeds;  // --peer addresses to join through
   int replicas = 3;                // N
   size_t k = 20;                   // bucket size
@@ -205,8 +208,11 @@ class Node {
   std::vector<dht::Contact> HandleJoin(const dht::Contact& from);
   void HandlePing(const std::optional<dht::Contact>& from);
   // `clock`: the clock offset the beat measured, if it carried an echo.
+  // `incarnation`: the sender process's (0: not sent); a beat from another
+  // incarnation than the one that left brings a left peer back.
   void HandleHeartbeat(const dht::Contact& from,
-                       std::optional<membership::ClockSample> clock = std::nullopt);
+                       std::optional<membership::ClockSample> clock = std::nullopt,
+                       uint64_t incarnation = 0);
   std::vector<dht::Contact> HandleFindNode(const dht::Contact& from, const dht::NodeId& target);
   // Applies a replica write; `done` gets whether it was newer than what the
   // engine held.
@@ -228,8 +234,9 @@ class Node {
   void HandleReconcile(const dht::Contact& from, std::vector<uint32_t> buckets,
                        std::vector<replication::KeyVersion> keys,
                        std::function<void(absl::StatusOr<replication::ReconcilePlan>)> done);
-  // `from` announced a planned leave: it owns no keys from now on.
-  void HandleLeaving(const dht::Contact& from);
+  // `from` announced a planned leave: it owns no keys from now on, until it
+  // joins again or beats as another incarnation than `incarnation`.
+  void HandleLeaving(const dht::Contact& from, uint64_t incarnation = 0);
 
   // Iterative Kademlia lookup: the k live nodes closest to `target` this
   // node can find, closest first (this node included when it is among them).

@@ -31,9 +31,9 @@ void Node::LogTransitions() {
   }
 }
 
-void Node::HandleLeaving(const dht::Contact& from) {
+void Node::HandleLeaving(const dht::Contact& from, uint64_t incarnation) {
   spdlog::info("peer {} ({}) announced it is leaving", from.id.ShortHex(), from.address);
-  membership_.MarkLeft(from.id);
+  membership_.MarkLeft(from.id, incarnation);
   repair_soon_ = true;
 }
 

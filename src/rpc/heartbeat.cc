@@ -15,9 +15,10 @@ namespace v1 = kvstore::v1;
 
 namespace {
 
-v1::HeartbeatMessage Beat(const dht::Contact& self, uint64_t sequence) {
+v1::HeartbeatMessage Beat(const dht::Contact& self, uint64_t incarnation, uint64_t sequence) {
   v1::HeartbeatMessage m;
   ToProto(self, m.mutable_from());
+  m.set_incarnation(incarnation);
   m.set_sequence(sequence);
   m.set_sent_unix_micros(absl::ToUnixMicros(absl::Now()));
   return m;
@@ -116,7 +117,7 @@ class HeartbeatServerStream final
                        ", but the caller's certificate is node ", required_->ToHex(), "'s"))));
     }
     const absl::Time arrived = absl::Now();
-    node_->HandleHeartbeat(*from, SampleOf(in_, arrived));
+    node_->HandleHeartbeat(*from, SampleOf(in_, arrived), in_.incarnation());
     {
       absl::MutexLock l(&mu_);
       dialer_ = from->id;
@@ -286,7 +287,7 @@ class HeartbeatClientStream final
     // Over TLS a beat counts only from the node the server's certificate
     // proves, so no member can move another node's address.
     if (from.ok() && (!server_id_ || *server_id_ == from->id)) {
-      node_->HandleHeartbeat(*from, SampleOf(in_, arrived));
+      node_->HandleHeartbeat(*from, SampleOf(in_, arrived), in_.incarnation());
     }
     {
       absl::MutexLock l(&mu_);
@@ -383,7 +384,7 @@ void HeartbeatClient::Loop() {
 void HeartbeatClient::Tick(uint64_t sequence) {
   std::vector<dht::Contact> targets = node_->membership().HeartbeatTargets(options_.max_streams);
   const dht::NodeId self = node_->self().id;
-  const v1::HeartbeatMessage beat = Beat(node_->self(), sequence);
+  const v1::HeartbeatMessage beat = Beat(node_->self(), node_->options().incarnation, sequence);
   const absl::Time now = absl::Now();
   // A stream silent for two failure timeouts counts as gone, either way.
   const absl::Duration silence = 2 * options_.failure_timeout;

@@ -134,6 +134,7 @@ void GrpcPeerTransport::Reconcile(const dht::Contact& to, const std::vector<uint
 void GrpcPeerTransport::Leaving(const dht::Contact& to, StoreCallback done) {
   v1::LeaveNotice req;
   ToProto(options_.self, req.mutable_from());
+  req.set_incarnation(options_.incarnation);
   v1::Peer::Stub* stub = PeerFor(to.address)->peer.get();
   Call<v1::LeaveNotice, v1::LeaveNoticeResponse>(
       std::move(req),

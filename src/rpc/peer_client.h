@@ -31,7 +31,8 @@ grpc::ChannelArguments PeerChannelArguments(int max_message_bytes);
 class GrpcPeerTransport final : public replication::PeerTransport {
  public:
   struct Options {
-    dht::Contact self;  // sent as `from` so peers learn of us
+    dht::Contact self;         // sent as `from` so peers learn of us
+    uint64_t incarnation = 0;  // this process's, sent with Leaving
     absl::Duration rpc_timeout = absl::Seconds(2);
     // Deadline of anti-entropy calls, which make the peer scan its store.
     absl::Duration repair_timeout = absl::Seconds(60);

@@ -561,7 +561,7 @@ ServerUnaryReactor* PeerService::Leaving(CallbackServerContext* ctx, const v1::L
   if (absl::Status s = guard_->Member(*ctx, "Peer.Leaving", &from->id); !s.ok()) {
     return FinishNow(ctx, s);
   }
-  node_->HandleLeaving(*from);
+  node_->HandleLeaving(*from, req->incarnation());
   return FinishNow(ctx, absl::OkStatus());
 }
 
