@@ -50,14 +50,45 @@ test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
 # The same tests under AddressSanitizer + UndefinedBehaviorSanitizer, less
-# chaos_smoke: its fault timings (800 ms RPC deadline, 2 s failure timeout, 10 s
+# chaos_smoke and chaos_smoke_tls: their fault timings (800 ms RPC deadline, 2 s failure timeout, 10 s
 # tombstone grace) are tuned for release-speed nodes (tests/chaos/README.md).
 test-asan: deps
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKV_SANITIZE=ON
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --output-on-failure -j $(JOBS) -E '^chaos_smoke$$' $(CTEST_ARGS)
+	  ctest --output-on-failure -j $(JOBS) -E '^chaos_smoke(_tls)?$$' $(CTEST_ARGS)
+
+# libFuzzer targets (fuzz/README.md), built with clang-14 in $(FUZZ_BUILD): each
+# runs FUZZ_SECONDS on a copy of its seeds in fuzz/corpus/, or FUZZ_TOTAL_SECONDS
+# split over all of them (.ci/run: 60). A crash fails with the input's path.
+FUZZ_BUILD         ?= build-fuzz
+FUZZ_SECONDS       ?= 60
+FUZZ_TOTAL_SECONDS ?=
+FUZZ_TARGETS       ?= record_codec compaction_filter hint_codec data_dir auth_file certificate \
+                      flags rpc_handlers
+FUZZ_PACKAGES := clang-14 libclang-rt-14-dev libfuzzer-14-dev
+
+.PHONY: fuzz fuzz-deps fuzz-build fuzz-seeds
+fuzz-deps: deps
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(FUZZ_PACKAGES)"
+
+fuzz-build: fuzz-deps
+	cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_CXX_COMPILER=clang++-14 -DKV_FUZZ=ON
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target kv_fuzzers
+
+fuzz: fuzz-build
+	@n=$(words $(FUZZ_TARGETS)); \
+	secs=$(if $(FUZZ_TOTAL_SECONDS),$$(( $(FUZZ_TOTAL_SECONDS) / n > 0 ? $(FUZZ_TOTAL_SECONDS) / n : 1 )),$(FUZZ_SECONDS)); \
+	fuzz/run.sh $(FUZZ_BUILD)/fuzz $$secs $(FUZZ_TARGETS)
+
+# Rewrites the binary seeds of fuzz/corpus/ (after a change to proto/kv.proto
+# or to a target's input layout).
+fuzz-seeds: fuzz-build
+	cmake --build $(FUZZ_BUILD) --target fuzz_make_seeds
+	$(FUZZ_BUILD)/fuzz/fuzz_make_seeds fuzz/corpus
 
 # The fault-injection suite's full schedule: every nemesis on 5 hosts in network
 # namespaces, about 20 minutes, as root (tests/chaos/README.md). SEED=n replays
@@ -68,10 +99,10 @@ chaos: build
 	if [ $$rc = 77 ]; then echo "chaos: SKIPPED (see above)"; elif [ $$rc != 0 ]; then exit $$rc; fi
 
 format:
-	find cmd src tests -name '*.cc' -o -name '*.h' | xargs clang-format -i
+	find cmd src tests fuzz -name '*.cc' -o -name '*.h' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
 
 # kvstore beside Redis, etcd and OpenDHT on this machine (docs/benchmarks.md).
 # QUICK=1: a smoke run of a few seconds per point; BENCH_ARGS: more flags of bench/compare.py.

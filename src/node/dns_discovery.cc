@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 
 namespace kv::node {
@@ -26,6 +27,11 @@ absl::StatusOr<DnsTarget> ParseDnsTarget(const std::string& spec) {
   t.name = std::string(rest.substr(0, colon));
   if (t.name.size() > 2 && t.name.front() == '[' && t.name.back() == ']') {
     t.name = t.name.substr(1, t.name.size() - 2);
+  }
+  // getaddrinfo reads a C string: it would resolve only the part before a NUL.
+  if (t.name.find('\0') != std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", absl::CHexEscape(spec), "': the name contains a NUL byte"));
   }
   std::string_view port = rest.substr(colon + 1);
   auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), t.port);

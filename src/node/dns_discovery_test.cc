@@ -1,6 +1,7 @@
 #include "src/node/dns_discovery.h"
 
 #include <algorithm>
+#include <string>
 
 #include "gtest/gtest.h"
 
@@ -23,6 +24,12 @@ TEST(DnsDiscovery, RejectsBadTargets) {
                           "dns:name:0", "dns:name:65536", "dns:name:5x", "srv:name:1"}) {
     EXPECT_FALSE(ParseDnsTarget(bad).ok()) << bad;
   }
+}
+
+// Found by fuzz/flags_fuzzer.cc: getaddrinfo would resolve "localhost".
+TEST(DnsDiscovery, RejectsANameWithANulByte) {
+  using namespace std::string_literals;
+  EXPECT_FALSE(ParseDnsTarget("dns:localhost\0.evil.example:50051"s).ok());
 }
 
 TEST(DnsDiscovery, ResolvesLocalhost) {

@@ -30,6 +30,10 @@ bool SamePrefix(const IpAddress& a, const IpAddress& b, int bits) {
 }  // namespace
 
 absl::StatusOr<IpAddress> IpAddress::Parse(std::string_view text) {
+  // inet_pton reads a C string: it would stop at a NUL and accept what is before it.
+  if (text.find('\0') != std::string_view::npos) {
+    return absl::InvalidArgumentError("an IP address cannot contain a NUL byte");
+  }
   std::string s(text);
   if (s.size() >= 2 && s.front() == '[' && s.back() == ']') s = s.substr(1, s.size() - 2);
   IpAddress out;
@@ -86,7 +90,12 @@ absl::StatusOr<AddressPrefix> AddressPrefix::Parse(std::string_view text) {
 bool AddressPrefix::Contains(const IpAddress& a) const { return SamePrefix(base_, a, bits_); }
 
 std::string AddressPrefix::ToString() const {
-  return absl::StrCat(base_.ToString(), "/", v4_ ? bits_ - 96 : bits_);
+  if (v4_) return absl::StrCat(base_.ToString(), "/", bits_ - 96);
+  // Written as IPv6: shown as IPv6 even when IPv4-mapped ("::ffff:10.0.0.0/104"),
+  // which IpAddress::ToString would show as IPv4, a /104 no IPv4 prefix can be.
+  char buf[INET6_ADDRSTRLEN] = {};
+  inet_ntop(AF_INET6, base_.bytes.data(), buf, sizeof(buf));
+  return absl::StrCat(buf, "/", bits_);
 }
 
 }  // namespace kv::util

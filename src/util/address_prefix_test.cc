@@ -39,6 +39,15 @@ TEST(IpAddressTest, RefusesWhatIsNotAnAddress) {
   }
 }
 
+// Found by fuzz/flags_fuzzer.cc: inet_pton stopped at the NUL, so these
+// parsed as 10.0.0.1 and 10.0.0.0/8.
+TEST(IpAddressTest, RefusesTextWithANulByte) {
+  using namespace std::string_literals;
+  EXPECT_FALSE(IpAddress::Parse("10.0.0.1\0junk"s).ok());
+  EXPECT_FALSE(IpAddress::Parse("10.0.0.1\0"s).ok());
+  EXPECT_FALSE(AddressPrefix::Parse("10.0.0.0\0/8"s).ok());
+}
+
 TEST(IpAddressTest, PrintsBothFamilies) {
   EXPECT_EQ(Ip("10.1.2.3").ToString(), "10.1.2.3");
   EXPECT_EQ(Ip("[fd00::7]").ToString(), "fd00::7");
@@ -77,6 +86,20 @@ TEST(AddressPrefixTest, PrintsAsWritten) {
   EXPECT_EQ(AddressPrefix::Parse("10.0.0.0/8")->ToString(), "10.0.0.0/8");
   EXPECT_EQ(AddressPrefix::Parse("fd00::/8")->ToString(), "fd00::/8");
   EXPECT_EQ(AddressPrefix::Parse("10.1.2.3")->ToString(), "10.1.2.3/32");
+}
+
+// Found by fuzz/flags_fuzzer.cc: an IPv4-mapped prefix written as IPv6 was
+// shown as "10.0.0.0/104", which Parse refuses (an IPv4 prefix is /0 to /32).
+TEST(AddressPrefixTest, PrintsAnIpv4MappedPrefixWrittenAsIpv6AsIpv6) {
+  for (const char* text : {"::ffff:10.0.0.0/104", "::ffff:10.0.0.1"}) {
+    absl::StatusOr<AddressPrefix> p = AddressPrefix::Parse(text);
+    ASSERT_TRUE(p.ok()) << text << ": " << p.status();
+    absl::StatusOr<AddressPrefix> again = AddressPrefix::Parse(p->ToString());
+    ASSERT_TRUE(again.ok()) << p->ToString() << ": " << again.status();
+    EXPECT_EQ(again->ToString(), p->ToString());
+  }
+  EXPECT_EQ(AddressPrefix::Parse("::ffff:10.0.0.0/104")->ToString(), "::ffff:10.0.0.0/104");
+  EXPECT_TRUE(In("::ffff:10.0.0.0/104", "10.9.8.7"));
 }
 
 }  // namespace
