@@ -26,25 +26,26 @@ for t in "$@"; do
   rm -rf "$dir"
   mkdir -p "$dir/corpus" "$dir/crashes"
   [ -d "$here/corpus/$t" ] && cp -r "$here/corpus/$t/." "$dir/corpus/"
-  echo "fuzz: $t: running ${seconds}s on $(ls "$dir/corpus" | wc -l) seeds ..."
-  # -timeout: one input taking this long is a hang (rpc_handlers bounds each
-  # call at 10 s). detect_leaks: LeakSanitizer after each input that allocs
-  # more than it frees, and at exit.
+  echo "fuzz: $t: running ${seconds}s on $(find "$dir/corpus" -type f | wc -l) seeds ..."
   dict=()
   [ -f "$here/$t.dict" ] && dict=(-dict="$here/$t.dict")
+  # -timeout: one input taking this long is a hang (rpc_handlers bounds each
+  # call at 10 s). LeakSanitizer runs after each input that allocates more
+  # than it frees, and at exit (libFuzzer's default -detect_leaks=1).
   rc=0
+  # shellcheck disable=SC2086  # FUZZ_ARGS is a list of flags
   "$bin/fuzz_$t" -max_total_time="$seconds" -timeout=30 -print_final_stats=1 "${dict[@]}" \
     -artifact_prefix="$dir/crashes/" ${FUZZ_ARGS:-} "$dir/corpus" >"$dir/log" 2>&1 || rc=$?
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log" | tail -1)
   speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$dir/log" | tail -1)
-  crash=$(ls -1 "$dir/crashes" 2>/dev/null | head -1)
+  crash=$(find "$dir/crashes" -type f -printf '%f\n' | head -1)
   if [ $rc = 0 ] && [ -z "$crash" ]; then
     result=ok
   else
     result="FAILED (exit $rc)"
     failed+=("$t")
     echo "fuzz: $t: FAILED; the end of $dir/log:" >&2
-    grep -v -E '^#[0-9]+ ' "$dir/log" | tail -40 >&2
+    grep -v -E '^#[0-9]+[[:space:]]' "$dir/log" | tail -40 >&2
     if [ -n "$crash" ]; then
       echo "fuzz: $t: reproduce with: $bin/fuzz_$t $dir/crashes/$crash" >&2
     fi
