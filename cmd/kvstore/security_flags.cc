@@ -118,8 +118,7 @@ Security SetUpSecurity(const SecurityFlags& f, std::vector<util::AddressPrefix> 
   if (!tls.ok()) Die(std::string(tls.status().message()));
   out.reload_interval = *reload;
   out.tls = *std::move(tls);
-  absl::StatusOr<security::CertificateInfo> cert = security::ReadCertificateFile(f.cert_file);
-  if (!cert.ok()) Die("--cert-file: " + std::string(cert.status().message()));
+  const security::CertificateInfo* cert = &out.tls->certificate();
   if (cert->common_name != f.peer_cert_allowed_cn) {
     Die("--cert-file's subject CN is '" + cert->common_name + "', not the member CN '" +
         f.peer_cert_allowed_cn +

@@ -44,8 +44,9 @@ absl::StatusOr<std::string> ReadPem(const char* flag, const std::string& path) {
 
 }  // namespace
 
-NodeTls::NodeTls(NodeTlsOptions options)
+NodeTls::NodeTls(NodeTlsOptions options, CertificateInfo certificate)
     : options_(std::move(options)),
+      certificate_(std::move(certificate)),
       provider_(std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
           options_.key_file, options_.cert_file, options_.trusted_ca_file,
           static_cast<unsigned int>(
@@ -54,7 +55,8 @@ NodeTls::NodeTls(NodeTlsOptions options)
 absl::StatusOr<std::unique_ptr<NodeTls>> NodeTls::Create(NodeTlsOptions options) {
   absl::StatusOr<std::string> cert = ReadPem("--cert-file", options.cert_file);
   if (!cert.ok()) return cert.status();
-  if (absl::StatusOr<CertificateInfo> info = ParseCertificatePem(*cert); !info.ok()) {
+  absl::StatusOr<CertificateInfo> info = ParseCertificatePem(*cert);
+  if (!info.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("--cert-file ", options.cert_file, ": ", info.status().message()));
   }
@@ -66,11 +68,11 @@ absl::StatusOr<std::unique_ptr<NodeTls>> NodeTls::Create(NodeTlsOptions options)
   }
   absl::StatusOr<std::string> ca = ReadPem("--trusted-ca-file", options.trusted_ca_file);
   if (!ca.ok()) return ca.status();
-  if (absl::StatusOr<CertificateInfo> info = ParseCertificatePem(*ca); !info.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--trusted-ca-file ", options.trusted_ca_file, ": ", info.status().message()));
+  if (absl::StatusOr<CertificateInfo> ca_info = ParseCertificatePem(*ca); !ca_info.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--trusted-ca-file ", options.trusted_ca_file,
+                                                   ": ", ca_info.status().message()));
   }
-  return std::unique_ptr<NodeTls>(new NodeTls(std::move(options)));
+  return std::unique_ptr<NodeTls>(new NodeTls(std::move(options), *std::move(info)));
 }
 
 std::shared_ptr<grpc::ServerCredentials> NodeTls::ServerCredentials() const {
@@ -83,24 +85,25 @@ std::shared_ptr<grpc::ServerCredentials> NodeTls::ServerCredentials() const {
   return grpc::experimental::TlsServerCredentials(o);
 }
 
-std::shared_ptr<grpc::ChannelCredentials> NodeTls::PeerCredentials() const {
+std::shared_ptr<grpc::ChannelCredentials> NodeTls::ChannelCredentials(bool check_host) const {
   grpc::experimental::TlsChannelCredentialsOptions o;
   o.set_certificate_provider(provider_);
   o.watch_root_certs();
   o.watch_identity_key_cert_pairs();
   o.set_verify_server_certs(true);
+  if (!check_host) {
+    o.set_check_call_host(false);
+    o.set_certificate_verifier(std::make_shared<grpc::experimental::NoOpCertificateVerifier>());
+  }
   return grpc::experimental::TlsCredentials(o);
 }
 
+std::shared_ptr<grpc::ChannelCredentials> NodeTls::PeerCredentials() const {
+  return ChannelCredentials(/*check_host=*/true);
+}
+
 std::shared_ptr<grpc::ChannelCredentials> NodeTls::JoinCredentials() const {
-  grpc::experimental::TlsChannelCredentialsOptions o;
-  o.set_certificate_provider(provider_);
-  o.watch_root_certs();
-  o.watch_identity_key_cert_pairs();
-  o.set_verify_server_certs(true);
-  o.set_check_call_host(false);
-  o.set_certificate_verifier(std::make_shared<grpc::experimental::NoOpCertificateVerifier>());
-  return grpc::experimental::TlsCredentials(o);
+  return ChannelCredentials(/*check_host=*/false);
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ClientCredentials(

@@ -11,6 +11,7 @@
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/security/tls_certificate_provider.h"
+#include "src/security/certificate.h"
 
 namespace kv::security {
 
@@ -45,10 +46,15 @@ class NodeTls {
   // that no certificate names). The chain is still verified against the CA.
   std::shared_ptr<grpc::ChannelCredentials> JoinCredentials() const;
 
+  // The certificate --cert-file held at Create (its CN and node ID).
+  const CertificateInfo& certificate() const { return certificate_; }
+
  private:
-  explicit NodeTls(NodeTlsOptions options);
+  NodeTls(NodeTlsOptions options, CertificateInfo certificate);
+  std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials(bool check_host) const;
 
   const NodeTlsOptions options_;
+  const CertificateInfo certificate_;
   std::shared_ptr<grpc::experimental::FileWatcherCertificateProvider> provider_;
 };
 
