@@ -12,8 +12,8 @@ BUILD_PACKAGES := build-essential cmake ninja-build pkg-config \
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
   libabsl-dev libssl-dev libspdlog-dev libfmt-dev libcli11-dev \
   libgtest-dev libgmock-dev clang-format librocksdb-dev libgoogle-perftools-dev \
-  python3-yaml unzip
-TEST_PACKAGES := iproute2 nftables faketime openssl
+  python3-yaml unzip prometheus-cpp-dev libcivetweb-dev
+TEST_PACKAGES := iproute2 nftables faketime openssl prometheus
 DEB_PACKAGES := $(BUILD_PACKAGES) $(TEST_PACKAGES)
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
