@@ -49,10 +49,14 @@ for ((i = 0; i < n; i++)); do
   pids+=($!)
 done
 
-# Wait until every node answers a ping (bounded).
+# Wait until every node sees the n-1 others alive (bounded: 30 s a node), so
+# that the commands below see one cluster: a node that answers pings may not
+# have joined yet, and would read from itself alone.
 for ((i = 0; i < n; i++)); do
-  for _ in $(seq 1 50); do
-    "${kvctl[@]}" --addr "127.0.0.1:$((base + i))" --timeout 1 ping >/dev/null 2>&1 && break
+  for _ in $(seq 1 150); do
+    alive=$("${kvctl[@]}" --addr "127.0.0.1:$((base + i))" --timeout 1 peers 2>/dev/null |
+      grep -c ' alive ' || true)
+    [ "$alive" -ge $((n - 1)) ] && break
     sleep 0.2
   done
 done

@@ -98,9 +98,17 @@ TEST_F(DnsDiscoveryNetnsTest, NodesFindEachOtherThroughOneName) {
         << "node " << i << " peers:\n"
         << last;
   }
-  // And they serve as one cluster.
-  CommandResult put = Kvctl({"put", "greeting", "hello", "--addr=" + Addr(0)});
-  ASSERT_EQ(put.exit_code, 0) << put.output;
+  // And they serve as one cluster, once node 0 has measured a peer's clock:
+  // it found no seed at start, so only a heartbeat exchange lifts its write
+  // fence, which may come a beat after the peers are alive.
+  CommandResult put;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        put = Kvctl({"put", "greeting", "hello", "--addr=" + Addr(0)});
+        return put.exit_code == 0;
+      },
+      absl::Seconds(10)))
+      << put.output;
   for (int i = 0; i < 3; ++i) {
     CommandResult get = Kvctl({"get", "greeting", "--addr=" + Addr(i)});
     EXPECT_EQ(get.exit_code, 0) << get.output;
