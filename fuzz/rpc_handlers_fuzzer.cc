@@ -43,6 +43,7 @@
 #include "grpcpp/grpcpp.h"
 #include "proto/kv.grpc.pb.h"
 #include "src/node/node.h"
+#include "src/node/test_hooks.h"
 #include "src/rpc/server.h"
 #include "src/storage/memory_engine.h"
 #include "src/util/clock.h"
@@ -82,6 +83,7 @@ struct Harness {
   storage::MemoryEngine engine{storage::MemoryEngineOptions{.max_bytes = 16u << 20}};
   FakePeers peers;
   std::unique_ptr<node::Node> node;
+  node::TestHooks hooks{&engine};  // serves Admin.DropKeys
   std::unique_ptr<rpc::Server> server;
   std::unique_ptr<v1::KV::Stub> kv;
   std::unique_ptr<v1::Admin::Stub> admin;
@@ -95,7 +97,7 @@ struct Harness {
       server.reset();
       node = std::make_unique<node::Node>(Options(address), &engine, &peers,
                                           util::SystemClock::Default());
-      server = std::make_unique<rpc::Server>(node.get(), address, 4 << 20);
+      server = std::make_unique<rpc::Server>(node->apis(), &hooks, address, 4 << 20);
       if (!server->Start().ok()) server.reset();
     }
     // The fake peers answer pings, so they enter the routing table.
@@ -123,7 +125,6 @@ struct Harness {
     o.dead_after = absl::Hours(48);
     o.anti_entropy_interval = absl::Hours(24);
     o.max_hints_bytes = 1 << 20;
-    o.test_hooks = true;  // serves Admin.DropKeys
     o.snapshot = [](const std::string& name) -> absl::StatusOr<std::string> {
       FUZZ_CHECK(PlainName(name));
       return absl::StrCat("/fuzz/backups/", name);

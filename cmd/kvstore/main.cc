@@ -22,6 +22,7 @@
 #include "src/node/dns_discovery.h"
 #include "src/node/durable_state.h"
 #include "src/node/node.h"
+#include "src/node/test_hooks.h"
 #include "src/rpc/heartbeat.h"
 #include "src/rpc/peer_client.h"
 #include "src/rpc/server.h"
@@ -140,7 +141,6 @@ kv::node::NodeOptions ToOptions(const Flags& f) {
         "), or a replica that missed a delete could resurrect the key");
   }
   o.max_hints_bytes = f.max_hints_bytes;
-  o.test_hooks = f.enable_test_hooks;
   if (f.consistency == "one") {
     o.default_consistency = kv::replication::Consistency::kOne;
   } else if (f.consistency == "quorum") {
@@ -450,7 +450,10 @@ int main(int argc, char** argv) {
   if (durable) storage_pool = std::make_unique<kv::util::ThreadPool>(16);
   kv::node::Node node(options, engine.get(), &transport, kv::util::SystemClock::Default(),
                       storage_pool.get());
-  kv::rpc::Server server(&node, f.addr, max_message, security.policy,
+  // --enable-test-hooks: Admin.DropKeys, for repair tests.
+  std::unique_ptr<kv::node::TestHooks> hooks;
+  if (f.enable_test_hooks) hooks = std::make_unique<kv::node::TestHooks>(engine.get());
+  kv::rpc::Server server(node.apis(), hooks.get(), f.addr, max_message, security.policy,
                          security.tls ? security.tls->ServerCredentials() : nullptr);
   if (absl::Status s = server.Start(); !s.ok()) {
     std::fprintf(stderr, "kvstore: %s\n", std::string(s.message()).c_str());

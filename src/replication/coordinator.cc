@@ -105,13 +105,12 @@ struct WriteState {
 
 }  // namespace
 
-Coordinator::Coordinator(dht::NodeId self, storage::Engine* local, PeerTransport* transport,
-                         util::ThreadPool* storage_pool, HybridClock* hlc)
-    : self_(self), local_(local), transport_(transport), storage_pool_(storage_pool), hlc_(hlc) {}
+Coordinator::Coordinator(Options options, storage::Engine* local, PeerTransport* transport)
+    : options_(std::move(options)), local_(local), transport_(transport) {}
 
 void Coordinator::OnStorage(std::function<void()> fn) {
-  if (storage_pool_) {
-    storage_pool_->Schedule(std::move(fn));
+  if (options_.storage_pool) {
+    options_.storage_pool->Schedule(std::move(fn));
   } else {
     fn();
   }
@@ -123,11 +122,11 @@ void Coordinator::Write(const std::string& key, const storage::Record& rec,
   auto state = std::make_shared<WriteState>(n, RequiredAcks(c, n), c, rec.version, std::move(done));
   // One shared copy of the write for the hints of peer replicas that fail.
   std::shared_ptr<const std::pair<std::string, storage::Record>> for_hints;
-  if (replica_failed_) {
+  if (options_.replica_failed) {
     for_hints = std::make_shared<const std::pair<std::string, storage::Record>>(key, rec);
   }
   for (const dht::Contact& replica : replicas) {
-    if (replica.id == self_) {
+    if (replica.id == options_.self) {
       OnStorage([this, state, key, rec] {
         absl::StatusOr<bool> applied = local_->Apply(key, rec);
         if (auto cb = state->OnAnswer(applied.status())) cb();
@@ -137,7 +136,7 @@ void Coordinator::Write(const std::string& key, const storage::Record& rec,
     transport_->Store(replica, key, rec, [this, state, replica, for_hints](absl::Status s) {
       if (!s.ok() && for_hints && s.code() != absl::StatusCode::kResourceExhausted &&
           s.code() != absl::StatusCode::kInvalidArgument) {
-        replica_failed_(replica, for_hints->first, for_hints->second);
+        options_.replica_failed(replica, for_hints->first, for_hints->second);
       }
       if (auto cb = state->OnAnswer(s)) cb();
     });
@@ -230,7 +229,7 @@ void Coordinator::Read(std::string key, std::vector<dht::Contact> replicas, int 
                        ReadCallback done) {
   // This node's copy first: reading it costs no network call.
   std::stable_partition(replicas.begin(), replicas.end(),
-                        [this](const dht::Contact& r) { return r.id == self_; });
+                        [this](const dht::Contact& r) { return r.id == options_.self; });
   auto state =
       std::make_shared<ReadState>(std::move(key), std::move(replicas), n, c, std::move(done));
   if (state->replicas.empty()) {
@@ -257,12 +256,12 @@ void Coordinator::Read(std::string key, std::vector<dht::Contact> replicas, int 
     }
   }
   for (size_t i : first) Ask(state, i);
-  if (timer_ == nullptr) return;
+  if (options_.timer == nullptr) return;
   {
     absl::MutexLock l(&state->mu);
     if (state->answered || state->asked == state->replicas.size()) return;
   }
-  timer_->After(speculate_after_, [this, state] {
+  options_.timer->After(options_.speculate_after, [this, state] {
     std::optional<size_t> next;
     {
       absl::MutexLock l(&state->mu);
@@ -317,7 +316,7 @@ void Coordinator::Ask(const std::shared_ptr<ReadState>& state, size_t i) {
     if (repair) Repair(state->key, *repair, stale);
     if (next) Ask(state, *next);
   };
-  if (state->replicas[i].id == self_) {
+  if (state->replicas[i].id == options_.self) {
     on_answer(local_->Read(state->key));
   } else {
     transport_->Fetch(state->replicas[i], state->key,
@@ -325,8 +324,8 @@ void Coordinator::Ask(const std::shared_ptr<ReadState>& state, size_t i) {
                           absl::StatusOr<std::optional<storage::Record>> r) mutable {
                         // A forged version must not win the read, nor be
                         // repaired onto the other replicas.
-                        if (hlc_ != nullptr && r.ok() && *r) {
-                          if (absl::Status s = hlc_->Admit((*r)->version); !s.ok()) r = s;
+                        if (options_.hlc != nullptr && r.ok() && *r) {
+                          if (absl::Status s = options_.hlc->Admit((*r)->version); !s.ok()) r = s;
                         }
                         on_answer(std::move(r));
                       });
@@ -337,7 +336,7 @@ void Coordinator::Repair(const std::string& key, const storage::Record& newest,
                          const std::vector<dht::Contact>& stale) {
   for (const dht::Contact& replica : stale) {
     read_repairs_.fetch_add(1, std::memory_order_relaxed);
-    if (replica.id == self_) {
+    if (replica.id == options_.self) {
       OnStorage([this, key, newest] { (void)local_->Apply(key, newest); });
     } else {
       transport_->Store(replica, key, newest, [](absl::Status) {});

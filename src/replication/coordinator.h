@@ -50,13 +50,29 @@ class Coordinator {
   using WriteCallback = std::function<void(absl::StatusOr<WriteResult>)>;
   using ReadCallback = std::function<void(absl::StatusOr<ReadResult>)>;
 
-  // With `storage_pool`, local writes run there instead of on the calling
-  // thread (for engines whose writes may stall on fsync). With `hlc`, a
-  // record a peer returns to a read must pass HybridClock::Admit, or that
-  // peer's answer counts as a failure. Neither is owned.
-  Coordinator(dht::NodeId self, storage::Engine* local, PeerTransport* transport,
-              util::ThreadPool* storage_pool = nullptr, HybridClock* hlc = nullptr);
-
+  // Called, on any thread, for every peer replica whose Store of a Write
+  // failed for a reason a later retry may fix (not RESOURCE_EXHAUSTED or
+  // INVALID_ARGUMENT): the node keeps a hint for it.
+  using ReplicaFailedFn =
+      std::function<void(const dht::Contact&, const std::string& key, const storage::Record&)>;
+  struct Options {
+    dht::NodeId self;
+    // With a pool, local writes run there instead of on the calling thread
+    // (for engines whose writes may stall on fsync). Not owned.
+    util::ThreadPool* storage_pool = nullptr;
+    // With a clock, a record a peer returns to a read must pass
+    // HybridClock::Admit, or that peer's answer counts as a failure. Not owned.
+    HybridClock* hlc = nullptr;
+    // Speculative reads (Cassandra's speculative retry): a read that has not
+    // heard from enough replicas `speculate_after` after it started asks one
+    // more, so a replica that hangs, or is cut off and not yet known to be
+    // down, delays reads by that much instead of the peer call's deadline.
+    // Off without a timer (not owned; must outlive every operation).
+    util::Timer* timer = nullptr;
+    absl::Duration speculate_after = absl::ZeroDuration();
+    ReplicaFailedFn replica_failed;  // optional
+  };
+  Coordinator(Options options, storage::Engine* local, PeerTransport* transport);
   // Sends `rec` to every live replica in parallel. `n` is the size the
   // replica set should have (the replication factor, capped by the cluster
   // size); replicas missing from `replicas` count as failed. `done` runs
@@ -88,25 +104,6 @@ class Coordinator {
   // Replicas asked because a read's answers were late (for tests and metrics).
   uint64_t speculative_reads() const;
 
-  // Makes a read that has not heard from enough replicas `after` it started
-  // ask one more (Cassandra's speculative retry): a replica that hangs, or
-  // is cut off and not yet known to be down, then delays reads by `after`
-  // instead of the peer call's deadline. `timer` is not owned and must
-  // outlive the coordinator's operations. Not thread-safe: call before the
-  // first Read.
-  void EnableSpeculativeReads(util::Timer* timer, absl::Duration after) {
-    timer_ = timer;
-    speculate_after_ = after;
-  }
-
-  // Called, on any thread, for every peer replica whose Store of a Write
-  // failed for a reason a later retry may fix (not RESOURCE_EXHAUSTED or
-  // INVALID_ARGUMENT): the node keeps a hint for it. Not thread-safe: set it
-  // before the first Write.
-  using ReplicaFailedFn =
-      std::function<void(const dht::Contact&, const std::string& key, const storage::Record&)>;
-  void SetReplicaFailedHandler(ReplicaFailedFn fn) { replica_failed_ = std::move(fn); }
-
  private:
   struct ReadState;
   // Asks replica `i` of the read (marked as asked by the caller).
@@ -118,14 +115,9 @@ class Coordinator {
               const std::vector<dht::Contact>& stale);
 
   // Const after construction.
-  const dht::NodeId self_;
+  const Options options_;
   storage::Engine* const local_;
   PeerTransport* const transport_;
-  util::ThreadPool* const storage_pool_;
-  HybridClock* const hlc_;
-  ReplicaFailedFn replica_failed_;
-  util::Timer* timer_ = nullptr;  // speculative reads: off without a timer
-  absl::Duration speculate_after_;
 
   std::atomic<uint64_t> read_repairs_{0};
   std::atomic<uint64_t> speculative_reads_{0};

@@ -112,7 +112,11 @@ class CoordinatorTest : public ::testing::Test {
     return r;
   }
   // Coordinates from replicas_[0]: that replica is the local engine.
-  Coordinator Make() { return Coordinator(replicas_[0].id, &local_, &transport_); }
+  Coordinator Make(util::Timer* timer = nullptr) {
+    return Coordinator(
+        {.self = replicas_[0].id, .timer = timer, .speculate_after = absl::Milliseconds(20)},
+        &local_, &transport_);
+  }
 
   std::vector<dht::Contact> replicas_;
   storage::MemoryEngine local_;
@@ -169,7 +173,7 @@ TEST_F(CoordinatorTest, WriteRefusedByEveryFailingReplicaForLackOfMemoryIsResour
   std::unique_ptr<storage::MemoryEngine> full_local = FullEngine();
   transport_.SetEngine(replicas_[1].id, FullEngine());
   transport_.SetEngine(replicas_[2].id, FullEngine());
-  Coordinator c(replicas_[0].id, full_local.get(), &transport_);
+  Coordinator c({.self = replicas_[0].id}, full_local.get(), &transport_);
   std::optional<absl::StatusOr<WriteResult>> result;
   c.Write("k", Value("v", 100), replicas_, 3, Consistency::kQuorum,
           [&](absl::StatusOr<WriteResult> r) { result = r; });
@@ -189,7 +193,7 @@ TEST_F(CoordinatorTest, WriteRefusedByEveryFailingReplicaForLackOfMemoryIsResour
 TEST_F(CoordinatorTest, WriteRefusedForMemoryWhileAnotherReplicaIsDownStaysUnavailable) {
   std::unique_ptr<storage::MemoryEngine> full_local = FullEngine();
   transport_.SetDown(replicas_[1].id, true);
-  Coordinator c(replicas_[0].id, full_local.get(), &transport_);
+  Coordinator c({.self = replicas_[0].id}, full_local.get(), &transport_);
   std::optional<absl::StatusOr<WriteResult>> result;
   c.Write("k", Value("v", 100), replicas_, 3, Consistency::kQuorum,
           [&](absl::StatusOr<WriteResult> r) { result = r; });
@@ -203,7 +207,7 @@ TEST_F(CoordinatorTest, WriteRefusedForMemoryWhileAnotherReplicaIsDownStaysUnava
 
 TEST_F(CoordinatorTest, WriteRefusedByTheOnlyReplicaIsResourceExhausted) {
   std::unique_ptr<storage::MemoryEngine> full_local = FullEngine();
-  Coordinator c(replicas_[0].id, full_local.get(), &transport_);
+  Coordinator c({.self = replicas_[0].id}, full_local.get(), &transport_);
   std::optional<absl::StatusOr<WriteResult>> result;
   c.Write("k", Value("v", 100), {replicas_[0]}, 1, Consistency::kQuorum,
           [&](absl::StatusOr<WriteResult> r) { result = r; });
@@ -257,7 +261,7 @@ TEST_F(CoordinatorTest, AReplicaAnsweringWithAForgedVersionCountsAsFailedAndIsNo
   ASSERT_TRUE(transport_.engine(replicas_[2].id)
                   .Apply("k", Value("forged", HybridClock::Make(kNowMs + 3'600'000, 0)))
                   .ok());
-  Coordinator c(replicas_[0].id, &local_, &transport_, nullptr, &hlc);
+  Coordinator c({.self = replicas_[0].id, .hlc = &hlc}, &local_, &transport_);
   std::optional<absl::StatusOr<ReadResult>> result;
   c.Read("k", replicas_, 3, Consistency::kAll, [&](absl::StatusOr<ReadResult> r) { result = r; });
   transport_.Deliver();
@@ -354,8 +358,7 @@ TEST_F(CoordinatorTest, FailedReplicaIsReplacedByTheNextOne) {
 
 TEST_F(CoordinatorTest, LateAnswersMakeTheReadAskOneMoreReplica) {
   FakeTimer timer;
-  Coordinator c = Make();
-  c.EnableSpeculativeReads(&timer, absl::Milliseconds(20));
+  Coordinator c = Make(&timer);
   std::optional<absl::StatusOr<ReadResult>> result;
   c.Read("k", replicas_, 3, Consistency::kQuorum,
          [&](absl::StatusOr<ReadResult> r) { result = r; });

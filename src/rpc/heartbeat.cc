@@ -75,7 +75,7 @@ class HeartbeatServerStream final
  public:
   // With `required`, every beat must come from that node (the one the
   // caller's certificate proves).
-  HeartbeatServerStream(grpc::CallbackServerContext* ctx, node::Node* node,
+  HeartbeatServerStream(grpc::CallbackServerContext* ctx, node::PeerApi* node,
                         HeartbeatRegistry* registry, std::optional<dht::NodeId> required)
       : ctx_(ctx), node_(node), registry_(registry), required_(required) {
     StartRead(&in_);
@@ -156,7 +156,7 @@ class HeartbeatServerStream final
   }
 
   grpc::CallbackServerContext* const ctx_;
-  node::Node* const node_;
+  node::PeerApi* const node_;
   HeartbeatRegistry* const registry_;
   const std::optional<dht::NodeId> required_;
   v1::HeartbeatMessage in_;   // the read chain's only
@@ -172,7 +172,7 @@ class HeartbeatServerStream final
 };
 
 grpc::ServerBidiReactor<v1::HeartbeatMessage, v1::HeartbeatMessage>* HeartbeatRegistry::Accept(
-    grpc::CallbackServerContext* ctx, node::Node* node, std::optional<dht::NodeId> required) {
+    grpc::CallbackServerContext* ctx, node::PeerApi* node, std::optional<dht::NodeId> required) {
   auto* s = new HeartbeatServerStream(ctx, node, this, required);
   bool closed;
   {
@@ -237,7 +237,7 @@ class HeartbeatClientStream final
     : public grpc::ClientBidiReactor<v1::HeartbeatMessage, v1::HeartbeatMessage>,
       public std::enable_shared_from_this<HeartbeatClientStream> {
  public:
-  HeartbeatClientStream(dht::Contact peer, node::Node* node, std::shared_ptr<StreamCounter> c)
+  HeartbeatClientStream(dht::Contact peer, node::PeerApi* node, std::shared_ptr<StreamCounter> c)
       : peer_(std::move(peer)), node_(node), counter_(std::move(c)) {}
 
   void Start(v1::KV::Stub* stub) {
@@ -337,7 +337,7 @@ class HeartbeatClientStream final
   }
 
   const dht::Contact peer_;
-  node::Node* const node_;
+  node::PeerApi* const node_;
   const std::shared_ptr<StreamCounter> counter_;
   grpc::ClientContext ctx_;
   v1::HeartbeatMessage in_;
@@ -357,7 +357,7 @@ class HeartbeatClientStream final
   Echo echo_ ABSL_GUARDED_BY(mu_);
 };
 
-HeartbeatClient::HeartbeatClient(Options options, node::Node* node, GrpcPeerTransport* transport,
+HeartbeatClient::HeartbeatClient(Options options, node::PeerApi* node, GrpcPeerTransport* transport,
                                  HeartbeatRegistry* incoming)
     : options_(options),
       node_(node),
@@ -382,9 +382,9 @@ void HeartbeatClient::Loop() {
 }
 
 void HeartbeatClient::Tick(uint64_t sequence) {
-  std::vector<dht::Contact> targets = node_->membership().HeartbeatTargets(options_.max_streams);
+  std::vector<dht::Contact> targets = node_->HeartbeatTargets(options_.max_streams);
   const dht::NodeId self = node_->self().id;
-  const v1::HeartbeatMessage beat = Beat(node_->self(), node_->options().incarnation, sequence);
+  const v1::HeartbeatMessage beat = Beat(node_->self(), node_->incarnation(), sequence);
   const absl::Time now = absl::Now();
   // A stream silent for two failure timeouts counts as gone, either way.
   const absl::Duration silence = 2 * options_.failure_timeout;

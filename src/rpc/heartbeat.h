@@ -2,7 +2,7 @@
 // over bidirectional streams, one per pair of nodes where both watch each
 // other: the node with the lower ID dials, and both ends write a beat on it
 // every interval. Every beat received feeds the failure detector
-// (node::Node::HandleHeartbeat).
+// (node::PeerApi::HandleHeartbeat).
 #pragma once
 
 #include <cstdint>
@@ -15,7 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "proto/kv.grpc.pb.h"
-#include "src/node/node.h"
+#include "src/node/api.h"
 #include "src/rpc/peer_client.h"
 
 namespace kv::rpc {
@@ -30,7 +30,7 @@ class HeartbeatRegistry {
   // With `required`, a beat from any other node ends the stream with
   // PERMISSION_DENIED.
   grpc::ServerBidiReactor<kvstore::v1::HeartbeatMessage, kvstore::v1::HeartbeatMessage>* Accept(
-      grpc::CallbackServerContext* ctx, node::Node* node,
+      grpc::CallbackServerContext* ctx, node::PeerApi* node,
       std::optional<dht::NodeId> required = std::nullopt);
   // A reactor that ends the stream at once with `why`.
   static grpc::ServerBidiReactor<kvstore::v1::HeartbeatMessage, kvstore::v1::HeartbeatMessage>*
@@ -67,7 +67,7 @@ class HeartbeatClient {
     size_t max_streams = 20;  // nearest neighbours to watch
   };
   // `node`, `transport` and `incoming` are not owned and must outlive Stop().
-  HeartbeatClient(Options options, node::Node* node, GrpcPeerTransport* transport,
+  HeartbeatClient(Options options, node::PeerApi* node, GrpcPeerTransport* transport,
                   HeartbeatRegistry* incoming);
   ~HeartbeatClient();
 
@@ -81,7 +81,7 @@ class HeartbeatClient {
 
   // Const after construction.
   const Options options_;
-  node::Node* const node_;
+  node::PeerApi* const node_;
   GrpcPeerTransport* const transport_;
   HeartbeatRegistry* const incoming_;
   const std::shared_ptr<StreamCounter> counter_;

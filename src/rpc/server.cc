@@ -8,15 +8,16 @@
 
 namespace kv::rpc {
 
-Server::Server(node::Node* node, std::string listen_address, int max_message_bytes,
-               security::AccessPolicy policy, std::shared_ptr<grpc::ServerCredentials> credentials)
+Server::Server(node::Apis apis, node::TestHooks* hooks, std::string listen_address,
+               int max_message_bytes, security::AccessPolicy policy,
+               std::shared_ptr<grpc::ServerCredentials> credentials)
     : listen_address_(std::move(listen_address)),
       max_message_bytes_(max_message_bytes),
       credentials_(credentials ? std::move(credentials) : grpc::InsecureServerCredentials()),
       guard_(std::move(policy)),
-      kv_(node, &heartbeats_, &guard_),
-      admin_(node, &heartbeats_, &guard_),
-      peer_(node, &guard_) {}
+      kv_(apis.client, apis.peer, &heartbeats_, &guard_),
+      admin_(apis.admin, hooks, &heartbeats_, &guard_),
+      peer_(apis.peer, &guard_) {}
 
 Server::~Server() {
   if (server_) Shutdown(absl::ZeroDuration());

@@ -19,9 +19,10 @@ namespace kv::rpc {
 // Not thread-safe: Start and Shutdown are called from one thread.
 class Server {
  public:
-  // `node` is not owned and must outlive the server. `policy` decides who
-  // may make which call; `credentials` null means plaintext.
-  Server(node::Node* node, std::string listen_address, int max_message_bytes,
+  // The interfaces in `apis` and `hooks` (null in production) are not owned
+  // and must outlive the server. `policy` decides who may make which call;
+  // `credentials` null means plaintext.
+  Server(node::Apis apis, node::TestHooks* hooks, std::string listen_address, int max_message_bytes,
          security::AccessPolicy policy = security::AccessPolicy(),
          std::shared_ptr<grpc::ServerCredentials> credentials = nullptr);
   ~Server();

@@ -62,7 +62,7 @@ v1::PeerState PeerStateToProto(const membership::Membership::PeerView& p) {
 class LeaveReactor final : public grpc::ServerWriteReactor<v1::LeaveProgress> {
  public:
   // `refusal`, when not OK, ends the call at once (the caller may not leave).
-  LeaveReactor(node::Node* node, bool force, const absl::Status& refusal) {
+  LeaveReactor(node::AdminApi* node, bool force, const absl::Status& refusal) {
     absl::Status s = refusal;
     if (s.ok()) s = node->Leave(force, [this](const node::LeaveProgress& p) { Update(p); });
     if (!s.ok()) {
@@ -161,7 +161,7 @@ absl::Status CheckBatchOp(const security::Grant* grant, const v1::BatchOp& op) {
 }
 
 template <typename Resp>
-node::Node::WriteCallback WriteReply(ServerUnaryReactor* reactor, Resp* resp) {
+node::ClientApi::WriteCallback WriteReply(ServerUnaryReactor* reactor, Resp* resp) {
   return [reactor, resp](absl::StatusOr<replication::WriteResult> r) {
     if (r.ok()) {
       ToProto(r->version, resp->mutable_version());
@@ -182,11 +182,11 @@ ServerUnaryReactor* KvService::Put(CallbackServerContext* ctx, const v1::PutRequ
   auto c = FromProto(req->consistency());
   if (!c.ok()) return FinishNow(ctx, c.status());
   ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  node_->Put(node::PutArgs{.key = req->key(),
-                           .value = req->value(),
-                           .consistency = *c,
-                           .ttl_seconds = req->ttl_seconds()},
-             WriteReply(reactor, resp));
+  client_->Put(node::PutArgs{.key = req->key(),
+                             .value = req->value(),
+                             .consistency = *c,
+                             .ttl_seconds = req->ttl_seconds()},
+               WriteReply(reactor, resp));
   return reactor;
 }
 
@@ -200,7 +200,7 @@ ServerUnaryReactor* KvService::Delete(CallbackServerContext* ctx, const v1::Dele
   auto c = FromProto(req->consistency());
   if (!c.ok()) return FinishNow(ctx, c.status());
   ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  node_->Delete(req->key(), *c, WriteReply(reactor, resp));
+  client_->Delete(req->key(), *c, WriteReply(reactor, resp));
   return reactor;
 }
 
@@ -213,7 +213,7 @@ ServerUnaryReactor* KvService::Get(CallbackServerContext* ctx, const v1::GetRequ
   auto c = FromProto(req->consistency());
   if (!c.ok()) return FinishNow(ctx, c.status());
   ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  node_->Get(req->key(), *c, [reactor, resp](absl::StatusOr<node::GetReply> r) {
+  client_->Get(req->key(), *c, [reactor, resp](absl::StatusOr<node::GetReply> r) {
     if (r.ok()) {
       resp->set_found(r->found);
       if (r->found) {
@@ -266,19 +266,19 @@ ServerUnaryReactor* KvService::Batch(CallbackServerContext* ctx, const v1::Batch
           one_done();
           break;
         }
-        node_->Put(node::PutArgs{.key = op.put().key(),
-                                 .value = op.put().value(),
-                                 .consistency = *c,
-                                 .ttl_seconds = op.put().ttl_seconds()},
-                   [out, one_done, set_error](absl::StatusOr<replication::WriteResult> r) {
-                     if (r.ok()) {
-                       ToProto(r->version, out->mutable_put()->mutable_version());
-                       out->mutable_put()->set_acks(r->acks);
-                     } else {
-                       set_error(out, r.status());
-                     }
-                     one_done();
-                   });
+        client_->Put(node::PutArgs{.key = op.put().key(),
+                                   .value = op.put().value(),
+                                   .consistency = *c,
+                                   .ttl_seconds = op.put().ttl_seconds()},
+                     [out, one_done, set_error](absl::StatusOr<replication::WriteResult> r) {
+                       if (r.ok()) {
+                         ToProto(r->version, out->mutable_put()->mutable_version());
+                         out->mutable_put()->set_acks(r->acks);
+                       } else {
+                         set_error(out, r.status());
+                       }
+                       one_done();
+                     });
         break;
       }
       case v1::BatchOp::kGet: {
@@ -288,20 +288,20 @@ ServerUnaryReactor* KvService::Batch(CallbackServerContext* ctx, const v1::Batch
           one_done();
           break;
         }
-        node_->Get(op.get().key(), *c,
-                   [out, one_done, set_error](absl::StatusOr<node::GetReply> r) {
-                     if (r.ok()) {
-                       v1::GetResponse* g = out->mutable_get();
-                       g->set_found(r->found);
-                       if (r->found) {
-                         g->set_value(std::move(r->value));
-                         ToProto(r->version, g->mutable_version());
+        client_->Get(op.get().key(), *c,
+                     [out, one_done, set_error](absl::StatusOr<node::GetReply> r) {
+                       if (r.ok()) {
+                         v1::GetResponse* g = out->mutable_get();
+                         g->set_found(r->found);
+                         if (r->found) {
+                           g->set_value(std::move(r->value));
+                           ToProto(r->version, g->mutable_version());
+                         }
+                       } else {
+                         set_error(out, r.status());
                        }
-                     } else {
-                       set_error(out, r.status());
-                     }
-                     one_done();
-                   });
+                       one_done();
+                     });
         break;
       }
       case v1::BatchOp::kDelete: {
@@ -311,16 +311,16 @@ ServerUnaryReactor* KvService::Batch(CallbackServerContext* ctx, const v1::Batch
           one_done();
           break;
         }
-        node_->Delete(op.delete_().key(), *c,
-                      [out, one_done, set_error](absl::StatusOr<replication::WriteResult> r) {
-                        if (r.ok()) {
-                          ToProto(r->version, out->mutable_delete_()->mutable_version());
-                          out->mutable_delete_()->set_acks(r->acks);
-                        } else {
-                          set_error(out, r.status());
-                        }
-                        one_done();
-                      });
+        client_->Delete(op.delete_().key(), *c,
+                        [out, one_done, set_error](absl::StatusOr<replication::WriteResult> r) {
+                          if (r.ok()) {
+                            ToProto(r->version, out->mutable_delete_()->mutable_version());
+                            out->mutable_delete_()->set_acks(r->acks);
+                          } else {
+                            set_error(out, r.status());
+                          }
+                          one_done();
+                        });
         break;
       }
       case v1::BatchOp::OP_NOT_SET:
@@ -365,7 +365,7 @@ ServerUnaryReactor* KvService::Ping(CallbackServerContext* ctx, const v1::PingRe
   }
   node_->HandlePing(from);
   ToProto(node_->self(), resp->mutable_node());
-  const node::Node::ClockStatus clock = node_->clock_status();
+  const node::ClockStatus clock = node_->clock_status();
   resp->set_clock_status(clock.description);
   resp->set_clock_fenced(clock.fenced);
   resp->set_transport(std::string(guard_->policy().transport()));
@@ -407,10 +407,10 @@ ServerUnaryReactor* AdminService::Locate(CallbackServerContext* ctx, const v1::L
                                          v1::LocateResponse* resp) {
   if (absl::Status s = guard_->AdminRead(*ctx, "Admin.Locate"); !s.ok()) return FinishNow(ctx, s);
   ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  node_->Locate(req->key(), [this, reactor, resp](absl::StatusOr<node::LocateReply> r) {
+  node_->Locate(req->key(), [reactor, resp](absl::StatusOr<node::LocateReply> r) {
     if (r.ok()) {
       resp->set_key_id(r->key_id.ToHex());
-      resp->set_replication_factor(node_->options().replicas);
+      resp->set_replication_factor(r->replication_factor);
       for (const node::ReplicaLocation& loc : r->replicas) {
         v1::ReplicaLocation* out = resp->add_replicas();
         ToProto(loc.node, out->mutable_node());
@@ -464,7 +464,12 @@ ServerUnaryReactor* AdminService::DropKeys(CallbackServerContext* ctx,
   if (absl::Status s = guard_->AdminChange(*ctx, "Admin.DropKeys"); !s.ok()) {
     return FinishNow(ctx, s);
   }
-  absl::StatusOr<uint64_t> n = node_->DropKeys(req->prefix(), req->limit());
+  if (hooks_ == nullptr) {
+    return FinishNow(ctx, absl::FailedPreconditionError(
+                              "DropKeys is a test hook; start the node with --enable-test-hooks "
+                              "to use it"));
+  }
+  absl::StatusOr<uint64_t> n = hooks_->TEST_DropKeys(req->prefix(), req->limit());
   if (n.ok()) resp->set_dropped(*n);
   return FinishNow(ctx, n.status());
 }

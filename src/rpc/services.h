@@ -1,6 +1,7 @@
 // gRPC services of one node: the client-facing KV service, the operator's
 // Admin service and the node-to-node Peer service. Each handler turns the
-// request into a call on node::Node and never blocks.
+// request into a call on one of the node's narrow interfaces (node/api.h)
+// and never blocks.
 #pragma once
 
 #include <functional>
@@ -8,7 +9,8 @@
 #include <utility>
 
 #include "proto/kv.grpc.pb.h"
-#include "src/node/node.h"
+#include "src/node/api.h"
+#include "src/node/test_hooks.h"
 #include "src/rpc/call_guard.h"
 #include "src/rpc/heartbeat.h"
 
@@ -16,9 +18,11 @@ namespace kv::rpc {
 
 class KvService final : public kvstore::v1::KV::CallbackService {
  public:
-  // `node`, `heartbeats` and `guard` are not owned and must outlive the server.
-  KvService(node::Node* node, HeartbeatRegistry* heartbeats, CallGuard* guard)
-      : node_(node), heartbeats_(heartbeats), guard_(guard) {}
+  // Put, Get, Delete and Batch go to `client`; Join, Ping and Heartbeat to
+  // `peer`. None is owned; all must outlive the server.
+  KvService(node::ClientApi* client, node::PeerApi* peer, HeartbeatRegistry* heartbeats,
+            CallGuard* guard)
+      : client_(client), node_(peer), heartbeats_(heartbeats), guard_(guard) {}
 
   grpc::ServerUnaryReactor* Put(grpc::CallbackServerContext* ctx,
                                 const kvstore::v1::PutRequest* req,
@@ -42,18 +46,20 @@ class KvService final : public kvstore::v1::KV::CallbackService {
       grpc::CallbackServerContext* ctx) override;
 
  private:
-  node::Node* const node_;
+  node::ClientApi* const client_;
+  node::PeerApi* const node_;
   HeartbeatRegistry* const heartbeats_;
   CallGuard* const guard_;
 };
 
 class AdminService final : public kvstore::v1::Admin::CallbackService {
  public:
-  // `node`, `heartbeats` and `guard` are not owned and must outlive the
-  // server. Leave, Snapshot and DropKeys are served only to callers the
-  // guard's policy lets change the node.
-  AdminService(node::Node* node, HeartbeatRegistry* heartbeats, CallGuard* guard)
-      : node_(node), heartbeats_(heartbeats), guard_(guard) {}
+  // None is owned; all must outlive the server. `hooks` null (production)
+  // refuses DropKeys. Leave, Snapshot and DropKeys are served only to
+  // callers the guard's policy lets change the node.
+  AdminService(node::AdminApi* node, node::TestHooks* hooks, HeartbeatRegistry* heartbeats,
+               CallGuard* guard)
+      : node_(node), hooks_(hooks), heartbeats_(heartbeats), guard_(guard) {}
 
   grpc::ServerUnaryReactor* Peers(grpc::CallbackServerContext* ctx,
                                   const kvstore::v1::PeersRequest* req,
@@ -74,7 +80,8 @@ class AdminService final : public kvstore::v1::Admin::CallbackService {
                                      kvstore::v1::DropKeysResponse* resp) override;
 
  private:
-  node::Node* const node_;
+  node::AdminApi* const node_;
+  node::TestHooks* const hooks_;
   HeartbeatRegistry* const heartbeats_;
   CallGuard* const guard_;
 };
@@ -82,7 +89,7 @@ class AdminService final : public kvstore::v1::Admin::CallbackService {
 class PeerService final : public kvstore::v1::Peer::CallbackService {
  public:
   // Every call is member-only; `node` and `guard` must outlive the server.
-  PeerService(node::Node* node, CallGuard* guard) : node_(node), guard_(guard) {}
+  PeerService(node::PeerApi* node, CallGuard* guard) : node_(node), guard_(guard) {}
 
   grpc::ServerUnaryReactor* FindNode(grpc::CallbackServerContext* ctx,
                                      const kvstore::v1::FindNodeRequest* req,
@@ -117,7 +124,7 @@ class PeerService final : public kvstore::v1::Peer::CallbackService {
                   const kvstore::v1::Record& record, const std::string& hint_for,
                   std::function<void(absl::StatusOr<bool>)> done);
 
-  node::Node* const node_;
+  node::PeerApi* const node_;
   CallGuard* const guard_;
 };
 

@@ -1,0 +1,103 @@
+// Requests from peers: each learns its sender into the routing table and
+// hands the work to the component that owns it.
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
+#include "src/node/node.h"
+
+namespace kv::node {
+
+std::vector<dht::Contact> Node::HandleJoin(const dht::Contact& from) {
+  membership_.Rejoined(from.id);
+  router_.Learn(from);
+  membership_.Heard(from.id);
+  std::vector<dht::Contact> out{options_.self};
+  for (dht::Contact& c : membership_.Closest(from.id, options_.k)) {
+    if (c.id != from.id) out.push_back(std::move(c));
+  }
+  return out;
+}
+
+void Node::HandlePing(const std::optional<dht::Contact>& from) {
+  if (from) router_.Learn(*from);
+}
+
+void Node::HandleHeartbeat(const dht::Contact& from, std::optional<membership::ClockSample> clock,
+                           uint64_t incarnation) {
+  membership_.HeardIncarnation(from.id, incarnation);
+  router_.Learn(from);
+  membership_.Heard(from.id);
+  if (clock) {
+    membership_.RecordClock(from.id, *clock);
+    fence_.Measured();
+  }
+}
+
+std::vector<dht::Contact> Node::HandleFindNode(const dht::Contact& from,
+                                               const dht::NodeId& target) {
+  router_.Learn(from);
+  return membership_.Closest(target, options_.k);
+}
+
+void Node::HandleStore(const dht::Contact& from, const std::string& key, storage::Record rec,
+                       std::function<void(absl::StatusOr<bool>)> done) {
+  if (absl::Status s = Admit(from, rec.version); !s.ok()) return done(s);
+  router_.Learn(from);
+  OnStorage([this, key, rec = std::move(rec), done = std::move(done)] {
+    done(engine_->Apply(key, rec));
+  });
+}
+
+absl::StatusOr<std::optional<storage::Record>> Node::HandleFetch(const std::string& key) const {
+  return engine_->Read(key);
+}
+
+void Node::HandleStoreHint(const dht::Contact& from, const dht::NodeId& target,
+                           const std::string& key, storage::Record rec,
+                           std::function<void(absl::Status)> done) {
+  if (absl::Status s = Admit(from, rec.version); !s.ok()) return done(s);
+  if (membership_.Find(target)) router_.Learn(from);
+  hints_.Accept(target, key, std::move(rec), std::move(done));
+}
+
+void Node::HandleSyncDigest(const dht::Contact& from, uint64_t root,
+                            std::optional<replication::Digest> theirs,
+                            std::function<void(absl::StatusOr<replication::DigestAnswer>)> done) {
+  router_.Learn(from);
+  repairer_.ServeDigest(from, root, std::move(theirs), std::move(done));
+}
+
+void Node::HandleReconcile(const dht::Contact& from, std::vector<uint32_t> buckets,
+                           std::vector<replication::KeyVersion> keys,
+                           std::function<void(absl::StatusOr<replication::ReconcilePlan>)> done) {
+  router_.Learn(from);
+  repairer_.ServeReconcile(from, std::move(buckets), std::move(keys), std::move(done));
+}
+
+void Node::HandleLeaving(const dht::Contact& from, uint64_t incarnation) {
+  spdlog::info("peer {} ({}) announced it is leaving", from.id.ShortHex(), from.address);
+  membership_.MarkLeft(from.id, incarnation);
+  maintenance_.RepairSoon();
+}
+
+absl::Status Node::Admit(const dht::Contact& from, const storage::Version& v) {
+  absl::Status s = hlc_.Admit(v);
+  if (!s.ok()) WarnRefused(from, s);
+  return s;
+}
+
+void Node::WarnRefused(const dht::Contact& from, const absl::Status& why) {
+  const int64_t now = clock_->NowMillis();
+  int64_t last = refused_warned_ms_.load(std::memory_order_relaxed);
+  if (now - last < 10'000 ||
+      !refused_warned_ms_.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
+    refused_warnings_held_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  spdlog::warn("refused a record from {}: {} ({} more refused in the last 10 s were not logged)",
+               from.address, std::string(why.message()),
+               refused_warnings_held_.exchange(0, std::memory_order_relaxed));
+}
+
+}  // namespace kv::node

@@ -1,0 +1,185 @@
+#include "src/node/router.h"
+
+#include <algorithm>
+#include <memory>
+#include <utility>
+
+#include "absl/synchronization/blocking_counter.h"
+#include "absl/synchronization/notification.h"
+#include "src/dht/lookup.h"
+
+namespace kv::node {
+namespace {
+
+// One iterative lookup: the dht::Lookup state machine plus the RPCs it asks for.
+struct LookupRun : std::enable_shared_from_this<LookupRun> {
+  LookupRun(dht::Lookup l, Router::ContactsCallback cb)
+      : lookup(std::move(l)), done(std::move(cb)) {}
+
+  absl::Mutex mu;
+  dht::Lookup lookup ABSL_GUARDED_BY(mu);
+  bool finished ABSL_GUARDED_BY(mu) = false;
+  Router::ContactsCallback done;
+};
+
+// `learn` is told of every contact that answered.
+using LearnFn = std::function<void(const dht::Contact&)>;
+
+void Pump(const std::shared_ptr<LookupRun>& run, const dht::NodeId& target,
+          replication::PeerTransport* transport, const LearnFn& learn) {
+  std::vector<dht::Contact> requests;
+  std::vector<dht::Contact> result;
+  bool finish = false;
+  {
+    absl::MutexLock l(&run->mu);
+    if (run->finished) return;
+    requests = run->lookup.NextRequests();
+    if (requests.empty() && run->lookup.Done()) {
+      run->finished = true;
+      finish = true;
+      result = run->lookup.Result();
+    }
+  }
+  if (finish) {
+    run->done(std::move(result));
+    return;
+  }
+  for (const dht::Contact& to : requests) {
+    transport->FindNode(
+        to, target,
+        [run, to, target, transport, learn](absl::StatusOr<std::vector<dht::Contact>> r) {
+          {
+            absl::MutexLock l(&run->mu);
+            if (r.ok()) {
+              run->lookup.OnResponse(to.id, *r);
+            } else {
+              run->lookup.OnFailure(to.id);
+            }
+          }
+          if (r.ok()) learn(to);
+          Pump(run, target, transport, learn);
+        });
+  }
+}
+
+}  // namespace
+
+Router::Router(Options options, membership::Membership* membership,
+               replication::PeerTransport* transport, std::function<bool()> leaving)
+    : options_(std::move(options)),
+      membership_(membership),
+      transport_(transport),
+      leaving_(std::move(leaving)) {}
+
+std::vector<dht::Contact> Router::OwnerCandidates() const {
+  std::vector<dht::Contact> c = membership_->OwnerCandidates();
+  if (leaving_()) {
+    std::erase_if(c, [this](const dht::Contact& x) { return x.id == options_.self.id; });
+  }
+  return c;
+}
+
+void Router::Insert(const dht::Contact& c) {
+  std::optional<dht::Contact> oldest = membership_->Observe(c);
+  if (!oldest) return;
+  transport_->Ping(oldest->address, [this, id = oldest->id](absl::StatusOr<dht::Contact> r) {
+    membership_->OnPingResult(id, r.ok() && r->id == id);
+  });
+}
+
+void Router::Learn(const dht::Contact& c) {
+  LearnThen(c, [] {});
+}
+
+void Router::LearnThen(const dht::Contact& c, std::function<void()> then) {
+  if (c.id == options_.self.id || c.address.empty()) return then();
+  std::optional<dht::Contact> known = membership_->Find(c.id);
+  if (known && known->address == c.address) {
+    Insert(c);
+    return then();
+  }
+  Verify(c, [this, c, then = std::move(then)](bool answered) {
+    if (answered) Insert(c);
+    then();
+  });
+}
+
+void Router::LearnBlocking(const std::vector<dht::Contact>& contacts) {
+  auto pending = std::make_shared<absl::BlockingCounter>(static_cast<int>(contacts.size()));
+  for (const dht::Contact& c : contacts) LearnThen(c, [pending] { pending->DecrementCount(); });
+  pending->Wait();
+}
+
+void Router::Verify(const dht::Contact& c, std::function<void(bool)> done) {
+  {
+    absl::MutexLock l(&verify_mu_);
+    if (verifying_.size() >= kMaxVerifying || !verifying_.insert(c.id).second) {
+      return done(false);
+    }
+  }
+  auto finish = [this, id = c.id, done = std::move(done)](bool answered) {
+    {
+      absl::MutexLock l(&verify_mu_);
+      verifying_.erase(id);
+    }
+    done(answered);
+  };
+  auto ping_claimed = [this, c, finish](bool known_still_answers) {
+    if (known_still_answers) return finish(false);  // the ID keeps its address
+    transport_->Ping(c.address, [c, finish](absl::StatusOr<dht::Contact> r) {
+      finish(r.ok() && r->id == c.id);
+    });
+  };
+  std::optional<dht::Contact> known = membership_->Find(c.id);
+  if (!known) return ping_claimed(false);
+  transport_->Ping(known->address, [id = c.id, ping_claimed](absl::StatusOr<dht::Contact> r) {
+    ping_claimed(r.ok() && r->id == id);
+  });
+}
+
+void Router::FindClosest(const dht::NodeId& target, ContactsCallback done) {
+  std::vector<dht::Contact> seeds = membership_->ClosestLive(target, options_.k);
+  std::erase_if(seeds, [this](const dht::Contact& c) { return c.id == options_.self.id; });
+  auto with_self = [this, target, done = std::move(done)](std::vector<dht::Contact> found) {
+    found.push_back(options_.self);
+    std::sort(found.begin(), found.end(), [&](const dht::Contact& a, const dht::Contact& b) {
+      return dht::CloserTo(target, a.id, b.id);
+    });
+    std::erase_if(found, [this](const dht::Contact& c) { return !membership_->IsAlive(c.id); });
+    if (found.size() > options_.k) found.resize(options_.k);
+    done(std::move(found));
+  };
+  auto run = std::make_shared<LookupRun>(
+      dht::Lookup(options_.self.id, target, options_.k, options_.alpha, std::move(seeds)),
+      std::move(with_self));
+  // A contact that answered is verified: the transport checks that the node
+  // at its address answered as its ID.
+  Pump(run, target, transport_, [this](const dht::Contact& c) {
+    Insert(c);
+    membership_->Heard(c.id);
+  });
+}
+
+void Router::LookupBlocking(const dht::NodeId& target) {
+  auto done = std::make_shared<absl::Notification>();
+  FindClosest(target, [done](std::vector<dht::Contact>) { done->Notify(); });
+  done->WaitForNotificationWithTimeout(absl::Seconds(30));
+}
+
+void Router::ResolveReplicas(const dht::NodeId& key_id, ContactsCallback done) {
+  const size_t n = options_.replicas;
+  // A table with room in it has seen every node the cluster told it about:
+  // the replica set needs no network hop.
+  if (membership_->KnownNodes() <= options_.k) {
+    return done(dht::ClosestAmong(OwnerCandidates(), key_id, n));
+  }
+  FindClosest(key_id, [this, n, done = std::move(done)](std::vector<dht::Contact> found) {
+    if (leaving_()) {
+      std::erase_if(found, [this](const dht::Contact& c) { return c.id == options_.self.id; });
+    }
+    if (found.size() > n) found.resize(n);
+    done(std::move(found));
+  });
+}
+
+}  // namespace kv::node

@@ -1,0 +1,127 @@
+// Anti-entropy between replicas, handoff of keys a node no longer owns
+// (rebalancing after joins, deaths and leaves) and the tombstone purge: the
+// repair round a node runs every --anti-entropy-interval, and the answers it
+// gives to its peers' rounds.
+//
+// A round scans the engine once. For every record it computes the owners
+// (the N closest nodes that are neither dead nor left). Records this node
+// owns feed one digest per co-owner (anti_entropy.h); records it does not
+// own are handed to their owners and then dropped. Each co-owner is sent its
+// digest; only the buckets that differ are reconciled key by key, so two
+// replicas that agree exchange kDigestBuckets * 8 bytes, whatever they hold.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "src/dht/node_id.h"
+#include "src/membership/membership.h"
+#include "src/replication/anti_entropy.h"
+#include "src/replication/owner_push.h"
+#include "src/replication/peer_transport.h"
+#include "src/storage/engine.h"
+#include "src/util/clock.h"
+#include "src/util/thread_pool.h"
+
+namespace kv::replication {
+
+// Thread-safe. Every pointer given to the constructor is not owned and must
+// outlive the object.
+class Repairer {
+ public:
+  struct Options {
+    dht::NodeId self;
+    size_t replicas = 3;  // N
+    // Tombstones and expired records are purged this long after they were
+    // written, and no longer exchanged.
+    absl::Duration tombstone_grace = absl::Hours(1);
+  };
+  using CandidatesFn = std::function<std::vector<dht::Contact>()>;
+  // Checks a record a peer sent before it is applied (the HLC's bound on
+  // versions from the future); a refused record is skipped.
+  using AdmitFn = std::function<absl::Status(const dht::Contact& from, const storage::Version&)>;
+
+  Repairer(Options options, storage::Engine* engine, PeerTransport* transport,
+           const membership::Membership* membership, const util::Clock* clock,
+           const OwnerPush* push, CandidatesFn owner_candidates, AdmitFn admit);
+  ~Repairer();
+
+  // One round: purge, anti-entropy with every co-owner that is alive,
+  // handoff of what this node no longer owns. Blocks until it is done:
+  // background threads only. Returns early once Stop() was called.
+  void Round();
+
+  // Answers a peer's digest (`theirs` is nullopt when the peer sent only
+  // its root) and a peer's reconcile request. Both scan the engine on a
+  // thread of this object's own, never the caller's. At most
+  // kMaxRequests are queued or running at once; beyond that `done` gets
+  // RESOURCE_EXHAUSTED at once (the peer's next round retries).
+  static constexpr int kMaxRequests = 16;
+  void ServeDigest(const dht::Contact& from, uint64_t root, std::optional<Digest> theirs,
+                   std::function<void(absl::StatusOr<DigestAnswer>)> done);
+  void ServeReconcile(const dht::Contact& from, std::vector<uint32_t> buckets,
+                      std::vector<KeyVersion> keys,
+                      std::function<void(absl::StatusOr<ReconcilePlan>)> done);
+
+  // Ends a running round at its next step and stops serving; waits for the
+  // request being served. Idempotent.
+  void Stop();
+
+  // Counters (docs/operations.md): anti_entropy_*, handoff_*, purged_*.
+  void AppendStats(std::vector<std::pair<std::string, uint64_t>>* out) const;
+
+ private:
+  // True for a tombstone, or an expired record, whose grace has passed.
+  bool PastGrace(const storage::Record& rec, int64_t now_ms) const;
+  void Purge(int64_t now_ms);
+  // Calls fn(key, record, key id) for every record, not past its grace, that
+  // this node and `peer` both own among `candidates`.
+  void ForEachShared(const dht::NodeId& peer, const std::vector<dht::Contact>& candidates,
+                     const std::function<void(std::string_view, const storage::Record&,
+                                              const dht::NodeId&)>& fn) const;
+  void SyncWith(const dht::Contact& peer, const Digest& mine,
+                const std::vector<dht::Contact>& candidates);
+  // Pulls the newer records of a reconcile plan, then pushes the wanted ones.
+  void Exchange(const dht::Contact& peer, size_t buckets, ReconcilePlan plan);
+  // Pushes records this node no longer owns to their owners, then drops them.
+  void HandOff(const std::vector<KeyVersion>& keys, const std::vector<dht::Contact>& candidates);
+  // Takes a slot for one served request; false when all are taken.
+  bool QueueRequest();
+  absl::Status Refused() const;
+
+  const Options options_;
+  storage::Engine* const engine_;
+  PeerTransport* const transport_;
+  const membership::Membership* const membership_;
+  const util::Clock* const clock_;
+  const OwnerPush* const push_;
+  const CandidatesFn owner_candidates_;
+  const AdmitFn admit_;
+
+  std::atomic<bool> stopping_{false};
+  // Answers peers' requests: they scan the engine, which must not happen on
+  // the transport's threads.
+  std::unique_ptr<util::ThreadPool> pool_;
+  std::atomic<int> requests_{0};  // queued on or running in pool_
+
+  struct Counters {
+    std::atomic<uint64_t> rounds{0}, exchanges{0}, buckets_differing{0};
+    std::atomic<uint64_t> keys_pulled{0}, keys_pushed{0}, keys_served{0};
+    std::atomic<uint64_t> bytes_sent{0}, bytes_received{0};
+    std::atomic<uint64_t> handoff_keys_pushed{0}, handoff_keys_dropped{0}, handoff_bytes{0};
+    std::atomic<uint64_t> purged_expired{0}, purged_tombstones{0};
+  };
+  mutable Counters counters_;
+};
+
+}  // namespace kv::replication
