@@ -4,7 +4,6 @@
 #include <memory>
 #include <utility>
 
-#include "absl/synchronization/notification.h"
 #include "spdlog/spdlog.h"
 
 namespace kv::node {
@@ -27,18 +26,35 @@ bool Maintenance::stopping() const {
 }
 
 void Maintenance::Start() {
-  thread_ = std::thread([this] { Loop(); });
+  const absl::Time now = parts_.clock->Now();
+  next_refresh_ = now + absl::Minutes(1);
+  next_repair_ = now + options_.anti_entropy_interval;
+  known_nodes_ = parts_.membership->KnownNodes();
+  {
+    absl::MutexLock l(&mu_);
+    if (stopping_) return;
+    ticking_ = true;
+    started_ = true;
+  }
+  parts_.executor->Schedule([this] { Tick(); });
+}
+
+void Maintenance::Cancel() {
+  absl::MutexLock l(&mu_);
+  stopping_ = true;
 }
 
 void Maintenance::Stop() {
+  bool started;
   {
     absl::MutexLock l(&mu_);
     stopping_ = true;
+    auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !ticking_; };
+    mu_.Await(absl::Condition(&idle));
+    started = started_;
+    started_ = false;
   }
-  if (thread_.joinable()) {
-    thread_.join();
-    SaveContactsIfChanged();
-  }
+  if (started) SaveContactsIfChanged();
 }
 
 void Maintenance::SaveContactsIfChanged() {
@@ -88,126 +104,167 @@ std::vector<std::string> Maintenance::Seeds() const {
   return seeds;
 }
 
-bool Maintenance::JoinSeeds() {
-  bool any = false;
-  const std::vector<std::string> seeds = Seeds();
-  const dht::NodeId& self = options_.self.id;
+void Maintenance::JoinSeeds(std::function<void(bool)> done) {
+  auto seeds = std::make_shared<const std::vector<std::string>>(Seeds());
+  auto any = std::make_shared<bool>(false);  // touched only by the steps, in turn
+  util::Executor* ex = parts_.executor;
   using JoinAnswer = replication::PeerTransport::JoinAnswer;
-  for (const std::string& seed : seeds) {
-    auto done = std::make_shared<absl::Notification>();
-    auto result = std::make_shared<absl::StatusOr<JoinAnswer>>();
-    const absl::Time sent = parts_.clock->Now();
-    parts_.transport->Join(seed, [done, result](absl::StatusOr<JoinAnswer> r) {
-      *result = std::move(r);
-      done->Notify();
-    });
-    done->WaitForNotification();
-    const absl::Time answered = parts_.clock->Now();
-    if (!result->ok()) {
-      spdlog::warn("join via {} failed: {}", seed, result->status().ToString());
-      continue;
-    }
-    // The seed answered this call itself; the peers it suggests are its word
-    // only, and are pinged before they enter the table.
-    const std::vector<dht::Contact>& contacts = (*result)->contacts;
-    if (!contacts.empty() && contacts[0].id != self) {
-      parts_.router->Insert(contacts[0]);
-      parts_.membership->Heard(contacts[0].id);
-      // The call is this node's first measurement of a peer's clock: the
-      // seed read its clock once, between `sent` and `answered`.
-      if (const std::optional<absl::Time>& t = (*result)->seed_clock) {
-        parts_.membership->RecordClock(
-            contacts[0].id, membership::ClockSample::FromExchange(sent, *t, *t, answered));
-        parts_.fence->Update();
-      }
-      any = true;
-      spdlog::info("joined via {} ({}); it suggested {} peers", seed, contacts[0].id.ShortHex(),
-                   contacts.size() - 1);
-    }
-    std::vector<dht::Contact> suggested;
-    for (size_t i = 1; i < contacts.size(); ++i) {
-      if (contacts[i].id != self) suggested.push_back(contacts[i]);
-    }
-    parts_.router->LearnBlocking(suggested);
-    any = any || !suggested.empty();
-  }
-  if (!any) return false;
-  // Kademlia join: look up our own ID so the nodes near us learn of us, then
-  // refresh the buckets farther away.
-  parts_.router->LookupBlocking(self);
-  for (const dht::NodeId& t : RefreshTargets(absl::ZeroDuration())) {
-    parts_.router->LookupBlocking(t);
-  }
-  // Introduce ourselves to every contact, not only the seeds: a node that
-  // left and now comes back under the same ID is then taken back by all.
-  for (const auto& p : parts_.membership->Peers()) {
-    if (std::find(seeds.begin(), seeds.end(), p.contact.address) != seeds.end()) continue;
-    parts_.transport->Join(p.contact.address, [](absl::StatusOr<JoinAnswer>) {});
-  }
-  spdlog::info("routing table holds {} peers after join", parts_.membership->KnownNodes() - 1);
-  return true;
+  util::Sequentially(
+      ex, seeds->size(),
+      [this, seeds, any, ex](size_t i, std::function<void(bool)> next) {
+        const std::string& seed = (*seeds)[i];
+        const absl::Time sent = parts_.clock->Now();
+        auto answered = [this, seed, sent, any,
+                         next = std::move(next)](absl::StatusOr<JoinAnswer> r) {
+          const absl::Time at = parts_.clock->Now();
+          if (!r.ok()) {
+            spdlog::warn("join via {} failed: {}", seed, r.status().ToString());
+            return next(true);
+          }
+          const dht::NodeId& self = options_.self.id;
+          // The seed answered this call itself; the peers it suggests are its
+          // word only, and are pinged before they enter the table.
+          const std::vector<dht::Contact>& contacts = r->contacts;
+          if (!contacts.empty() && contacts[0].id != self) {
+            parts_.router->Insert(contacts[0]);
+            parts_.membership->Heard(contacts[0].id);
+            // The call is this node's first measurement of a peer's clock:
+            // the seed read its clock once, between `sent` and `at`.
+            if (const std::optional<absl::Time>& t = r->seed_clock) {
+              parts_.membership->RecordClock(
+                  contacts[0].id, membership::ClockSample::FromExchange(sent, *t, *t, at));
+              parts_.fence->Update();
+            }
+            *any = true;
+            spdlog::info("joined via {} ({}); it suggested {} peers", seed,
+                         contacts[0].id.ShortHex(), contacts.size() - 1);
+          }
+          std::vector<dht::Contact> suggested;
+          for (size_t i = 1; i < contacts.size(); ++i) {
+            if (contacts[i].id != self) suggested.push_back(contacts[i]);
+          }
+          if (!suggested.empty()) *any = true;
+          parts_.router->LearnAll(suggested, [next] { next(true); });
+        };
+        parts_.transport->Join(seed, util::On<absl::StatusOr<JoinAnswer>>(ex, std::move(answered)));
+      },
+      [this, seeds, any, done = std::move(done)]() mutable {
+        if (!*any) return done(false);
+        AfterJoin(seeds, std::move(done));
+      });
 }
 
-void Maintenance::Loop() {
-  const util::Clock* clock = parts_.clock;
-  absl::Duration join_backoff = absl::Milliseconds(500);
-  absl::Time next_join = absl::InfinitePast();
-  absl::Time next_refresh = clock->Now() + absl::Minutes(1);
-  absl::Time next_repair = clock->Now() + options_.anti_entropy_interval;
-  size_t known_nodes = parts_.membership->KnownNodes();
-  // Settling lookups of this node's own ID, 1, 2, 4, 8 and 16 s after it
-  // joined: contacts enter routing tables only once verified (Router::Learn),
-  // so nodes that joined at about the same time may not have been in their
-  // seed's table yet; each lookup introduces this node to its closest nodes
-  // again and learns the ones that were verified meanwhile.
-  absl::Duration settle_step = absl::Seconds(1);
-  absl::Time next_settle = absl::InfiniteFuture();
-  auto is_stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
-  while (true) {
-    const absl::Time now = clock->Now();
-    if (!joined() && now >= next_join) {
-      if (JoinSeeds()) {
+void Maintenance::AfterJoin(std::shared_ptr<const std::vector<std::string>> seeds,
+                            std::function<void(bool)> done) {
+  // Kademlia join: look up our own ID so the nodes near us learn of us, then
+  // refresh the buckets farther away.
+  parts_.router->Lookup(options_.self.id, [this, seeds, done = std::move(done)]() mutable {
+    LookupAll(RefreshTargets(absl::ZeroDuration()), [this, seeds, done = std::move(done)] {
+      // Introduce ourselves to every contact, not only the seeds: a node
+      // that left and now comes back under the same ID is then taken back
+      // by all.
+      using JoinAnswer = replication::PeerTransport::JoinAnswer;
+      for (const auto& p : parts_.membership->Peers()) {
+        if (std::find(seeds->begin(), seeds->end(), p.contact.address) != seeds->end()) continue;
+        parts_.transport->Join(p.contact.address, [](absl::StatusOr<JoinAnswer>) {});
+      }
+      spdlog::info("routing table holds {} peers after join", parts_.membership->KnownNodes() - 1);
+      done(true);
+    });
+  });
+}
+
+void Maintenance::LookupAll(std::vector<dht::NodeId> targets, std::function<void()> done) {
+  auto all = std::make_shared<const std::vector<dht::NodeId>>(std::move(targets));
+  util::Sequentially(
+      parts_.executor, all->size(),
+      [this, all](size_t i, std::function<void(bool)> next) {
+        parts_.router->Lookup((*all)[i], [next = std::move(next)] { next(true); });
+      },
+      std::move(done));
+}
+
+void Maintenance::Tick() {
+  if (stopping()) return TickEnded();
+  tick_start_ = parts_.clock->Now();
+  JoinStep();
+}
+
+void Maintenance::JoinStep() {
+  if (joined() || tick_start_ < next_join_) return SettleStep();
+  JoinSeeds([this](bool ok) {
+    if (ok) {
+      {
         absl::MutexLock l(&mu_);
         joined_ = true;
-        next_settle = now + settle_step;
-      } else {
-        spdlog::warn("no seed peer answered; retrying in {}", absl::FormatDuration(join_backoff));
-        next_join = now + join_backoff;
-        join_backoff = std::min(join_backoff * 2, absl::Seconds(30));
       }
+      next_settle_ = tick_start_ + settle_step_;
+    } else {
+      spdlog::warn("no seed peer answered; retrying in {}", absl::FormatDuration(join_backoff_));
+      next_join_ = tick_start_ + join_backoff_;
+      join_backoff_ = std::min(join_backoff_ * 2, absl::Seconds(30));
     }
-    if (now >= next_settle) {
-      parts_.router->LookupBlocking(options_.self.id);
-      settle_step *= 2;
-      next_settle = settle_step <= absl::Seconds(16) ? now + settle_step : absl::InfiniteFuture();
-    }
-    LogTransitions();
-    parts_.fence->Update();
-    SaveContactsIfChanged();
-    parts_.hints->Replay();
-    // A node that joined or died moves keys: repair soon rather than at the
-    // next interval.
-    if (const size_t known = parts_.membership->KnownNodes(); known != known_nodes) {
-      known_nodes = known;
-      repair_soon_ = true;
-    }
-    if (repair_soon_.exchange(false)) {
-      next_repair =
-          std::min(next_repair, now + std::min(absl::Seconds(1), options_.anti_entropy_interval));
-    }
-    if (clock->Now() >= next_repair && joined()) {
-      parts_.repairer->Round();
-      next_repair = clock->Now() + options_.anti_entropy_interval;
-    }
-    if (now >= next_refresh) {
-      next_refresh = now + absl::Minutes(1);
-      for (const dht::NodeId& t : RefreshTargets(options_.bucket_refresh)) {
-        parts_.router->LookupBlocking(t);
-      }
-    }
-    absl::MutexLock l(&mu_);
-    if (mu_.AwaitWithTimeout(absl::Condition(&is_stopping), options_.interval)) return;
+    SettleStep();
+  });
+}
+
+void Maintenance::SettleStep() {
+  if (stopping()) return TickEnded();
+  if (tick_start_ < next_settle_) return SweepStep();
+  parts_.router->Lookup(options_.self.id, [this] {
+    settle_step_ *= 2;
+    next_settle_ =
+        settle_step_ <= absl::Seconds(16) ? tick_start_ + settle_step_ : absl::InfiniteFuture();
+    SweepStep();
+  });
+}
+
+void Maintenance::SweepStep() {
+  LogTransitions();
+  parts_.fence->Update();
+  SaveContactsIfChanged();
+  parts_.hints->Replay([this] { RepairStep(); });
+}
+
+void Maintenance::RepairStep() {
+  if (stopping()) return TickEnded();
+  // A node that joined or died moves keys: repair soon rather than at the
+  // next interval.
+  if (const size_t known = parts_.membership->KnownNodes(); known != known_nodes_) {
+    known_nodes_ = known;
+    repair_soon_ = true;
   }
+  if (repair_soon_.exchange(false)) {
+    next_repair_ = std::min(
+        next_repair_, tick_start_ + std::min(absl::Seconds(1), options_.anti_entropy_interval));
+  }
+  if (parts_.clock->Now() < next_repair_ || !joined()) return RefreshStep();
+  parts_.repairer->Round([this] {
+    next_repair_ = parts_.clock->Now() + options_.anti_entropy_interval;
+    RefreshStep();
+  });
+}
+
+void Maintenance::RefreshStep() {
+  if (stopping() || tick_start_ < next_refresh_) return TickEnded();
+  next_refresh_ = tick_start_ + absl::Minutes(1);
+  LookupAll(RefreshTargets(options_.bucket_refresh), [this] { TickEnded(); });
+}
+
+void Maintenance::TickEnded() {
+  {
+    absl::MutexLock l(&mu_);
+    ticking_ = false;
+    if (stopping_) return;
+  }
+  parts_.executor->After(options_.interval, [this] {
+    {
+      absl::MutexLock l(&mu_);
+      if (stopping_ || ticking_) return;
+      ticking_ = true;
+    }
+    Tick();
+  });
 }
 
 }  // namespace kv::node

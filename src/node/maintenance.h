@@ -1,14 +1,15 @@
-// The node's background work, on one thread: joining through the seeds
-// (retried with backoff), settling lookups after the join, failure-detector
-// sweeps, the clock fence, saving contacts, hint replay, repair rounds and
-// bucket refreshes.
+// The node's background work, a tick every interval on the node's executor:
+// joining through the seeds (retried with backoff), settling lookups after
+// the join, failure-detector sweeps, the clock fence, saving contacts, hint
+// replay, repair rounds and bucket refreshes. A tick's steps are
+// continuations: none blocks, and the next tick is scheduled when the last
+// step of this one has ended.
 #pragma once
 
 #include <atomic>
 #include <functional>
 #include <random>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -21,6 +22,7 @@
 #include "src/replication/peer_transport.h"
 #include "src/replication/repairer.h"
 #include "src/util/clock.h"
+#include "src/util/executor.h"
 
 namespace kv::node {
 
@@ -48,6 +50,7 @@ class Maintenance {
     Router* router;
     replication::PeerTransport* transport;
     const util::Clock* clock;
+    util::Executor* executor;
     ClockFence* fence;
     replication::HintedHandoff* hints;
     replication::Repairer* repairer;
@@ -61,19 +64,34 @@ class Maintenance {
   // True once a seed answered a Join (always true when alone()).
   bool joined() const;
 
-  // Starts the thread. REQUIRES: called once.
+  // Schedules the first tick. REQUIRES: called once.
   void Start();
-  // Stops the thread after its current step and saves the contacts.
-  // Idempotent.
+  // Ends the ticks after the current step, without waiting. Idempotent.
+  void Cancel();
+  // Cancel, then waits until the tick in progress has ended, and saves the
+  // contacts. Idempotent. Never call it from the executor.
   void Stop();
   // Runs a repair round soon (at most a second from now) instead of at the
   // next interval: keys move.
   void RepairSoon() { repair_soon_ = true; }
 
  private:
-  void Loop();
-  // Blocking; only on the maintenance thread.
-  bool JoinSeeds();
+  // One tick, step after step; each step ends by calling the next.
+  void Tick();
+  void JoinStep();
+  void SettleStep();
+  void SweepStep();
+  void RepairStep();
+  void RefreshStep();
+  // The tick is over: schedules the next one, or ends the ticks if stopping.
+  void TickEnded();
+  // Joins through each seed in turn; then `done(any seed answered)`.
+  void JoinSeeds(std::function<void(bool)> done);
+  // After a seed answered: the Kademlia join lookups, then introductions.
+  void AfterJoin(std::shared_ptr<const std::vector<std::string>> seeds,
+                 std::function<void(bool)> done);
+  // Looks up each target in turn; then `done`.
+  void LookupAll(std::vector<dht::NodeId> targets, std::function<void()> done);
   // The seeds to try: `seeds`, then the discovered ones.
   std::vector<std::string> Seeds() const;
   // Logs the failure detector's state changes; a death triggers a repair.
@@ -88,11 +106,28 @@ class Maintenance {
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool ticking_ ABSL_GUARDED_BY(mu_) = false;  // a tick is in progress
+  bool started_ ABSL_GUARDED_BY(mu_) = false;  // Start ran and Stop did not yet
   bool joined_ ABSL_GUARDED_BY(mu_) = false;
   std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> repair_soon_{false};
-  std::vector<dht::Contact> saved_contacts_;  // maintenance thread only
-  std::thread thread_;
+
+  // The ticks' own state: only the tick in progress touches it (ticks never
+  // overlap), so it needs no lock.
+  std::vector<dht::Contact> saved_contacts_;
+  absl::Duration join_backoff_ = absl::Milliseconds(500);
+  absl::Time next_join_ = absl::InfinitePast();
+  absl::Time next_refresh_;
+  absl::Time next_repair_;
+  size_t known_nodes_ = 0;
+  // Settling lookups of this node's own ID, 1, 2, 4, 8 and 16 s after it
+  // joined: contacts enter routing tables only once verified (Router::Learn),
+  // so nodes that joined at about the same time may not have been in their
+  // seed's table yet; each lookup introduces this node to its closest nodes
+  // again and learns the ones that were verified meanwhile.
+  absl::Duration settle_step_ = absl::Seconds(1);
+  absl::Time next_settle_ = absl::InfiniteFuture();
+  absl::Time tick_start_;  // when the tick in progress started
 };
 
 }  // namespace kv::node

@@ -23,6 +23,12 @@ replication::HintStore* HintStoreOf(const NodeOptions& o,
   return owned.get();
 }
 
+util::Executor* ExecutorOf(util::Executor* given, std::unique_ptr<util::ThreadExecutor>& owned) {
+  if (given != nullptr) return given;
+  owned = std::make_unique<util::ThreadExecutor>(1);
+  return owned.get();
+}
+
 uint64_t SeedOf(const NodeOptions& o) {
   return o.rng_seed != 0 ? o.rng_seed : std::random_device{}();
 }
@@ -30,12 +36,13 @@ uint64_t SeedOf(const NodeOptions& o) {
 }  // namespace
 
 Node::Node(NodeOptions options, storage::Engine* engine, replication::PeerTransport* transport,
-           const util::Clock* clock, util::ThreadPool* storage_pool)
+           const util::Clock* clock, util::ThreadPool* storage_pool, util::Executor* executor)
     : options_(std::move(options)),
       engine_(engine),
       transport_(transport),
       clock_(clock),
       storage_pool_(storage_pool),
+      executor_(ExecutorOf(executor, owned_executor_)),
       hlc_(clock, options_.max_clock_offset, options_.hlc_persistence),
       membership_({.self = options_.self,
                    .k = options_.k,
@@ -46,22 +53,23 @@ Node::Node(NodeOptions options, storage::Engine* engine, replication::PeerTransp
                .replicas = static_cast<size_t>(options_.replicas),
                .k = options_.k,
                .alpha = options_.alpha},
-              &membership_, transport, [this] { return leaver_.leaving(); }),
+              &membership_, transport, executor_, [this] { return leaver_.leaving(); }),
       hints_({.self = options_.self.id,
               .replicas = static_cast<size_t>(options_.replicas),
               .max_hints_bytes = options_.max_hints_bytes,
               .tombstone_grace = options_.tombstone_grace},
-             HintStoreOf(options_, owned_hints_), transport, &membership_, clock, storage_pool,
-             [this] { return router_.OwnerCandidates(); }),
-      push_(static_cast<size_t>(options_.replicas), engine, transport, &membership_, &hints_),
+             HintStoreOf(options_, owned_hints_), transport, executor_, &membership_, clock,
+             storage_pool, [this] { return router_.OwnerCandidates(); }),
+      push_(static_cast<size_t>(options_.replicas), engine, transport, executor_, &membership_,
+            &hints_),
       leaver_(
-          engine, transport, &membership_, clock, &push_,
+          engine, transport, executor_, &membership_, clock, &push_,
           [this] { return router_.OwnerCandidates(); }, options_.on_left),
       repairer_(
           {.self = options_.self.id,
            .replicas = static_cast<size_t>(options_.replicas),
            .tombstone_grace = options_.tombstone_grace},
-          engine, transport, &membership_, clock, &push_,
+          engine, transport, executor_, &membership_, clock, &push_,
           [this] { return router_.OwnerCandidates(); },
           [this](const dht::Contact& from, const storage::Version& v) { return Admit(from, v); }),
       fence_(&membership_, options_.max_clock_offset,
@@ -80,6 +88,7 @@ Node::Node(NodeOptions options, storage::Engine* engine, replication::PeerTransp
                     .router = &router_,
                     .transport = transport,
                     .clock = clock,
+                    .executor = executor_,
                     .fence = &fence_,
                     .hints = &hints_,
                     .repairer = &repairer_}),
@@ -106,9 +115,16 @@ Node::Node(NodeOptions options, storage::Engine* engine, replication::PeerTransp
 Node::~Node() {
   Stop();
   read_timer_.reset();
+  owned_executor_.reset();
 }
 
 void Node::Start() { maintenance_.Start(); }
+
+void Node::Cancel() {
+  leaver_.Cancel();
+  repairer_.Stop();
+  maintenance_.Cancel();
+}
 
 void Node::Stop() {
   leaver_.Stop();

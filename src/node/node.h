@@ -35,6 +35,7 @@
 #include "src/replication/repairer.h"
 #include "src/storage/engine.h"
 #include "src/util/clock.h"
+#include "src/util/executor.h"
 #include "src/util/thread_pool.h"
 #include "src/util/timer.h"
 
@@ -111,8 +112,13 @@ class Node final : public ClientApi, public PeerApi, public AdminApi {
 
   // With `storage_pool` (not owned), writes to the engine run there instead
   // of on gRPC's callback threads: for engines whose writes may stall.
+  // Background work (maintenance ticks, repair rounds, hint replay, a
+  // planned leave) runs as continuations on `executor`; without one the
+  // node makes a one-thread ThreadExecutor of its own. REQUIRES: a given
+  // executor runs no closure of this node once it is destroyed.
   Node(NodeOptions options, storage::Engine* engine, replication::PeerTransport* transport,
-       const util::Clock* clock, util::ThreadPool* storage_pool = nullptr);
+       const util::Clock* clock, util::ThreadPool* storage_pool = nullptr,
+       util::Executor* executor = nullptr);
   ~Node() override;
 
   // The interfaces the layers above see.
@@ -121,7 +127,11 @@ class Node final : public ClientApi, public PeerApi, public AdminApi {
   // Starts background work: joining the seeds (retried with backoff until
   // one answers), failure-detector sweeps and bucket refreshes.
   void Start();
-  // Stops background work. Callbacks of calls already started may still run.
+  // Asks background work to end at its next step, without waiting: on a
+  // simulated executor, run it until idle afterwards, then call Stop().
+  void Cancel();
+  // Cancel, then waits until background work has ended. Callbacks of calls
+  // already started may still run. Never call it from the executor.
   void Stop();
 
   // ---- Client operations (any node coordinates).
@@ -237,6 +247,11 @@ class Node final : public ClientApi, public PeerApi, public AdminApi {
   replication::PeerTransport* const transport_;
   const util::Clock* const clock_;
   util::ThreadPool* const storage_pool_;
+  // The executor of background work: the given one, or owned_executor_.
+  // Reset first in ~Node (after Stop), so that no timer of a component
+  // fires once components are being destroyed.
+  std::unique_ptr<util::ThreadExecutor> owned_executor_;
+  util::Executor* const executor_;
 
   replication::HybridClock hlc_;
   membership::Membership membership_;

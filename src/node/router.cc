@@ -1,11 +1,10 @@
 #include "src/node/router.h"
 
 #include <algorithm>
+#include <atomic>
 #include <memory>
 #include <utility>
 
-#include "absl/synchronization/blocking_counter.h"
-#include "absl/synchronization/notification.h"
 #include "src/dht/lookup.h"
 
 namespace kv::node {
@@ -65,10 +64,12 @@ void Pump(const std::shared_ptr<LookupRun>& run, const dht::NodeId& target,
 }  // namespace
 
 Router::Router(Options options, membership::Membership* membership,
-               replication::PeerTransport* transport, std::function<bool()> leaving)
+               replication::PeerTransport* transport, util::Executor* executor,
+               std::function<bool()> leaving)
     : options_(std::move(options)),
       membership_(membership),
       transport_(transport),
+      executor_(executor),
       leaving_(std::move(leaving)) {}
 
 std::vector<dht::Contact> Router::OwnerCandidates() const {
@@ -104,10 +105,15 @@ void Router::LearnThen(const dht::Contact& c, std::function<void()> then) {
   });
 }
 
-void Router::LearnBlocking(const std::vector<dht::Contact>& contacts) {
-  auto pending = std::make_shared<absl::BlockingCounter>(static_cast<int>(contacts.size()));
-  for (const dht::Contact& c : contacts) LearnThen(c, [pending] { pending->DecrementCount(); });
-  pending->Wait();
+void Router::LearnAll(const std::vector<dht::Contact>& contacts, std::function<void()> done) {
+  if (contacts.empty()) return executor_->Schedule(std::move(done));
+  auto left = std::make_shared<std::atomic<size_t>>(contacts.size());
+  auto then = std::make_shared<std::function<void()>>(std::move(done));
+  for (const dht::Contact& c : contacts) {
+    LearnThen(c, [this, left, then] {
+      if (--*left == 0) executor_->Schedule(*then);
+    });
+  }
 }
 
 void Router::Verify(const dht::Contact& c, std::function<void(bool)> done) {
@@ -160,10 +166,19 @@ void Router::FindClosest(const dht::NodeId& target, ContactsCallback done) {
   });
 }
 
-void Router::LookupBlocking(const dht::NodeId& target) {
-  auto done = std::make_shared<absl::Notification>();
-  FindClosest(target, [done](std::vector<dht::Contact>) { done->Notify(); });
-  done->WaitForNotificationWithTimeout(absl::Seconds(30));
+void Router::Lookup(const dht::NodeId& target, std::function<void()> done) {
+  // Whichever comes first, the lookup's end or the deadline, runs `done`.
+  struct Once {
+    std::atomic<bool> fired{false};
+    std::function<void()> done;
+  };
+  auto once = std::make_shared<Once>();
+  once->done = std::move(done);
+  auto fire = [this, once] {
+    if (!once->fired.exchange(true)) executor_->Schedule(std::move(once->done));
+  };
+  executor_->After(absl::Seconds(30), fire);
+  FindClosest(target, [fire](std::vector<dht::Contact>) { fire(); });
 }
 
 void Router::ResolveReplicas(const dht::NodeId& key_id, ContactsCallback done) {

@@ -12,6 +12,7 @@
 #include "src/dht/node_id.h"
 #include "src/membership/membership.h"
 #include "src/replication/peer_transport.h"
+#include "src/util/executor.h"
 
 namespace kv::node {
 
@@ -28,8 +29,9 @@ class Router {
   using ContactsCallback = std::function<void(std::vector<dht::Contact>)>;
 
   // `leaving` tells whether this node is leaving: it then owns no keys.
+  // LearnAll's and Lookup's callbacks run on `executor`.
   Router(Options options, membership::Membership* membership, replication::PeerTransport* transport,
-         std::function<bool()> leaving);
+         util::Executor* executor, std::function<bool()> leaving);
 
   // Learns of `c` from someone's word: a request's sender, or a contact an
   // answer named. A contact the table holds at that address is refreshed.
@@ -43,9 +45,9 @@ class Router {
   void Learn(const dht::Contact& c);
   // Learn, then `then` once the contact is in the table or was dropped.
   void LearnThen(const dht::Contact& c, std::function<void()> then);
-  // Learns each of `contacts` and blocks until every verification ended (or
-  // timed out). Background threads only.
-  void LearnBlocking(const std::vector<dht::Contact>& contacts);
+  // Learns each of `contacts`; `done` runs on the executor once every
+  // verification ended (or timed out).
+  void LearnAll(const std::vector<dht::Contact>& contacts, std::function<void()> done);
   // Adds `c`, which answered a call this node made to c.address as c.id, to
   // the routing table; pings the oldest contact of a full bucket.
   void Insert(const dht::Contact& c);
@@ -53,8 +55,9 @@ class Router {
   // Iterative Kademlia lookup: the k live nodes closest to `target` this
   // node can find, closest first (this node included when it is among them).
   void FindClosest(const dht::NodeId& target, ContactsCallback done);
-  // FindClosest, blocking for at most 30 s. Background threads only.
-  void LookupBlocking(const dht::NodeId& target);
+  // FindClosest for its side effects (the contacts it meets are learned);
+  // `done` runs on the executor when it ends, or after 30 s at most.
+  void Lookup(const dht::NodeId& target, std::function<void()> done);
   // The replica set of `key_id`: the N closest nodes that are not dead
   // (down nodes included: they keep their keys until --dead-after, and
   // writes leave hints for them). Resolved from the routing table when it
@@ -72,6 +75,7 @@ class Router {
   const Options options_;
   membership::Membership* const membership_;
   replication::PeerTransport* const transport_;
+  util::Executor* const executor_;
   const std::function<bool()> leaving_;
 
   // IDs whose claimed address Learn is pinging.

@@ -2,7 +2,6 @@
 
 #include <optional>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 #include "src/replication/hlc.h"
@@ -21,11 +20,13 @@ uint64_t Load(const std::atomic<uint64_t>& c) { return c.load(std::memory_order_
 }  // namespace
 
 HintedHandoff::HintedHandoff(Options options, HintStore* store, PeerTransport* transport,
-                             const membership::Membership* membership, const util::Clock* clock,
-                             util::ThreadPool* storage_pool, CandidatesFn owner_candidates)
+                             util::Executor* executor, const membership::Membership* membership,
+                             const util::Clock* clock, util::ThreadPool* storage_pool,
+                             CandidatesFn owner_candidates)
     : options_(std::move(options)),
       store_(store),
       transport_(transport),
+      executor_(executor),
       membership_(membership),
       clock_(clock),
       storage_pool_(storage_pool),
@@ -88,52 +89,60 @@ void HintedHandoff::Accept(const dht::NodeId& target, const std::string& key, st
   }
 }
 
-void HintedHandoff::Replay() {
-  std::vector<dht::NodeId> targets = store_->Targets();
-  if (targets.empty()) return;
-  absl::flat_hash_map<dht::NodeId, dht::Contact> contacts;
-  for (const auto& p : membership_->Peers()) contacts[p.contact.id] = p.contact;
-  for (const dht::NodeId& target : targets) {
-    const bool gone = membership_->IsDead(target);
-    auto it = contacts.find(target);
-    if (!gone &&
-        (it == contacts.end() || membership_->State(target) != membership::PeerState::kAlive)) {
-      continue;  // wait until it is back
-    }
-    std::vector<Hint> batch = store_->Oldest(target, kReplayBatch);
-    // A hint of a write older than the tombstone grace could meet a replica
-    // after a newer tombstone was purged everywhere and bring the value back:
-    // drop it (anti-entropy compares what is still current).
-    const int64_t now_ms = clock_->NowMillis();
-    const int64_t grace_ms = absl::ToInt64Milliseconds(options_.tombstone_grace);
-    size_t expired = 0;
-    std::erase_if(batch, [&](const Hint& h) {
-      const int64_t written_ms = HybridClock::PhysicalMillis(h.record.version.timestamp);
-      if (written_ms + grace_ms > now_ms) return false;
-      store_->Remove(h);
-      ++expired;
-      return true;
-    });
-    Bump(dropped_, expired);
-    if (batch.empty()) continue;
-    if (gone) {
-      // Its keys now belong to other nodes, which anti-entropy fills.
-      for (const Hint& h : batch) store_->Remove(h);
-      Bump(dropped_, batch.size());
-      continue;
-    }
-    std::vector<StoreJob> jobs;
-    for (const Hint& h : batch) jobs.push_back({it->second, h.key, h.record});
-    std::vector<absl::Status> results = StoreMany(transport_, jobs, OwnerPush::kWindow);
-    size_t replayed = 0;
-    for (size_t i = 0; i < batch.size(); ++i) {
-      if (!results[i].ok()) continue;
-      store_->Remove(batch[i]);
-      ++replayed;
-    }
-    Bump(replayed_, replayed);
-    if (replayed > 0) spdlog::info("replayed {} hints to {}", replayed, target.ShortHex());
+void HintedHandoff::Replay(std::function<void()> done) {
+  auto targets = std::make_shared<std::vector<dht::NodeId>>(store_->Targets());
+  util::Sequentially(
+      executor_, targets->size(),
+      [this, targets](size_t i, std::function<void(bool)> next) {
+        ReplayTarget((*targets)[i], [next = std::move(next)] { next(true); });
+      },
+      std::move(done));
+}
+
+void HintedHandoff::ReplayTarget(const dht::NodeId& target, std::function<void()> done) {
+  const bool gone = membership_->IsDead(target);
+  std::optional<dht::Contact> contact = membership_->Find(target);
+  if (!gone && (!contact || membership_->State(target) != membership::PeerState::kAlive)) {
+    return done();  // wait until it is back
   }
+  std::vector<Hint> batch = store_->Oldest(target, kReplayBatch);
+  // A hint of a write older than the tombstone grace could meet a replica
+  // after a newer tombstone was purged everywhere and bring the value back:
+  // drop it (anti-entropy compares what is still current).
+  const int64_t now_ms = clock_->NowMillis();
+  const int64_t grace_ms = absl::ToInt64Milliseconds(options_.tombstone_grace);
+  size_t expired = 0;
+  std::erase_if(batch, [&](const Hint& h) {
+    const int64_t written_ms = HybridClock::PhysicalMillis(h.record.version.timestamp);
+    if (written_ms + grace_ms > now_ms) return false;
+    store_->Remove(h);
+    ++expired;
+    return true;
+  });
+  Bump(dropped_, expired);
+  if (batch.empty()) return done();
+  if (gone) {
+    // Its keys now belong to other nodes, which anti-entropy fills.
+    for (const Hint& h : batch) store_->Remove(h);
+    Bump(dropped_, batch.size());
+    return done();
+  }
+  std::vector<StoreJob> jobs;
+  for (const Hint& h : batch) jobs.push_back({*contact, h.key, h.record});
+  StoreMany(transport_, executor_, std::move(jobs), OwnerPush::kWindow,
+            [this, target, batch = std::move(batch),
+             done = std::move(done)](std::vector<absl::Status> results) {
+              size_t replayed = 0;
+              for (size_t i = 0; i < batch.size(); ++i) {
+                if (!results[i].ok()) continue;
+                store_->Remove(batch[i]);
+                ++replayed;
+              }
+              Bump(replayed_, replayed);
+              if (replayed > 0)
+                spdlog::info("replayed {} hints to {}", replayed, target.ShortHex());
+              done();
+            });
 }
 
 void HintedHandoff::AppendStats(std::vector<std::pair<std::string, uint64_t>>* out) const {

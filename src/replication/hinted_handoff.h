@@ -20,6 +20,7 @@
 #include "src/replication/peer_transport.h"
 #include "src/storage/record.h"
 #include "src/util/clock.h"
+#include "src/util/executor.h"
 #include "src/util/thread_pool.h"
 
 namespace kv::replication {
@@ -42,10 +43,12 @@ class HintedHandoff {
   using CandidatesFn = std::function<std::vector<dht::Contact>()>;
 
   // With `storage_pool`, hints are added to `store` there (a durable hint
-  // store writes to disk); otherwise on the calling thread.
+  // store writes to disk); otherwise on the calling thread. Replay's
+  // continuations run on `executor`.
   HintedHandoff(Options options, HintStore* store, PeerTransport* transport,
-                const membership::Membership* membership, const util::Clock* clock,
-                util::ThreadPool* storage_pool, CandidatesFn owner_candidates);
+                util::Executor* executor, const membership::Membership* membership,
+                const util::Clock* clock, util::ThreadPool* storage_pool,
+                CandidatesFn owner_candidates);
 
   // `target`, a replica of `key`, missed `rec`: keeps a hint for it on the
   // next-closest live node outside the replica set, or here when there is
@@ -58,22 +61,26 @@ class HintedHandoff {
   void Accept(const dht::NodeId& target, const std::string& key, storage::Record rec,
               std::function<void(absl::Status)> done);
 
-  // Replays up to a batch of hints to each target that is alive again, and
-  // drops those of targets that are dead for good or older than the grace.
-  // Blocks until the replayed Stores answered: background threads only.
-  void Replay();
+  // Replays up to a batch of hints to each target that is alive again, one
+  // target at a time, and drops those of targets that are dead for good or
+  // older than the grace; `done` runs on the executor once every replayed
+  // Store answered. Call from the executor (it reads the hint store).
+  void Replay(std::function<void()> done);
 
   // Counters (docs/operations.md): hints_sent, hints_kept, hints_replayed,
   // hints_dropped, hints_pending, hints_bytes.
   void AppendStats(std::vector<std::pair<std::string, uint64_t>>* out) const;
 
  private:
+  // Replays (or drops) the oldest hints of `target`; then `done`.
+  void ReplayTarget(const dht::NodeId& target, std::function<void()> done);
   // Adds the hint to this node's store (on the storage pool if any).
   void Keep(const dht::NodeId& target, const std::string& key, const storage::Record& rec);
 
   const Options options_;
   HintStore* const store_;
   PeerTransport* const transport_;
+  util::Executor* const executor_;
   const membership::Membership* const membership_;
   const util::Clock* const clock_;
   util::ThreadPool* const storage_pool_;

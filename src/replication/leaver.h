@@ -7,7 +7,6 @@
 #include <cstdint>
 #include <functional>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -20,6 +19,7 @@
 #include "src/replication/peer_transport.h"
 #include "src/storage/engine.h"
 #include "src/util/clock.h"
+#include "src/util/executor.h"
 
 namespace kv::replication {
 
@@ -56,9 +56,9 @@ class Leaver {
   using CandidatesFn = std::function<std::vector<dht::Contact>()>;
   using ProgressFn = std::function<void(const LeaveProgress&)>;
 
-  // `on_left` (optional) runs once, on the leave's thread, after kDone or
+  // `on_left` (optional) runs once, on the executor, after kDone or
   // kForced: the process should shut down.
-  Leaver(storage::Engine* engine, PeerTransport* transport,
+  Leaver(storage::Engine* engine, PeerTransport* transport, util::Executor* executor,
          const membership::Membership* membership, const util::Clock* clock, const OwnerPush* push,
          CandidatesFn owner_candidates, std::function<void()> on_left);
   ~Leaver();
@@ -67,35 +67,43 @@ class Leaver {
   // back): while true this node owns no keys.
   bool leaving() const { return leaving_.load(); }
 
-  // Starts a leave on a thread of its own, reporting to `progress` (on that
-  // thread); the last report has a final phase. After kIncomplete (some key
+  // Starts a leave on the executor, reporting to `progress` (on the
+  // executor); the last report has a final phase. After kIncomplete (some key
   // not handed off, and not `force`) the node tells its peers it is back and
   // Start may be called again. FAILED_PRECONDITION if already leaving or
   // stopped.
   [[nodiscard]] absl::Status Start(bool force, ProgressFn progress);
 
-  // Cuts a running leave short (kStopped) and waits for its thread.
-  // Idempotent; Start fails afterwards.
+  // Cuts a running leave short (kStopped) at its next step, without
+  // waiting. Idempotent; Start fails afterwards.
+  void Cancel();
+  // Cancel, then waits until the leave has ended. Never call it from the
+  // executor.
   void Stop();
 
   // leave_keys_moved, leave_bytes_moved.
   void AppendStats(std::vector<std::pair<std::string, uint64_t>>* out) const;
 
  private:
-  void Run(bool force, const ProgressFn& progress);
-  // Tells every contact, so coordinators stop choosing this node; blocks
-  // until all answered.
-  void Announce();
-  // One handoff pass over the records not yet moved at their version;
-  // false when it found none (the handoff is over).
-  bool Pass(LeaveProgress& p, absl::flat_hash_map<std::string, storage::Version>& moved,
-            const ProgressFn& progress);
+  // One leave, shared by its steps.
+  struct Run;
+  // Tells every contact, so coordinators stop choosing this node; then
+  // `done`, once all answered.
+  void Announce(std::function<void()> done);
+  // The next handoff pass, or the end once a pass found nothing to move,
+  // the last pass ran, or Stop() was called.
+  void NextPass(std::shared_ptr<Run> run);
+  // The end of a leave: kStopped, kIncomplete (and Unleave), kDone or kForced.
+  void Finish(std::shared_ptr<Run> run);
   // Tells every contact this node is back after an incomplete leave (a
-  // Join, which clears "left" on the receiver); blocks until all answered.
-  void Unleave();
+  // Join, which clears "left" on the receiver); then `done`.
+  void Unleave(std::function<void()> done);
+  // Marks the leave over and wakes Stop().
+  void Ended();
 
   storage::Engine* const engine_;
   PeerTransport* const transport_;
+  util::Executor* const executor_;
   const membership::Membership* const membership_;
   const util::Clock* const clock_;
   const OwnerPush* const push_;
@@ -105,10 +113,8 @@ class Leaver {
   std::atomic<bool> leaving_{false};
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> keys_moved_{0}, bytes_moved_{0};
-  // Serializes Start() and Stop() around thread_ (never taken by the leave
-  // thread itself).
   absl::Mutex mu_;
-  std::thread thread_ ABSL_GUARDED_BY(mu_);
+  bool running_ ABSL_GUARDED_BY(mu_) = false;  // a leave has not ended yet
 };
 
 }  // namespace kv::replication

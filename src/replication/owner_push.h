@@ -12,6 +12,7 @@
 #include "src/membership/membership.h"
 #include "src/replication/peer_transport.h"
 #include "src/storage/engine.h"
+#include "src/util/executor.h"
 
 namespace kv::replication {
 
@@ -24,26 +25,28 @@ struct StoreJob {
   storage::Record record;
 };
 
-// Runs the Stores with at most `window` in flight and blocks until all have
-// ended; returns each job's status, in order. Blocking: call it only from
-// the node's own background threads, never from a transport callback.
-std::vector<absl::Status> StoreMany(PeerTransport* transport, const std::vector<StoreJob>& jobs,
-                                    size_t window);
+// Runs the Stores with at most `window` in flight; once all have ended,
+// `done` gets each job's status, in order, on `executor` (also when there
+// are no jobs). Never blocks.
+void StoreMany(PeerTransport* transport, util::Executor* executor, std::vector<StoreJob> jobs,
+               size_t window, std::function<void(std::vector<absl::Status>)> done);
 
 // Reads keys from the local engine and Stores each on its owners: the
 // replicas nearest the key among a given set of owner candidates. Owners
 // that are not alive get a hint instead. Thread-safe; every pointer is not
-// owned and must outlive it.
+// owned and must outlive it and the callbacks of its calls.
 class OwnerPush {
  public:
   // Peer calls in flight at once.
   static constexpr size_t kWindow = 32;
 
   OwnerPush(size_t replicas, storage::Engine* engine, PeerTransport* transport,
-            const membership::Membership* membership, HintedHandoff* hints)
+            util::Executor* executor, const membership::Membership* membership,
+            HintedHandoff* hints)
       : replicas_(replicas),
         engine_(engine),
         transport_(transport),
+        executor_(executor),
         membership_(membership),
         hints_(hints) {}
 
@@ -60,16 +63,18 @@ class OwnerPush {
   using SkipFn =
       std::function<bool(size_t, const storage::Record&, const std::vector<dht::Contact>&)>;
 
-  // Pushes each of `keys` to its owners among `candidates` and blocks until
-  // all answered. A key is left out when the engine no longer holds it or
-  // `skip` (optional) says so.
-  std::vector<Pushed> Push(const std::vector<std::string>& keys,
-                           const std::vector<dht::Contact>& candidates, const SkipFn& skip) const;
+  // Pushes each of `keys` to its owners among `candidates`; once all
+  // answered, `done` gets what was pushed, on the executor. A key is left
+  // out when the engine no longer holds it or `skip` (optional) says so.
+  // Reads the engine on the calling thread.
+  void Push(const std::vector<std::string>& keys, const std::vector<dht::Contact>& candidates,
+            const SkipFn& skip, std::function<void(std::vector<Pushed>)> done) const;
 
  private:
   const size_t replicas_;
   storage::Engine* const engine_;
   PeerTransport* const transport_;
+  util::Executor* const executor_;
   const membership::Membership* const membership_;
   HintedHandoff* const hints_;
 };

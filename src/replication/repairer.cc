@@ -8,7 +8,6 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
 #include "spdlog/spdlog.h"
 
 namespace kv::replication {
@@ -30,43 +29,21 @@ uint32_t BucketOfKey(const std::string& key) {
   return static_cast<uint32_t>(BucketOf(dht::NodeId::FromKey(key)));
 }
 
-// Blocks until `start(callback)` calls its callback; returns what it got.
-template <typename T, typename Start>
-T Await(Start start) {
-  struct State {
-    absl::Notification done;
-    T out;
-  };
-  auto state = std::make_shared<State>();
-  start([state](T r) {
-    state->out = std::move(r);
-    state->done.Notify();
-  });
-  state->done.WaitForNotification();
-  return std::move(state->out);
-}
-
 }  // namespace
 
 Repairer::Repairer(Options options, storage::Engine* engine, PeerTransport* transport,
-                   const membership::Membership* membership, const util::Clock* clock,
-                   const OwnerPush* push, CandidatesFn owner_candidates, AdmitFn admit)
+                   util::Executor* executor, const membership::Membership* membership,
+                   const util::Clock* clock, const OwnerPush* push, CandidatesFn owner_candidates,
+                   AdmitFn admit)
     : options_(std::move(options)),
       engine_(engine),
       transport_(transport),
+      executor_(executor),
       membership_(membership),
       clock_(clock),
       push_(push),
       owner_candidates_(std::move(owner_candidates)),
-      admit_(std::move(admit)),
-      pool_(std::make_unique<util::ThreadPool>(1)) {}
-
-Repairer::~Repairer() { Stop(); }
-
-void Repairer::Stop() {
-  stopping_ = true;
-  pool_->Shutdown();
-}
+      admit_(std::move(admit)) {}
 
 bool Repairer::PastGrace(const storage::Record& rec, int64_t now_ms) const {
   // An expired record counts as the tombstone the purge will make of it.
@@ -85,25 +62,25 @@ void Repairer::Purge(int64_t now_ms) {
   Bump(counters_.purged_tombstones, p->tombstones_dropped);
 }
 
-void Repairer::Round() {
+void Repairer::Round(std::function<void()> done) {
   Bump(counters_.rounds);
   const int64_t now_ms = clock_->NowMillis();
   Purge(now_ms);
 
-  const std::vector<dht::Contact> candidates = owner_candidates_();
+  auto candidates = std::make_shared<const std::vector<dht::Contact>>(owner_candidates_());
   const size_t n = options_.replicas;
   struct PeerDigest {
     dht::Contact contact;
-    Digest digest{};
+    std::shared_ptr<Digest> digest = std::make_shared<Digest>();
   };
   absl::flat_hash_map<dht::NodeId, PeerDigest> digests;
-  std::vector<KeyVersion> not_mine;
+  auto not_mine = std::make_shared<std::vector<KeyVersion>>();
   engine_->ForEach([&](std::string_view key, const storage::Record& rec) {
     if (PastGrace(rec, now_ms)) return;
     const dht::NodeId id = dht::NodeId::FromKey(key);
-    const std::vector<dht::Contact> owners = dht::ClosestAmong(candidates, id, n);
+    const std::vector<dht::Contact> owners = dht::ClosestAmong(*candidates, id, n);
     if (!dht::ContainsNode(owners, options_.self)) {
-      not_mine.push_back({std::string(key), rec.version, rec.tombstone});
+      not_mine->push_back({std::string(key), rec.version, rec.tombstone});
       return;
     }
     const uint64_t h = RecordHash(key, rec.version);
@@ -112,48 +89,67 @@ void Repairer::Round() {
       if (o.id == options_.self) continue;
       PeerDigest& d = digests[o.id];
       d.contact = o;
-      DigestAdd(d.digest, bucket, h);
+      DigestAdd(*d.digest, bucket, h);
     }
   });
   // Likely co-owners this node holds nothing for still get a digest (all
   // zero): they may hold keys this node lost. Keys this node owns lie near
   // its own ID, and so do their other owners.
-  for (const dht::Contact& c : dht::ClosestAmong(candidates, options_.self, 2 * n)) {
+  for (const dht::Contact& c : dht::ClosestAmong(*candidates, options_.self, 2 * n)) {
     if (c.id != options_.self && !digests.contains(c.id)) digests[c.id].contact = c;
   }
-  for (const auto& [id, d] : digests) {
-    if (stopping_) return;
-    if (membership_->State(id) != membership::PeerState::kAlive) continue;
-    SyncWith(d.contact, d.digest, candidates);
-  }
-  if (!not_mine.empty()) HandOff(not_mine, candidates);
+  // In the map's order, as before the round became a sequence of steps.
+  auto peers = std::make_shared<std::vector<PeerDigest>>();
+  for (auto& [id, d] : digests) peers->push_back(std::move(d));
+  util::Sequentially(
+      executor_, peers->size(),
+      [this, peers, candidates](size_t i, std::function<void(bool)> next) {
+        if (stopping_) return next(false);
+        const PeerDigest& d = (*peers)[i];
+        if (membership_->State(d.contact.id) != membership::PeerState::kAlive) return next(true);
+        SyncWith(d.contact, d.digest, candidates, [next = std::move(next)] { next(true); });
+      },
+      [this, not_mine, candidates, done = std::move(done)]() mutable {
+        if (stopping_ || not_mine->empty()) return done();
+        HandOff(not_mine, candidates, std::move(done));
+      });
 }
 
-void Repairer::SyncWith(const dht::Contact& peer, const Digest& mine,
-                        const std::vector<dht::Contact>& candidates) {
+void Repairer::SyncWith(const dht::Contact& peer, std::shared_ptr<const Digest> mine,
+                        std::shared_ptr<const std::vector<dht::Contact>> candidates,
+                        std::function<void()> done) {
   // The roots first: replicas that agree stop here.
-  auto root = Await<absl::StatusOr<DigestAnswer>>(
-      [&](auto cb) { transport_->SyncDigest(peer, mine, /*root_only=*/true, std::move(cb)); });
   Bump(counters_.exchanges);
   Bump(counters_.bytes_sent, kRootWireBytes);
-  if (!root.ok()) {
-    spdlog::debug("anti-entropy with {} failed: {}", peer.address, root.status().ToString());
-    return;
-  }
-  Bump(counters_.bytes_received, 4);
-  if (root->root_matches) return;
-  auto answer = Await<absl::StatusOr<DigestAnswer>>(
-      [&](auto cb) { transport_->SyncDigest(peer, mine, /*root_only=*/false, std::move(cb)); });
-  Bump(counters_.bytes_sent, kDigestWireBytes);
-  if (!answer.ok()) {
-    spdlog::debug("anti-entropy with {} failed: {}", peer.address, answer.status().ToString());
-    return;
-  }
-  const std::vector<uint32_t>& differing = answer->differing;
-  Bump(counters_.bytes_received, differing.size() * 4 + 4);
-  if (differing.empty()) return;
-  Bump(counters_.buckets_differing, differing.size());
+  auto on_root = [this, peer, mine, candidates,
+                  done = std::move(done)](absl::StatusOr<DigestAnswer> root) mutable {
+    if (!root.ok()) {
+      spdlog::debug("anti-entropy with {} failed: {}", peer.address, root.status().ToString());
+      return done();
+    }
+    Bump(counters_.bytes_received, 4);
+    if (root->root_matches || stopping_) return done();
+    Bump(counters_.bytes_sent, kDigestWireBytes);
+    auto on_digest = [this, peer, candidates,
+                      done = std::move(done)](absl::StatusOr<DigestAnswer> answer) mutable {
+      if (!answer.ok()) {
+        spdlog::debug("anti-entropy with {} failed: {}", peer.address, answer.status().ToString());
+        return done();
+      }
+      Bump(counters_.bytes_received, answer->differing.size() * 4 + 4);
+      if (answer->differing.empty()) return done();
+      Bump(counters_.buckets_differing, answer->differing.size());
+      Reconcile(peer, answer->differing, *candidates, std::move(done));
+    };
+    transport_->SyncDigest(peer, *mine, /*root_only=*/false,
+                           util::On<absl::StatusOr<DigestAnswer>>(executor_, std::move(on_digest)));
+  };
+  transport_->SyncDigest(peer, *mine, /*root_only=*/true,
+                         util::On<absl::StatusOr<DigestAnswer>>(executor_, std::move(on_root)));
+}
 
+void Repairer::Reconcile(const dht::Contact& peer, const std::vector<uint32_t>& differing,
+                         const std::vector<dht::Contact>& candidates, std::function<void()> done) {
   // This node's records in the differing buckets that both own.
   const absl::flat_hash_set<uint32_t> buckets(differing.begin(), differing.end());
   std::vector<KeyVersion> keys;
@@ -163,39 +159,56 @@ void Repairer::SyncWith(const dht::Contact& peer, const Digest& mine,
                     keys.push_back({std::string(key), rec.version, rec.tombstone});
                   }
                 });
-
   // One request per chunk of keys; a chunk ends at a bucket boundary so that
   // the peer compares whole buckets.
   std::sort(keys.begin(), keys.end(), [](const KeyVersion& a, const KeyVersion& b) {
     return BucketOfKey(a.key) < BucketOfKey(b.key);
   });
+  struct Chunk {
+    std::vector<uint32_t> buckets;
+    std::vector<KeyVersion> keys;
+  };
+  auto chunks = std::make_shared<std::vector<Chunk>>();
   size_t next_key = 0;
   size_t next_bucket = 0;
   while (next_bucket < differing.size()) {
-    std::vector<uint32_t> chunk_buckets;
-    std::vector<KeyVersion> chunk;
+    Chunk chunk;
     while (next_bucket < differing.size() &&
-           (chunk.size() < kReconcileKeys || chunk_buckets.empty())) {
+           (chunk.keys.size() < kReconcileKeys || chunk.buckets.empty())) {
       const uint32_t b = differing[next_bucket++];
-      chunk_buckets.push_back(b);
+      chunk.buckets.push_back(b);
       while (next_key < keys.size() && BucketOfKey(keys[next_key].key) <= b) {
-        chunk.push_back(std::move(keys[next_key++]));
+        chunk.keys.push_back(std::move(keys[next_key++]));
       }
     }
-    size_t sent_bytes = 64 + chunk_buckets.size() * 4;
-    for (const KeyVersion& kv : chunk) sent_bytes += KeyVersionBytes(kv);
-    Bump(counters_.bytes_sent, sent_bytes);
-    auto plan = Await<absl::StatusOr<ReconcilePlan>>(
-        [&](auto cb) { transport_->Reconcile(peer, chunk_buckets, chunk, std::move(cb)); });
-    if (!plan.ok()) {
-      spdlog::debug("reconcile with {} failed: {}", peer.address, plan.status().ToString());
-      return;
-    }
-    Exchange(peer, chunk_buckets.size(), *std::move(plan));
+    chunks->push_back(std::move(chunk));
   }
+  util::Sequentially(
+      executor_, chunks->size(),
+      [this, peer, chunks](size_t i, std::function<void(bool)> next) {
+        if (stopping_) return next(false);
+        const Chunk& chunk = (*chunks)[i];
+        size_t sent_bytes = 64 + chunk.buckets.size() * 4;
+        for (const KeyVersion& kv : chunk.keys) sent_bytes += KeyVersionBytes(kv);
+        Bump(counters_.bytes_sent, sent_bytes);
+        const size_t n_buckets = chunk.buckets.size();
+        auto on_plan = [this, peer, n_buckets,
+                        next = std::move(next)](absl::StatusOr<ReconcilePlan> plan) {
+          if (!plan.ok()) {
+            spdlog::debug("reconcile with {} failed: {}", peer.address, plan.status().ToString());
+            return next(false);
+          }
+          Exchange(peer, n_buckets, *std::move(plan), [next] { next(true); });
+        };
+        transport_->Reconcile(
+            peer, chunk.buckets, chunk.keys,
+            util::On<absl::StatusOr<ReconcilePlan>>(executor_, std::move(on_plan)));
+      },
+      std::move(done));
 }
 
-void Repairer::Exchange(const dht::Contact& peer, size_t buckets, ReconcilePlan plan) {
+void Repairer::Exchange(const dht::Contact& peer, size_t buckets, ReconcilePlan plan,
+                        std::function<void()> done) {
   // Newer records from the peer: apply here.
   size_t pulled = 0;
   for (KeyRecord& r : plan.newer) {
@@ -213,49 +226,69 @@ void Repairer::Exchange(const dht::Contact& peer, size_t buckets, ReconcilePlan 
     Bump(counters_.bytes_sent, RecordWireBytes(k, **rec));
     jobs.push_back({peer, k, **std::move(rec)});
   }
-  std::vector<absl::Status> results = StoreMany(transport_, jobs, OwnerPush::kWindow);
-  const size_t pushed =
-      std::count_if(results.begin(), results.end(), [](const absl::Status& s) { return s.ok(); });
-  Bump(counters_.keys_pulled, pulled);
-  Bump(counters_.keys_pushed, pushed);
-  if (pulled + pushed > 0) {
-    spdlog::info("anti-entropy with {}: {} buckets differed; pulled {} keys, pushed {}",
-                 peer.id.ShortHex(), buckets, pulled, pushed);
-  }
+  StoreMany(
+      transport_, executor_, std::move(jobs), OwnerPush::kWindow,
+      [this, peer, buckets, pulled, done = std::move(done)](std::vector<absl::Status> results) {
+        const size_t pushed = std::count_if(results.begin(), results.end(),
+                                            [](const absl::Status& s) { return s.ok(); });
+        Bump(counters_.keys_pulled, pulled);
+        Bump(counters_.keys_pushed, pushed);
+        if (pulled + pushed > 0) {
+          spdlog::info("anti-entropy with {}: {} buckets differed; pulled {} keys, pushed {}",
+                       peer.id.ShortHex(), buckets, pulled, pushed);
+        }
+        done();
+      });
 }
 
-void Repairer::HandOff(const std::vector<KeyVersion>& keys,
-                       const std::vector<dht::Contact>& candidates) {
+void Repairer::HandOff(std::shared_ptr<const std::vector<KeyVersion>> keys,
+                       std::shared_ptr<const std::vector<dht::Contact>> candidates,
+                       std::function<void()> done) {
   // Records are pushed in batches; a record is dropped here only once every
   // owner has acknowledged it, and only if nobody wrote it meanwhile.
   constexpr size_t kBatch = 512;
-  size_t dropped = 0;
-  for (size_t start = 0; start < keys.size() && !stopping_; start += kBatch) {
-    const size_t end = std::min(keys.size(), start + kBatch);
-    std::vector<std::string> batch;
-    for (size_t i = start; i < end; ++i) batch.push_back(keys[i].key);
-    // A key written since the scan, or with an owner that is not alive,
-    // keeps its copy for now.
-    auto skip = [&](size_t i, const storage::Record& rec, const std::vector<dht::Contact>& owners) {
-      return rec.version != keys[start + i].version || owners.empty() ||
-             std::any_of(owners.begin(), owners.end(), [&](const dht::Contact& o) {
-               return o.id == options_.self ||
-                      membership_->State(o.id) != membership::PeerState::kAlive;
-             });
-    };
-    for (const OwnerPush::Pushed& p : push_->Push(batch, candidates, skip)) {
-      const KeyVersion& kv = keys[start + p.index];
-      Bump(counters_.handoff_keys_pushed);
-      if (!p.acked) continue;
-      Bump(counters_.handoff_bytes, RecordWireBytes(kv.key, p.record));
-      absl::StatusOr<bool> erased = engine_->EraseIf(kv.key, kv.version);
-      if (erased.ok() && *erased) ++dropped;
-    }
-  }
-  Bump(counters_.handoff_keys_dropped, dropped);
-  if (dropped > 0) {
-    spdlog::info("handed off {} keys this node no longer owns to their owners", dropped);
-  }
+  auto dropped = std::make_shared<std::atomic<size_t>>(0);
+  const size_t batches = (keys->size() + kBatch - 1) / kBatch;
+  util::Sequentially(
+      executor_, batches,
+      [this, keys, candidates, dropped](size_t b, std::function<void(bool)> next) {
+        if (stopping_) return next(false);
+        const size_t start = b * kBatch;
+        const size_t end = std::min(keys->size(), start + kBatch);
+        std::vector<std::string> batch;
+        for (size_t i = start; i < end; ++i) batch.push_back((*keys)[i].key);
+        // A key written since the scan, or with an owner that is not alive,
+        // keeps its copy for now.
+        auto skip = [&](size_t i, const storage::Record& rec,
+                        const std::vector<dht::Contact>& owners) {
+          return rec.version != (*keys)[start + i].version || owners.empty() ||
+                 std::any_of(owners.begin(), owners.end(), [&](const dht::Contact& o) {
+                   return o.id == options_.self ||
+                          membership_->State(o.id) != membership::PeerState::kAlive;
+                 });
+        };
+        push_->Push(batch, *candidates, skip,
+                    [this, keys, start, dropped,
+                     next = std::move(next)](std::vector<OwnerPush::Pushed> pushed) {
+                      for (const OwnerPush::Pushed& p : pushed) {
+                        const KeyVersion& kv = (*keys)[start + p.index];
+                        Bump(counters_.handoff_keys_pushed);
+                        if (!p.acked) continue;
+                        Bump(counters_.handoff_bytes, RecordWireBytes(kv.key, p.record));
+                        absl::StatusOr<bool> erased = engine_->EraseIf(kv.key, kv.version);
+                        if (erased.ok() && *erased) ++*dropped;
+                      }
+                      next(true);
+                    });
+      },
+      [this, dropped, done = std::move(done)] {
+        Bump(counters_.handoff_keys_dropped, *dropped);
+        if (*dropped > 0) {
+          spdlog::info("handed off {} keys this node no longer owns to their owners",
+                       dropped->load());
+        }
+        done();
+      });
 }
 
 void Repairer::ForEachShared(const dht::NodeId& peer, const std::vector<dht::Contact>& candidates,
@@ -288,7 +321,7 @@ absl::Status Repairer::Refused() const {
 void Repairer::ServeDigest(const dht::Contact& from, uint64_t root, std::optional<Digest> theirs,
                            std::function<void(absl::StatusOr<DigestAnswer>)> done) {
   if (!QueueRequest()) return done(Refused());
-  pool_->Schedule([this, from, root, theirs, done = std::move(done)] {
+  executor_->Schedule([this, from, root, theirs, done = std::move(done)] {
     absl::Cleanup dequeue = [this] { requests_.fetch_sub(1, std::memory_order_relaxed); };
     Digest mine{};
     ForEachShared(from.id, owner_candidates_(),
@@ -305,8 +338,8 @@ void Repairer::ServeReconcile(const dht::Contact& from, std::vector<uint32_t> bu
                               std::vector<KeyVersion> keys,
                               std::function<void(absl::StatusOr<ReconcilePlan>)> done) {
   if (!QueueRequest()) return done(Refused());
-  pool_->Schedule([this, from, buckets = std::move(buckets), keys = std::move(keys),
-                   done = std::move(done)] {
+  executor_->Schedule([this, from, buckets = std::move(buckets), keys = std::move(keys),
+                       done = std::move(done)] {
     absl::Cleanup dequeue = [this] { requests_.fetch_sub(1, std::memory_order_relaxed); };
     const absl::flat_hash_set<uint32_t> wanted_buckets(buckets.begin(), buckets.end());
     const std::vector<dht::Contact> candidates = owner_candidates_();

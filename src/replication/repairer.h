@@ -31,7 +31,7 @@
 #include "src/replication/peer_transport.h"
 #include "src/storage/engine.h"
 #include "src/util/clock.h"
-#include "src/util/thread_pool.h"
+#include "src/util/executor.h"
 
 namespace kv::replication {
 
@@ -51,21 +51,23 @@ class Repairer {
   // versions from the future); a refused record is skipped.
   using AdmitFn = std::function<absl::Status(const dht::Contact& from, const storage::Version&)>;
 
+  // A round's continuations run on `executor`.
   Repairer(Options options, storage::Engine* engine, PeerTransport* transport,
-           const membership::Membership* membership, const util::Clock* clock,
-           const OwnerPush* push, CandidatesFn owner_candidates, AdmitFn admit);
-  ~Repairer();
+           util::Executor* executor, const membership::Membership* membership,
+           const util::Clock* clock, const OwnerPush* push, CandidatesFn owner_candidates,
+           AdmitFn admit);
 
-  // One round: purge, anti-entropy with every co-owner that is alive,
-  // handoff of what this node no longer owns. Blocks until it is done:
-  // background threads only. Returns early once Stop() was called.
-  void Round();
+  // One round: purge, anti-entropy with every co-owner that is alive, one
+  // at a time, then handoff of what this node no longer owns; `done` runs
+  // on the executor when it is over (early once Stop() was called). Call
+  // from the executor: the round starts with a scan of the engine.
+  void Round(std::function<void()> done);
 
   // Answers a peer's digest (`theirs` is nullopt when the peer sent only
-  // its root) and a peer's reconcile request. Both scan the engine on a
-  // thread of this object's own, never the caller's. At most
-  // kMaxRequests are queued or running at once; beyond that `done` gets
-  // RESOURCE_EXHAUSTED at once (the peer's next round retries).
+  // its root) and a peer's reconcile request. Both scan the engine on the
+  // executor, never on the caller's thread. At most kMaxRequests are queued
+  // or running at once; beyond that `done` gets RESOURCE_EXHAUSTED at once
+  // (the peer's next round retries).
   static constexpr int kMaxRequests = 16;
   void ServeDigest(const dht::Contact& from, uint64_t root, std::optional<Digest> theirs,
                    std::function<void(absl::StatusOr<DigestAnswer>)> done);
@@ -73,9 +75,8 @@ class Repairer {
                       std::vector<KeyVersion> keys,
                       std::function<void(absl::StatusOr<ReconcilePlan>)> done);
 
-  // Ends a running round at its next step and stops serving; waits for the
-  // request being served. Idempotent.
-  void Stop();
+  // Ends a running round at its next step. Idempotent.
+  void Stop() { stopping_ = true; }
 
   // Counters (docs/operations.md): anti_entropy_*, handoff_*, purged_*.
   void AppendStats(std::vector<std::pair<std::string, uint64_t>>* out) const;
@@ -89,12 +90,22 @@ class Repairer {
   void ForEachShared(const dht::NodeId& peer, const std::vector<dht::Contact>& candidates,
                      const std::function<void(std::string_view, const storage::Record&,
                                               const dht::NodeId&)>& fn) const;
-  void SyncWith(const dht::Contact& peer, const Digest& mine,
-                const std::vector<dht::Contact>& candidates);
-  // Pulls the newer records of a reconcile plan, then pushes the wanted ones.
-  void Exchange(const dht::Contact& peer, size_t buckets, ReconcilePlan plan);
-  // Pushes records this node no longer owns to their owners, then drops them.
-  void HandOff(const std::vector<KeyVersion>& keys, const std::vector<dht::Contact>& candidates);
+  // The exchange with one co-owner; then `done`.
+  void SyncWith(const dht::Contact& peer, std::shared_ptr<const Digest> mine,
+                std::shared_ptr<const std::vector<dht::Contact>> candidates,
+                std::function<void()> done);
+  // Reconciles the differing buckets key by key, chunk after chunk.
+  void Reconcile(const dht::Contact& peer, const std::vector<uint32_t>& differing,
+                 const std::vector<dht::Contact>& candidates, std::function<void()> done);
+  // Pulls the newer records of a reconcile plan, then pushes the wanted
+  // ones; then `done`.
+  void Exchange(const dht::Contact& peer, size_t buckets, ReconcilePlan plan,
+                std::function<void()> done);
+  // Pushes records this node no longer owns to their owners, then drops
+  // them; then `done`.
+  void HandOff(std::shared_ptr<const std::vector<KeyVersion>> keys,
+               std::shared_ptr<const std::vector<dht::Contact>> candidates,
+               std::function<void()> done);
   // Takes a slot for one served request; false when all are taken.
   bool QueueRequest();
   absl::Status Refused() const;
@@ -102,6 +113,7 @@ class Repairer {
   const Options options_;
   storage::Engine* const engine_;
   PeerTransport* const transport_;
+  util::Executor* const executor_;
   const membership::Membership* const membership_;
   const util::Clock* const clock_;
   const OwnerPush* const push_;
@@ -109,10 +121,7 @@ class Repairer {
   const AdmitFn admit_;
 
   std::atomic<bool> stopping_{false};
-  // Answers peers' requests: they scan the engine, which must not happen on
-  // the transport's threads.
-  std::unique_ptr<util::ThreadPool> pool_;
-  std::atomic<int> requests_{0};  // queued on or running in pool_
+  std::atomic<int> requests_{0};  // served requests queued on or running on the executor
 
   struct Counters {
     std::atomic<uint64_t> rounds{0}, exchanges{0}, buckets_differing{0};
