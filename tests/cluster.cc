@@ -211,6 +211,9 @@ std::vector<std::string> Cluster::NodeArgs(int i, bool join) const {
     args.push_back("--trusted-ca-file=" + tls_dir() + "/ca.crt");
   }
   for (const std::string& a : options_.extra_args) args.push_back(a);
+  if (auto own = options_.node_args.find(i); own != options_.node_args.end()) {
+    args.insert(args.end(), own->second.begin(), own->second.end());
+  }
   return args;
 }
 

@@ -63,6 +63,8 @@ class Cluster {
     std::string heartbeat_interval = "200ms";
     std::string failure_timeout = "2s";
     std::vector<std::string> extra_args;
+    // Flags for node i only, after extra_args (e.g. a --metrics-addr port of its own).
+    std::map<int, std::vector<std::string>> node_args;
     bool durable = false;  // each node gets its own --data-dir
     // Nodes Start() runs (0: all); StartNode adds the others later.
     int initially_running = 0;

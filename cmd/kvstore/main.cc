@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "cmd/kvstore/metrics_wiring.h"
 #include "cmd/kvstore/security_flags.h"
 #include "spdlog/spdlog.h"
 #include "src/node/dns_discovery.h"
@@ -63,6 +64,7 @@ struct Flags {
   size_t max_hints_bytes = 64u << 20;
   std::string backup_dir;
   std::vector<std::string> admin_from;
+  std::string metrics_addr;  // empty: no metrics endpoint
   bool leave_on_shutdown = false;
   bool enable_test_hooks = false;
 };
@@ -288,6 +290,9 @@ int main(int argc, char** argv) {
                  "anti-entropy repairs what they held")
       ->capture_default_str()
       ->transform(CLI::AsSizeValue(false));
+  app.add_option("--metrics-addr", f.metrics_addr,
+                 "host:port (IPv4) to serve Prometheus /metrics, /healthz and /readyz on over "
+                 "plain HTTP (default: off)");
   app.add_flag("--leave-on-shutdown", f.leave_on_shutdown,
                "on SIGTERM, hand every key to its new owners before exiting (planned leave)");
   app.add_flag("--enable-test-hooks", f.enable_test_hooks,
@@ -453,8 +458,20 @@ int main(int argc, char** argv) {
   // --enable-test-hooks: Admin.DropKeys, for repair tests.
   std::unique_ptr<kv::node::TestHooks> hooks;
   if (f.enable_test_hooks) hooks = std::make_unique<kv::node::TestHooks>(engine.get());
+  // --metrics-addr: serves before gRPC does; /readyz says when the node is ready.
+  absl::StatusOr<std::unique_ptr<kv::cmd::MetricsEndpoint>> metrics =
+      kv::cmd::StartMetrics({.addr = f.metrics_addr,
+                             .version = std::string(kVersion).substr(sizeof("kvstore ") - 1),
+                             .admin = node.apis().admin,
+                             .joined = [&node] { return node.joined(); },
+                             .serving = &serving});
+  if (!metrics.ok()) {
+    std::fprintf(stderr, "kvstore: %s\n", std::string(metrics.status().message()).c_str());
+    return 1;
+  }
   kv::rpc::Server server(node.apis(), hooks.get(), f.addr, max_message, security.policy,
-                         security.tls ? security.tls->ServerCredentials() : nullptr);
+                         security.tls ? security.tls->ServerCredentials() : nullptr,
+                         (*metrics)->rpc_metrics());
   if (absl::Status s = server.Start(); !s.ok()) {
     std::fprintf(stderr, "kvstore: %s\n", std::string(s.message()).c_str());
     return 1;
@@ -514,6 +531,7 @@ int main(int argc, char** argv) {
                                             : sig == SIGINT ? "received SIGINT"
                                                             : "received SIGTERM");
   serving = nullptr;
+  (*metrics)->Stop();  // its collectors read the node
   node.Stop();
   heartbeats.Stop();
   spdlog::debug("heartbeat streams closed");

@@ -1,6 +1,7 @@
 #include "src/rpc/server.h"
 
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -10,10 +11,12 @@ namespace kv::rpc {
 
 Server::Server(node::Apis apis, node::TestHooks* hooks, std::string listen_address,
                int max_message_bytes, security::AccessPolicy policy,
-               std::shared_ptr<grpc::ServerCredentials> credentials)
+               std::shared_ptr<grpc::ServerCredentials> credentials,
+               std::optional<ServerMetrics> metrics)
     : listen_address_(std::move(listen_address)),
       max_message_bytes_(max_message_bytes),
       credentials_(credentials ? std::move(credentials) : grpc::InsecureServerCredentials()),
+      metrics_(std::move(metrics)),
       guard_(std::move(policy)),
       kv_(apis.client, apis.peer, &heartbeats_, &guard_),
       admin_(apis.admin, hooks, &heartbeats_, &guard_),
@@ -36,6 +39,11 @@ absl::Status Server::Start() {
   builder.RegisterService(&kv_);
   builder.RegisterService(&admin_);
   builder.RegisterService(&peer_);
+  if (metrics_) {
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+    creators.push_back(NewMetricsInterceptorFactory(*metrics_));
+    builder.experimental().SetInterceptorCreators(std::move(creators));
+  }
   server_ = builder.BuildAndStart();
   if (!server_ || bound_port == 0) {
     server_.reset();

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -12,6 +13,7 @@
 #include "src/node/node.h"
 #include "src/rpc/call_guard.h"
 #include "src/rpc/heartbeat.h"
+#include "src/rpc/server_metrics.h"
 #include "src/rpc/services.h"
 
 namespace kv::rpc {
@@ -21,10 +23,13 @@ class Server {
  public:
   // The interfaces in `apis` and `hooks` (null in production) are not owned
   // and must outlive the server. `policy` decides who may make which call;
-  // `credentials` null means plaintext.
+  // `credentials` null means plaintext. With `metrics`, every call is counted
+  // and timed there (server_metrics.h; its families must outlive the
+  // server); without, no interceptor is installed and calls pay nothing.
   Server(node::Apis apis, node::TestHooks* hooks, std::string listen_address, int max_message_bytes,
          security::AccessPolicy policy = security::AccessPolicy(),
-         std::shared_ptr<grpc::ServerCredentials> credentials = nullptr);
+         std::shared_ptr<grpc::ServerCredentials> credentials = nullptr,
+         std::optional<ServerMetrics> metrics = std::nullopt);
   ~Server();
 
   // Binds and starts serving. FAILED_PRECONDITION when the address cannot be bound.
@@ -45,6 +50,7 @@ class Server {
   const std::string listen_address_;
   const int max_message_bytes_;
   const std::shared_ptr<grpc::ServerCredentials> credentials_;
+  const std::optional<ServerMetrics> metrics_;
   CallGuard guard_;
   HeartbeatRegistry heartbeats_;
   KvService kv_;
