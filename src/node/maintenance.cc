@@ -44,6 +44,13 @@ void Maintenance::Cancel() {
   stopping_ = true;
 }
 
+void Maintenance::Abandon() {
+  absl::MutexLock l(&mu_);
+  stopping_ = true;
+  ticking_ = false;
+  started_ = false;
+}
+
 void Maintenance::Stop() {
   bool started;
   {

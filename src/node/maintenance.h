@@ -68,6 +68,10 @@ class Maintenance {
   void Start();
   // Ends the ticks after the current step, without waiting. Idempotent.
   void Cancel();
+  // For simulators, after the executor dropped this node's closures (a
+  // crash): the tick in progress will never end; Stop() must not wait for
+  // it, nor save contacts.
+  void Abandon();
   // Cancel, then waits until the tick in progress has ended, and saves the
   // contacts. Idempotent. Never call it from the executor.
   void Stop();

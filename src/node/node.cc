@@ -126,6 +126,12 @@ void Node::Cancel() {
   maintenance_.Cancel();
 }
 
+void Node::Abandon() {
+  leaver_.Abandon();
+  repairer_.Stop();
+  maintenance_.Abandon();
+}
+
 void Node::Stop() {
   leaver_.Stop();
   repairer_.Stop();

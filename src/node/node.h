@@ -133,6 +133,10 @@ class Node final : public ClientApi, public PeerApi, public AdminApi {
   // Cancel, then waits until background work has ended. Callbacks of calls
   // already started may still run. Never call it from the executor.
   void Stop();
+  // For simulators that crash a node: its executor has dropped every closure
+  // of the node, so background work in progress will never end. Cancels it
+  // and makes Stop() (and the destructor) return at once.
+  void Abandon();
 
   // ---- Client operations (any node coordinates).
   // INVALID_ARGUMENT for a bad key or value, UNAVAILABLE when the quorum is

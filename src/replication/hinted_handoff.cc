@@ -1,5 +1,6 @@
 #include "src/replication/hinted_handoff.h"
 
+#include <algorithm>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
@@ -91,6 +92,9 @@ void HintedHandoff::Accept(const dht::NodeId& target, const std::string& key, st
 
 void HintedHandoff::Replay(std::function<void()> done) {
   auto targets = std::make_shared<std::vector<dht::NodeId>>(store_->Targets());
+  // In ID order, not the store's hash order (which varies from process to
+  // process): a simulated run then replays the same way every time.
+  std::sort(targets->begin(), targets->end());
   util::Sequentially(
       executor_, targets->size(),
       [this, targets](size_t i, std::function<void(bool)> next) {

@@ -81,6 +81,12 @@ void Leaver::Cancel() {
   stopping_ = true;
 }
 
+void Leaver::Abandon() {
+  absl::MutexLock l(&mu_);
+  stopping_ = true;
+  running_ = false;
+}
+
 void Leaver::Stop() {
   absl::MutexLock l(&mu_);
   stopping_ = true;

@@ -80,6 +80,9 @@ class Leaver {
   // Cancel, then waits until the leave has ended. Never call it from the
   // executor.
   void Stop();
+  // For simulators, after the executor dropped this node's closures: a leave
+  // in progress will never end; Stop() must not wait for it.
+  void Abandon();
 
   // leave_keys_moved, leave_bytes_moved.
   void AppendStats(std::vector<std::pair<std::string, uint64_t>>* out) const;

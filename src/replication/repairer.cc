@@ -98,9 +98,12 @@ void Repairer::Round(std::function<void()> done) {
   for (const dht::Contact& c : dht::ClosestAmong(*candidates, options_.self, 2 * n)) {
     if (c.id != options_.self && !digests.contains(c.id)) digests[c.id].contact = c;
   }
-  // In the map's order, as before the round became a sequence of steps.
+  // By ID, not in the hash map's order (which varies from process to
+  // process): a simulated run then sends the same messages every time.
   auto peers = std::make_shared<std::vector<PeerDigest>>();
   for (auto& [id, d] : digests) peers->push_back(std::move(d));
+  std::sort(peers->begin(), peers->end(),
+            [](const PeerDigest& a, const PeerDigest& b) { return a.contact.id < b.contact.id; });
   util::Sequentially(
       executor_, peers->size(),
       [this, peers, candidates](size_t i, std::function<void(bool)> next) {

@@ -1,0 +1,66 @@
+// kvsim's clients and nemesis: closed-loop clients that put and get random
+// keys through random live nodes, a nemesis that crashes or isolates nodes,
+// and the end-of-run check that no acknowledged write was lost.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <random>
+#include <string>
+
+#include "absl/time/time.h"
+#include "src/sim/cluster.h"
+
+namespace kv::sim {
+
+enum class Nemesis { kNone, kKill, kPartitionOne };
+
+struct WorkloadOptions {
+  int clients = 4;
+  int keys = 100;
+  absl::Duration think = absl::Milliseconds(10);  // between one client's ops
+  Nemesis nemesis = Nemesis::kNone;
+  absl::Duration fault_every = absl::Seconds(10);
+  absl::Duration fault_for = absl::Seconds(5);
+  uint64_t seed = 1;
+};
+
+struct WorkloadStats {
+  uint64_t puts = 0, gets = 0;
+  uint64_t acknowledged = 0;  // puts answered OK
+  uint64_t failed = 0;        // ops answered with an error
+  uint64_t faults = 0;        // nemesis actions
+  uint64_t checked_keys = 0;  // keys read back at the end
+  uint64_t lost = 0;          // keys whose newest acknowledged write was not read back
+  uint64_t unreadable = 0;    // keys the final read could not read
+};
+
+// Not thread-safe: runs on the cluster's executor.
+class Workload {
+ public:
+  Workload(WorkloadOptions options, Cluster* cluster);
+
+  // Starts the clients and the nemesis; they run until Stop().
+  void Start();
+  // Stops new ops and faults, heals the network and restarts crashed nodes.
+  void Stop();
+  // Reads every key written through a live node at ALL; then `done`.
+  void Check(std::function<void()> done);
+
+  const WorkloadStats& stats() const { return stats_; }
+
+ private:
+  void ClientOp(int client);
+  void Fault();
+  int LiveNode();
+
+  const WorkloadOptions options_;
+  Cluster* const cluster_;
+  std::mt19937_64 rng_;
+  bool running_ = false;
+  WorkloadStats stats_;
+  // Per key, the newest version an acknowledged put returned.
+  std::map<std::string, storage::Version> acked_;
+};
+
+}  // namespace kv::sim

@@ -1,0 +1,105 @@
+// N whole kvstore nodes (node::Node, memory engine) on one simulated world:
+// a ManualClock, a ManualExecutor and a Network. Heartbeats go every
+// `heartbeat` of simulated time from each node to its heartbeat targets, as
+// src/rpc/heartbeat.cc sends them in the real binary. Nodes crash (their
+// memory and pending work are gone) and restart empty under the same ID.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "src/node/node.h"
+#include "src/sim/network.h"
+#include "src/sim/transport.h"
+#include "src/storage/memory_engine.h"
+#include "src/util/clock.h"
+#include "src/util/executor.h"
+
+namespace kv::sim {
+
+// An executor for one node: runs its closures on the world's executor until
+// Kill(), after which they are dropped (the node crashed).
+class NodeExecutor final : public util::Executor {
+ public:
+  explicit NodeExecutor(util::Executor* world)
+      : world_(world), alive_(std::make_shared<bool>(true)) {}
+  void Schedule(std::function<void()> fn) override { After(absl::ZeroDuration(), std::move(fn)); }
+  void After(absl::Duration delay, std::function<void()> fn) override {
+    world_->After(delay, [alive = alive_, fn = std::move(fn)] {
+      if (*alive) fn();
+    });
+  }
+  void Kill() { *alive_ = false; }
+
+ private:
+  util::Executor* const world_;
+  std::shared_ptr<bool> alive_;
+};
+
+// Not thread-safe: one thread drives it.
+class Cluster {
+ public:
+  struct Options {
+    int nodes = 3;
+    int replicas = 3;
+    size_t k = 20;
+    absl::Duration heartbeat = absl::Milliseconds(500);  // kvstore's default
+    absl::Duration failure_timeout = absl::Seconds(3);
+    absl::Duration anti_entropy_interval = absl::Minutes(1);
+    Network::Options network;
+    uint64_t seed = 1;  // node RNGs (the network has its own)
+  };
+
+  explicit Cluster(Options options);
+  ~Cluster();
+
+  int size() const { return static_cast<int>(slots_.size()); }
+  node::Node& node(int i) { return *slots_[i]->node; }
+  storage::MemoryEngine& engine(int i) { return *slots_[i]->engine; }
+  const dht::Contact& contact(int i) const { return slots_[i]->contact; }
+  bool up(int i) const { return slots_[i]->up; }
+  Network& net() { return net_; }
+  util::ManualClock& clock() { return clock_; }
+  // The world's executor, for clients and nemeses of a simulation.
+  util::ManualExecutor& executor() { return executor_; }
+  // Messages sent by every node's transport so far (calls and beats).
+  uint64_t peer_messages() const;
+
+  void RunFor(absl::Duration d) { executor_.RunFor(d); }
+  // Runs in steps of 1 ms until `done()` or `limit` of simulated time.
+  bool RunUntil(const std::function<bool()>& done, absl::Duration limit = absl::Seconds(30));
+
+  // The node loses its memory and its work in progress, and leaves the
+  // network; Restart brings a new process up under the same ID and address,
+  // with an empty engine and the next incarnation.
+  void Crash(int i);
+  void Restart(int i);
+
+ private:
+  struct Slot {
+    dht::Contact contact;
+    uint64_t incarnation = 0;
+    bool up = false;
+    std::unique_ptr<NodeExecutor> executor;
+    std::unique_ptr<storage::MemoryEngine> engine;
+    std::unique_ptr<Transport> transport;
+    std::unique_ptr<node::Node> node;
+  };
+  void Boot(int i);
+  void Beats();
+
+  const Options options_;
+  util::ManualClock clock_;
+  util::ManualExecutor executor_;
+  Network net_;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  // Crashed processes: kept until the end, as closures may still name them.
+  std::vector<std::unique_ptr<Slot>> graveyard_;
+  uint64_t crashed_messages_ = 0;
+  bool stopping_ = false;
+};
+
+}  // namespace kv::sim

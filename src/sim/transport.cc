@@ -1,0 +1,147 @@
+#include "src/sim/transport.h"
+
+#include <memory>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace kv::sim {
+
+namespace {
+
+absl::Status Unreachable(const std::string& to) {
+  return absl::DeadlineExceededError(absl::StrCat("simulated: no answer from ", to));
+}
+
+}  // namespace
+
+template <typename Answer>
+void Transport::Roundtrip(const std::string& to, absl::string_view what,
+                          std::function<void(node::PeerApi*, std::function<void(Answer)>)> call,
+                          std::function<void(Answer)> done) {
+  ++sent_;
+  auto shared_done = std::make_shared<std::function<void(Answer)>>(std::move(done));
+  auto fail = [shared_done, to] { (*shared_done)(Answer(Unreachable(to))); };
+  net_->Call(
+      self_.address, to, what,
+      [this, to, call = std::move(call), shared_done, fail](node::PeerApi* n) {
+        call(n, [this, to, shared_done, fail](Answer a) {
+          net_->Answer(
+              to, self_.address,
+              [shared_done, a = std::move(a)]() mutable { (*shared_done)(std::move(a)); }, fail);
+        });
+      },
+      fail);
+}
+
+void Transport::Store(const dht::Contact& to, const std::string& key, const storage::Record& rec,
+                      StoreCallback done) {
+  Roundtrip<absl::Status>(
+      to.address, "Store " + key,
+      [this, key, rec](node::PeerApi* n, std::function<void(absl::Status)> answer) {
+        n->HandleStore(self_, key, rec, [answer](absl::StatusOr<bool> r) { answer(r.status()); });
+      },
+      std::move(done));
+}
+
+void Transport::Fetch(const dht::Contact& to, const std::string& key, FetchCallback done) {
+  using R = absl::StatusOr<std::optional<storage::Record>>;
+  Roundtrip<R>(
+      to.address, "Fetch " + key,
+      [key](node::PeerApi* n, std::function<void(R)> answer) { answer(n->HandleFetch(key)); },
+      std::move(done));
+}
+
+void Transport::FindNode(const dht::Contact& to, const dht::NodeId& target, FindNodeCallback done) {
+  using R = absl::StatusOr<std::vector<dht::Contact>>;
+  Roundtrip<R>(
+      to.address, "FindNode " + target.ShortHex(),
+      [this, target](node::PeerApi* n, std::function<void(R)> answer) {
+        answer(n->HandleFindNode(self_, target));
+      },
+      std::move(done));
+}
+
+void Transport::Ping(const std::string& address, PingCallback done) {
+  using R = absl::StatusOr<dht::Contact>;
+  Roundtrip<R>(
+      address, "Ping",
+      [this](node::PeerApi* n, std::function<void(R)> answer) {
+        n->HandlePing(self_);
+        answer(n->self());
+      },
+      std::move(done));
+}
+
+void Transport::Join(const std::string& address, JoinCallback done) {
+  using R = absl::StatusOr<JoinAnswer>;
+  Roundtrip<R>(
+      address, "Join",
+      [this](node::PeerApi* n, std::function<void(R)> answer) {
+        answer(JoinAnswer{.contacts = n->HandleJoin(self_), .seed_clock = net_->clock()->Now()});
+      },
+      std::move(done));
+}
+
+void Transport::StoreHint(const dht::Contact& to, const dht::NodeId& target, const std::string& key,
+                          const storage::Record& rec, StoreCallback done) {
+  Roundtrip<absl::Status>(
+      to.address, "StoreHint " + key,
+      [this, target, key, rec](node::PeerApi* n, std::function<void(absl::Status)> answer) {
+        n->HandleStoreHint(self_, target, key, rec, std::move(answer));
+      },
+      std::move(done));
+}
+
+void Transport::SyncDigest(const dht::Contact& to, const replication::Digest& digest,
+                           bool root_only, DigestCallback done) {
+  using R = absl::StatusOr<replication::DigestAnswer>;
+  Roundtrip<R>(
+      to.address, root_only ? "SyncDigest root" : "SyncDigest",
+      [this, digest, root_only](node::PeerApi* n, std::function<void(R)> answer) {
+        std::optional<replication::Digest> theirs;
+        if (!root_only) theirs = digest;
+        n->HandleSyncDigest(self_, replication::DigestRoot(digest), theirs, std::move(answer));
+      },
+      std::move(done));
+}
+
+void Transport::Reconcile(const dht::Contact& to, const std::vector<uint32_t>& buckets,
+                          const std::vector<replication::KeyVersion>& keys,
+                          ReconcileCallback done) {
+  using R = absl::StatusOr<replication::ReconcilePlan>;
+  Roundtrip<R>(
+      to.address, "Reconcile",
+      [this, buckets, keys](node::PeerApi* n, std::function<void(R)> answer) {
+        n->HandleReconcile(self_, buckets, keys, std::move(answer));
+      },
+      std::move(done));
+}
+
+void Transport::Leaving(const dht::Contact& to, StoreCallback done) {
+  Roundtrip<absl::Status>(
+      to.address, "Leaving",
+      [this](node::PeerApi* n, std::function<void(absl::Status)> answer) {
+        n->HandleLeaving(self_, incarnation_);
+        answer(absl::OkStatus());
+      },
+      std::move(done));
+}
+
+void Transport::Beat(const dht::Contact& to) {
+  ++sent_;
+  const absl::Time sent = net_->clock()->Now();
+  net_->Call(
+      self_.address, to.address, "Beat",
+      [this, sent](node::PeerApi* n) {
+        // One-way: the receiver measures the offset it sees, as the echo of
+        // a real stream lets it (no clock skew in the simulation yet).
+        const absl::Time at = net_->clock()->Now();
+        n->HandleHeartbeat(self_, membership::ClockSample::FromExchange(sent, at, at, at),
+                           incarnation_);
+      },
+      [] {});
+}
+
+}  // namespace kv::sim

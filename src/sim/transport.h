@@ -1,0 +1,56 @@
+// One simulated node's PeerTransport: each call goes through the Network to
+// the PeerApi of the node at the address called, and its answer comes back
+// the same way. Heartbeats, which the real binary sends on gRPC streams
+// (src/rpc/heartbeat.cc), are single messages here (Beat).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "src/replication/peer_transport.h"
+#include "src/sim/network.h"
+
+namespace kv::sim {
+
+// Not thread-safe: runs on the network's executor. `net` is not owned.
+class Transport final : public replication::PeerTransport {
+ public:
+  Transport(Network* net, dht::Contact self, uint64_t incarnation)
+      : net_(net), self_(std::move(self)), incarnation_(incarnation) {}
+
+  void Store(const dht::Contact& to, const std::string& key, const storage::Record& rec,
+             StoreCallback done) override;
+  void Fetch(const dht::Contact& to, const std::string& key, FetchCallback done) override;
+  void FindNode(const dht::Contact& to, const dht::NodeId& target, FindNodeCallback done) override;
+  void Ping(const std::string& address, PingCallback done) override;
+  void Join(const std::string& address, JoinCallback done) override;
+  void StoreHint(const dht::Contact& to, const dht::NodeId& target, const std::string& key,
+                 const storage::Record& rec, StoreCallback done) override;
+  void SyncDigest(const dht::Contact& to, const replication::Digest& digest, bool root_only,
+                  DigestCallback done) override;
+  void Reconcile(const dht::Contact& to, const std::vector<uint32_t>& buckets,
+                 const std::vector<replication::KeyVersion>& keys, ReconcileCallback done) override;
+  void Leaving(const dht::Contact& to, StoreCallback done) override;
+
+  // One heartbeat to `to`, carrying a clock sample as the real exchange
+  // would measure it (the receiver's clock read when the beat arrives).
+  void Beat(const dht::Contact& to);
+
+  // Messages sent by this transport so far (calls, not answers).
+  uint64_t sent() const { return sent_; }
+
+ private:
+  // Sends `call` to `to`; its answer, or UNAVAILABLE/DEADLINE_EXCEEDED, to
+  // `done`. `Answer` is what the receiving node computes.
+  template <typename Answer>
+  void Roundtrip(const std::string& to, absl::string_view what,
+                 std::function<void(node::PeerApi*, std::function<void(Answer)>)> call,
+                 std::function<void(Answer)> done);
+
+  Network* const net_;
+  const dht::Contact self_;
+  const uint64_t incarnation_;
+  uint64_t sent_ = 0;
+};
+
+}  // namespace kv::sim
