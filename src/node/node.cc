@@ -127,6 +127,7 @@ void Node::Cancel() {
 }
 
 void Node::Abandon() {
+  abandoned_ = true;
   leaver_.Abandon();
   repairer_.Stop();
   maintenance_.Abandon();
@@ -136,6 +137,9 @@ void Node::Stop() {
   leaver_.Stop();
   repairer_.Stop();
   maintenance_.Stop();
+  // Peers' anti-entropy requests queued before the stop are answered while
+  // the server still runs; later ones are answered on the caller's thread.
+  if (!abandoned_) repairer_.Drain();
 }
 
 void Node::OnStorage(std::function<void()> fn) {

@@ -273,6 +273,8 @@ class Node final : public ClientApi, public PeerApi, public AdminApi {
   std::unique_ptr<util::TimerThread> read_timer_;
   replication::Coordinator coordinator_;
 
+  // Abandon() was called: Stop() must not wait for the executor.
+  std::atomic<bool> abandoned_{false};
   // Refused-record warnings: the last one's wall time (unix ms) and how many
   // were held back since, so a peer far ahead logs once per 10 s, not per write.
   std::atomic<int64_t> refused_warned_ms_{std::numeric_limits<int64_t>::min() / 2};

@@ -4,7 +4,6 @@
 #include <memory>
 #include <utility>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
@@ -310,9 +309,26 @@ void Repairer::ForEachShared(const dht::NodeId& peer, const std::vector<dht::Con
 }
 
 bool Repairer::QueueRequest() {
-  if (requests_.fetch_add(1, std::memory_order_relaxed) < kMaxRequests) return true;
-  requests_.fetch_sub(1, std::memory_order_relaxed);
-  return false;
+  absl::MutexLock l(&serve_mu_);
+  if (requests_ >= kMaxRequests) return false;
+  ++requests_;
+  return true;
+}
+
+void Repairer::Serve(std::function<void()> work) {
+  auto run = [this, work = std::move(work)] {
+    work();
+    absl::MutexLock l(&serve_mu_);
+    --requests_;
+  };
+  if (stopping_) return run();
+  executor_->Schedule(std::move(run));
+}
+
+void Repairer::Drain() {
+  absl::MutexLock l(&serve_mu_);
+  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(serve_mu_) { return requests_ == 0; };
+  serve_mu_.Await(absl::Condition(&idle));
 }
 
 absl::Status Repairer::Refused() const {
@@ -324,8 +340,7 @@ absl::Status Repairer::Refused() const {
 void Repairer::ServeDigest(const dht::Contact& from, uint64_t root, std::optional<Digest> theirs,
                            std::function<void(absl::StatusOr<DigestAnswer>)> done) {
   if (!QueueRequest()) return done(Refused());
-  executor_->Schedule([this, from, root, theirs, done = std::move(done)] {
-    absl::Cleanup dequeue = [this] { requests_.fetch_sub(1, std::memory_order_relaxed); };
+  Serve([this, from, root, theirs, done = std::move(done)] {
     Digest mine{};
     ForEachShared(from.id, owner_candidates_(),
                   [&](std::string_view key, const storage::Record& rec, const dht::NodeId& id) {
@@ -341,9 +356,7 @@ void Repairer::ServeReconcile(const dht::Contact& from, std::vector<uint32_t> bu
                               std::vector<KeyVersion> keys,
                               std::function<void(absl::StatusOr<ReconcilePlan>)> done) {
   if (!QueueRequest()) return done(Refused());
-  executor_->Schedule([this, from, buckets = std::move(buckets), keys = std::move(keys),
-                       done = std::move(done)] {
-    absl::Cleanup dequeue = [this] { requests_.fetch_sub(1, std::memory_order_relaxed); };
+  Serve([this, from, buckets = std::move(buckets), keys = std::move(keys), done = std::move(done)] {
     const absl::flat_hash_set<uint32_t> wanted_buckets(buckets.begin(), buckets.end());
     const std::vector<dht::Contact> candidates = owner_candidates_();
     std::vector<KeyRecord> mine;

@@ -21,8 +21,10 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "src/dht/node_id.h"
 #include "src/membership/membership.h"
@@ -75,8 +77,12 @@ class Repairer {
                       std::vector<KeyVersion> keys,
                       std::function<void(absl::StatusOr<ReconcilePlan>)> done);
 
-  // Ends a running round at its next step. Idempotent.
+  // Ends a running round at its next step, and serves later requests on
+  // the caller's thread (nothing more is queued). Idempotent; never waits.
   void Stop() { stopping_ = true; }
+  // Waits until every request queued before Stop() has been answered.
+  // Never call it from the executor.
+  void Drain();
 
   // Counters (docs/operations.md): anti_entropy_*, handoff_*, purged_*.
   void AppendStats(std::vector<std::pair<std::string, uint64_t>>* out) const;
@@ -108,6 +114,9 @@ class Repairer {
                std::function<void()> done);
   // Takes a slot for one served request; false when all are taken.
   bool QueueRequest();
+  // Runs a queued request's `work` on the executor, or at once after
+  // Stop(); then frees its slot.
+  void Serve(std::function<void()> work);
   absl::Status Refused() const;
 
   const Options options_;
@@ -121,7 +130,8 @@ class Repairer {
   const AdmitFn admit_;
 
   std::atomic<bool> stopping_{false};
-  std::atomic<int> requests_{0};  // served requests queued on or running on the executor
+  absl::Mutex serve_mu_;
+  int requests_ ABSL_GUARDED_BY(serve_mu_) = 0;  // requests queued or being answered
 
   struct Counters {
     std::atomic<uint64_t> rounds{0}, exchanges{0}, buckets_differing{0};
