@@ -2,7 +2,7 @@
 // storage, membership, the coordinator of client operations (replication/
 // coordinator.h), hinted handoff, anti-entropy and rebalancing (repairer.h),
 // planned leave (leaver.h), routing (router.h), the clock fence and the
-// background maintenance thread. It speaks in plain C++ types; src/rpc turns
+// background maintenance ticks. It speaks in plain C++ types; src/rpc turns
 // gRPC calls into calls on it, and implements the PeerTransport it sends with.
 #pragma once
 
@@ -76,7 +76,7 @@ struct NodeOptions {
   // of `max_hints_bytes`.
   replication::HintStore* hints = nullptr;
   size_t max_hints_bytes = 64u << 20;
-  // Called (once, from the leave thread) when a planned leave has handed
+  // Called (once, on the executor) when a planned leave has handed
   // every key to its new owners: the process should shut down.
   std::function<void()> on_left;
   absl::Duration bucket_refresh = absl::Hours(1);  // idle time before a bucket is refreshed
@@ -84,7 +84,7 @@ struct NodeOptions {
   // A read still short of answers this long after it started asks one more
   // replica (Coordinator::EnableSpeculativeReads); zero turns that off.
   absl::Duration speculative_read_after = absl::Milliseconds(20);
-  // Called from the maintenance thread whenever the routing table's contacts
+  // Called from a maintenance tick whenever the routing table's contacts
   // changed, and once more on Stop(), so a data dir can remember them.
   std::function<void(const std::vector<dht::Contact>&)> save_contacts;
   // Writes a consistent copy of the node's storage into a new directory
@@ -92,7 +92,7 @@ struct NodeOptions {
   // directory, and returns its path. Unset for the memory engine and when
   // no backup directory is configured.
   std::function<absl::StatusOr<std::string>(const std::string& name)> snapshot;
-  // Called from the maintenance thread when the clock fence goes up or down
+  // Called from a maintenance tick when the clock fence goes up or down
   // (Node::clock_status), e.g. to set the gRPC health status.
   std::function<void(const ClockStatusChange&)> on_clock_fence;
   // --discover: called before each join attempt; the addresses it returns are
