@@ -61,7 +61,8 @@ void Cluster::Crash(int i) {
   net_.Attach(s.contact.address, nullptr);
   s.executor->Kill();
   s.node->Abandon();
-  crashed_messages_ += s.transport->sent();
+  crashed_calls_ += s.transport->calls();
+  crashed_beats_ += s.transport->beats();
   auto dead = std::make_unique<Slot>();
   dead->executor = std::move(s.executor);
   dead->engine = std::move(s.engine);
@@ -76,10 +77,18 @@ void Cluster::Restart(int i) {
   Boot(i);
 }
 
-uint64_t Cluster::peer_messages() const {
-  uint64_t n = crashed_messages_;
+uint64_t Cluster::peer_calls() const {
+  uint64_t n = crashed_calls_;
   for (const auto& s : slots_) {
-    if (s->up) n += s->transport->sent();
+    if (s->up) n += s->transport->calls();
+  }
+  return n;
+}
+
+uint64_t Cluster::heartbeats() const {
+  uint64_t n = crashed_beats_;
+  for (const auto& s : slots_) {
+    if (s->up) n += s->transport->beats();
   }
   return n;
 }

@@ -65,8 +65,10 @@ class Cluster {
   util::ManualClock& clock() { return clock_; }
   // The world's executor, for clients and nemeses of a simulation.
   util::ManualExecutor& executor() { return executor_; }
-  // Messages sent by every node's transport so far (calls and beats).
-  uint64_t peer_messages() const;
+  // Peer calls (Store, Fetch, FindNode, Ping, Join, repair, ...) and
+  // heartbeats sent by every node so far, crashed processes included.
+  uint64_t peer_calls() const;
+  uint64_t heartbeats() const;
 
   void RunFor(absl::Duration d) { executor_.RunFor(d); }
   // Runs in steps of 1 ms until `done()` or `limit` of simulated time.
@@ -98,7 +100,8 @@ class Cluster {
   std::vector<std::unique_ptr<Slot>> slots_;
   // Crashed processes: kept until the end, as closures may still name them.
   std::vector<std::unique_ptr<Slot>> graveyard_;
-  uint64_t crashed_messages_ = 0;
+  uint64_t crashed_calls_ = 0;
+  uint64_t crashed_beats_ = 0;
   bool stopping_ = false;
 };
 

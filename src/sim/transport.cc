@@ -20,7 +20,7 @@ template <typename Answer>
 void Transport::Roundtrip(const std::string& to, absl::string_view what,
                           std::function<void(node::PeerApi*, std::function<void(Answer)>)> call,
                           std::function<void(Answer)> done) {
-  ++sent_;
+  ++calls_;
   auto shared_done = std::make_shared<std::function<void(Answer)>>(std::move(done));
   auto fail = [shared_done, to] { (*shared_done)(Answer(Unreachable(to))); };
   net_->Call(
@@ -130,7 +130,7 @@ void Transport::Leaving(const dht::Contact& to, StoreCallback done) {
 }
 
 void Transport::Beat(const dht::Contact& to) {
-  ++sent_;
+  ++beats_;
   const absl::Time sent = net_->clock()->Now();
   net_->Call(
       self_.address, to.address, "Beat",

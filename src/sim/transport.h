@@ -36,8 +36,9 @@ class Transport final : public replication::PeerTransport {
   // would measure it (the receiver's clock read when the beat arrives).
   void Beat(const dht::Contact& to);
 
-  // Messages sent by this transport so far (calls, not answers).
-  uint64_t sent() const { return sent_; }
+  // Calls sent by this transport so far (not answers), heartbeats apart.
+  uint64_t calls() const { return calls_; }
+  uint64_t beats() const { return beats_; }
 
  private:
   // Sends `call` to `to`; its answer, or UNAVAILABLE/DEADLINE_EXCEEDED, to
@@ -50,7 +51,8 @@ class Transport final : public replication::PeerTransport {
   Network* const net_;
   const dht::Contact self_;
   const uint64_t incarnation_;
-  uint64_t sent_ = 0;
+  uint64_t calls_ = 0;
+  uint64_t beats_ = 0;
 };
 
 }  // namespace kv::sim
