@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 
 namespace kv::membership {
 namespace {
@@ -59,7 +60,19 @@ void FailureDetector::Heard(const dht::NodeId& id, absl::Time now) {
 void FailureDetector::Forget(const dht::NodeId& id) { peers_.erase(id); }
 
 void FailureDetector::MarkLeft(const dht::NodeId& id, absl::Time now, uint64_t incarnation) {
-  left_.try_emplace(id, Leave{.at = now, .incarnation = incarnation});
+  if (left_.contains(id)) return;
+  if (left_.size() >= kMaxLeaveMarks) {
+    // The oldest mark (by arrival, then ID, so the choice does not depend on
+    // the map's order).
+    auto oldest = left_.begin();
+    for (auto it = left_.begin(); it != left_.end(); ++it) {
+      if (std::tie(it->second.at, it->first) < std::tie(oldest->second.at, oldest->first)) {
+        oldest = it;
+      }
+    }
+    left_.erase(oldest);
+  }
+  left_.emplace(id, Leave{.at = now, .incarnation = incarnation});
 }
 
 void FailureDetector::HeardIncarnation(const dht::NodeId& id, uint64_t incarnation,

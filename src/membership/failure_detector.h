@@ -69,7 +69,10 @@ class FailureDetector {
 
   // `id` announced a planned leave: from now on it is down and dead, tracked
   // or not, and whatever it sends, until Rejoined(id) or a beat from another
-  // incarnation. `incarnation` is the leaving process's (0: unknown).
+  // incarnation. `incarnation` is the leaving process's (0: unknown). At
+  // most kMaxLeaveMarks are kept: past that, the oldest mark goes, so leave
+  // notices naming made-up IDs cannot grow memory without bound.
+  static constexpr size_t kMaxLeaveMarks = 4096;
   void MarkLeft(const dht::NodeId& id, absl::Time now, uint64_t incarnation = 0);
   // `id` joined again (sent a Join): clears the leave mark, and counts as
   // proof of life if `id` is tracked. No-op for a peer that had not left.

@@ -242,6 +242,22 @@ TEST_F(FailureDetectorTest, LeftPeerIsDeadEvenWhileHeardUntilRejoined) {
   EXPECT_FALSE(back[0].left);
 }
 
+TEST_F(FailureDetectorTest, LeaveMarksAreBoundedAndTheOldestGoesFirst) {
+  std::vector<dht::NodeId> ids;
+  for (size_t i = 0; i <= FailureDetector::kMaxLeaveMarks; ++i) {
+    std::string key = "left-";
+    key += std::to_string(i);
+    ids.push_back(dht::NodeId::FromKey(key));
+    fd_.MarkLeft(ids.back(), t0_ + Seconds(static_cast<double>(i)));
+  }
+  EXPECT_FALSE(fd_.Left(ids.front()));  // the oldest made room
+  for (size_t i = 1; i < ids.size(); ++i) ASSERT_TRUE(fd_.Left(ids[i])) << i;
+  // Marking an ID again neither moves nor evicts anything.
+  fd_.MarkLeft(ids[1], t0_ + absl::Hours(1));
+  EXPECT_TRUE(fd_.Left(ids[1]));
+  EXPECT_TRUE(fd_.Left(ids[2]));
+}
+
 TEST_F(FailureDetectorTest, LeaveMarkOutlivesTrackingAndAppliesToUntrackedPeers) {
   fd_.MarkLeft(b_, t0_);  // never tracked
   EXPECT_EQ(fd_.State(b_, t0_), PeerState::kDown);
