@@ -1,12 +1,7 @@
 // kvstore --metrics-addr end to end (issue 19): a live 3-node cluster is
 // scraped after a small workload, and every scrape must pass
 // `promtool check metrics`.
-#include <stdio.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cstdlib>
-#include <fstream>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "src/metrics/testing/http_get.h"
+#include "src/metrics/testing/promtool.h"
 #include "tests/cluster.h"
 
 namespace kv::testing {
@@ -28,16 +24,6 @@ using metrics::testing::HttpRequest;
 constexpr int kNodes = 3;
 constexpr int kKeys = 6;
 
-std::string FindOnPath(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  if (path == nullptr) return "";
-  for (absl::string_view dir : absl::StrSplit(path, ':', absl::SkipEmpty())) {
-    std::string candidate = absl::StrCat(dir, "/", name);
-    if (access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return "";
-}
-
 // The value of the sample `series` (name and labels exactly as rendered), if
 // the scrape has it.
 std::optional<double> Sample(const std::string& text, const std::string& series) {
@@ -47,24 +33,6 @@ std::optional<double> Sample(const std::string& text, const std::string& series)
     if (absl::SimpleAtod(line, &v)) return v;
   }
   return std::nullopt;
-}
-
-// promtool's findings on `text` ("" when clean), or why it could not run.
-std::string Promtool(const std::string& promtool, const std::string& text) {
-  const std::string file =
-      ::testing::TempDir() + "/metrics_cluster_test_scrape_" + std::to_string(getpid()) + ".txt";
-  std::ofstream(file) << text;
-  FILE* pipe = popen((promtool + " check metrics < " + file + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return "popen failed";
-  std::string output;
-  char buf[512];
-  while (size_t n = fread(buf, 1, sizeof(buf), pipe)) output.append(buf, n);
-  const int status = pclose(pipe);
-  std::remove(file.c_str());
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    output += absl::StrCat("\n(promtool exit status ", status, ")");
-  }
-  return output;
 }
 
 class MetricsClusterTest : public ClusterFixture {
@@ -97,10 +65,9 @@ class MetricsClusterTest : public ClusterFixture {
 };
 
 TEST_F(MetricsClusterTest, ScrapesOfALiveClusterCountRequestsAndPassPromtool) {
-  const std::string promtool = FindOnPath("promtool");
+  const std::string promtool = metrics::testing::FindPromtool();
   if (promtool.empty()) {
-    const char* ci = std::getenv("CI");
-    ASSERT_FALSE(ci != nullptr && std::string(ci) == "true")
+    ASSERT_FALSE(metrics::testing::PromtoolRequired())
         << "promtool is not on PATH under CI=true; `make deps` installs Debian's `prometheus`";
   }
   ASSERT_NO_FATAL_FAILURE(StartCluster());
@@ -139,7 +106,8 @@ TEST_F(MetricsClusterTest, ScrapesOfALiveClusterCountRequestsAndPassPromtool) {
     EXPECT_TRUE(Sample(text, "kvstore_keys").has_value()) << text;
     EXPECT_TRUE(Sample(text, "kvstore_hints_kept_total").has_value()) << text;
     if (!promtool.empty()) {
-      EXPECT_EQ(Promtool(promtool, text), "") << "node " << i << ":\n" << text;
+      EXPECT_EQ(metrics::testing::PromtoolFindings(promtool, text), "") << "node " << i << ":\n"
+                                                                        << text;
     }
   }
   EXPECT_TRUE(peer_calls) << "replicas answer Peer calls; no node counted one";

@@ -1,17 +1,11 @@
 #include "src/metrics/registry.h"
 
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cstdio>
-#include <cstdlib>
-#include <fstream>
 #include <memory>
 #include <string>
 
-#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "src/metrics/process_collector.h"
+#include "src/metrics/testing/promtool.h"
 
 namespace kv::metrics {
 namespace {
@@ -77,23 +71,11 @@ TEST(MetricsRegistryTest, RendersCounterAndHistogramInTextFormat) {
   EXPECT_NE(text.find("kvstore_test_request_seconds_count{method=\"get\"} 2\n"), std::string::npos);
 }
 
-// The absolute path of `name` on $PATH, or "" if none.
-std::string FindOnPath(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  if (path == nullptr) return "";
-  for (absl::string_view dir : absl::StrSplit(path, ':', absl::SkipEmpty())) {
-    std::string candidate = std::string(dir) + "/" + name;
-    if (access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return "";
-}
-
 TEST(MetricsRegistryTest, TextOfRegistryAndProcessCollectorPassesPromtool) {
-  const std::string promtool = FindOnPath("promtool");
+  const std::string promtool = testing::FindPromtool();
   if (promtool.empty()) {
     // make test installs it (TEST_PACKAGES); only a hand-run test may skip.
-    const char* ci = std::getenv("CI");
-    ASSERT_FALSE(ci != nullptr && std::string(ci) == "true")
+    ASSERT_FALSE(testing::PromtoolRequired())
         << "promtool is not on PATH under CI=true; `make deps` installs Debian's `prometheus`";
     GTEST_SKIP() << "promtool is not on PATH; install Debian's `prometheus` package to run "
                     "`promtool check metrics` on our output";
@@ -101,21 +83,9 @@ TEST(MetricsRegistryTest, TextOfRegistryAndProcessCollectorPassesPromtool) {
   Registry registry;
   const std::string text =
       RenderText({SampleRegistry(registry), std::make_shared<ProcessCollector>()});
-  const std::string file =
-      ::testing::TempDir() + "/metrics_promtool_input_" + std::to_string(getpid()) + ".txt";
-  std::ofstream(file) << text;
-  FILE* pipe = popen((promtool + " check metrics < " + file + " 2>&1").c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string output;
-  char buf[512];
-  while (size_t n = fread(buf, 1, sizeof(buf), pipe)) output.append(buf, n);
-  const int status = pclose(pipe);
-  std::remove(file.c_str());
-  ASSERT_TRUE(WIFEXITED(status)) << output;
-  EXPECT_EQ(WEXITSTATUS(status), 0) << "promtool check metrics:\n"
-                                    << output << "\ninput:\n"
-                                    << text;
-  EXPECT_EQ(output, "") << "promtool lint findings for:\n" << text;
+  EXPECT_EQ(testing::PromtoolFindings(promtool, text), "")
+      << "promtool check metrics findings for:\n"
+      << text;
 }
 
 }  // namespace

@@ -206,30 +206,30 @@ void Node::Write(const std::string& key, storage::Record rec, std::optional<Cons
   }
   rec.version = storage::Version{hlc_.Now(), options_.self.id.ToHex()};
   const Consistency consistency = c.value_or(options_.default_consistency);
-  ResolveReplicas(dht::NodeId::FromKey(key),
-                  [this, key, rec = std::move(rec), consistency,
-                   done = std::move(done)](std::vector<dht::Contact> owners) mutable {
-                    const int n = EffectiveReplicas(owners.size());
-                    // Down owners get a hint now; they count as failed for
-                    // the quorum (hints never count toward W).
-                    std::vector<dht::Contact> live;
-                    for (dht::Contact& o : owners) {
-                      if (o.id == options_.self.id || membership_.IsAlive(o.id)) {
-                        live.push_back(std::move(o));
-                      } else {
-                        hints_.Send(o, key, rec);
-                      }
-                    }
-                    coordinator_.Write(key, rec, live, n, consistency, std::move(done));
-                  });
+  router_.ResolveReplicas(dht::NodeId::FromKey(key),
+                          [this, key, rec = std::move(rec), consistency,
+                           done = std::move(done)](std::vector<dht::Contact> owners) mutable {
+                            const int n = EffectiveReplicas(owners.size());
+                            // Down owners get a hint now; they count as failed for
+                            // the quorum (hints never count toward W).
+                            std::vector<dht::Contact> live;
+                            for (dht::Contact& o : owners) {
+                              if (o.id == options_.self.id || membership_.IsAlive(o.id)) {
+                                live.push_back(std::move(o));
+                              } else {
+                                hints_.Send(o, key, rec);
+                              }
+                            }
+                            coordinator_.Write(key, rec, live, n, consistency, std::move(done));
+                          });
 }
 
 void Node::Get(std::string key, std::optional<Consistency> c, GetCallback done) {
   if (absl::Status s = ValidateKey(key); !s.ok()) return done(s);
   const Consistency consistency = c.value_or(options_.default_consistency);
   const dht::NodeId key_id = dht::NodeId::FromKey(key);
-  ResolveReplicas(key_id, [this, key = std::move(key), consistency,
-                           done = std::move(done)](std::vector<dht::Contact> replicas) mutable {
+  router_.ResolveReplicas(key_id, [this, key = std::move(key), consistency, done = std::move(done)](
+                                      std::vector<dht::Contact> replicas) mutable {
     const int n = EffectiveReplicas(replicas.size());
     std::erase_if(replicas, [this](const dht::Contact& c) {
       return c.id != options_.self.id && !membership_.IsAlive(c.id);

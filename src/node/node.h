@@ -108,8 +108,6 @@ struct NodeOptions {
 // must outlive the node.
 class Node final : public ClientApi, public PeerApi, public AdminApi {
  public:
-  using ContactsCallback = std::function<void(std::vector<dht::Contact>)>;
-
   // With `storage_pool` (not owned), writes to the engine run there instead
   // of on gRPC's callback threads: for engines whose writes may stall.
   // Background work (maintenance ticks, repair rounds, hint replay, a
@@ -204,18 +202,12 @@ class Node final : public ClientApi, public PeerApi, public AdminApi {
   // joins again or beats as another incarnation than `incarnation`.
   void HandleLeaving(const dht::Contact& from, uint64_t incarnation = 0) override;
 
-  // The replica set of `key_id` (Router::ResolveReplicas).
-  void ResolveReplicas(const dht::NodeId& key_id, ContactsCallback done) {
-    router_.ResolveReplicas(key_id, std::move(done));
-  }
-
   const dht::Contact& self() const override { return options_.self; }
   uint64_t incarnation() const override { return options_.incarnation; }
   std::vector<dht::Contact> HeartbeatTargets(size_t max) override {
     return membership_.HeartbeatTargets(max);
   }
   const NodeOptions& options() const { return options_; }
-  membership::Membership& membership() { return membership_; }
   // True once a seed answered a Join (always true without seeds).
   bool joined() const { return maintenance_.joined(); }
 

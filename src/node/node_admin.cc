@@ -49,8 +49,8 @@ struct LocateState {
 void Node::Locate(std::string key, LocateCallback done) {
   if (absl::Status s = ValidateKey(key); !s.ok()) return done(s);
   const dht::NodeId key_id = dht::NodeId::FromKey(key);
-  ResolveReplicas(key_id, [this, key, key_id,
-                           done = std::move(done)](std::vector<dht::Contact> replicas) mutable {
+  router_.ResolveReplicas(key_id, [this, key, key_id, done = std::move(done)](
+                                      std::vector<dht::Contact> replicas) mutable {
     auto state = std::make_shared<LocateState>();
     state->done = std::move(done);
     {

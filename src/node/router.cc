@@ -106,14 +106,8 @@ void Router::LearnThen(const dht::Contact& c, std::function<void()> then) {
 }
 
 void Router::LearnAll(const std::vector<dht::Contact>& contacts, std::function<void()> done) {
-  if (contacts.empty()) return executor_->Schedule(std::move(done));
-  auto left = std::make_shared<std::atomic<size_t>>(contacts.size());
-  auto then = std::make_shared<std::function<void()>>(std::move(done));
-  for (const dht::Contact& c : contacts) {
-    LearnThen(c, [this, left, then] {
-      if (--*left == 0) executor_->Schedule(*then);
-    });
-  }
+  std::function<void()> learned = util::AfterAll(executor_, contacts.size(), std::move(done));
+  for (const dht::Contact& c : contacts) LearnThen(c, learned);
 }
 
 void Router::Verify(const dht::Contact& c, std::function<void(bool)> done) {

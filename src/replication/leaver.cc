@@ -102,13 +102,9 @@ void Leaver::Ended() {
 void Leaver::Announce(std::function<void()> done) {
   std::vector<membership::Membership::PeerView> peers = membership_->Peers();
   spdlog::info("leaving: telling {} peers; then handing off keys", peers.size());
-  if (peers.empty()) return executor_->Schedule(std::move(done));
-  auto left = std::make_shared<std::atomic<size_t>>(peers.size());
-  auto then = std::make_shared<std::function<void()>>(std::move(done));
+  std::function<void()> told = util::AfterAll(executor_, peers.size(), std::move(done));
   for (const auto& peer : peers) {
-    transport_->Leaving(peer.contact, [this, left, then](absl::Status) {
-      if (--*left == 0) executor_->Schedule(*then);
-    });
+    transport_->Leaving(peer.contact, [told](absl::Status) { told(); });
   }
 }
 
@@ -204,14 +200,10 @@ void Leaver::Finish(std::shared_ptr<Run> run) {
 void Leaver::Unleave(std::function<void()> done) {
   std::vector<membership::Membership::PeerView> peers = membership_->Peers();
   spdlog::info("telling {} peers this node stays in the cluster", peers.size());
-  if (peers.empty()) return executor_->Schedule(std::move(done));
-  auto left = std::make_shared<std::atomic<size_t>>(peers.size());
-  auto then = std::make_shared<std::function<void()>>(std::move(done));
+  std::function<void()> told = util::AfterAll(executor_, peers.size(), std::move(done));
   for (const auto& peer : peers) {
     transport_->Join(peer.contact.address,
-                     [this, left, then](absl::StatusOr<PeerTransport::JoinAnswer>) {
-                       if (--*left == 0) executor_->Schedule(*then);
-                     });
+                     [told](absl::StatusOr<PeerTransport::JoinAnswer>) { told(); });
   }
 }
 

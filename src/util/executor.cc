@@ -1,6 +1,7 @@
 #include "src/util/executor.h"
 
 #include <algorithm>
+#include <atomic>
 
 namespace kv::util {
 
@@ -27,6 +28,18 @@ void RunStep(const std::shared_ptr<SequenceState>& st, size_t i) {
 }
 
 }  // namespace
+
+std::function<void()> AfterAll(Executor* executor, size_t n, std::function<void()> done) {
+  if (n == 0) {
+    executor->Schedule(std::move(done));
+    return [] {};
+  }
+  auto left = std::make_shared<std::atomic<size_t>>(n);
+  auto then = std::make_shared<std::function<void()>>(std::move(done));
+  return [executor, left, then] {
+    if (--*left == 0) executor->Schedule(std::move(*then));
+  };
+}
 
 void Sequentially(Executor* executor, size_t n,
                   std::function<void(size_t i, std::function<void(bool go_on)> next)> step,

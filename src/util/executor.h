@@ -51,6 +51,11 @@ void Sequentially(Executor* executor, size_t n,
                   std::function<void(size_t i, std::function<void(bool go_on)> next)> step,
                   std::function<void()> done);
 
+// For work fanned out to `n` calls: returns a function that each call's
+// callback runs once (from any thread); the n-th run schedules `done` on
+// `executor`. With n == 0, `done` is scheduled at once.
+std::function<void()> AfterAll(Executor* executor, size_t n, std::function<void()> done);
+
 // The real executor: a pool of `threads` threads and a timer thread whose
 // closures are handed to the pool (so a long closure never delays timers).
 class ThreadExecutor final : public Executor {

@@ -74,6 +74,24 @@ TEST(ExecutorTest, OnMovesACallbackOntoTheExecutor) {
   EXPECT_EQ(got, 7);
 }
 
+TEST(AfterAllTest, SchedulesDoneOnceTheLastCallbackRan) {
+  ManualClock clock;
+  ManualExecutor ex(&clock);
+  int done = 0;
+  std::function<void()> one = AfterAll(&ex, 3, [&] { ++done; });
+  one();
+  one();
+  ex.RunUntilIdle();
+  EXPECT_EQ(done, 0);
+  one();
+  EXPECT_EQ(done, 0);  // scheduled, not run on the caller's stack
+  ex.RunUntilIdle();
+  EXPECT_EQ(done, 1);
+  AfterAll(&ex, 0, [&] { ++done; });
+  ex.RunUntilIdle();
+  EXPECT_EQ(done, 2);
+}
+
 TEST(SequentiallyTest, RunsStepsInOrderOnTheExecutorAndStopsEarlyWhenAsked) {
   ManualClock clock;
   ManualExecutor ex(&clock);
