@@ -108,7 +108,8 @@ TEST_F(DurabilityTest, SingleNodeKeepsEveryAcknowledgedWriteAcrossSigkill) {
   std::mt19937 rng(2026);
   std::vector<Ack> all;
   for (int round = 0; round < 4; ++round) {
-    WriteLoad load(cluster_.get(), 4, v1::ONE, round);
+    // 16 writers, so that group commit makes groups of many writes.
+    WriteLoad load(cluster_.get(), 16, v1::ONE, round);
     // Kill at a random moment once some writes were acknowledged (the delay
     // picks the kill point; nothing waits on it).
     ASSERT_TRUE(WaitFor([&] { return load.acked_count() >= 20; }, absl::Seconds(20)));

@@ -449,10 +449,17 @@ int main(int argc, char** argv) {
        .max_message_bytes = max_message,
        .credentials = security.tls ? security.tls->PeerCredentials() : nullptr,
        .join_credentials = security.tls ? security.tls->JoinCredentials() : nullptr});
-  // Durable writes may wait on fsync: they run on this pool, never on gRPC's
-  // callback threads. Many threads, so that group commit has writers to batch.
+  // Durable writes may wait on fsync: record writes go through one group
+  // commit (every write pending shares one WAL write and fsync), the other
+  // storage work (snapshots, hints) runs on this pool, never on gRPC's
+  // callback threads.
   std::unique_ptr<kv::util::ThreadPool> storage_pool;
-  if (durable) storage_pool = std::make_unique<kv::util::ThreadPool>(16);
+  std::unique_ptr<kv::storage::GroupCommit> group_commit;
+  if (durable) {
+    storage_pool = std::make_unique<kv::util::ThreadPool>(16);
+    group_commit = std::make_unique<kv::storage::GroupCommit>(engine.get());
+    options.group_commit = group_commit.get();
+  }
   kv::node::Node node(options, engine.get(), &transport, kv::util::SystemClock::Default(),
                       storage_pool.get());
   // --enable-test-hooks: Admin.DropKeys, for repair tests.
@@ -538,6 +545,7 @@ int main(int argc, char** argv) {
   server.Shutdown(absl::Seconds(5));
   spdlog::debug("server drained");
   transport.Shutdown();
+  if (group_commit) group_commit->Stop();
   if (storage_pool) storage_pool->Shutdown();
   spdlog::info("stopped");
   return 0;

@@ -36,6 +36,8 @@ const absl::flat_hash_map<std::string, std::string>& Help() {
       {"anti_entropy_keys_served", "Records sent in answers to peers' reconcile requests."},
       {"anti_entropy_bytes_sent", "Estimated bytes sent in exchanges this node started."},
       {"anti_entropy_bytes_received", "Estimated bytes received in exchanges started here."},
+      {"group_commits", "Groups of record writes made durable together (--data-dir)."},
+      {"group_commit_writes", "Record writes made durable in those groups."},
       {"handoff_keys_pushed", "Records no longer owned here pushed to their owners."},
       {"handoff_keys_dropped", "Handed-off records erased after every owner acknowledged."},
       {"handoff_bytes", "Bytes of handed-off records every owner acknowledged."},

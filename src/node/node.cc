@@ -100,6 +100,7 @@ Node::Node(NodeOptions options, storage::Engine* engine, replication::PeerTransp
                       : nullptr),
       coordinator_({.self = options_.self.id,
                     .storage_pool = storage_pool,
+                    .group_commit = options_.group_commit,
                     .hlc = &hlc_,
                     .timer = read_timer_.get(),
                     .speculate_after = options_.speculative_read_after,

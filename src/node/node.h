@@ -98,6 +98,10 @@ struct NodeOptions {
   // --discover: called before each join attempt; the addresses it returns are
   // tried after `seeds`. When set, the node keeps retrying until a join works.
   std::function<std::vector<std::string>()> discover_seeds;
+  // With a group commit (not owned; must outlive the node), the writes of
+  // records this node replicates, its own and peers' (Peer.Store), go
+  // through it: one WAL write and fsync per group (--data-dir).
+  storage::GroupCommit* group_commit = nullptr;
   // Seeds the node's random choices (bucket refresh targets); 0: a random
   // seed from std::random_device.
   uint64_t rng_seed = 0;

@@ -44,6 +44,8 @@ void Node::HandleStore(const dht::Contact& from, const std::string& key, storage
                        std::function<void(absl::StatusOr<bool>)> done) {
   if (absl::Status s = Admit(from, rec.version); !s.ok()) return done(s);
   router_.Learn(from);
+  if (options_.group_commit)
+    return options_.group_commit->Apply(key, std::move(rec), std::move(done));
   OnStorage([this, key, rec = std::move(rec), done = std::move(done)] {
     done(engine_->Apply(key, rec));
   });

@@ -127,10 +127,14 @@ void Coordinator::Write(const std::string& key, const storage::Record& rec,
   }
   for (const dht::Contact& replica : replicas) {
     if (replica.id == options_.self) {
-      OnStorage([this, state, key, rec] {
-        absl::StatusOr<bool> applied = local_->Apply(key, rec);
+      auto answer = [state](const absl::StatusOr<bool>& applied) {
         if (auto cb = state->OnAnswer(applied.status())) cb();
-      });
+      };
+      if (options_.group_commit) {
+        options_.group_commit->Apply(key, rec, std::move(answer));
+      } else {
+        OnStorage([this, key, rec, answer] { answer(local_->Apply(key, rec)); });
+      }
       continue;
     }
     transport_->Store(replica, key, rec, [this, state, replica, for_hints](absl::Status s) {

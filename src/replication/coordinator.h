@@ -16,6 +16,7 @@
 #include "src/replication/hlc.h"
 #include "src/replication/peer_transport.h"
 #include "src/storage/engine.h"
+#include "src/storage/group_commit.h"
 #include "src/storage/record.h"
 #include "src/util/thread_pool.h"
 #include "src/util/timer.h"
@@ -60,6 +61,9 @@ class Coordinator {
     // With a pool, local writes run there instead of on the calling thread
     // (for engines whose writes may stall on fsync). Not owned.
     util::ThreadPool* storage_pool = nullptr;
+    // With a group commit, local writes go through it instead (and not to
+    // the pool): one fsync per group of writes. Not owned.
+    storage::GroupCommit* group_commit = nullptr;
     // With a clock, a record a peer returns to a read must pass
     // HybridClock::Admit, or that peer's answer counts as a failure. Not owned.
     HybridClock* hlc = nullptr;

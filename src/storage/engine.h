@@ -6,7 +6,10 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -24,6 +27,12 @@ struct PurgeStats {
   size_t bytes_freed = 0;
 };
 
+// One write of a group (Engine::ApplyGroup).
+struct KeyedRecord {
+  std::string key;
+  Record rec;
+};
+
 // A local key -> Record store. Implementations are thread-safe: every method
 // may be called concurrently from any thread.
 class Engine {
@@ -37,6 +46,20 @@ class Engine {
   // engine); the stored state is then unchanged. Copies what it needs from
   // `key` and `rec`.
   [[nodiscard]] virtual absl::StatusOr<bool> Apply(std::string_view key, const Record& rec) = 0;
+
+  // Apply of every write in `writes`, in order (a later write of the same key
+  // is compared with an earlier one of the group); result i is write i's.
+  // A persistent engine makes the whole group durable at once (RocksDbEngine:
+  // one WriteBatch, one WAL write and at most one fsync), so a failed write
+  // fails every write of the group that would have changed a record. This
+  // default applies them one by one.
+  [[nodiscard]] virtual std::vector<absl::StatusOr<bool>> ApplyGroup(
+      std::span<const KeyedRecord> writes) {
+    std::vector<absl::StatusOr<bool>> results;
+    results.reserve(writes.size());
+    for (const KeyedRecord& w : writes) results.push_back(Apply(w.key, w.rec));
+    return results;
+  }
 
   // The stored record, tombstones and expired records included (the caller
   // decides visibility); nullopt if none. Fails only on an engine error.

@@ -85,6 +85,39 @@ TEST_P(EngineContractTest, BreaksTimestampTieByNodeId) {
   EXPECT_EQ(got->version.node_id, kNodeB);
 }
 
+// Applies `writes` as one group, failing the test on any engine error;
+// returns what each write did.
+std::vector<bool> MustApplyGroup(Engine& engine, const std::vector<KeyedRecord>& writes) {
+  std::vector<bool> out;
+  for (const absl::StatusOr<bool>& r : engine.ApplyGroup(writes)) {
+    EXPECT_TRUE(r.ok()) << r.status();
+    out.push_back(r.ok() && *r);
+  }
+  return out;
+}
+
+TEST_P(EngineContractTest, ApplyGroupJudgesEachWriteAsApplyWould) {
+  ASSERT_TRUE(MustApply(*engine_, "stored", Rec("kept", 20)));
+  EXPECT_EQ(MustApplyGroup(
+                *engine_,
+                {{"stored", Rec("older", 19)}, {"fresh", Rec("v", 5)}, {"stored2", Rec("w", 7)}}),
+            (std::vector<bool>{false, true, true}));
+  EXPECT_EQ(MustRead(*engine_, "stored")->value, "kept");
+  EXPECT_EQ(MustRead(*engine_, "fresh")->value, "v");
+  EXPECT_EQ(MustRead(*engine_, "stored2")->value, "w");
+  EXPECT_TRUE(MustApplyGroup(*engine_, {}).empty());
+}
+
+TEST_P(EngineContractTest, ApplyGroupComparesWritesOfOneKeyWithEachOther) {
+  EXPECT_EQ(MustApplyGroup(*engine_, {{"k", Rec("second", 20)},
+                                      {"k", Rec("first", 10)},
+                                      {"k", Rec("third", 30)},
+                                      {"k", Rec("tie", 30)}}),
+            (std::vector<bool>{true, false, true, false}));
+  EXPECT_EQ(MustRead(*engine_, "k")->value, "third");
+  EXPECT_EQ(engine_->Size(), 1u);
+}
+
 TEST_P(EngineContractTest, StoresTombstoneThatSupersedesOlderWrites) {
   ASSERT_TRUE(MustApply(*engine_, "k", Rec("v", 10)));
   Record tombstone{.version = {11, kNodeA}, .tombstone = true};

@@ -20,6 +20,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/hash/hash.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -215,6 +217,62 @@ absl::StatusOr<bool> RocksDbEngine::Apply(std::string_view key, const Record& re
     return db_->Put(SyncedPerPolicy(), data_cf_, AsSlice(key), encoded);
   }));
   return true;
+}
+
+std::vector<absl::StatusOr<bool>> RocksDbEngine::ApplyGroup(std::span<const KeyedRecord> writes) {
+  std::vector<absl::StatusOr<bool>> results(writes.size(), false);
+  std::vector<size_t> stripes;
+  stripes.reserve(writes.size());
+  for (const KeyedRecord& w : writes) stripes.push_back(StripeIndex(w.key));
+  std::sort(stripes.begin(), stripes.end());
+  stripes.erase(std::unique(stripes.begin(), stripes.end()), stripes.end());
+  // In index order: the other writers hold one stripe at a time, so no cycle.
+  for (size_t i : stripes) stripes_[i].mu.Lock();
+  absl::Cleanup unlock = [&] {
+    for (auto i = stripes.rbegin(); i != stripes.rend(); ++i) stripes_[*i].mu.Unlock();
+  };
+
+  rocksdb::WriteBatch batch;
+  // Key -> the write of this group now holding it; the writes that depend on
+  // the batch (in it, or kept out by one in it).
+  absl::flat_hash_map<std::string_view, size_t> newest;
+  std::vector<size_t> on_batch;
+  for (size_t i = 0; i < writes.size(); ++i) {
+    const KeyedRecord& w = writes[i];
+    if (auto it = newest.find(w.key); it != newest.end()) {
+      on_batch.push_back(i);
+      if (writes[it->second].rec.version >= w.rec.version) continue;  // false
+    } else {
+      rocksdb::PinnableSlice existing;
+      rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), data_cf_, AsSlice(w.key), &existing);
+      if (s.ok()) {
+        absl::StatusOr<RecordView> stored = DecodeRecordView(AsView(existing));
+        if (!stored.ok()) {
+          results[i] = absl::DataLossError(
+              absl::StrCat("not overwriting ", Describe(w.key),
+                           ": the stored record does not decode: ", stored.status().message()));
+          continue;
+        }
+        if (StoredIsAtLeast(*stored, w.rec.version)) continue;  // false
+      } else if (!s.IsNotFound()) {
+        results[i] =
+            FromRocksDb(s, absl::StrCat("reading ", Describe(w.key), " before writing it"));
+        continue;
+      }
+      on_batch.push_back(i);
+    }
+    newest[w.key] = i;
+    batch.Put(data_cf_, AsSlice(w.key), EncodeRecord(w.rec));
+    results[i] = true;
+  }
+  if (batch.Count() == 0) return results;
+  absl::Status s =
+      GuardedWrite(absl::StrCat("writing a group of ", batch.Count(), " records in ", dir_),
+                   [&] { return db_->Write(SyncedPerPolicy(), &batch); });
+  if (!s.ok()) {
+    for (size_t i : on_batch) results[i] = s;
+  }
+  return results;
 }
 
 absl::StatusOr<std::optional<Record>> RocksDbEngine::Read(std::string_view key) const {

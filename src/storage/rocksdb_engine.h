@@ -130,6 +130,13 @@ class RocksDbEngine final : public Engine {
   // keep working. A write whose WAL append succeeded but whose fsync failed
   // may still be replayed by the next Open.
   [[nodiscard]] absl::StatusOr<bool> Apply(std::string_view key, const Record& rec) override;
+  // Locks every stripe the group touches (in index order), reads and compares
+  // as Apply does, then writes every winner in one WriteBatch: one WAL write,
+  // one fsync with SyncPolicy::kAlways. A record that does not decode fails
+  // only its own write (DATA_LOSS); a failed batch write fails every write of
+  // the group that was in the batch or lost to one that was.
+  [[nodiscard]] std::vector<absl::StatusOr<bool>> ApplyGroup(
+      std::span<const KeyedRecord> writes) override;
   // Fails with DATA_LOSS if the stored bytes do not decode.
   [[nodiscard]] absl::StatusOr<std::optional<Record>> Read(std::string_view key) const override;
   // Iterates a consistent snapshot taken when it starts, in key order. Holds

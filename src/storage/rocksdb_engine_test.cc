@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <ostream>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -45,6 +46,9 @@ class TempDirEngine final : public Engine {
 
   absl::StatusOr<bool> Apply(std::string_view key, const Record& rec) override {
     return engine_->Apply(key, rec);
+  }
+  std::vector<absl::StatusOr<bool>> ApplyGroup(std::span<const KeyedRecord> writes) override {
+    return engine_->ApplyGroup(writes);
   }
   absl::StatusOr<std::optional<Record>> Read(std::string_view key) const override {
     return engine_->Read(key);
