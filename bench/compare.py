@@ -64,6 +64,9 @@ def parse_args(argv=None):
     ap.add_argument("--value-size", type=int, default=100)
     ap.add_argument("--only", default=",".join(rounds.GROUPS),
                     help="comma-separated subset of " + ",".join(rounds.GROUPS))
+    ap.add_argument("--units", default="",
+                    help="comma-separated units to run instead of --only's groups, e.g. "
+                         "etcd-3,kvstore-3-rocksdb (names: bench/compare/rounds.py)")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"),
                     help="directory for the JSON, PNG, .dat and .gp")
     ap.add_argument("--doc", default=os.path.join(ROOT, "docs", "benchmarks.md"),
@@ -80,6 +83,7 @@ def parse_args(argv=None):
         ap.error("--repeat must be at least 1")
     try:
         o.only = rounds.parse_only(o.only)
+        o.units = rounds.parse_units(o.units)
     except ValueError as e:
         ap.error(str(e))
     return o
@@ -123,7 +127,7 @@ def run_units(rec, sys_, plan, repeat):
 def run(o, rec, sys_):
     """Runs the plan under signal handling; True if it ran to the end
     (False on Ctrl-C, SIGTERM or SIGHUP). Stops every server either way."""
-    plan = rounds.schedule(o.only, o.repeat)
+    plan = rounds.schedule(o.only, o.repeat, o.units)
     rec.total_steps = sum(rounds.steps(u, o.clients) for _, u in plan)
 
     # SIGTERM and SIGHUP end the run like Ctrl-C does: through `finally`.

@@ -28,7 +28,12 @@ RATIOS = [
      ("kvstore-3", "put"), ("etcd", "put"), THROUGHPUT, 10.0, True),
     None,  # the half-of-peak value row goes here
     ("kvstore 1-node RocksDB sync=always Put / etcd Put with fsync, throughput",
-     ("kvstore-rocksdb", "put"), ("etcd", "put"), THROUGHPUT, None, True),
+     ("kvstore-rocksdb", "put"), ("etcd", "put"), THROUGHPUT, 1.5, True),
+    # Issue 20 part 4: replicated and durable on both sides.
+    ("kvstore 3-node QUORUM RocksDB sync=always Put / etcd 3-member Put, throughput",
+     ("kvstore-3-rocksdb", "put"), ("etcd-3", "put"), THROUGHPUT, 2.0, True),
+    ("kvstore 3-node QUORUM RocksDB sync=always Get / etcd 3-member Range (linearizable), "
+     "throughput", ("kvstore-3-rocksdb", "get"), ("etcd-3", "get"), THROUGHPUT, 3.0, True),
     ("kvstore 3-node QUORUM Put --batch 16 / etcd Put with fsync, throughput",
      ("kvstore-3-b16", "put"), ("etcd", "put"), THROUGHPUT, None, True),
     ("kvstore 3-node QUORUM Get / etcd Range (linearizable), throughput",

@@ -16,13 +16,14 @@ COMPARISONS = (
     ("redis", "kvstore-1-memory", "kvstore-1-tls"),  # unpipelined and -P 16 / --batch 16
     ("etcd", "kvstore-3", "kvstore-3-tls",  # QUORUM and sync=always against fsync
      "kvstore-1-rocksdb"),
+    ("etcd-3", "kvstore-3-rocksdb"),  # replicated and durable on both sides
     ("opendht-16", "kvstore-16"),  # 16 nodes each
 )
 
 # unit -> group of --only it belongs to
 GROUP_OF = {"redis": "redis", "etcd": "etcd", "kvstore-1-memory": "kvstore",
             "kvstore-1-tls": "kvstore", "kvstore-3": "kvstore", "kvstore-3-tls": "kvstore",
-            "kvstore-1-rocksdb": "kvstore",
+            "kvstore-1-rocksdb": "kvstore", "etcd-3": "etcd", "kvstore-3-rocksdb": "kvstore",
             "opendht-16": "dht16", "kvstore-16": "dht16"}
 
 
@@ -31,7 +32,8 @@ def steps(unit, clients):
     16-node units measure at `clients` and, unless that is 1, at 1 client."""
     loads = 1 if clients == 1 else 2
     return {"redis": 4, "etcd": 4, "kvstore-1-memory": 4, "kvstore-1-tls": 2, "kvstore-3": 4,
-            "kvstore-3-tls": 2, "kvstore-1-rocksdb": 2, "opendht-16": 2 * loads,
+            "kvstore-3-tls": 2, "kvstore-1-rocksdb": 2, "etcd-3": 2, "kvstore-3-rocksdb": 2,
+            "opendht-16": 2 * loads,
             "kvstore-16": 5 * loads}[unit]
 
 
@@ -45,8 +47,20 @@ def parse_only(text):
     return only
 
 
-def schedule(only, repeat):
+def parse_units(text):
+    """The units named in a comma-separated --units; raises ValueError naming
+    an unknown one."""
+    units = [s.strip() for s in text.split(",") if s.strip()]
+    bad = [s for s in units if s not in GROUP_OF]
+    if bad:
+        raise ValueError(f"--units: unknown {', '.join(bad)}; choose from {','.join(GROUP_OF)}")
+    return units
+
+
+def schedule(only, repeat, units=None):
     """[(round, unit), ...] in run order: for each round 1..repeat, every
-    comparison's units whose group is in `only`, peer first."""
-    units = [u for comparison in COMPARISONS for u in comparison if GROUP_OF[u] in only]
+    comparison's units whose group is in `only` (or that `units` names),
+    peer first."""
+    units = [u for comparison in COMPARISONS for u in comparison
+             if (u in units if units else GROUP_OF[u] in only)]
     return [(rnd, u) for rnd in range(1, repeat + 1) for u in units]

@@ -10,7 +10,8 @@ ALL = list(rounds.GROUPS)
 class ScheduleTest(unittest.TestCase):
     def test_each_round_runs_every_comparison_peer_first(self):
         one_round = ["redis", "kvstore-1-memory", "kvstore-1-tls", "etcd", "kvstore-3",
-                     "kvstore-3-tls", "kvstore-1-rocksdb", "opendht-16", "kvstore-16"]
+                     "kvstore-3-tls", "kvstore-1-rocksdb", "etcd-3", "kvstore-3-rocksdb",
+                     "opendht-16", "kvstore-16"]
         plan = rounds.schedule(ALL, 2)
         self.assertEqual(plan, [(1, u) for u in one_round] + [(2, u) for u in one_round])
 
@@ -31,15 +32,22 @@ class ScheduleTest(unittest.TestCase):
         plan = rounds.schedule(["kvstore", "redis"], 1)
         self.assertEqual([u for _, u in plan],
                          ["redis", "kvstore-1-memory", "kvstore-1-tls", "kvstore-3",
-                          "kvstore-3-tls", "kvstore-1-rocksdb"])
+                          "kvstore-3-tls", "kvstore-1-rocksdb", "kvstore-3-rocksdb"])
+
+    def test_units_pick_single_units_in_comparison_order(self):
+        plan = rounds.schedule(ALL, 2, rounds.parse_units("kvstore-3-rocksdb,etcd-3"))
+        self.assertEqual(plan, [(1, "etcd-3"), (1, "kvstore-3-rocksdb"),
+                                (2, "etcd-3"), (2, "kvstore-3-rocksdb")])
+        with self.assertRaisesRegex(ValueError, "unknown etcd-5"):
+            rounds.parse_units("etcd-5")
 
     def test_a_quick_run_is_one_round(self):
         self.assertEqual({r for r, _ in rounds.schedule(ALL, 1)}, {1})
 
     def test_step_counts_match_the_points_of_a_round(self):
         per_round = sum(rounds.steps(u, 50) for _, u in rounds.schedule(ALL, 1))
-        self.assertEqual(per_round, 36)  # docs/benchmarks.md: 36 points, 4 of them TLS
-        self.assertEqual(sum(rounds.steps(u, 1) for _, u in rounds.schedule(ALL, 1)), 29)
+        self.assertEqual(per_round, 40)  # docs/benchmarks.md: 40 points, 4 of them TLS
+        self.assertEqual(sum(rounds.steps(u, 1) for _, u in rounds.schedule(ALL, 1)), 33)
 
     def test_parse_only_names_an_unknown_group(self):
         self.assertEqual(rounds.parse_only("kvstore, redis"), ["kvstore", "redis"])

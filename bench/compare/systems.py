@@ -14,6 +14,9 @@ Points (each op is a put phase, then a get phase on the same server):
                      with --batch 16
   kvstore-3-tls      kvstore-3 over TLS, between the nodes too: put and get
                      only
+  etcd-3             a 3-member etcd cluster with fsync: put, linearizable get
+  kvstore-3-rocksdb  3 nodes, N=3 QUORUM, RocksDB --sync=always: put and get
+                     (replicated and durable against replicated and durable)
   opendht-16         OpenDHT, 16 nodes in one process (bench/opendht/dht_bench)
   kvstore-16         16 kvstore nodes: kvbench over all 16, then with --route
                      owner, then gets at ONE (which end at the first answer
@@ -44,6 +47,7 @@ class Systems:
         {"redis": self.redis, "etcd": self.etcd, "kvstore-1-memory": self.kvstore_1_memory,
          "kvstore-1-tls": self.kvstore_1_tls, "kvstore-1-rocksdb": self.kvstore_1_rocksdb,
          "kvstore-3": self.kvstore_3, "kvstore-3-tls": self.kvstore_3_tls,
+         "etcd-3": self.etcd_3, "kvstore-3-rocksdb": self.kvstore_3_rocksdb,
          "opendht-16": self.opendht_16, "kvstore-16": self.kvstore_16}[unit]()
 
     # -- Redis
@@ -93,6 +97,32 @@ class Systems:
             for op in ("put", "get"):
                 rec.kvbench(system, label, op, "etcd", [f"127.0.0.1:{client}"])
             rec.servers.stop_all()
+
+    def etcd_3(self):
+        """Three etcd members on loopback, fsync on: put, then linearizable
+        get, with kvbench's clients spread over the three members."""
+        rec = self.rec
+        names = [f"m{i}" for i in range(3)]
+        clients = [procs.free_port() for _ in names]
+        peers = [procs.free_port() for _ in names]
+        initial = ",".join(f"{n}=http://127.0.0.1:{p}" for n, p in zip(names, peers))
+        for name, client, peer in zip(names, clients, peers):
+            data = tempfile.mkdtemp(prefix=f"etcd3-{name}.", dir=rec.tmp)
+            rec.servers.start(f"etcd-3-{name}", [
+                "etcd", "--name", name, "--data-dir", data,
+                "--listen-client-urls", f"http://127.0.0.1:{client}",
+                "--advertise-client-urls", f"http://127.0.0.1:{client}",
+                "--listen-peer-urls", f"http://127.0.0.1:{peer}",
+                "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
+                "--initial-cluster", initial, "--initial-cluster-state", "new",
+                "--initial-cluster-token", f"bench-r{rec.round}",
+                "--logger", "zap", "--log-level", "warn"])
+        for client in clients:
+            procs.wait_until("etcd member", lambda c=client: etcd_healthy(c), 30)
+        addrs = [f"127.0.0.1:{c}" for c in clients]
+        for op in ("put", "get"):
+            rec.kvbench("etcd-3", "etcd 3 members (fsync)", op, "etcd", addrs)
+        rec.servers.stop_all()
 
     # -- kvstore, 1 and 3 nodes
 
@@ -187,6 +217,16 @@ class Systems:
         # Stores then travel in Peer.StoreBatch calls of many items.
         rec.kvbench("kvstore-3-b16", "kvstore 3 nodes, N=3 QUORUM, --batch 16", "put", "kvstore",
                     addrs, quorum + ("--batch", "16"))
+        rec.servers.stop_all()
+
+    def kvstore_3_rocksdb(self):
+        """3 nodes, N=3 QUORUM, each on RocksDB with --sync=always: a put is
+        acknowledged once two replicas have it in their fsynced WAL."""
+        rec = self.rec
+        addrs = self.cluster("kvstore-3-rocksdb", 3, rocksdb=True)
+        for op in ("put", "get"):
+            rec.kvbench("kvstore-3-rocksdb", "kvstore 3 nodes, N=3 QUORUM, RocksDB sync=always",
+                        op, "kvstore", addrs, ("--consistency", "quorum"))
         rec.servers.stop_all()
 
     def kvstore_3_tls(self):

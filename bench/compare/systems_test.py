@@ -92,5 +92,34 @@ class TlsUnitTest(unittest.TestCase):
         self.assertFalse(any("--cacert" in c[4] for c in rec.kvbench_calls))
 
 
+
+class ReplicatedDurableTest(unittest.TestCase):
+    """Issue 20 part 4: 3-member etcd against 3 durable kvstore nodes."""
+
+    def test_three_etcd_members_form_one_cluster_and_kvbench_uses_all_three(self):
+        rec = FakeRecorder()
+        with mock.patch.object(systems, "etcd_healthy", return_value=True), \
+                mock.patch.object(systems.tempfile, "mkdtemp", return_value="/tmp/run/etcd"):
+            systems.Systems(rec).run("etcd-3")
+        members = rec.servers.started
+        self.assertEqual(len(members), 3)
+        initial = {args[args.index("--initial-cluster") + 1] for _, args in members}
+        self.assertEqual(len(initial), 1, "every member is given the same member list")
+        self.assertEqual(initial.pop().count("=http://127.0.0.1:"), 3)
+        self.assertTrue(all("--unsafe-no-fsync" not in args for _, args in members))
+        self.assertEqual([(c[0], c[2], len(c[3])) for c in rec.kvbench_calls],
+                         [("etcd-3", "put", 3), ("etcd-3", "get", 3)])
+
+    def test_the_kvstore_side_is_three_quorum_nodes_on_rocksdb_with_sync_always(self):
+        rec = FakeRecorder()
+        systems.Systems(rec).run("kvstore-3-rocksdb")
+        nodes = rec.servers.started
+        self.assertEqual(len(nodes), 3)
+        for _, args in nodes:
+            self.assertIn("--data-dir", args)
+            self.assertEqual(args[args.index("--sync") + 1], "always")
+            self.assertEqual(args[args.index("--replicas") + 1], "3")
+        self.assertEqual({c[4] for c in rec.kvbench_calls}, {("--consistency", "quorum")})
+
 if __name__ == "__main__":
     unittest.main()
