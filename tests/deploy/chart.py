@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 
 import yaml
 
@@ -23,6 +24,16 @@ def check(cond, what):
         failures.append(what)
         print("  FAIL:", what)
     return cond
+
+
+def wait_for(what, fn, seconds=30):
+    """Polls fn until it is true; a failed check after `seconds`."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if fn():
+            return True
+        time.sleep(0.2)
+    return check(False, "within %d s: %s" % (seconds, what))
 
 
 def install_helm(tools_dir):

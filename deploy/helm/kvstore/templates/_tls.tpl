@@ -161,15 +161,7 @@ cn:admin admin
       {{- toYaml . | nindent 6 }}
       {{- end }}
 - name: tls-admin
-  csi:
-    driver: csi.cert-manager.io
-    readOnly: true
-    volumeAttributes:
-      {{- include "kvstore.csiIssuer" . | nindent 6 }}
-      csi.cert-manager.io/common-name: admin
-      csi.cert-manager.io/key-usages: digital signature,key encipherment,client auth
-      csi.cert-manager.io/certificate-file: admin.crt
-      csi.cert-manager.io/privatekey-file: admin.key
+  {{- include "kvstore.csiAdminVolume" . | nindent 2 }}
 {{- end }}
 {{- if .Values.tls.auth.enabled }}
 - name: auth
@@ -189,4 +181,46 @@ csi.cert-manager.io/duration: {{ $cm.duration | quote }}
 csi.cert-manager.io/renew-before: {{ $cm.renewBefore | quote }}
 csi.cert-manager.io/fs-group: "10001"
 csi.cert-manager.io/ca-file: ca.crt
+{{- end -}}
+
+{{/* The CSI volume source of the admin pair and ca.crt (csi mode). */}}
+{{- define "kvstore.csiAdminVolume" -}}
+csi:
+  driver: csi.cert-manager.io
+  readOnly: true
+  volumeAttributes:
+    {{- include "kvstore.csiIssuer" . | nindent 4 }}
+    csi.cert-manager.io/common-name: admin
+    csi.cert-manager.io/key-usages: digital signature,key encipherment,client auth
+    csi.cert-manager.io/certificate-file: admin.crt
+    csi.cert-manager.io/privatekey-file: admin.key
+{{- end -}}
+
+{{/*
+The helm test pod's volume `tls` (YAML list item): ca.crt, admin.crt and
+admin.key only, in every mode, so kvctl there takes the flags of generated
+mode and no node key is mounted.
+*/}}
+{{- define "kvstore.adminTlsVolume" -}}
+{{- $mode := include "kvstore.tlsMode" . -}}
+- name: tls
+{{- if or (eq $mode "generated") (eq $mode "existing") }}
+  secret:
+    secretName: {{ include "kvstore.tlsSecret" . }}
+    defaultMode: 0440
+    items:
+      - {key: ca.crt, path: ca.crt}
+      - {key: admin.crt, path: admin.crt}
+      - {key: admin.key, path: admin.key}
+{{- else if eq $mode "certificate" }}
+  secret:
+    secretName: {{ include "kvstore.fullname" . }}-admin-tls
+    defaultMode: 0440
+    items:
+      - {key: ca.crt, path: ca.crt}
+      - {key: tls.crt, path: admin.crt}
+      - {key: tls.key, path: admin.key}
+{{- else if eq $mode "csi" }}
+  {{- include "kvstore.csiAdminVolume" . | nindent 2 }}
+{{- end }}
 {{- end -}}
