@@ -117,6 +117,16 @@ bench: deps
 	@$(MAKE) --no-print-directory build
 	python3 bench/compare.py --bin $(BUILD)/bin $(if $(QUICK),--quick) $(BENCH_ARGS)
 
+# A steady third of peak on 3 nodes for SOAK (default 30m; e.g. SOAK=5m), a
+# row every 30 s: p99, and each node's RSS, threads and fds
+# (docs/benchmarks.md "Soak"). SOAK_ARGS: more flags of bench/soak.py, e.g. --data-dir.
+SOAK ?= 30m
+.PHONY: soak
+soak: deps
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(BENCH_PACKAGES)"
+	@$(MAKE) --no-print-directory build
+	python3 bench/soak.py --bin $(BUILD)/bin --duration $(SOAK) $(SOAK_ARGS)
+
 # Container image and Helm chart (deploy/, docs/deployment.md). Not part of `make test`.
 IMAGE     ?= localhost/kvstore
 IMAGE_TAG ?= 0.1.0
