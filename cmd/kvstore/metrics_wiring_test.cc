@@ -26,6 +26,9 @@ class EmptyAdmin final : public node::AdminApi {
     done(absl::UnimplementedError(""));
   }
   std::vector<std::pair<std::string, uint64_t>> Stats() const override { return {{"keys", 5}}; }
+  std::vector<replication::Coordinator::OutcomeCount> CoordinatorOutcomes() const override {
+    return {};
+  }
   absl::Status Leave(bool, std::function<void(const node::LeaveProgress&)>) override {
     return absl::UnimplementedError("");
   }

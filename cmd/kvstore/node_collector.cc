@@ -103,6 +103,26 @@ void AddStats(const node::AdminApi& admin, std::vector<MetricFamily>& out) {
   }
 }
 
+void AddOutcomes(const node::AdminApi& admin, std::vector<MetricFamily>& out) {
+  using Coordinator = replication::Coordinator;
+  std::vector<ClientMetric> series;
+  for (const Coordinator::OutcomeCount& o : admin.CoordinatorOutcomes()) {
+    static constexpr std::array<const char*, 4> kOutcomes = {"ok", "unavailable", "refused",
+                                                             "error"};
+    static constexpr std::array<const char*, 3> kConsistencies = {"one", "quorum", "all"};
+    series.push_back(Value(MetricType::Counter, static_cast<double>(o.count),
+                           {{"op", o.op == Coordinator::Op::kWrite ? "write" : "read"},
+                            {"consistency", kConsistencies[static_cast<size_t>(o.consistency)]},
+                            {"outcome", kOutcomes[static_cast<size_t>(o.outcome)]}}));
+  }
+  if (series.empty()) return;
+  out.push_back(Family("kvstore_coordinator_operations_total",
+                       "Reads and writes this node coordinated, by consistency and how they ended "
+                       "(unavailable: too few replicas answered; refused: replicas out of memory "
+                       "or disk; error: any other failure).",
+                       MetricType::Counter, std::move(series)));
+}
+
 void AddPeers(const node::AdminApi& admin, std::vector<MetricFamily>& out) {
   constexpr std::array<const char*, 5> kStates = {"alive", "suspect", "down", "dead", "left"};
   std::array<double, kStates.size()> counts{};
@@ -150,6 +170,7 @@ NodeCollector::NodeCollector(NodeCollectorOptions options) : options_(std::move(
 std::vector<MetricFamily> NodeCollector::Collect() const {
   std::vector<MetricFamily> out;
   AddStats(*options_.admin, out);
+  AddOutcomes(*options_.admin, out);
   if (options_.heartbeat_streams_in) {
     out.push_back(
         Family("kvstore_heartbeat_streams_in",

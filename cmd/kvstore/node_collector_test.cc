@@ -26,11 +26,15 @@ class FakeAdmin final : public node::AdminApi {
     done(absl::UnimplementedError("fake"));
   }
   std::vector<std::pair<std::string, uint64_t>> Stats() const override { return stats; }
+  std::vector<replication::Coordinator::OutcomeCount> CoordinatorOutcomes() const override {
+    return outcomes;
+  }
   absl::Status Leave(bool, std::function<void(const node::LeaveProgress&)>) override {
     return absl::UnimplementedError("fake");
   }
 
   std::vector<std::pair<std::string, uint64_t>> stats;
+  std::vector<replication::Coordinator::OutcomeCount> outcomes;
   std::vector<Membership::PeerView> peers;
 
  private:
@@ -67,6 +71,30 @@ TEST(NodeCollectorTest, ExportsMonotonicStatsAsCountersAndLevelsAsGauges) {
   // A stat added later is a counter with a generic help text.
   EXPECT_TRUE(Has(text, "kvstore_new_counter_total 1")) << text;
   EXPECT_EQ(text.find("kvstore_keys_total"), std::string::npos) << text;
+}
+
+TEST(NodeCollectorTest, CoordinatorOutcomesAreOneCounterWithOpConsistencyAndOutcomeLabels) {
+  using Coordinator = replication::Coordinator;
+  FakeAdmin admin;
+  admin.outcomes = {
+      {Coordinator::Op::kWrite, replication::Consistency::kQuorum, Coordinator::Outcome::kOk, 9},
+      {Coordinator::Op::kRead, replication::Consistency::kAll, Coordinator::Outcome::kUnavailable,
+       2},
+      {Coordinator::Op::kWrite, replication::Consistency::kOne, Coordinator::Outcome::kRefused, 1}};
+  const std::string text = Scrape(admin);
+  EXPECT_TRUE(Has(text, "# TYPE kvstore_coordinator_operations_total counter")) << text;
+  EXPECT_TRUE(Has(text,
+                  "kvstore_coordinator_operations_total{op=\"write\",consistency=\"quorum\","
+                  "outcome=\"ok\"} 9"))
+      << text;
+  EXPECT_TRUE(Has(text,
+                  "kvstore_coordinator_operations_total{op=\"read\",consistency=\"all\","
+                  "outcome=\"unavailable\"} 2"))
+      << text;
+  EXPECT_TRUE(Has(text,
+                  "kvstore_coordinator_operations_total{op=\"write\",consistency=\"one\","
+                  "outcome=\"refused\"} 1"))
+      << text;
 }
 
 TEST(NodeCollectorTest, CountsEachPeerUnderExactlyOneState) {

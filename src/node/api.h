@@ -158,6 +158,8 @@ class AdminApi {
                         std::function<void(absl::StatusOr<std::string>)> done) = 0;
   // Counters of background repair work, by name (docs/operations.md).
   virtual std::vector<std::pair<std::string, uint64_t>> Stats() const = 0;
+  // How the client operations this node coordinated ended, by consistency.
+  virtual std::vector<replication::Coordinator::OutcomeCount> CoordinatorOutcomes() const = 0;
   // Planned leave (replication/leaver.h): tells the peers, hands every key to
   // its new owners on a thread of its own and reports progress; the last
   // report has a final phase. FAILED_PRECONDITION if already leaving.

@@ -160,6 +160,9 @@ class Node final : public ClientApi, public PeerApi, public AdminApi {
   }
   // Counters of background repair work, by name (docs/operations.md).
   std::vector<std::pair<std::string, uint64_t>> Stats() const override;
+  std::vector<replication::Coordinator::OutcomeCount> CoordinatorOutcomes() const override {
+    return coordinator_.Outcomes();
+  }
   // Planned leave: tells the peers, hands every key to its new owners on a
   // thread of its own and reports progress; the last report has a final
   // phase. After kDone or kForced it calls options().on_left. After

@@ -119,6 +119,10 @@ void Coordinator::OnStorage(std::function<void()> fn) {
 void Coordinator::Write(const std::string& key, const storage::Record& rec,
                         const std::vector<dht::Contact>& replicas, int n, Consistency c,
                         WriteCallback done) {
+  done = [this, c, done = std::move(done)](absl::StatusOr<WriteResult> r) {
+    CountOutcome(Op::kWrite, c, r.status());
+    done(std::move(r));
+  };
   auto state = std::make_shared<WriteState>(n, RequiredAcks(c, n), c, rec.version, std::move(done));
   // One shared copy of the write for the hints of peer replicas that fail.
   std::shared_ptr<const std::pair<std::string, storage::Record>> for_hints;
@@ -231,6 +235,10 @@ struct Coordinator::ReadState {
 
 void Coordinator::Read(std::string key, std::vector<dht::Contact> replicas, int n, Consistency c,
                        ReadCallback done) {
+  done = [this, c, done = std::move(done)](absl::StatusOr<ReadResult> r) {
+    CountOutcome(Op::kRead, c, r.status());
+    done(std::move(r));
+  };
   // This node's copy first: reading it costs no network call.
   std::stable_partition(replicas.begin(), replicas.end(),
                         [this](const dht::Contact& r) { return r.id == options_.self; });
@@ -346,6 +354,38 @@ void Coordinator::Repair(const std::string& key, const storage::Record& newest,
       transport_->Store(replica, key, newest, [](absl::Status) {});
     }
   }
+}
+
+namespace {
+
+size_t OutcomeSlot(Coordinator::Op op, Consistency c, Coordinator::Outcome outcome) {
+  return (static_cast<size_t>(op) * 3 + static_cast<size_t>(c)) * 4 + static_cast<size_t>(outcome);
+}
+
+}  // namespace
+
+void Coordinator::CountOutcome(Op op, Consistency c, const absl::Status& s) {
+  Outcome outcome = Outcome::kError;
+  if (s.ok()) {
+    outcome = Outcome::kOk;
+  } else if (s.code() == absl::StatusCode::kUnavailable) {
+    outcome = Outcome::kUnavailable;
+  } else if (s.code() == absl::StatusCode::kResourceExhausted) {
+    outcome = Outcome::kRefused;
+  }
+  outcomes_[OutcomeSlot(op, c, outcome)].fetch_add(1, std::memory_order_relaxed);
+}
+
+std::vector<Coordinator::OutcomeCount> Coordinator::Outcomes() const {
+  std::vector<OutcomeCount> out;
+  for (Op op : {Op::kWrite, Op::kRead}) {
+    for (Consistency c : {Consistency::kOne, Consistency::kQuorum, Consistency::kAll}) {
+      for (Outcome o : {Outcome::kOk, Outcome::kUnavailable, Outcome::kRefused, Outcome::kError}) {
+        out.push_back({op, c, o, outcomes_[OutcomeSlot(op, c, o)].load(std::memory_order_relaxed)});
+      }
+    }
+  }
+  return out;
 }
 
 uint64_t Coordinator::read_repairs() const { return read_repairs_.load(std::memory_order_relaxed); }

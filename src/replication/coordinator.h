@@ -1,6 +1,7 @@
 // Quorum coordination of one client operation across a key's replicas.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -103,6 +104,24 @@ class Coordinator {
   void Read(std::string key, std::vector<dht::Contact> replicas, int n, Consistency c,
             ReadCallback done);
 
+  // How the operations this node coordinated ended, per kind, consistency
+  // and outcome (metrics: kvstore_coordinator_operations_total).
+  enum class Op { kWrite, kRead };
+  enum class Outcome {
+    kOk,
+    kUnavailable,  // too few replicas answered (UNAVAILABLE)
+    kRefused,      // replicas out of memory or disk (RESOURCE_EXHAUSTED)
+    kError,        // any other error
+  };
+  struct OutcomeCount {
+    Op op;
+    Consistency consistency;
+    Outcome outcome;
+    uint64_t count;
+  };
+  // Every (op, consistency, outcome), zeros included, in a fixed order.
+  std::vector<OutcomeCount> Outcomes() const;
+
   // Repairs started by reads so far (for tests and metrics).
   uint64_t read_repairs() const;
   // Replicas asked because a read's answers were late (for tests and metrics).
@@ -123,6 +142,11 @@ class Coordinator {
   storage::Engine* const local_;
   PeerTransport* const transport_;
 
+  // Counts one finished operation.
+  void CountOutcome(Op op, Consistency c, const absl::Status& s);
+
+  static constexpr size_t kOutcomeSlots = 2 * 3 * 4;  // ops x consistencies x outcomes
+  std::array<std::atomic<uint64_t>, kOutcomeSlots> outcomes_{};
   std::atomic<uint64_t> read_repairs_{0};
   std::atomic<uint64_t> speculative_reads_{0};
 };

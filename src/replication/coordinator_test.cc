@@ -164,6 +164,39 @@ TEST_F(CoordinatorTest, WriteFailsWithCountsWhenQuorumUnreachable) {
   EXPECT_NE(result->status().message().find("QUORUM needs 2"), std::string::npos);
 }
 
+// The count of (op, c, outcome) in `c`'s outcomes.
+uint64_t OutcomeOf(const Coordinator& c, Coordinator::Op op, Consistency consistency,
+                   Coordinator::Outcome outcome) {
+  for (const Coordinator::OutcomeCount& o : c.Outcomes()) {
+    if (o.op == op && o.consistency == consistency && o.outcome == outcome) return o.count;
+  }
+  ADD_FAILURE() << "no such outcome slot";
+  return 0;
+}
+
+TEST_F(CoordinatorTest, CountsEachOperationOnceByOpConsistencyAndOutcome) {
+  using Op = Coordinator::Op;
+  using Outcome = Coordinator::Outcome;
+  Coordinator c = Make();
+  EXPECT_EQ(c.Outcomes().size(), 2u * 3u * 4u);
+  int answers = 0;
+  c.Write("k", Value("v", 100), replicas_, 3, Consistency::kQuorum,
+          [&](absl::StatusOr<WriteResult>) { ++answers; });
+  c.Read("k", replicas_, 3, Consistency::kOne, [&](absl::StatusOr<ReadResult>) { ++answers; });
+  transport_.Deliver();
+  transport_.SetDown(replicas_[1].id, true);
+  transport_.SetDown(replicas_[2].id, true);
+  c.Read("k", replicas_, 3, Consistency::kAll, [&](absl::StatusOr<ReadResult>) { ++answers; });
+  transport_.Deliver();
+  ASSERT_EQ(answers, 3);
+  EXPECT_EQ(OutcomeOf(c, Op::kWrite, Consistency::kQuorum, Outcome::kOk), 1u);
+  EXPECT_EQ(OutcomeOf(c, Op::kRead, Consistency::kOne, Outcome::kOk), 1u);
+  EXPECT_EQ(OutcomeOf(c, Op::kRead, Consistency::kAll, Outcome::kUnavailable), 1u);
+  uint64_t total = 0;
+  for (const Coordinator::OutcomeCount& o : c.Outcomes()) total += o.count;
+  EXPECT_EQ(total, 3u) << "the third replica's late write answer is not an operation";
+}
+
 // An engine whose byte limit refuses every record.
 std::unique_ptr<storage::MemoryEngine> FullEngine() {
   return std::make_unique<storage::MemoryEngine>(storage::MemoryEngine::Options{.max_bytes = 1});
