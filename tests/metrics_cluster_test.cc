@@ -105,6 +105,8 @@ TEST_F(MetricsClusterTest, ScrapesOfALiveClusterCountRequestsAndPassPromtool) {
     EXPECT_EQ(Sample(text, R"(kvstore_peers{state="alive"})").value_or(-1), kNodes - 1) << text;
     EXPECT_TRUE(Sample(text, "kvstore_keys").has_value()) << text;
     EXPECT_TRUE(Sample(text, "kvstore_hints_kept_total").has_value()) << text;
+    EXPECT_GT(Sample(text, "kvstore_stored_bytes").value_or(0), 0) << "node " << i << ":\n" << text;
+    EXPECT_TRUE(Sample(text, "kvstore_tombstones").has_value()) << text;
     // kvctl's puts and gets use the node's default consistency, QUORUM.
     for (const char* op : {"write", "read"}) {
       EXPECT_GE(Sample(text, absl::StrCat(R"(kvstore_coordinator_operations_total{op=")", op,

@@ -376,8 +376,13 @@ int main(int argc, char** argv) {
   kv::storage::RocksDbEngine* durable = nullptr;
   if (f.data_dir.empty()) {
     if (!f.backup_dir.empty()) Die("--backup-dir needs --data-dir: a memory node has no snapshots");
-    engine = std::make_unique<kv::storage::MemoryEngine>(
+    auto memory = std::make_unique<kv::storage::MemoryEngine>(
         kv::storage::MemoryEngine::Options{.max_bytes = f.max_memory_bytes});
+    options.storage_stats = [memory = memory.get()] {
+      return std::vector<std::pair<std::string, uint64_t>>{
+          {"stored_bytes", memory->ApproximateBytes()}};
+    };
+    engine = std::move(memory);
   } else {
     if (f.max_memory_bytes != 0) {
       Die("--max-memory-bytes limits the in-memory engine; it has no effect with --data-dir");
@@ -409,6 +414,13 @@ int main(int argc, char** argv) {
       }
     }
     options.snapshot = SnapshotInto(durable, f.backup_dir);
+    options.storage_stats = [durable] {
+      std::vector<std::pair<std::string, uint64_t>> stats = durable->Properties();
+      for (const auto& [name, value] : std::vector(stats)) {
+        if (name == "rocksdb_live_data_bytes") stats.emplace_back("stored_bytes", value);
+      }
+      return stats;
+    };
     auto floor = kv::node::LoadHlcUpperBound(*durable);
     if (!floor.ok()) Die("--data-dir: " + std::string(floor.status().message()));
     options.hlc_floor = *floor;

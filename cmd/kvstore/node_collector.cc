@@ -20,7 +20,14 @@ using prometheus::MetricType;
 // Stats that are current values, not counts since start.
 const absl::flat_hash_set<std::string>& Levels() {
   static const auto* levels =
-      new absl::flat_hash_set<std::string>{"keys", "hints_pending", "hints_bytes"};
+      new absl::flat_hash_set<std::string>{"keys",
+                                           "hints_pending",
+                                           "hints_bytes",
+                                           "stored_bytes",
+                                           "tombstones",
+                                           "rocksdb_live_data_bytes",
+                                           "rocksdb_pending_compaction_bytes",
+                                           "rocksdb_write_stopped"};
   return *levels;
 }
 
@@ -54,6 +61,15 @@ const absl::flat_hash_map<std::string, std::string>& Help() {
       {"read_repairs", "Read-repair writes started by reads coordinated here."},
       {"speculative_reads", "Extra owners asked by reads after --speculative-read-after."},
       {"keys", "Records in the local store, tombstones and expired records included."},
+      {"stored_bytes",
+       "Bytes the local store holds: the memory engine's count against --max-memory-bytes, or "
+       "RocksDB's estimate of its live data."},
+      {"tombstones", "Tombstones in the local store, as the last anti-entropy round counted."},
+      {"rocksdb_live_data_bytes", "RocksDB's estimate of the records' live data, in bytes."},
+      {"rocksdb_pending_compaction_bytes",
+       "Bytes RocksDB's compaction must rewrite; writes slow down and then stop as it grows."},
+      {"rocksdb_write_stopped", "1 while RocksDB stops writes (compaction far behind), else 0."},
+      {"rocksdb_write_stalls", "RocksDB write slowdowns and stops since the node started."},
   };
   return *help;
 }

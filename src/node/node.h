@@ -102,6 +102,9 @@ struct NodeOptions {
   // records this node replicates, its own and peers' (Peer.Store), go
   // through it: one WAL write and fsync per group (--data-dir).
   storage::GroupCommit* group_commit = nullptr;
+  // The engine's own gauges and counters for Stats (e.g. stored_bytes, or
+  // RocksDbEngine::Properties), by name; optional.
+  std::function<std::vector<std::pair<std::string, uint64_t>>()> storage_stats;
   // Seeds the node's random choices (bucket refresh targets); 0: a random
   // seed from std::random_device.
   uint64_t rng_seed = 0;

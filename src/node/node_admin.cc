@@ -124,6 +124,9 @@ std::vector<std::pair<std::string, uint64_t>> Node::Stats() const {
   repairer_.AppendStats(&out);
   hints_.AppendStats(&out);
   leaver_.AppendStats(&out);
+  if (options_.storage_stats) {
+    for (auto& stat : options_.storage_stats()) out.push_back(std::move(stat));
+  }
   if (options_.group_commit) {
     out.emplace_back("group_commits", options_.group_commit->groups());
     out.emplace_back("group_commit_writes", options_.group_commit->writes());

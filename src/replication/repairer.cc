@@ -74,7 +74,9 @@ void Repairer::Round(std::function<void()> done) {
   };
   absl::flat_hash_map<dht::NodeId, PeerDigest> digests;
   auto not_mine = std::make_shared<std::vector<KeyVersion>>();
+  uint64_t tombstones = 0;
   engine_->ForEach([&](std::string_view key, const storage::Record& rec) {
+    if (rec.tombstone) ++tombstones;
     if (PastGrace(rec, now_ms)) return;
     const dht::NodeId id = dht::NodeId::FromKey(key);
     const std::vector<dht::Contact> owners = dht::ClosestAmong(*candidates, id, n);
@@ -91,6 +93,7 @@ void Repairer::Round(std::function<void()> done) {
       DigestAdd(*d.digest, bucket, h);
     }
   });
+  counters_.tombstones_seen.store(tombstones, std::memory_order_relaxed);
   // Likely co-owners this node holds nothing for still get a digest (all
   // zero): they may hold keys this node lost. Keys this node owns lie near
   // its own ID, and so do their other owners.
@@ -396,6 +399,7 @@ void Repairer::AppendStats(std::vector<std::pair<std::string, uint64_t>>* out) c
                            {"anti_entropy_keys_pushed", v(c.keys_pushed)},
                            {"anti_entropy_keys_served", v(c.keys_served)},
                            {"anti_entropy_rounds", v(c.rounds)},
+                           {"tombstones", v(c.tombstones_seen)},
                            {"handoff_bytes", v(c.handoff_bytes)},
                            {"handoff_keys_dropped", v(c.handoff_keys_dropped)},
                            {"handoff_keys_pushed", v(c.handoff_keys_pushed)},

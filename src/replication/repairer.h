@@ -139,6 +139,8 @@ class Repairer {
     std::atomic<uint64_t> bytes_sent{0}, bytes_received{0};
     std::atomic<uint64_t> handoff_keys_pushed{0}, handoff_keys_dropped{0}, handoff_bytes{0};
     std::atomic<uint64_t> purged_expired{0}, purged_tombstones{0};
+    // Tombstones the last round's scan found (a level, not a count).
+    std::atomic<uint64_t> tombstones_seen{0};
   };
   mutable Counters counters_;
 };

@@ -13,8 +13,10 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <string_view>
 #include <system_error>
 #include <utility>
@@ -273,6 +275,28 @@ std::vector<absl::StatusOr<bool>> RocksDbEngine::ApplyGroup(std::span<const Keye
     for (size_t i : on_batch) results[i] = s;
   }
   return results;
+}
+
+std::vector<std::pair<std::string, uint64_t>> RocksDbEngine::Properties() const {
+  std::vector<std::pair<std::string, uint64_t>> out;
+  for (const auto& [name, property] :
+       {std::pair<const char*, const char*>{"rocksdb_live_data_bytes",
+                                            "rocksdb.estimate-live-data-size"},
+        {"rocksdb_pending_compaction_bytes", "rocksdb.estimate-pending-compaction-bytes"},
+        {"rocksdb_write_stopped", "rocksdb.is-write-stopped"}}) {
+    uint64_t value = 0;
+    if (db_->GetIntProperty(data_cf_, property, &value)) out.emplace_back(name, value);
+  }
+  std::map<std::string, std::string> cf_stats;
+  if (db_->GetMapProperty(data_cf_, rocksdb::DB::Properties::kCFStats, &cf_stats)) {
+    uint64_t stalls = 0;
+    for (const char* key : {"io_stalls.total_stop", "io_stalls.total_slowdown"}) {
+      auto it = cf_stats.find(key);
+      if (it != cf_stats.end()) stalls += std::strtoull(it->second.c_str(), nullptr, 10);
+    }
+    out.emplace_back("rocksdb_write_stalls", stalls);
+  }
+  return out;
 }
 
 absl::StatusOr<std::optional<Record>> RocksDbEngine::Read(std::string_view key) const {

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/base/config.h"
@@ -199,6 +200,15 @@ class RocksDbEngine final : public Engine {
   // else with the RocksDB error. Only a failed flush counts as a write error
   // of this engine; a failure to write `dir` leaves later writes unaffected.
   [[nodiscard]] absl::Status Checkpoint(const std::string& dir);
+
+  // Gauges and counters of the records' column family for metrics, by name:
+  // rocksdb_live_data_bytes (RocksDB's estimate of the live data),
+  // rocksdb_pending_compaction_bytes (bytes compaction must rewrite to get
+  // every level under its target; writes slow down, then stop, as it grows),
+  // rocksdb_write_stopped (1 while writes are stopped), and
+  // rocksdb_write_stalls (write slowdowns and stops since open). A property
+  // RocksDB cannot give is left out.
+  std::vector<std::pair<std::string, uint64_t>> Properties() const;
 
   // Flushes the records' memtable and compacts every record file down to the
   // bottom level now, so the compaction filter sees every record. Slow on a

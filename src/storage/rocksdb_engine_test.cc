@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <ostream>
@@ -334,6 +335,28 @@ TEST(RocksDbEngineTest, UndecodableStoredRecordIsReportedAndNeverOverwritten) {
   EXPECT_EQ(visited, std::vector<std::string>{"good"});
   EXPECT_EQ(MustRead(*engine, "good")->value, "v");
   EXPECT_EQ(engine->Size(), 2u);
+}
+
+TEST(RocksDbEnginePropertiesTest, NamesEveryGaugeAndCountsLiveData) {
+  ScopedTempDir tmp;
+  std::unique_ptr<RocksDbEngine> engine = MustOpen(tmp.Sub("db"));
+  ASSERT_NE(engine, nullptr);
+  uint64_t x = 88172645463325252ull;  // xorshift: values that do not compress
+  for (int i = 0; i < 100; ++i) {
+    std::string value(1000, '\0');
+    for (char& c : value) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      c = static_cast<char>(x);
+    }
+    ASSERT_TRUE(*engine->Apply(absl::StrCat("k", i), Rec(value, 1)));
+  }
+  ASSERT_TRUE(engine->CompactAll().ok());  // live-data estimates count files, not memtables
+  std::map<std::string, uint64_t> props;
+  for (const auto& [name, value] : engine->Properties()) props[name] = value;
+  EXPECT_THAT(props, testing::Contains(testing::Key("rocksdb_pending_compaction_bytes")));
+  EXPECT_EQ(props.at("rocksdb_write_stopped"), 0u);
+  EXPECT_EQ(props.at("rocksdb_write_stalls"), 0u);
+  EXPECT_GE(props.at("rocksdb_live_data_bytes"), 100u * 1000u);
 }
 
 // ---- Write failures ---------------------------------------------------------
