@@ -311,6 +311,41 @@ TEST_F(ClusterTest, DeleteAndTtlHideKeysEverywhere) {
       << "key with a 1 s TTL still readable";
 }
 
+// The row of `address` in kvctl status's table ("" if none).
+std::string StatusRow(const std::string& output, const std::string& address) {
+  const size_t at = output.find("  " + address + " ");
+  if (at == std::string::npos) return "";
+  const size_t start = output.rfind('\n', at) + 1;
+  return output.substr(start, output.find('\n', at) - start);
+}
+
+TEST_F(ClusterTest, KvctlStatusShowsEveryMemberAndFailsOnceOneIsDown) {
+  StartCluster({.nodes = 3, .failure_timeout = "2s"});
+  const std::string a0 = "--addr=" + cluster_->address(0);
+  ASSERT_TRUE(Put(1, "status-key", "v").ok());
+  CommandResult r = RunCommand(KVCTL_BIN, {a0, "status"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (int i = 0; i < 3; ++i) {
+    const std::string row = StatusRow(r.output, cluster_->address(i));
+    EXPECT_NE(row.find(" alive "), std::string::npos) << r.output;
+    EXPECT_NE(row.find("0.1.0"), std::string::npos) << "version: " << r.output;
+    EXPECT_NE(row.find("2 agree"), std::string::npos) << "both others see it alive: " << r.output;
+  }
+
+  cluster_->process(2).Signal(SIGKILL);
+  // Once the survivors' failure detectors mark it down, the table says so
+  // and the exit code is 1.
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        r = RunCommand(KVCTL_BIN, {a0, "status"});
+        const std::string row = StatusRow(r.output, cluster_->address(2));
+        return r.exit_code == 1 && row.find("down, unreachable") != std::string::npos;
+      },
+      absl::Seconds(20)))
+      << r.output;
+  EXPECT_NE(r.output.find("did not answer"), std::string::npos) << r.output;
+}
+
 TEST_F(ClusterTest, KvctlPutsGetsDeletesAndLocates) {
   StartCluster({.nodes = 3});
   const std::string a0 = "--addr=" + cluster_->address(0);

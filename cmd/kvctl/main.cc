@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "cmd/common/client_tls_flags.h"
+#include "cmd/kvctl/status.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/kv.grpc.pb.h"
 
@@ -112,6 +113,10 @@ int main(int argc, char** argv) {
       ->add_option("name", snapshot_name,
                    "letters, digits, '.', '_', '-' (no '/'); must not exist in the backup dir")
       ->required();
+  auto* status = app.add_subcommand(
+      "status",
+      "one row per member: state as the other members see it, keys, bytes, ops/s, version, "
+      "uptime, and disagreements between views (exit 1 unless every member is alive)");
   auto* stats = app.add_subcommand("stats",
                                    "print the node's repair counters (hints, "
                                    "anti-entropy, handoff, purge)");
@@ -142,6 +147,11 @@ int main(int argc, char** argv) {
   args.SetMaxReceiveMessageSize(64 << 20);
   args.SetMaxSendMessageSize(64 << 20);
   g_tls = !tls.cacert.empty();
+  if (*status) {
+    return kv::kvctl::Status({.addr = g.addr,
+                              .credentials = kv::cmd::ClientCredentialsOrDie("kvctl", tls),
+                              .timeout = absl::Seconds(g.timeout_seconds)});
+  }
   auto channel =
       grpc::CreateCustomChannel(g.addr, kv::cmd::ClientCredentialsOrDie("kvctl", tls), args);
   auto kv = v1::KV::NewStub(channel);

@@ -312,6 +312,7 @@ int main(int argc, char** argv) {
 
   kv::cmd::Security security = kv::cmd::SetUpSecurity(security_flags, AdminFrom(f));
   kv::node::NodeOptions options = ToOptions(f);
+  options.version = std::string(kVersion).substr(sizeof("kvstore ") - 1);
   // Differs from the last process's under the same ID (a restart).
   options.incarnation = static_cast<uint64_t>(absl::ToUnixMicros(absl::Now()));
   if (security.id) {

@@ -29,6 +29,7 @@ class FakeAdmin final : public node::AdminApi {
   std::vector<replication::Coordinator::OutcomeCount> CoordinatorOutcomes() const override {
     return outcomes;
   }
+  Facts facts() const override { return {}; }
   absl::Status Leave(bool, std::function<void(const node::LeaveProgress&)>) override {
     return absl::UnimplementedError("fake");
   }

@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "src/dht/node_id.h"
 #include "src/membership/clock_offsets.h"
 #include "src/membership/membership.h"
@@ -158,6 +159,13 @@ class AdminApi {
                         std::function<void(absl::StatusOr<std::string>)> done) = 0;
   // Counters of background repair work, by name (docs/operations.md).
   virtual std::vector<std::pair<std::string, uint64_t>> Stats() const = 0;
+  // What a member tells about itself (Admin.Stats; kvctl status).
+  struct Facts {
+    std::string version;
+    absl::Duration uptime;
+    uint64_t coordinated_operations = 0;
+  };
+  virtual Facts facts() const = 0;
   // How the client operations this node coordinated ended, by consistency.
   virtual std::vector<replication::Coordinator::OutcomeCount> CoordinatorOutcomes() const = 0;
   // Planned leave (replication/leaver.h): tells the peers, hands every key to

@@ -102,6 +102,8 @@ struct NodeOptions {
   // records this node replicates, its own and peers' (Peer.Store), go
   // through it: one WAL write and fsync per group (--data-dir).
   storage::GroupCommit* group_commit = nullptr;
+  // This build's version, as Admin.Stats reports it.
+  std::string version;
   // The engine's own gauges and counters for Stats (e.g. stored_bytes, or
   // RocksDbEngine::Properties), by name; optional.
   std::function<std::vector<std::pair<std::string, uint64_t>>()> storage_stats;
@@ -163,6 +165,7 @@ class Node final : public ClientApi, public PeerApi, public AdminApi {
   }
   // Counters of background repair work, by name (docs/operations.md).
   std::vector<std::pair<std::string, uint64_t>> Stats() const override;
+  Facts facts() const override;
   std::vector<replication::Coordinator::OutcomeCount> CoordinatorOutcomes() const override {
     return coordinator_.Outcomes();
   }
@@ -252,6 +255,7 @@ class Node final : public ClientApi, public PeerApi, public AdminApi {
   storage::Engine* const engine_;
   replication::PeerTransport* const transport_;
   const util::Clock* const clock_;
+  const int64_t started_ms_ = clock_->NowMillis();
   util::ThreadPool* const storage_pool_;
   // The executor of background work: the given one, or owned_executor_.
   // Reset first in ~Node (after Stop), so that no timer of a component

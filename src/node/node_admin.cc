@@ -115,6 +115,14 @@ void Node::Snapshot(std::string name, std::function<void(absl::StatusOr<std::str
   OnStorage(std::move(run));
 }
 
+AdminApi::Facts Node::facts() const {
+  uint64_t ops = 0;
+  for (const replication::Coordinator::OutcomeCount& o : coordinator_.Outcomes()) ops += o.count;
+  return {.version = options_.version,
+          .uptime = absl::Milliseconds(clock_->NowMillis() - started_ms_),
+          .coordinated_operations = ops};
+}
+
 std::vector<std::pair<std::string, uint64_t>> Node::Stats() const {
   std::vector<std::pair<std::string, uint64_t>> out = {
       {"keys", engine_->Size()},

@@ -449,6 +449,10 @@ ServerUnaryReactor* AdminService::Stats(CallbackServerContext* ctx, const v1::St
   if (absl::Status s = guard_->AdminRead(*ctx, "Admin.Stats"); !s.ok()) return FinishNow(ctx, s);
   ToProto(node_->self(), resp->mutable_self());
   for (const auto& [name, value] : node_->Stats()) (*resp->mutable_counters())[name] = value;
+  const node::AdminApi::Facts facts = node_->facts();
+  resp->set_version(facts.version);
+  resp->set_uptime_seconds(absl::ToInt64Seconds(facts.uptime));
+  resp->set_coordinated_operations(facts.coordinated_operations);
   (*resp->mutable_counters())["heartbeat_streams_in"] = heartbeats_->LastHeard().size();
   return FinishNow(ctx, absl::OkStatus());
 }

@@ -1,0 +1,189 @@
+#include "cmd/kvctl/status.h"
+
+#include <cstdio>
+#include <future>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "proto/kv.grpc.pb.h"
+
+namespace kv::kvctl {
+namespace {
+
+namespace v1 = kvstore::v1;
+
+// What one member answered (or why it did not).
+struct Member {
+  std::string id, address;
+  std::optional<v1::StatsResponse> stats;  // first sample
+  std::optional<uint64_t> ops_later;       // coordinated_operations of the second sample
+  std::optional<v1::PeersResponse> view;   // its routing table
+  std::string error;                       // why stats or view is missing
+};
+
+std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  return ctx;
+}
+
+std::unique_ptr<v1::Admin::Stub> Dial(const std::string& addr, const StatusOptions& o) {
+  return v1::Admin::NewStub(grpc::CreateChannel(addr, o.credentials));
+}
+
+void Ask(Member* m, const StatusOptions& o) {
+  auto admin = Dial(m->address, o);
+  v1::StatsResponse stats;
+  grpc::Status s = admin->Stats(Context(o.timeout).get(), v1::StatsRequest(), &stats);
+  if (!s.ok()) {
+    m->error = s.error_message();
+    return;
+  }
+  m->stats = std::move(stats);
+  v1::PeersResponse view;
+  s = admin->Peers(Context(o.timeout).get(), v1::PeersRequest(), &view);
+  if (s.ok()) m->view = std::move(view);
+}
+
+void AskOps(Member* m, const StatusOptions& o) {
+  v1::StatsResponse stats;
+  if (Dial(m->address, o)->Stats(Context(o.timeout).get(), v1::StatsRequest(), &stats).ok()) {
+    m->ops_later = stats.coordinated_operations();
+  }
+}
+
+const char* StateName(const v1::PeerEntry& p) {
+  if (p.left()) return "left";
+  switch (p.state()) {
+    case v1::ALIVE:
+      return "alive";
+    case v1::SUSPECT:
+      return "suspect";
+    case v1::DOWN:
+      return "down";
+    case v1::DEAD:
+      return "dead";
+    default:
+      return "unknown";
+  }
+}
+
+std::string Bytes(uint64_t b) {
+  if (b >= (uint64_t{1} << 30)) return absl::StrFormat("%.1f GiB", b / double(1 << 30));
+  if (b >= (uint64_t{1} << 20)) return absl::StrFormat("%.1f MiB", b / double(1 << 20));
+  if (b >= (uint64_t{1} << 10)) return absl::StrFormat("%.1f KiB", b / double(1 << 10));
+  return absl::StrCat(b, " B");
+}
+
+std::string Uptime(int64_t s) {
+  if (s >= 86400) return absl::StrFormat("%dd%02dh", s / 86400, s % 86400 / 3600);
+  if (s >= 3600) return absl::StrFormat("%dh%02dm", s / 3600, s % 3600 / 60);
+  return absl::StrFormat("%dm%02ds", s / 60, s % 60);
+}
+
+uint64_t Counter(const v1::StatsResponse& s, const std::string& name) {
+  auto it = s.counters().find(name);
+  return it == s.counters().end() ? 0 : it->second;
+}
+
+}  // namespace
+
+int Status(const StatusOptions& o) {
+  v1::PeersResponse first;
+  grpc::Status s = Dial(o.addr, o)->Peers(Context(o.timeout).get(), v1::PeersRequest(), &first);
+  if (!s.ok()) {
+    std::fprintf(stderr, "kvctl: status failed: cannot ask %s for its members: %s\n",
+                 o.addr.c_str(), s.error_message().c_str());
+    return 3;
+  }
+  // The members: the node asked, then every contact it knows that has not left.
+  std::vector<Member> members;
+  members.push_back({.id = first.self().id(), .address = first.self().address()});
+  for (const v1::PeerEntry& p : first.peers()) {
+    if (!p.left()) members.push_back({.id = p.node().id(), .address = p.node().address()});
+  }
+  const absl::Time asked = absl::Now();
+  {
+    std::vector<std::future<void>> calls;
+    for (Member& m : members) calls.push_back(std::async(std::launch::async, Ask, &m, o));
+  }
+  absl::SleepFor(o.rate_window - (absl::Now() - asked));
+  const absl::Duration window = absl::Now() - asked;
+  {
+    std::vector<std::future<void>> calls;
+    for (Member& m : members) {
+      if (m.stats) calls.push_back(std::async(std::launch::async, AskOps, &m, o));
+    }
+  }
+
+  // How each member is seen by the others: id -> (viewer address -> state).
+  std::map<std::string, std::map<std::string, std::string>> seen;
+  for (const Member& viewer : members) {
+    if (!viewer.view) continue;
+    for (const v1::PeerEntry& p : viewer.view->peers()) {
+      seen[p.node().id()][viewer.address] = StateName(p);
+    }
+  }
+  std::printf("%-10s  %-21s  %-11s  %9s  %10s  %8s  %-8s  %-8s  %s\n", "MEMBER", "ADDRESS", "STATE",
+              "KEYS", "BYTES", "OPS/S", "VERSION", "UPTIME", "VIEWS");
+  int rc = 0;
+  std::vector<std::string> unreachable;
+  for (const Member& m : members) {
+    // The state most viewers give, and who disagrees.
+    std::map<std::string, int> votes;
+    for (const auto& [viewer, state] : seen[m.id]) ++votes[state];
+    std::string state = "unknown";
+    int most = 0;
+    for (const auto& [st, n] : votes) {
+      if (n > most) state = st, most = n;
+    }
+    if (seen[m.id].empty() && m.stats) state = "alive";  // a member alone
+    std::vector<std::string> others;
+    for (const auto& [viewer, st] : seen[m.id]) {
+      if (st != state) others.push_back(absl::StrCat(viewer, " says ", st));
+    }
+    if (!m.stats) {
+      unreachable.push_back(m.address);
+      state += ", unreachable";
+    }
+    if (!m.stats || state != "alive" || !others.empty()) rc = 1;
+    const std::string views = others.empty()
+                                  ? absl::StrFormat("%d agree", static_cast<int>(seen[m.id].size()))
+                                  : absl::StrJoin(others, "; ");
+    if (!m.stats) {
+      std::printf("%-10s  %-21s  %-11s  %9s  %10s  %8s  %-8s  %-8s  %s\n",
+                  m.id.substr(0, 10).c_str(), m.address.c_str(), state.c_str(), "-", "-", "-", "-",
+                  "-", views.c_str());
+      continue;
+    }
+    const v1::StatsResponse& st = *m.stats;
+    const std::string ops =
+        m.ops_later && *m.ops_later >= st.coordinated_operations()
+            ? absl::StrFormat("%.0f", (*m.ops_later - st.coordinated_operations()) /
+                                          absl::ToDoubleSeconds(window))
+            : "-";
+    std::printf("%-10s  %-21s  %-11s  %9llu  %10s  %8s  %-8s  %-8s  %s\n",
+                m.id.substr(0, 10).c_str(), m.address.c_str(), state.c_str(),
+                static_cast<unsigned long long>(Counter(st, "keys")),
+                Bytes(Counter(st, "stored_bytes")).c_str(), ops.c_str(), st.version().c_str(),
+                Uptime(st.uptime_seconds()).c_str(), views.c_str());
+  }
+  for (const std::string& a : unreachable) {
+    for (const Member& m : members) {
+      if (m.address == a)
+        std::fprintf(stderr, "kvctl: %s did not answer: %s\n", a.c_str(), m.error.c_str());
+    }
+  }
+  if (rc != 0) {
+    std::fprintf(stderr, "kvctl: not every member is alive and agreed on by all\n");
+  }
+  return rc;
+}
+
+}  // namespace kv::kvctl
