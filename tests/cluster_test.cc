@@ -354,6 +354,8 @@ TEST_F(ClusterTest, KvctlPutsGetsDeletesAndLocates) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   r = RunCommand(KVCTL_BIN, {a2, "get", "greeting"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output, "hello world") << "piped: the value byte for byte";
+  r = RunCommand(KVCTL_BIN, {a2, "get", "greeting", "--newline"});
   EXPECT_EQ(r.output, "hello world\n");
   r = RunCommand(KVCTL_BIN, {a2, "locate", "greeting"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -372,6 +374,15 @@ TEST_F(ClusterTest, KvctlPutsGetsDeletesAndLocates) {
   r = RunCommand(KVCTL_BIN, {a0, "ping"});
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find(cluster_->id(0)), std::string::npos) << r.output;
+  // An unknown command is named, with the commands there are.
+  r = RunCommand(KVCTL_BIN, {a0, "fetch", "greeting"});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("unknown command 'fetch'; the commands are: put, get, del"),
+            std::string::npos)
+      << r.output;
+  r = RunCommand(KVCTL_BIN, {"--version"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output, "kvctl 0.1.0\n");
 }
 
 TEST_F(ClusterTest, SigtermAndSigintDrainAndExitZero) {

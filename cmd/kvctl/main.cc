@@ -1,14 +1,18 @@
 // kvctl: command-line client for a kvstore cluster.
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "cmd/common/client_tls_flags.h"
 #include "cmd/kvctl/status.h"
@@ -80,6 +84,7 @@ int main(int argc, char** argv) {
   CLI::App app{"kvctl: talk to a kvstore cluster through any of its nodes", "kvctl"};
   app.require_subcommand(1);
   app.fallthrough();  // global options may follow the command too
+  app.set_version_flag("--version", "kvctl 0.1.0");
   app.add_option("--addr", g.addr, "node to talk to (host:port)")->capture_default_str();
   app.add_option("--consistency", g.consistency, "one, quorum or all (default: the node's)")
       ->check(CLI::IsMember({"one", "quorum", "all"}));
@@ -97,8 +102,13 @@ int main(int argc, char** argv) {
   put->add_option("value", value, "value");
   put->add_option("--file", file, "read the value from this file")->check(CLI::ExistingFile);
   put->add_option("--ttl", ttl, "seconds until the key expires (0: never)");
-  auto* get = app.add_subcommand("get", "print the value of KEY (exit 1 when not found)");
+  auto* get = app.add_subcommand(
+      "get",
+      "print the value of KEY byte for byte, then a newline only on a terminal or with --newline "
+      "(exit 1 when not found)");
   get->add_option("key", key, "key")->required();
+  bool newline = false;
+  get->add_flag("--newline", newline, "end the value with a newline even when piped");
   auto* del = app.add_subcommand("del", "delete KEY");
   del->add_option("key", key, "key")->required();
   auto* ping = app.add_subcommand("ping", "check that the node answers");
@@ -139,6 +149,18 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);
+    if (app.get_subcommands().empty()) {
+      // No command, or one kvctl does not have: name the ones it has.
+      std::vector<std::string> names;
+      for (const CLI::App* c : app.get_subcommands({})) names.push_back(c->get_name());
+      // What CLI11 could not place: the unknown command, if any.
+      const std::vector<std::string> rest = app.remaining();
+      const std::string first = rest.empty() ? "" : rest.front();
+      std::fprintf(stderr, "kvctl: %s; the commands are: %s (see kvctl --help)\n",
+                   first.empty() ? "no command given" : ("unknown command '" + first + "'").c_str(),
+                   absl::StrJoin(names, ", ").c_str());
+      return 2;
+    }
     std::fprintf(stderr, "kvctl: %s (see kvctl --help)\n", e.what());
     return 2;
   }
@@ -191,7 +213,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     std::fwrite(resp.value().data(), 1, resp.value().size(), stdout);
-    std::printf("\n");
+    if (newline || isatty(STDOUT_FILENO)) std::printf("\n");
   } else if (*del) {
     v1::DeleteRequest req;
     req.set_key(key);
