@@ -380,6 +380,10 @@ TEST_F(ClusterTest, KvctlPutsGetsDeletesAndLocates) {
   EXPECT_NE(r.output.find("unknown command 'fetch'; the commands are: put, get, del"),
             std::string::npos)
       << r.output;
+  // Several endpoints: one that cannot be reached is skipped.
+  r = RunCommand(KVCTL_BIN, {"--addr=127.0.0.1:1," + cluster_->address(1), "get", "absent"});
+  EXPECT_EQ(r.exit_code, 1) << "reached the second endpoint, which says not found: " << r.output;
+  EXPECT_NE(r.output.find("trying " + cluster_->address(1)), std::string::npos) << r.output;
   r = RunCommand(KVCTL_BIN, {"--version"});
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(r.output, "kvctl 0.1.0\n");
