@@ -16,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "cmd/common/client_tls_flags.h"
+#include "cmd/kvctl/completion.h"
 #include "cmd/kvctl/status.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/kv.grpc.pb.h"
@@ -152,6 +153,10 @@ int main(int argc, char** argv) {
       "drop-keys", "test hook: make the node forget keys (needs --enable-test-hooks on it)");
   drop->add_option("--prefix", drop_prefix, "keys starting with this");
   drop->add_option("--limit", drop_limit, "at most this many (0: all)");
+  std::string shell;
+  auto* completion = app.add_subcommand(
+      "completion", "print a shell completion script: source <(kvctl completion bash)");
+  completion->add_option("shell", shell, "bash")->required()->check(CLI::IsMember({"bash"}));
 
   try {
     app.parse(argc, argv);
@@ -171,6 +176,11 @@ int main(int argc, char** argv) {
     }
     std::fprintf(stderr, "kvctl: %s (see kvctl --help)\n", e.what());
     return 2;
+  }
+
+  if (*completion) {
+    std::fputs(kv::kvctl::BashCompletion(app).c_str(), stdout);
+    return 0;
   }
 
   grpc::ChannelArguments args;
