@@ -7,33 +7,16 @@ import os
 import re
 import subprocess
 import sys
-import time
 
 import yaml
+
+from testlib import check, failures, wait_for  # noqa: F401  (re-exported to the checks)
 
 SKIP = 77
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CHART = os.path.join(ROOT, "deploy", "helm", "kvstore")
 
-failures = []
 _helm = None  # the helm binary, set by install_helm()
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("  FAIL:", what)
-    return cond
-
-
-def wait_for(what, fn, seconds=30):
-    """Polls fn until it is true; a failed check after `seconds`."""
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if fn():
-            return True
-        time.sleep(0.2)
-    return check(False, "within %d s: %s" % (seconds, what))
 
 
 def install_helm(tools_dir):

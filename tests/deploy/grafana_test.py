@@ -27,42 +27,19 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from promql import Expr, Scrape  # noqa: E402
+from testlib import check, failures, free_port, http_get, stop_process, wait_for  # noqa: E402
 
 SKIP = 77
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DASHBOARD = os.path.join(ROOT, "deploy", "grafana", "kvstore.json")
 # Grafana's own variables, always defined.
 BUILTIN_VARIABLES = {"__rate_interval", "__interval", "__range", "__all"}
-
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("  FAIL:", what)
-    return cond
-
-
-def wait_for(what, fn, seconds=30):
-    """Polls fn until it is true, at most `seconds`; a failed check after that."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if fn():
-            return True
-        time.sleep(0.2)
-    return check(False, "within %d s: %s" % (seconds, what))
-
 
 def panels_of(dashboard):
     """Every panel, those inside collapsed rows included."""
@@ -176,23 +153,6 @@ def check_promql_syntax(dashboard):
         print("  promtool parses all %d queries" % len(rules))
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http_get(port, path):
-    """(status, body); (None, why) when nothing answers."""
-    try:
-        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=2) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-    except OSError as e:
-        return None, str(e)
-
-
 class Node:
     def __init__(self, bin_dir, work, name, seed=None):
         self.name, self.port, self.metrics_port = name, free_port(), free_port()
@@ -214,14 +174,7 @@ class Node:
         return float(m.group(1)) if m else 0
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
+        stop_process(self.proc, self.log)
 
 
 def kvctl(bin_dir, node, *args):

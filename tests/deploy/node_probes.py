@@ -3,22 +3,10 @@
 script puts, gets and deletes a key over mTLS as the admin.
 """
 import os
-import urllib.error
-import urllib.request
 
 from chart import check, wait_for
 from chart_hook import hook_command, hook_env, run_script
-
-
-def http_get(port, path):
-    """(status, body) of GET http://127.0.0.1:port/path; (None, why) when nothing answers."""
-    try:
-        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=2) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-    except OSError as e:
-        return None, str(e)
+from testlib import http_get
 
 
 def probe_status(node, ctr, probe):

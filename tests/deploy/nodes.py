@@ -10,7 +10,6 @@ advertises 127.0.0.2 shows: it joins, but no other node takes it in.
 """
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 
@@ -19,14 +18,9 @@ from chart import check, container, failures, render, wait_for
 from fake_api import upgrade_render
 from manifests import ADMIN_TLS
 from node_probes import check_hook_against_nodes, probe_status, start_until_ready
+from testlib import free_port, stop_process
 
 SEED_HOST = "127.0.0.2"  # loopback, on no certificate: stands for a pod IP
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("0.0.0.0", 0))
-        return s.getsockname()[1]
 
 
 def local_command(bin_dir, cmd, port, tls_dir):
@@ -62,14 +56,7 @@ class Node:
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
+        stop_process(self.proc, self.log)
 
 
 class Cluster:
