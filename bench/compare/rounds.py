@@ -37,24 +37,24 @@ def steps(unit, clients):
             "kvstore-16": 5 * loads}[unit]
 
 
-def parse_only(text):
-    """The groups named in a comma-separated --only; raises ValueError naming
-    an unknown one."""
-    only = [s.strip() for s in text.split(",") if s.strip()]
-    bad = [s for s in only if s not in GROUPS]
+def _parse_names(text, flag, known):
+    """The names in a comma-separated `flag` value; raises ValueError naming
+    one that is not in `known`."""
+    names = [s.strip() for s in text.split(",") if s.strip()]
+    bad = [s for s in names if s not in known]
     if bad:
-        raise ValueError(f"--only: unknown {', '.join(bad)}; choose from {','.join(GROUPS)}")
-    return only
+        raise ValueError(f"{flag}: unknown {', '.join(bad)}; choose from {','.join(known)}")
+    return names
+
+
+def parse_only(text):
+    """The groups named in a comma-separated --only."""
+    return _parse_names(text, "--only", GROUPS)
 
 
 def parse_units(text):
-    """The units named in a comma-separated --units; raises ValueError naming
-    an unknown one."""
-    units = [s.strip() for s in text.split(",") if s.strip()]
-    bad = [s for s in units if s not in GROUP_OF]
-    if bad:
-        raise ValueError(f"--units: unknown {', '.join(bad)}; choose from {','.join(GROUP_OF)}")
-    return units
+    """The units named in a comma-separated --units."""
+    return _parse_names(text, "--units", GROUP_OF)
 
 
 def schedule(only, repeat, units=None):
