@@ -68,21 +68,6 @@ std::string FormatVersion(const v1::Version& v) {
                          v.node_id().substr(0, 8));
 }
 
-const char* StateName(v1::PeerState s) {
-  switch (s) {
-    case v1::ALIVE:
-      return "alive";
-    case v1::DOWN:
-      return "down";
-    case v1::SUSPECT:
-      return "suspect";
-    case v1::DEAD:
-      return "dead";
-    default:
-      return "unknown";
-  }
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -288,8 +273,8 @@ int main(int argc, char** argv) {
                                     p.clock_round_trip_micros() / 2000.0)
                   : "-";
           std::printf("%-40s  %-21s  %-7s  %6d  %5.1f  %-16s  %s\n", p.node().id().c_str(),
-                      p.node().address().c_str(), StateName(p.state()), p.bucket(), p.phi(),
-                      clock.c_str(), heard.c_str());
+                      p.node().address().c_str(), kv::kvctl::StateName(p.state()), p.bucket(),
+                      p.phi(), clock.c_str(), heard.c_str());
         }
       } else if (*snapshot) {
         v1::SnapshotRequest req;

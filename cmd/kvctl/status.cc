@@ -58,22 +58,6 @@ void AskOps(Member* m, const StatusOptions& o) {
   }
 }
 
-const char* StateName(const v1::PeerEntry& p) {
-  if (p.left()) return "left";
-  switch (p.state()) {
-    case v1::ALIVE:
-      return "alive";
-    case v1::SUSPECT:
-      return "suspect";
-    case v1::DOWN:
-      return "down";
-    case v1::DEAD:
-      return "dead";
-    default:
-      return "unknown";
-  }
-}
-
 std::string Bytes(uint64_t b) {
   if (b >= (uint64_t{1} << 30)) return absl::StrFormat("%.1f GiB", b / double(1 << 30));
   if (b >= (uint64_t{1} << 20)) return absl::StrFormat("%.1f MiB", b / double(1 << 20));
@@ -93,6 +77,21 @@ uint64_t Counter(const v1::StatsResponse& s, const std::string& name) {
 }
 
 }  // namespace
+
+const char* StateName(v1::PeerState s) {
+  switch (s) {
+    case v1::ALIVE:
+      return "alive";
+    case v1::SUSPECT:
+      return "suspect";
+    case v1::DOWN:
+      return "down";
+    case v1::DEAD:
+      return "dead";
+    default:
+      return "unknown";
+  }
+}
 
 int Status(const StatusOptions& o) {
   v1::PeersResponse first;
@@ -127,7 +126,7 @@ int Status(const StatusOptions& o) {
   for (const Member& viewer : members) {
     if (!viewer.view) continue;
     for (const v1::PeerEntry& p : viewer.view->peers()) {
-      seen[p.node().id()][viewer.address] = StateName(p);
+      seen[p.node().id()][viewer.address] = p.left() ? "left" : StateName(p.state());
     }
   }
   std::printf("%-10s  %-21s  %-11s  %9s  %10s  %8s  %-8s  %-8s  %s\n", "MEMBER", "ADDRESS", "STATE",

@@ -7,6 +7,7 @@
 
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
+#include "proto/kv.pb.h"
 
 namespace kv::kvctl {
 
@@ -16,6 +17,9 @@ struct StatusOptions {
   absl::Duration timeout = absl::Seconds(5);      // per call
   absl::Duration rate_window = absl::Seconds(1);  // between the two samples of ops/s
 };
+
+// "alive", "suspect", "down", "dead" (kvctl peers and status).
+const char* StateName(kvstore::v1::PeerState s);
 
 // Asks `addr` for its members, then every member for its facts (version,
 // uptime, keys, bytes, operations) and its view of the others, twice

@@ -417,9 +417,9 @@ int main(int argc, char** argv) {
     options.snapshot = SnapshotInto(durable, f.backup_dir);
     options.storage_stats = [durable] {
       std::vector<std::pair<std::string, uint64_t>> stats = durable->Properties();
-      for (const auto& [name, value] : std::vector(stats)) {
-        if (name == "rocksdb_live_data_bytes") stats.emplace_back("stored_bytes", value);
-      }
+      auto live = std::find_if(stats.begin(), stats.end(),
+                               [](const auto& s) { return s.first == "rocksdb_live_data_bytes"; });
+      if (live != stats.end()) stats.emplace_back("stored_bytes", live->second);
       return stats;
     };
     auto floor = kv::node::LoadHlcUpperBound(*durable);

@@ -31,6 +31,7 @@
 #include "spdlog/spdlog.h"
 #include "src/storage/compaction_filter.h"
 #include "src/storage/record_codec.h"
+#include "src/storage/rocksdb_internal.h"
 #include "src/storage/rocksdb_status.h"
 #include "src/util/status_macros.h"
 
@@ -42,9 +43,6 @@ constexpr size_t kKeepInfoLogFiles = 5;
 
 // Keys longer than this are cut in error messages.
 constexpr size_t kMaxKeyBytesInMessages = 64;
-
-// Records Purge picks before it re-reads and changes them.
-constexpr size_t kPurgeBatchKeys = 1024;
 
 // Bytes of a hint key: the sequence number, big-endian.
 constexpr size_t kHintKeyBytes = 8;
@@ -71,14 +69,6 @@ class NoAutoRecoveryFromWalErrors final : public rocksdb::EventListener {
   }
 };
 
-// Debian 12's abseil has its own absl::string_view, distinct from
-// std::string_view; convert explicitly.
-absl::string_view AsAbsl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
-
-rocksdb::Slice AsSlice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
-
-std::string_view AsView(const rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }
-
 std::string HintKey(uint64_t seq) {
   std::string key(kHintKeyBytes, '\0');
   for (size_t i = 0; i < kHintKeyBytes; ++i) {
@@ -93,22 +83,9 @@ uint64_t HintSeq(std::string_view key) {
   return seq;
 }
 
-bool SameVersion(const RecordView& stored, const Version& v) {
-  return stored.timestamp == v.timestamp && stored.node_id == std::string_view(v.node_id);
-}
-
-PurgeAction ActionFor(const RecordView& rec, int64_t now_ms, absl::Duration tombstone_grace) {
-  return PurgeActionFor(rec.tombstone, rec.timestamp, rec.expires_at_ms, now_ms, tombstone_grace);
-}
-
-// True if the stored version is >= `v`, compared as Version's operator<=>
-// (timestamp, then node ID bytes) without copying the stored node ID.
-bool StoredIsAtLeast(const RecordView& stored, const Version& v) {
-  if (stored.timestamp != v.timestamp) return stored.timestamp > v.timestamp;
-  return stored.node_id >= std::string_view(v.node_id);
-}
-
 }  // namespace
+
+using namespace rocksdb_internal;  // NOLINT: this file's own helpers
 
 absl::StatusOr<std::unique_ptr<RocksDbEngine>> RocksDbEngine::Open(const std::string& dir,
                                                                    Options options) {
@@ -358,83 +335,6 @@ absl::StatusOr<bool> RocksDbEngine::EraseIf(std::string_view key, const Version&
   return true;
 }
 
-absl::StatusOr<PurgeStats> RocksDbEngine::Purge(int64_t now_ms, absl::Duration tombstone_grace) {
-  PurgeStats stats;
-  // picked[i]: keys in stripe i the scan found something to do for.
-  std::array<std::vector<std::string>, kLockStripes> picked;
-  size_t num_picked = 0;
-  auto flush = [&]() -> absl::Status {
-    for (size_t i = 0; i < kLockStripes; ++i) {
-      if (picked[i].empty()) continue;
-      RETURN_IF_ERROR(PurgeStripe(i, picked[i], now_ms, tombstone_grace, &stats));
-      picked[i].clear();
-    }
-    num_picked = 0;
-    return absl::OkStatus();
-  };
-
-  rocksdb::ReadOptions read_options;
-  read_options.fill_cache = false;  // a full scan would evict the hot blocks
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options, data_cf_));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    const std::string_view key = AsView(it->key());
-    absl::StatusOr<RecordView> rec = DecodeRecordView(AsView(it->value()));
-    if (!rec.ok()) {
-      spdlog::error("purge is keeping {}: {}", Describe(key), rec.status().ToString());
-      continue;
-    }
-    if (ActionFor(*rec, now_ms, tombstone_grace) == PurgeAction::kKeep) continue;
-    picked[StripeIndex(key)].emplace_back(key);
-    if (++num_picked == kPurgeBatchKeys) RETURN_IF_ERROR(flush());
-  }
-  RETURN_IF_ERROR(FromRocksDb(it->status(), absl::StrCat("scanning records in ", dir_)));
-  RETURN_IF_ERROR(flush());
-  return stats;
-}
-
-absl::Status RocksDbEngine::PurgeStripe(size_t stripe, const std::vector<std::string>& keys,
-                                        int64_t now_ms, absl::Duration tombstone_grace,
-                                        PurgeStats* stats) {
-  absl::MutexLock lock(&stripes_[stripe].mu);
-  rocksdb::WriteBatch batch;
-  PurgeStats batched;
-  for (const std::string& key : keys) {
-    // Judged again as stored now: an Apply may have replaced the record since
-    // the scan.
-    rocksdb::PinnableSlice existing;
-    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), data_cf_, AsSlice(key), &existing);
-    if (s.IsNotFound()) continue;
-    RETURN_IF_ERROR(FromRocksDb(s, absl::StrCat("reading ", Describe(key), " to purge it")));
-    absl::StatusOr<RecordView> rec = DecodeRecordView(AsView(existing));
-    if (!rec.ok()) continue;  // logged by the scan
-    switch (ActionFor(*rec, now_ms, tombstone_grace)) {
-      case PurgeAction::kKeep:
-        break;
-      case PurgeAction::kTombstone: {
-        const std::string tombstone = EncodeExpiredTombstone(*rec);
-        RETURN_IF_ERROR(FromRocksDb(batch.Put(data_cf_, AsSlice(key), tombstone),
-                                    absl::StrCat("batching a tombstone for ", Describe(key))));
-        batched.bytes_freed += existing.size() - tombstone.size();
-        ++batched.expired;
-        break;
-      }
-      case PurgeAction::kErase:
-        RETURN_IF_ERROR(FromRocksDb(batch.Delete(data_cf_, AsSlice(key)),
-                                    absl::StrCat("batching the erasure of ", Describe(key))));
-        batched.bytes_freed += key.size() + existing.size();
-        ++batched.tombstones_dropped;
-        break;
-    }
-  }
-  if (batch.Count() == 0) return absl::OkStatus();
-  RETURN_IF_ERROR(GuardedWrite(absl::StrCat("writing purged records in ", dir_),
-                               [&] { return db_->Write(SyncedPerPolicy(), &batch); }));
-  stats->expired += batched.expired;
-  stats->tombstones_dropped += batched.tombstones_dropped;
-  stats->bytes_freed += batched.bytes_freed;
-  return absl::OkStatus();
-}
-
 void RocksDbEngine::TEST_Erase(std::string_view key) {
   absl::MutexLock lock(&StripeFor(key));
   absl::Status s = GuardedWrite(absl::StrCat("erasing ", Describe(key)), [&] {
@@ -518,125 +418,6 @@ absl::Status RocksDbEngine::CompactAll() {
   return GuardedWrite(absl::StrCat("compacting records in ", dir_), [&] {
     return db_->CompactRange(compact_options, data_cf_, nullptr, nullptr);
   });
-}
-
-absl::Status RocksDbEngine::GuardedWrite(std::string_view context,
-                                         const std::function<rocksdb::Status()>& write) {
-  RETURN_IF_ERROR(RecoverOrRefuse(context));
-  absl::ReaderMutexLock gate(&write_gate_);
-  {
-    // Another writer may have failed since RecoverOrRefuse looked.
-    absl::MutexLock lock(&error_mu_);
-    if (!write_error_.ok()) return Refusal(context);
-  }
-  const rocksdb::Status s = write();
-  absl::Status status = FromRocksDb(s, context);
-  if (s.IsIOError()) {
-    // RocksDB has stopped writes (paranoid_checks) and will not resume them
-    // by itself (NoAutoRecoveryFromWalErrors), so the current WAL is the one
-    // the error hit: nothing can switch it while this shared lock is held.
-    const std::optional<uint64_t> wal = CurrentWalNumber();
-    absl::MutexLock lock(&error_mu_);
-    if (write_error_.ok()) {
-      write_error_ = status;
-      errored_wal_ = wal;
-      recovery_note_.clear();
-      last_recovery_attempt_ = absl::Now();
-      spdlog::error("{}; refusing writes to {} until it recovers", status.ToString(), dir_);
-    }
-  }
-  return status;
-}
-
-absl::Status RocksDbEngine::Refusal(std::string_view context) const {
-  return absl::Status(
-      write_error_.code(),
-      absl::StrCat(AsAbsl(context), ": refused because an earlier write failed",
-                   recovery_note_.empty() ? "" : absl::StrCat(" (", recovery_note_, ")"), ": ",
-                   write_error_.message()));
-}
-
-absl::Status RocksDbEngine::RecoverOrRefuse(std::string_view context) {
-  bool attempt = false;
-  {
-    absl::MutexLock lock(&error_mu_);
-    if (write_error_.ok()) return absl::OkStatus();
-    const absl::Time now = absl::Now();
-    if (now - last_recovery_attempt_ >= kResumeInterval) {
-      last_recovery_attempt_ = now;
-      attempt = true;
-    }
-  }
-  if (attempt) {
-    absl::WriterMutexLock gate(&write_gate_);
-    TryRecover();
-  }
-  absl::MutexLock lock(&error_mu_);
-  if (write_error_.ok()) return absl::OkStatus();
-  return Refusal(context);
-}
-
-void RocksDbEngine::TryRecover() {
-  std::optional<uint64_t> errored_wal;
-  {
-    absl::MutexLock lock(&error_mu_);
-    if (write_error_.ok()) return;
-    errored_wal = errored_wal_;
-  }
-  // No write is in flight (write_gate_ is held) and RocksDB resumes nothing
-  // by itself, so the WAL cannot change under us. Writes may resume only once
-  // RocksDB writes to a WAL other than the errored one (its writer stays
-  // poisoned).
-  const std::optional<uint64_t> wal_before = CurrentWalNumber();
-  const std::optional<uint64_t> poisoned = errored_wal ? errored_wal : wal_before;
-  const bool still_on_poisoned_wal = !wal_before || !poisoned || *wal_before == *poisoned;
-  std::string note;
-  uint64_t free_bytes = 0;
-  if (still_on_poisoned_wal && !AnyActiveMemtableHoldsData()) {
-    // Resume would flush nothing, so RocksDB 7.8 would keep the errored WAL.
-    note =
-        "every memtable was empty when the write-ahead log failed, so RocksDB cannot move to a "
-        "new one; restart kvstore once there is room";
-  } else if (options_.env->GetFreeSpace(dir_, &free_bytes).ok() &&
-             free_bytes < kMinFreeBytesToResume) {
-    note = absl::StrCat("the disk has ", free_bytes, " bytes free; writes resume once it has ",
-                        kMinFreeBytesToResume);
-  } else if (rocksdb::Status r = db_->Resume(); !r.ok()) {
-    note = absl::StrCat("resuming failed: ", r.ToString());
-  } else if (const std::optional<uint64_t> wal_after = CurrentWalNumber();
-             !wal_after || !poisoned || *wal_after == *poisoned) {
-    note = "RocksDB did not move to a new write-ahead log; restart kvstore";
-  }
-  absl::MutexLock lock(&error_mu_);
-  if (note.empty()) {
-    spdlog::info("writes to {} resume after: {}", dir_, write_error_.ToString());
-    write_error_ = absl::OkStatus();
-    errored_wal_.reset();
-    recovery_note_.clear();
-  } else {
-    recovery_note_ = std::move(note);
-  }
-}
-
-std::optional<uint64_t> RocksDbEngine::CurrentWalNumber() const {
-  std::unique_ptr<rocksdb::LogFile> wal;
-  rocksdb::Status s = db_->GetCurrentWalFile(&wal);
-  if (!s.ok() || wal == nullptr) {
-    spdlog::error("cannot find the current write-ahead log of {}: {}", dir_, s.ToString());
-    return std::nullopt;
-  }
-  return wal->LogNumber();
-}
-
-bool RocksDbEngine::AnyActiveMemtableHoldsData() const {
-  for (rocksdb::ColumnFamilyHandle* cf : {data_cf_, meta_cf_, hints_cf_}) {
-    uint64_t entries = 0;
-    // Unknown counts as data: Resume is then tried, and checked afterwards.
-    if (!db_->GetIntProperty(cf, "rocksdb.num-entries-active-mem-table", &entries) || entries > 0) {
-      return true;
-    }
-  }
-  return false;
 }
 
 }  // namespace kv::storage
