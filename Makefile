@@ -12,7 +12,7 @@ BUILD_PACKAGES := build-essential cmake ninja-build pkg-config \
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
   libabsl-dev libssl-dev libspdlog-dev libfmt-dev libcli11-dev \
   libgtest-dev libgmock-dev clang-format librocksdb-dev libgoogle-perftools-dev \
-  python3-yaml unzip prometheus-cpp-dev libcivetweb-dev
+  python3-yaml unzip prometheus-cpp-dev libcivetweb-dev nlohmann-json3-dev
 TEST_PACKAGES := iproute2 nftables faketime openssl prometheus
 DEB_PACKAGES := $(BUILD_PACKAGES) $(TEST_PACKAGES)
 

@@ -1,12 +1,18 @@
 #include "cmd/kvbench/report.h"
 
+#include <cmath>
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "nlohmann/json.hpp"
 
 namespace kv::bench {
 
 namespace {
+
+// Keeps the keys in the order they are set, as the schema in docs/kvbench.md lists them.
+using Json = nlohmann::ordered_json;
 
 double PerSec(uint64_t n, double sec) { return sec > 0 ? static_cast<double>(n) / sec : 0.0; }
 
@@ -18,19 +24,12 @@ std::array<uint64_t, kNumStatusCodes> ErrorsByCode(const RunResult& r) {
   return sum;
 }
 
-std::string JsonString(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += absl::StrFormat("\\u%04x", static_cast<int>(c));
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
+// `x` to `decimals` places: a figure keeps the precision the report has
+// always given it (ops/s to 0.1, error_rate to 1e-6); JSON then prints the
+// shortest form of that value.
+double Round(double x, int decimals) {
+  const double scale = std::pow(10.0, decimals);
+  return std::round(x * scale) / scale;
 }
 
 std::string TableRow(const char* name, const OpStats& s, double sec, bool with_misses) {
@@ -42,16 +41,17 @@ std::string TableRow(const char* name, const OpStats& s, double sec, bool with_m
                          with_misses ? absl::StrCat(s.misses) : "-", s.error_count());
 }
 
-std::string JsonOp(const OpStats& s, double sec, bool with_misses) {
+Json JsonOp(const OpStats& s, double sec, bool with_misses) {
   const Histogram& h = s.latency_us;
-  std::string out = absl::StrFormat(R"({"ops": %d, "ops_per_sec": %.1f, "errors": %d, )", s.ok,
-                                    PerSec(s.ok, sec), s.error_count());
-  if (with_misses) absl::StrAppend(&out, R"("misses": )", s.misses, ", ");
-  absl::StrAppendFormat(&out,
-                        R"("latency_us": {"p50": %d, "p90": %d, "p99": %d, "p99_9": %d, )"
-                        R"("max": %d, "mean": %.1f}})",
-                        h.ValueAtPercentile(50), h.ValueAtPercentile(90), h.ValueAtPercentile(99),
-                        h.ValueAtPercentile(99.9), h.max(), h.mean());
+  Json out = {
+      {"ops", s.ok}, {"ops_per_sec", Round(PerSec(s.ok, sec), 1)}, {"errors", s.error_count()}};
+  if (with_misses) out["misses"] = s.misses;
+  out["latency_us"] = {{"p50", h.ValueAtPercentile(50)},
+                       {"p90", h.ValueAtPercentile(90)},
+                       {"p99", h.ValueAtPercentile(99)},
+                       {"p99_9", h.ValueAtPercentile(99.9)},
+                       {"max", h.max()},
+                       {"mean", Round(h.mean(), 1)}};
   return out;
 }
 
@@ -74,14 +74,18 @@ std::string RateLine(const RateStats& r) {
   return out;
 }
 
-std::string JsonRate(const RateStats& r) {
+Json JsonRate(const RateStats& r) {
   const Histogram& lag = r.send_lag_us;
-  return absl::StrFormat(R"({"target_ops_per_sec": %.1f, "sent_ops_per_sec": %.1f, "due_ops": %d, )"
-                         R"("sent_ops": %d, "window_sec": %.3f, "kept_up": %s, )"
-                         R"("send_lag_us": {"p50": %d, "p99": %d, "max": %d}})",
-                         r.target_ops_per_sec, r.sent_ops_per_sec(), r.due_ops, r.sent_ops,
-                         r.window_sec, r.kept_up() ? "true" : "false", lag.ValueAtPercentile(50),
-                         lag.ValueAtPercentile(99), lag.max());
+  return {{"target_ops_per_sec", Round(r.target_ops_per_sec, 1)},
+          {"sent_ops_per_sec", Round(r.sent_ops_per_sec(), 1)},
+          {"due_ops", r.due_ops},
+          {"sent_ops", r.sent_ops},
+          {"window_sec", Round(r.window_sec, 3)},
+          {"kept_up", r.kept_up()},
+          {"send_lag_us",
+           {{"p50", lag.ValueAtPercentile(50)},
+            {"p99", lag.ValueAtPercentile(99)},
+            {"max", lag.max()}}}};
 }
 
 }  // namespace
@@ -153,46 +157,46 @@ std::string Verdict(const RunResult& r) {
 }
 
 std::string FormatJson(const RunInfo& info, const RunResult& r) {
-  std::string addrs;
-  for (const std::string& a : info.addrs) {
-    absl::StrAppend(&addrs, addrs.empty() ? "" : ", ", JsonString(a));
-  }
-  std::string out = "{\n  \"tool\": \"kvbench\",\n";
-  absl::StrAppend(&out, "  \"config\": {\"target\": ", JsonString(info.target), ", \"addrs\": [",
-                  addrs, "], ");
-  absl::StrAppendFormat(
-      &out,
-      R"("clients": %d, "threads": %d, "channels": %d, "keys": %d, )"
-      R"("key_size": %d, "value_size": %d, "read_ratio": %g, "dist": %s, )"
-      R"("zipf_theta": %g, "consistency": %s, "route": %s, "duration_sec": %g, "ops": %d, )"
-      R"("warmup_sec": %g, "timeout_sec": %g, "seed": %d, "rate": %.10g},)"
-      "\n",
-      info.clients, info.threads, info.channels, info.keys, info.key_size, info.value_size,
-      info.read_ratio, JsonString(info.dist), info.zipf_theta, JsonString(info.consistency),
-      JsonString(info.route), info.duration_sec, info.ops, info.warmup_sec, info.timeout_sec,
-      info.seed, info.rate);
-  absl::StrAppendFormat(&out, "  \"elapsed_sec\": %.3f,\n", r.elapsed_sec);
-  absl::StrAppend(&out, "  \"read\": ", JsonOp(r.read, r.elapsed_sec, true), ",\n");
-  absl::StrAppend(&out, "  \"write\": ", JsonOp(r.write, r.elapsed_sec, false), ",\n");
+  Json out;
+  out["tool"] = "kvbench";
+  out["config"] = {{"target", info.target},
+                   {"addrs", info.addrs},
+                   {"clients", info.clients},
+                   {"threads", info.threads},
+                   {"channels", info.channels},
+                   {"keys", info.keys},
+                   {"key_size", info.key_size},
+                   {"value_size", info.value_size},
+                   {"read_ratio", info.read_ratio},
+                   {"dist", info.dist},
+                   {"zipf_theta", info.zipf_theta},
+                   {"consistency", info.consistency},
+                   {"route", info.route},
+                   {"duration_sec", info.duration_sec},
+                   {"ops", info.ops},
+                   {"warmup_sec", info.warmup_sec},
+                   {"timeout_sec", info.timeout_sec},
+                   {"seed", info.seed},
+                   {"rate", info.rate}};
+  out["elapsed_sec"] = Round(r.elapsed_sec, 3);
+  out["read"] = JsonOp(r.read, r.elapsed_sec, true);
+  out["write"] = JsonOp(r.write, r.elapsed_sec, false);
   const uint64_t ok = r.read.ok + r.write.ok;
-  const uint64_t errors = r.read.error_count() + r.write.error_count();
-  absl::StrAppendFormat(&out,
-                        "  \"total\": {\"ops\": %d, \"ops_per_sec\": %.1f, \"errors\": %d},\n", ok,
-                        PerSec(ok, r.elapsed_sec), errors);
-  std::string codes;
+  out["total"] = {{"ops", ok},
+                  {"ops_per_sec", Round(PerSec(ok, r.elapsed_sec), 1)},
+                  {"errors", r.read.error_count() + r.write.error_count()}};
+  Json codes = Json::object();
   const auto by_code = ErrorsByCode(r);
   for (int c = 0; c < kNumStatusCodes; ++c) {
-    if (by_code[c] == 0) continue;
-    absl::StrAppend(&codes, codes.empty() ? "" : ", ", JsonString(StatusCodeName(c)), ": ",
-                    by_code[c]);
+    if (by_code[c] != 0) codes[StatusCodeName(c)] = by_code[c];
   }
-  absl::StrAppend(&out, "  \"errors_by_code\": {", codes, "},\n");
-  if (r.rate.target_ops_per_sec > 0) {
-    absl::StrAppend(&out, "  \"rate\": ", JsonRate(r.rate), ",\n");
-  }
-  absl::StrAppendFormat(&out, "  \"error_rate\": %.6f,\n  \"failed\": %s\n}\n", ErrorRate(r),
-                        Failed(r) ? "true" : "false");
-  return out;
+  out["errors_by_code"] = std::move(codes);
+  if (r.rate.target_ops_per_sec > 0) out["rate"] = JsonRate(r.rate);
+  out["error_rate"] = Round(ErrorRate(r), 6);
+  out["failed"] = Failed(r);
+  // Valid UTF-8 (addresses, names) is kept as it is; invalid bytes become
+  // U+FFFD, so the file always parses.
+  return out.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace kv::bench

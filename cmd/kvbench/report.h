@@ -89,7 +89,10 @@ std::string FormatTable(const RunResult& r);
 // The last line of the output: says whether the run passed and, when it did
 // not, the failure rate against the 0.1% limit.
 std::string Verdict(const RunResult& r);
-// The same figures as JSON (schema in docs/kvbench.md).
+// The same figures as one JSON document (schema in docs/kvbench.md), indented
+// by two spaces and ending in a newline. Strings are kept as they are when
+// they are valid UTF-8; invalid bytes become U+FFFD, so the document always
+// parses.
 std::string FormatJson(const RunInfo& info, const RunResult& r);
 
 }  // namespace kv::bench

@@ -8,8 +8,9 @@
 #include <unordered_set>
 
 #include "absl/status/status.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
+#include "nlohmann/json.hpp"
 
 namespace kv::chaos {
 
@@ -19,22 +20,50 @@ int64_t MonotonicNanos() {
   return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
-std::string JsonString(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
+namespace {
+
+// Keeps the keys in the order they are set: the order of the README's example.
+using Json = nlohmann::ordered_json;
+
+// Each byte of `bytes` as the code point of the same number (ISO 8859-1), in
+// UTF-8: any bytes at all become a valid JSON string, and a reader gets them
+// back one for one (Python: `s.encode("latin-1")`).
+std::string Latin1ToUtf8(std::string_view bytes) {
+  std::string out;
+  out.reserve(bytes.size());
+  for (unsigned char c : bytes) {
+    if (c < 0x80) {
       out += static_cast<char>(c);
-    } else if (c < 0x20 || c >= 0x80) {
-      out += absl::StrFormat("\\u%04x", c);
     } else {
-      out += static_cast<char>(c);
+      out += static_cast<char>(0xC0 | (c >> 6));
+      out += static_cast<char>(0x80 | (c & 0x3F));
     }
   }
-  return out + "\"";
+  return out;
 }
 
-namespace {
+// The inverse of Latin1ToUtf8; nullopt when `utf8` holds a code point above
+// U+00FF (or is not UTF-8), which Latin1ToUtf8 never writes.
+std::optional<std::string> Utf8ToLatin1(std::string_view utf8) {
+  std::string out;
+  out.reserve(utf8.size());
+  for (size_t i = 0; i < utf8.size(); ++i) {
+    const unsigned char c = utf8[i];
+    if (c < 0x80) {
+      out += static_cast<char>(c);
+      continue;
+    }
+    if ((c & 0xFE) != 0xC2 || i + 1 >= utf8.size()) return std::nullopt;  // not U+0080..U+00FF
+    const unsigned char next = utf8[++i];
+    if ((next & 0xC0) != 0x80) return std::nullopt;
+    out += static_cast<char>(((c & 0x03) << 6) | (next & 0x3F));
+  }
+  return out;
+}
+
+// ensure_ascii: every code point from U+007F up is written \u00XX, so a line
+// is ASCII whatever bytes the event holds.
+std::string Dump(const Json& j) { return j.dump(-1, ' ', /*ensure_ascii=*/true); }
 
 bool AllDigits(std::string_view s) {
   if (s.empty()) return false;
@@ -44,40 +73,27 @@ bool AllDigits(std::string_view s) {
   return true;
 }
 
-// The string value of `"field":"..."` in one of our own lines; nullopt if absent.
-std::optional<std::string> StringField(std::string_view line, const char* field) {
-  std::string needle = "\"";
-  needle.append(field).append("\":\"");
-  size_t i = line.find(needle);
-  if (i == std::string_view::npos) return std::nullopt;
-  std::string out;
-  for (i += needle.size(); i < line.size() && line[i] != '"'; ++i) {
-    if (line[i] != '\\' || i + 1 >= line.size()) {
-      out += line[i];
-      continue;
-    }
-    char e = line[++i];
-    if (e == 'u' && i + 4 < line.size()) {
-      out += static_cast<char>(std::stoi(std::string(line.substr(i + 1, 4)), nullptr, 16));
-      i += 4;
-    } else {
-      out += e;
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
+std::string JsonString(std::string_view s) { return Dump(Json(Latin1ToUtf8(s))); }
+
 std::string ToJson(const Event& e) {
-  std::string out = absl::StrCat(
-      "{\"process\":", AllDigits(e.process) ? e.process : JsonString(e.process),
-      ",\"type\":", JsonString(e.type), ",\"f\":", JsonString(e.f), ",\"key\":", JsonString(e.key),
-      ",\"value\":", e.value ? JsonString(*e.value) : "null", ",\"time_ns\":", e.time_ns,
-      ",\"node\":", JsonString(e.node));
-  if (!e.error.empty()) absl::StrAppend(&out, ",\"error\":", JsonString(e.error));
-  if (!e.version.empty()) absl::StrAppend(&out, ",\"version\":", JsonString(e.version));
-  return out + "}";
+  Json j;
+  uint64_t process = 0;
+  if (AllDigits(e.process) && absl::SimpleAtoi(e.process, &process)) {
+    j["process"] = process;
+  } else {
+    j["process"] = Latin1ToUtf8(e.process);
+  }
+  j["type"] = Latin1ToUtf8(e.type);
+  j["f"] = Latin1ToUtf8(e.f);
+  j["key"] = Latin1ToUtf8(e.key);
+  j["value"] = e.value ? Json(Latin1ToUtf8(*e.value)) : Json(nullptr);
+  j["time_ns"] = e.time_ns;
+  j["node"] = Latin1ToUtf8(e.node);
+  if (!e.error.empty()) j["error"] = Latin1ToUtf8(e.error);
+  if (!e.version.empty()) j["version"] = Latin1ToUtf8(e.version);
+  return Dump(j);
 }
 
 absl::StatusOr<std::unique_ptr<HistoryWriter>> HistoryWriter::Open(const std::string& path) {
@@ -108,8 +124,15 @@ absl::StatusOr<std::vector<std::string>> KeysInHistory(const std::string& path) 
   std::unordered_set<std::string> seen;
   std::string line;
   while (std::getline(in, line)) {
-    std::optional<std::string> key = StringField(line, "key");
-    if (key && seen.insert(*key).second) keys.push_back(*key);
+    // Lines that do not parse (none written by HistoryWriter) hold no key.
+    const nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object()) continue;
+    const auto it = j.find("key");
+    if (it == j.end() || !it->is_string()) continue;
+    const std::string& text = it->get_ref<const std::string&>();
+    // A key that is not Latin-1 text (not ours either) is taken as its UTF-8 bytes.
+    std::string key = Utf8ToLatin1(text).value_or(text);
+    if (seen.insert(key).second) keys.push_back(std::move(key));
   }
   return keys;
 }

@@ -19,8 +19,11 @@ namespace kv::chaos {
 // machine, so histories written by several processes can be merged.
 int64_t MonotonicNanos();
 
-// `s` as a JSON string literal, quotes included. Bytes >= 0x80 become
-// \u00XX, so the output is ASCII whatever the server's error text holds.
+// `s` as a JSON string literal, quotes included. Each byte is taken as the
+// code point of the same number (ISO 8859-1), and bytes >= 0x7f are written
+// \u00XX: the output is ASCII whatever `s` holds, and a reader gets the
+// bytes back one for one (Python: `s.encode("latin-1")`). Quotes,
+// backslashes and control characters are escaped as JSON requires.
 std::string JsonString(std::string_view s);
 
 // One line of a history: an invocation or its completion.
@@ -36,7 +39,10 @@ struct Event {
   std::string version;  // "<timestamp>@<node id prefix>" on ok, diagnostics only
 };
 
-// The JSON line for `e`, without the newline.
+// The JSON line for `e`, without the newline: one object with the fields in
+// the order above, strings written as JsonString writes them. `process` is a
+// number when it is all digits (and fits 64 bits), else a string; `value` is
+// null when absent; `error` and `version` only when not empty.
 std::string ToJson(const Event& e);
 
 // Appends events to a file. Thread-safe; each line is flushed as written, so
@@ -55,7 +61,8 @@ class HistoryWriter {
 };
 
 // Every distinct "key" of the history at `path`, in order of first
-// appearance. Error when the file cannot be read.
+// appearance, as the bytes ToJson was given. Lines that are not JSON objects
+// with a string "key" are skipped. Error when the file cannot be read.
 absl::StatusOr<std::vector<std::string>> KeysInHistory(const std::string& path);
 
 }  // namespace kv::chaos
