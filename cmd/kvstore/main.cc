@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "cmd/kvstore/log_format.h"
 #include "cmd/kvstore/metrics_wiring.h"
 #include "cmd/kvstore/security_flags.h"
 #include "spdlog/spdlog.h"
@@ -55,6 +56,7 @@ struct Flags {
   size_t max_value_bytes = 1 << 20;
   size_t max_memory_bytes = 0;  // 0 = unlimited
   std::string log_level = "info";
+  std::string log_format = "text";
   std::string data_dir;
   std::string sync = "always";
   std::string discover;
@@ -302,6 +304,11 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", f.log_level, "trace, debug, info, warn or error")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  app.add_option("--log-format", f.log_format,
+                 "'text': one line per message in local time; 'json': one JSON object per "
+                 "line (ts in UTC, level, logger, msg) for log collectors")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"text", "json"}));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -354,7 +361,7 @@ int main(int argc, char** argv) {
         ") must be at least twice --heartbeat-interval (" + f.heartbeat_interval + ")");
   }
   spdlog::set_level(spdlog::level::from_str(f.log_level));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%L%$ [%n] %v");
+  if (absl::Status s = kv::cmd::SetLogFormat(f.log_format); !s.ok()) Die(std::string(s.message()));
   spdlog::default_logger()->set_error_handler([](const std::string&) {});
   spdlog::flush_on(spdlog::level::trace);  // logs reach files before a crash or kill
 
