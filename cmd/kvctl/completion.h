@@ -9,7 +9,9 @@
 namespace kv::kvctl {
 
 // The script for `app` (commands, global options, each command's options;
-// the word after an option that takes a value is not taken for a command).
+// the word after an option that takes a value is not taken for a command,
+// and completes to the option's values when a CLI::IsMember check lists
+// them, e.g. -o text|json).
 // Use: source <(kvctl completion bash).
 std::string BashCompletion(const CLI::App& app);
 

@@ -21,4 +21,10 @@ expect "--force" kvctl leave --f
 expect "" kvctl --addr st                 # the address, not a command
 expect "locate" kvctl --timeout 3 loc
 expect "--consistency" kvctl put k v --cons
+expect "--output" kvctl get k --out
+expect "text json" kvctl -o ""             # -o's values
+expect "json" kvctl put k v --output j
+expect "put ping peers" kvctl -o json p    # json is -o's value, not a command
+expect "--newline" kvctl -o json get k --new
+expect "quorum" kvctl --consistency q
 [ $fails = 0 ] && echo "PASS: kvctl completion bash" || exit 1

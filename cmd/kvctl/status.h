@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "cmd/kvctl/output.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/kv.pb.h"
 
@@ -16,6 +17,7 @@ struct StatusOptions {
   std::shared_ptr<grpc::ChannelCredentials> credentials;
   absl::Duration timeout = absl::Seconds(5);      // per call
   absl::Duration rate_window = absl::Seconds(1);  // between the two samples of ops/s
+  Output output = Output::kText;                  // kJson: one object for the cluster
 };
 
 // "alive", "suspect", "down", "dead" (kvctl peers and status).
@@ -24,7 +26,8 @@ const char* StateName(kvstore::v1::PeerState s);
 // Asks `addr` for its members, then every member for its facts (version,
 // uptime, keys, bytes, operations) and its view of the others, twice
 // rate_window apart for ops/s. Prints one row per member with its state as
-// the other members see it, and every disagreement between views. Returns
+// the other members see it, and every disagreement between views (with
+// Output::kJson, one line: {"members":[...],"healthy":...}). Returns
 // 0 when every member is reachable and seen alive by all, 1 when one is
 // not, and 3 when `addr` itself cannot be asked.
 int Status(const StatusOptions& o);
