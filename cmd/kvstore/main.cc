@@ -423,10 +423,13 @@ int main(int argc, char** argv) {
     }
     options.snapshot = SnapshotInto(durable, f.backup_dir);
     options.storage_stats = [durable] {
+      // Live data in SST files plus what the memtables hold (not yet flushed).
       std::vector<std::pair<std::string, uint64_t>> stats = durable->Properties();
-      auto live = std::find_if(stats.begin(), stats.end(),
-                               [](const auto& s) { return s.first == "rocksdb_live_data_bytes"; });
-      if (live != stats.end()) stats.emplace_back("stored_bytes", live->second);
+      uint64_t stored = 0;
+      for (const auto& [name, value] : stats) {
+        if (name == "rocksdb_live_data_bytes" || name == "rocksdb_memtable_bytes") stored += value;
+      }
+      stats.emplace_back("stored_bytes", stored);
       return stats;
     };
     auto floor = kv::node::LoadHlcUpperBound(*durable);

@@ -26,6 +26,7 @@ const absl::flat_hash_set<std::string>& Levels() {
                                            "stored_bytes",
                                            "tombstones",
                                            "rocksdb_live_data_bytes",
+                                           "rocksdb_memtable_bytes",
                                            "rocksdb_pending_compaction_bytes",
                                            "rocksdb_write_stopped"};
   return *levels;
@@ -63,9 +64,10 @@ const absl::flat_hash_map<std::string, std::string>& Help() {
       {"keys", "Records in the local store, tombstones and expired records included."},
       {"stored_bytes",
        "Bytes the local store holds: the memory engine's count against --max-memory-bytes, or "
-       "RocksDB's estimate of its live data."},
+       "RocksDB's estimate of its live data plus its memtables."},
       {"tombstones", "Tombstones in the local store, as the last anti-entropy round counted."},
       {"rocksdb_live_data_bytes", "RocksDB's estimate of the records' live data, in bytes."},
+      {"rocksdb_memtable_bytes", "Bytes of RocksDB's memtables: writes not yet flushed to files."},
       {"rocksdb_pending_compaction_bytes",
        "Bytes RocksDB's compaction must rewrite; writes slow down and then stop as it grows."},
       {"rocksdb_write_stopped", "1 while RocksDB stops writes (compaction far behind), else 0."},

@@ -259,6 +259,7 @@ std::vector<std::pair<std::string, uint64_t>> RocksDbEngine::Properties() const 
   for (const auto& [name, property] :
        {std::pair<const char*, const char*>{"rocksdb_live_data_bytes",
                                             "rocksdb.estimate-live-data-size"},
+        {"rocksdb_memtable_bytes", "rocksdb.cur-size-all-mem-tables"},
         {"rocksdb_pending_compaction_bytes", "rocksdb.estimate-pending-compaction-bytes"},
         {"rocksdb_write_stopped", "rocksdb.is-write-stopped"}}) {
     uint64_t value = 0;
