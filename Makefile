@@ -7,13 +7,14 @@ JOBS       ?= 2
 CTEST_ARGS ?=
 
 # What the build needs (the Dockerfile's build stage installs the same list),
-# then what only the tests need (the chaos suite's firewall and clock tools).
+# then what only the tests need (the chaos suite's firewall and clock tools,
+# promtool, and headless Chromium for the status page).
 BUILD_PACKAGES := build-essential cmake ninja-build pkg-config \
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
   libabsl-dev libssl-dev libspdlog-dev libfmt-dev libcli11-dev \
   libgtest-dev libgmock-dev clang-format librocksdb-dev libgoogle-perftools-dev \
   python3-yaml unzip prometheus-cpp-dev libcivetweb-dev nlohmann-json3-dev
-TEST_PACKAGES := iproute2 nftables faketime openssl prometheus
+TEST_PACKAGES := iproute2 nftables faketime openssl prometheus chromium fonts-dejavu-core
 DEB_PACKAGES := $(BUILD_PACKAGES) $(TEST_PACKAGES)
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -3,11 +3,14 @@
 # Ctrl-C (or SIGTERM) stops every node cleanly. With TLS=1 the nodes serve
 # TLS with throwaway certificates (scripts/tls-certs.sh), require client
 # certificates and read an auth file; the kvctl command line is printed.
+# Each node also serves its metrics and status page on 127.0.0.1:9101..
+# (METRICS_PORT sets the first; METRICS_PORT=0 turns them off).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bin=${1:-build/bin}
 n=${2:-3}
 base=${BASE_PORT:-50051}
+mbase=${METRICS_PORT:-9101}
 logs=${LOG_DIR:-$(mktemp -d /tmp/kvstore-cluster.XXXXXX)}
 pids=()
 pids_tail=""
@@ -42,6 +45,7 @@ for ((i = 0; i < n; i++)); do
   port=$((base + i))
   args=(--addr "127.0.0.1:$port")
   [ "$i" -gt 0 ] && args+=(--peer "127.0.0.1:$base")
+  [ "$mbase" != 0 ] && args+=(--metrics-addr "127.0.0.1:$((mbase + i))")
   if [ ${#tls_args[@]} -gt 0 ]; then
     args+=("${tls_args[@]}" --cert-file "$certs/node$((i + 1)).crt" --key-file "$certs/node$((i + 1)).key")
   fi
@@ -61,6 +65,11 @@ for ((i = 0; i < n; i++)); do
   done
 done
 
+pages=""
+if [ "$mbase" != 0 ]; then
+  pages="Status pages: http://127.0.0.1:$mbase/ .. http://127.0.0.1:$((mbase + n - 1))/ (Prometheus metrics at /metrics)
+"
+fi
 if [ ${#tls_args[@]} -gt 0 ]; then
   cat <<MSG
 kvstore: $n nodes running with TLS on 127.0.0.1:$base-$((base + n - 1)) (logs: $logs)
@@ -72,8 +81,9 @@ Certificates, keys and the auth file are in $certs:
   ${kvctl[*]} --addr 127.0.0.1:$base peers
   $bin/kvctl --cacert $certs/ca.crt --cert $certs/app.crt --key $certs/app.key --addr 127.0.0.1:$base put app/1 v
   $bin/kvctl --cacert $certs/ca.crt --cert $certs/app.crt --key $certs/app.key --token $token --addr 127.0.0.1:$base get hello
+  ${kvctl[*]} --addr 127.0.0.1:$base status
 
-Press Ctrl-C to stop the cluster.
+${pages}Press Ctrl-C to stop the cluster.
 MSG
 else
 cat <<MSG
@@ -83,9 +93,10 @@ kvstore: $n nodes running on 127.0.0.1:$base-$((base + n - 1)) (logs: $logs)
   $bin/kvctl --addr 127.0.0.1:$((base + n - 1)) get hello
   $bin/kvctl --addr 127.0.0.1:$base peers
   $bin/kvctl --addr 127.0.0.1:$base locate hello
+  $bin/kvctl --addr 127.0.0.1:$base status
   grpcurl -plaintext 127.0.0.1:$base list
 
-Press Ctrl-C to stop the cluster.
+${pages}Press Ctrl-C to stop the cluster.
 MSG
 fi
 tail -n 0 -F "$logs"/node*.log &

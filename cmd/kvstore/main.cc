@@ -494,7 +494,9 @@ int main(int argc, char** argv) {
                              .version = std::string(kVersion).substr(sizeof("kvstore ") - 1),
                              .admin = node.apis().admin,
                              .joined = [&node] { return node.joined(); },
-                             .serving = &serving});
+                             .serving = &serving,
+                             .member_credentials =
+                                 security.tls ? security.tls->PeerCredentials() : nullptr});
   if (!metrics.ok()) {
     std::fprintf(stderr, "kvstore: %s\n", std::string(metrics.status().message()).c_str());
     return 1;

@@ -48,6 +48,7 @@ MetricsEndpoint::~MetricsEndpoint() { Stop(); }
 
 void MetricsEndpoint::Stop() {
   if (http_) http_->Stop();
+  if (page_) page_->Stop();
 }
 
 absl::StatusOr<std::unique_ptr<MetricsEndpoint>> StartMetrics(MetricsOptions options) {
@@ -80,7 +81,15 @@ absl::StatusOr<std::unique_ptr<MetricsEndpoint>> StartMetrics(MetricsOptions opt
   };
   http.ready = [options] { return Missing(options).empty(); };
   http.not_ready_reason = [options] { return absl::StrJoin(Missing(options), "; "); };
+  endpoint->page_ = std::make_unique<status::StatusPage>(
+      status::StatusPageOptions{.admin = options.admin,
+                                .version = options.version,
+                                .durations = *durations,
+                                .bounds = endpoint->rpc_metrics_->buckets,
+                                .member_credentials = options.member_credentials});
   endpoint->http_ = std::make_unique<metrics::HttpServer>(std::move(http));
+  status::StatusPage* page = endpoint->page_.get();
+  endpoint->http_->Handle("/", [page](const metrics::Request& r) { return page->Serve(r); });
   if (absl::Status s = endpoint->http_->Start(options.addr); !s.ok()) {
     return absl::Status(s.code(), "--metrics-addr " + std::string(s.message()));
   }

@@ -11,6 +11,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "cmd/kvstore/status/status_page.h"
+#include "grpcpp/security/credentials.h"
 #include "src/metrics/http_server.h"
 #include "src/metrics/registry.h"
 #include "src/node/api.h"
@@ -32,6 +34,9 @@ struct MetricsOptions {
   // The gRPC server once it serves, null before and once it drains (main's
   // `serving`). Not owned; must outlive the endpoint.
   const std::atomic<rpc::Server*>* serving = nullptr;
+  // How the status page dials members for their facts: the node's peer
+  // credentials (TLS), or null for plaintext.
+  std::shared_ptr<grpc::ChannelCredentials> member_credentials;
 };
 
 // Thread-safe, except that Stop() and the destructor must not race.
@@ -60,6 +65,7 @@ class MetricsEndpoint {
   // Const once StartMetrics returns.
   std::unique_ptr<metrics::Registry> registry_;
   std::optional<rpc::ServerMetrics> rpc_metrics_;
+  std::unique_ptr<status::StatusPage> page_;
   std::unique_ptr<metrics::HttpServer> http_;
 };
 
@@ -67,7 +73,8 @@ class MetricsEndpoint {
 //   /metrics  the registry (gRPC calls), the node collector and process_* metrics;
 //   /healthz  200 while the process runs;
 //   /readyz   200 once the node has joined and the gRPC server serves, else
-//             503 naming what is missing ("not ready: not joined the cluster yet").
+//             503 naming what is missing ("not ready: not joined the cluster yet");
+//   /         the status page (status/page.h).
 // With `addr` empty it returns an endpoint that does nothing. Errors are
 // HttpServer::Start's, prefixed with "--metrics-addr " (e.g. "--metrics-addr
 // 127.0.0.1:9100: address in use; pick another port"); then nothing listens.

@@ -33,7 +33,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from promql import Expr, Scrape  # noqa: E402
-from testlib import check, failures, free_port, http_get, stop_process, wait_for  # noqa: E402
+from testlib import Node, check, failures, http_get, kvctl, wait_for  # noqa: E402
 
 SKIP = 77
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -151,36 +151,6 @@ def check_promql_syntax(dashboard):
                            stderr=subprocess.STDOUT, text=True, timeout=60)
     if check(r.returncode == 0, "promtool check rules parses every query: %s" % r.stdout[-2000:]):
         print("  promtool parses all %d queries" % len(rules))
-
-
-class Node:
-    def __init__(self, bin_dir, work, name, seed=None):
-        self.name, self.port, self.metrics_port = name, free_port(), free_port()
-        self.log_path = os.path.join(work, name + ".log")
-        self.log = open(self.log_path, "w")
-        cmd = [os.path.join(bin_dir, "kvstore"), "--addr=127.0.0.1:%d" % self.port,
-               "--metrics-addr=127.0.0.1:%d" % self.metrics_port,
-               "--data-dir=%s" % os.path.join(work, name)]
-        if seed:
-            cmd.append("--peer=127.0.0.1:%d" % seed.port)
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
-
-    def metrics(self):
-        status, body = http_get(self.metrics_port, "/metrics")
-        return body if status == 200 else ""
-
-    def alive_peers(self):
-        m = re.search(r'^kvstore_peers\{state="alive"\} (\S+)$', self.metrics(), re.M)
-        return float(m.group(1)) if m else 0
-
-    def stop(self):
-        stop_process(self.proc, self.log)
-
-
-def kvctl(bin_dir, node, *args):
-    return subprocess.run([os.path.join(bin_dir, "kvctl"), "--addr=127.0.0.1:%d" % node.port,
-                           "--timeout=5", *args], stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, timeout=30)
 
 
 def workload(bin_dir, nodes):

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # `make run` and `make run-tls` end to end: starts scripts/run-cluster.sh
 # (plaintext, or TLS=1), runs every kvctl line its banner prints, then stops
-# it with SIGTERM and checks that it stopped. Usage: run_cluster_test.sh BIN_DIR plain|tls
+# it with SIGTERM and checks that it stopped; fetches every status page URL
+# it prints. Usage: run_cluster_test.sh BIN_DIR plain|tls
 set -euo pipefail
 bin=$1 mode=$2
 root=$(cd "$(dirname "$0")/../.." && pwd)
 base=$((20000 + RANDOM % 30000))
+mbase=$((base + 10))
 out=$(mktemp)
 logs=$(mktemp -d /tmp/kvtest-run.XXXXXX)
 tls=0
 [ "$mode" = tls ] && tls=1
-TLS=$tls BASE_PORT=$base LOG_DIR=$logs "$root/scripts/run-cluster.sh" "$bin" 3 >"$out" 2>&1 &
+TLS=$tls BASE_PORT=$base METRICS_PORT=$mbase LOG_DIR=$logs "$root/scripts/run-cluster.sh" "$bin" 3 >"$out" 2>&1 &
 pid=$!
 fail() {
   echo "run_cluster_test ($mode): $*" >&2
@@ -30,6 +32,16 @@ mapfile -t lines < <(grep -E '^  \S*/kvctl ' "$out")
 for line in "${lines[@]}"; do
   # Bounded: every kvctl call has a deadline.
   eval "$line --timeout 5" >/dev/null || fail "this line failed: $line"
+done
+grep -q "Status pages: http://127.0.0.1:$mbase/ .. http://127.0.0.1:$((mbase + 2))/" "$out" ||
+  fail "the banner names no status pages"
+for ((i = 0; i < 3; i++)); do
+  python3 - "$((mbase + i))" <<'PY' || fail "no status page listing 3 members on port $((mbase + i))"
+import sys, urllib.request
+with urllib.request.urlopen("http://127.0.0.1:%s/" % sys.argv[1], timeout=10) as r:
+    page = r.read().decode()
+sys.exit(0 if r.status == 200 and page.count('<tr class="member"') == 3 else 1)
+PY
 done
 if [ "$tls" = 1 ]; then
   "$bin/kvctl" --addr "127.0.0.1:$base" ping >/dev/null 2>&1 &&

@@ -1,9 +1,12 @@
 """What the deploy checks share, without PyYAML: the list of failures,
-check() and wait_for(), free ports, HTTP GETs and stopping a node.
+check() and wait_for(), free ports, HTTP GETs, stopping a process, and a
+kvstore node of this build with --metrics-addr, with kvctl to talk to it.
 
 check() records a failed condition and goes on, so one run reports them
 all; each test script exits 1 when `failures` is not empty.
 """
+import os
+import re
 import socket
 import subprocess
 import time
@@ -58,3 +61,37 @@ def stop_process(proc, log):
             proc.kill()
             proc.wait()
     log.close()
+
+
+class Node:
+    """A kvstore of `bin_dir` on free 127.0.0.1 ports, with --data-dir under
+    `work` and --metrics-addr, joining through `seed` (a Node) if given."""
+
+    def __init__(self, bin_dir, work, name, seed=None):
+        self.name, self.port, self.metrics_port = name, free_port(), free_port()
+        self.log_path = os.path.join(work, name + ".log")
+        self.log = open(self.log_path, "w")
+        cmd = [os.path.join(bin_dir, "kvstore"), "--addr=127.0.0.1:%d" % self.port,
+               "--metrics-addr=127.0.0.1:%d" % self.metrics_port,
+               "--data-dir=%s" % os.path.join(work, name)]
+        if seed:
+            cmd.append("--peer=127.0.0.1:%d" % seed.port)
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def metrics(self):
+        status, body = http_get(self.metrics_port, "/metrics")
+        return body if status == 200 else ""
+
+    def alive_peers(self):
+        m = re.search(r'^kvstore_peers\{state="alive"\} (\S+)$', self.metrics(), re.M)
+        return float(m.group(1)) if m else 0
+
+    def stop(self):
+        stop_process(self.proc, self.log)
+
+
+def kvctl(bin_dir, node, *args):
+    """kvctl of `bin_dir` against `node` (5 s per call): a CompletedProcess."""
+    return subprocess.run([os.path.join(bin_dir, "kvctl"), "--addr=127.0.0.1:%d" % node.port,
+                           "--timeout=5", *args], stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=30)
