@@ -7,6 +7,7 @@ import subprocess
 SHORT = {"redis": "Redis", "redis-p16": "Redis -P16", "etcd": "etcd fsync",
          "etcd-nofsync": "etcd no-fsync", "kvstore-mem": "kv 1n mem",
          "kvstore-mem-b16": "kv 1n mem b16", "kvstore-mem-tls": "kv 1n mem TLS",
+         "kvstore-mem-metrics": "kv 1n mem metrics",
          "kvstore-rocksdb": "kv 1n rocks sync", "kvstore-3": "kv 3n quorum",
          "kvstore-3-half": "kv 3n half peak", "kvstore-3-b16": "kv 3n quorum b16",
          "kvstore-3-tls": "kv 3n quorum TLS",

@@ -15,6 +15,7 @@ import rules
 THROUGHPUT = "ops_per_sec"
 P50 = "p50_us"
 TLS_TARGET = 0.8  # issue 16: TLS keeps at least 0.8x of the plaintext throughput
+METRICS_TARGET = 0.95  # issue 19: --metrics-addr keeps at least 0.95x of it
 RATIOS = [
     ("kvstore 1-node memory Get / Redis GET (no pipelining), throughput",
      ("kvstore-mem", "get"), ("redis", "get"), THROUGHPUT, 1.0, True),
@@ -43,6 +44,11 @@ RATIOS = [
     (f"kvstore {nodes} {op.capitalize()}, TLS / plaintext, throughput",
      (system + "-tls", op), (system, op), THROUGHPUT, TLS_TARGET, True)
     for nodes, system in (("1-node memory", "kvstore-mem"), ("3-node QUORUM", "kvstore-3"))
+    for op in ("put", "get")
+] + [
+    # Issue 19: the cost of metrics (the interceptor, scrapes every second).
+    (f"kvstore 1-node memory {op.capitalize()}, --metrics-addr / without, throughput",
+     ("kvstore-mem-metrics", op), ("kvstore-mem", op), THROUGHPUT, METRICS_TARGET, True)
     for op in ("put", "get")
 ] + [
     # 16 nodes: OpenDHT's p50 over kvstore's (how many times lower kvstore's is).

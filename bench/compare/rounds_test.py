@@ -9,9 +9,9 @@ ALL = list(rounds.GROUPS)
 
 class ScheduleTest(unittest.TestCase):
     def test_each_round_runs_every_comparison_peer_first(self):
-        one_round = ["redis", "kvstore-1-memory", "kvstore-1-tls", "etcd", "kvstore-3",
-                     "kvstore-3-tls", "kvstore-1-rocksdb", "etcd-3", "kvstore-3-rocksdb",
-                     "opendht-16", "kvstore-16"]
+        one_round = ["redis", "kvstore-1-memory", "kvstore-1-tls", "kvstore-1-metrics", "etcd",
+                     "kvstore-3", "kvstore-3-tls", "kvstore-1-rocksdb", "etcd-3",
+                     "kvstore-3-rocksdb", "opendht-16", "kvstore-16"]
         plan = rounds.schedule(ALL, 2)
         self.assertEqual(plan, [(1, u) for u in one_round] + [(2, u) for u in one_round])
 
@@ -28,11 +28,18 @@ class ScheduleTest(unittest.TestCase):
             after = [units[i + 1] for i, u in enumerate(units) if u == plain]
             self.assertEqual(after, [tls] * 3)
 
+    def test_the_metrics_unit_runs_in_the_same_round_as_its_plaintext_twin(self):
+        plan = rounds.schedule(ALL, 3)
+        for r in (1, 2, 3):
+            units = [u for rnd, u in plan if rnd == r]
+            self.assertEqual(units.index("kvstore-1-metrics"),
+                             units.index("kvstore-1-memory") + 2)
+
     def test_only_keeps_the_named_groups_in_comparison_order(self):
         plan = rounds.schedule(["kvstore", "redis"], 1)
         self.assertEqual([u for _, u in plan],
-                         ["redis", "kvstore-1-memory", "kvstore-1-tls", "kvstore-3",
-                          "kvstore-3-tls", "kvstore-1-rocksdb", "kvstore-3-rocksdb"])
+                         ["redis", "kvstore-1-memory", "kvstore-1-tls", "kvstore-1-metrics",
+                          "kvstore-3", "kvstore-3-tls", "kvstore-1-rocksdb", "kvstore-3-rocksdb"])
 
     def test_units_pick_single_units_in_comparison_order(self):
         plan = rounds.schedule(ALL, 2, rounds.parse_units("kvstore-3-rocksdb,etcd-3"))
@@ -46,8 +53,9 @@ class ScheduleTest(unittest.TestCase):
 
     def test_step_counts_match_the_points_of_a_round(self):
         per_round = sum(rounds.steps(u, 50) for _, u in rounds.schedule(ALL, 1))
-        self.assertEqual(per_round, 40)  # docs/benchmarks.md: 40 points, 4 of them TLS
-        self.assertEqual(sum(rounds.steps(u, 1) for _, u in rounds.schedule(ALL, 1)), 33)
+        # docs/benchmarks.md: 42 points, 4 of them TLS and 2 with metrics
+        self.assertEqual(per_round, 42)
+        self.assertEqual(sum(rounds.steps(u, 1) for _, u in rounds.schedule(ALL, 1)), 35)
 
     def test_parse_only_names_an_unknown_group(self):
         self.assertEqual(rounds.parse_only("kvstore, redis"), ["kvstore", "redis"])

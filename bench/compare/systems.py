@@ -9,6 +9,9 @@ Points (each op is a put phase, then a get phase on the same server):
   kvstore-1-memory   kvstore single node, memory engine (also --batch 16)
   kvstore-1-rocksdb  the same with RocksDB --sync=always
   kvstore-1-tls      kvstore-1-memory over TLS (tls.py): put and get only
+  kvstore-1-metrics  kvstore-1-memory with --metrics-addr, its /metrics
+                     scraped every second while kvbench runs: put and get
+                     only (the cost of metrics, issue 19)
   kvstore-3          3 nodes, N=3, QUORUM, its get again at half of the peak
                      it just measured (kvbench --rate, open loop), and puts
                      with --batch 16
@@ -27,6 +30,7 @@ The 16-node units run at the workload's client count and again with 1 client
 
 import os
 import tempfile
+import threading
 import urllib.request
 
 import procs
@@ -45,7 +49,8 @@ class Systems:
     def run(self, unit):
         """Runs the unit named `unit` (a name in rounds.GROUP_OF)."""
         {"redis": self.redis, "etcd": self.etcd, "kvstore-1-memory": self.kvstore_1_memory,
-         "kvstore-1-tls": self.kvstore_1_tls, "kvstore-1-rocksdb": self.kvstore_1_rocksdb,
+         "kvstore-1-tls": self.kvstore_1_tls, "kvstore-1-metrics": self.kvstore_1_metrics,
+         "kvstore-1-rocksdb": self.kvstore_1_rocksdb,
          "kvstore-3": self.kvstore_3, "kvstore-3-tls": self.kvstore_3_tls,
          "etcd-3": self.etcd_3, "kvstore-3-rocksdb": self.kvstore_3_rocksdb,
          "opendht-16": self.opendht_16, "kvstore-16": self.kvstore_16}[unit]()
@@ -132,9 +137,11 @@ class Systems:
             self._certs = tls.make(os.path.join(self.rec.tmp, "tls"))
         return self._certs
 
-    def cluster(self, name, n, rocksdb=False, replicas=3, consistency="quorum", use_tls=False):
-        """Starts `n` kvstore nodes (over TLS with `use_tls`) and waits until
-        each knows the others; returns their addresses."""
+    def cluster(self, name, n, rocksdb=False, replicas=3, consistency="quorum", use_tls=False,
+                metrics_ports=()):
+        """Starts `n` kvstore nodes (over TLS with `use_tls`; node i with
+        --metrics-addr on metrics_ports[i] when given) and waits until each
+        knows the others; returns their addresses."""
         rec = self.rec
         client = self.certs().client_args() if use_tls else ()
         addrs = [f"127.0.0.1:{procs.free_port()}" for _ in range(n)]
@@ -148,6 +155,8 @@ class Systems:
                 args += ["--peer", addrs[0]]
             if use_tls:
                 args += self.certs().server_args(i)
+            if i < len(metrics_ports):
+                args += ["--metrics-addr", f"127.0.0.1:{metrics_ports[i]}"]
             rec.servers.start(f"{name}-node{i}", args)
         for addr in addrs:
             procs.wait_until(f"kvstore {addr}",
@@ -183,6 +192,22 @@ class Systems:
         for op in ("put", "get"):
             rec.kvbench("kvstore-mem-tls", "kvstore 1 node, memory, TLS", op, "kvstore", addrs,
                         self.certs().client_args())
+        rec.servers.stop_all()
+
+    def kvstore_1_metrics(self):
+        """kvstore_1_memory's put and get with --metrics-addr, /metrics scraped
+        every second meanwhile (Prometheus scrapes every 15 s by default: a
+        harsher load), so the interceptor's and the scrapes' cost both show."""
+        rec = self.rec
+        port = procs.free_port()
+        addrs = self.cluster("kvstore-mem-metrics", 1, replicas=1, consistency="one",
+                             metrics_ports=(port,))
+        with Scraper(f"http://127.0.0.1:{port}/metrics", 1.0) as scraper:
+            for op in ("put", "get"):
+                rec.kvbench("kvstore-mem-metrics", "kvstore 1 node, memory, --metrics-addr", op,
+                            "kvstore", addrs)
+        if scraper.ok == 0:
+            raise RuntimeError(f"no scrape of 127.0.0.1:{port}/metrics succeeded: {scraper.error}")
         rec.servers.stop_all()
 
     def kvstore_1_rocksdb(self):
@@ -312,3 +337,33 @@ def etcd_healthy(port):
             return b'"true"' in r.read()
     except OSError:
         return False
+
+
+class Scraper:
+    """GETs `url` every `period` seconds on a thread of its own, as
+    Prometheus would, while the `with` block runs; counts the scrapes that
+    answered 200 (ok) and keeps the last error."""
+
+    def __init__(self, url, period):
+        self.url, self.period = url, period
+        self.ok, self.error = 0, ""
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        return False
+
+    def _loop(self):
+        while not self._stop.wait(self.period):
+            try:
+                with urllib.request.urlopen(self.url, timeout=5) as r:
+                    r.read()
+                    self.ok += r.status == 200
+            except OSError as e:
+                self.error = str(e)

@@ -1,4 +1,5 @@
-"""Unit tests of systems.py's TLS units: what each node and client is given.
+"""Unit tests of systems.py's TLS, metrics and replicated units: what each node
+and client is given.
 No server runs: a fake Recorder records the commands."""
 
 import argparse
@@ -91,6 +92,56 @@ class TlsUnitTest(unittest.TestCase):
         self.assertTrue(all(t == () for _, _, t in rec.kvctl_calls))
         self.assertFalse(any("--cacert" in c[4] for c in rec.kvbench_calls))
 
+
+
+class MetricsUnitTest(unittest.TestCase):
+    """Issue 19: the memory node again, with --metrics-addr scraped meanwhile."""
+
+    def test_the_node_serves_metrics_and_is_scraped_while_kvbench_runs(self):
+        rec = FakeRecorder()
+        scraped = []
+
+        class FakeScraper:
+            def __init__(self, url, period):
+                self.url, self.period, self.ok, self.error = url, period, 0, ""
+
+            def __enter__(self):
+                scraped.append(("start", self.url, self.period, len(rec.kvbench_calls)))
+                return self
+
+            def __exit__(self, *exc):
+                scraped.append(("stop", len(rec.kvbench_calls)))
+                self.ok = 7
+                return False
+
+        with mock.patch.object(systems, "Scraper", FakeScraper):
+            systems.Systems(rec).run("kvstore-1-metrics")
+        args = rec.servers.started[0][1]
+        self.assertEqual(args[args.index("--replicas") + 1], "1")
+        metrics = args[args.index("--metrics-addr") + 1]
+        self.assertEqual(scraped, [("start", f"http://{metrics}/metrics", 1.0, 0), ("stop", 2)])
+        self.assertEqual([(c[0], c[2], c[4]) for c in rec.kvbench_calls],
+                         [("kvstore-mem-metrics", op, ()) for op in ("put", "get")])
+
+    def test_a_unit_whose_scrapes_all_failed_fails(self):
+        class DeadScraper:
+            def __init__(self, url, period):
+                self.ok, self.error = 0, "connection refused"
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                return False
+
+        with mock.patch.object(systems, "Scraper", DeadScraper):
+            with self.assertRaisesRegex(RuntimeError, "connection refused"):
+                systems.Systems(FakeRecorder()).run("kvstore-1-metrics")
+
+    def test_plaintext_memory_node_has_no_metrics_addr(self):
+        rec = FakeRecorder()
+        systems.Systems(rec).run("kvstore-1-memory")
+        self.assertFalse(any("--metrics-addr" in args for _, args in rec.servers.started))
 
 
 class ReplicatedDurableTest(unittest.TestCase):
