@@ -58,6 +58,11 @@ def parse_args(argv=None):
     ap.add_argument("--repeat", type=int,
                     help="rounds (default 3, 1 with --quick): every comparison's systems run "
                          "interleaved, A, B, A, B ..., and the medians are reported")
+    ap.add_argument("--pin", choices=("auto", "off"), default="auto",
+                    help="auto (default): with 2 or more CPUs, the Redis comparison's "
+                         "units (redis, kvstore-1-memory/-tls/-metrics) run the server on "
+                         "one CPU and the load generator, single-threaded, on another; "
+                         "off: every process may run anywhere")
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--keys", type=int, default=100000)
     ap.add_argument("--key-size", type=int, default=16)

@@ -29,6 +29,9 @@ class Recorder:
         self.step = 0
         self.total_steps = 0
         self.round = 1
+        # (server CPUs, load generator CPUs) while a pinned unit runs (see
+        # Systems.pinned), else None.
+        self.pin = None
 
     def progress(self, system, op, seconds, steps=1):
         """Prints which point starts ('[ 9/32] 17:01:02 kvstore ...: put, 30 s')."""
@@ -79,16 +82,11 @@ class Recorder:
         o = self.o
         self.progress(label, op, o.duration)
         out = os.path.join(self.tmp, f"{system}-{op}-r{self.round}.json")
-        args = [o.bin + "/kvbench", "--target", target, "--addr", ",".join(addrs),
-                "--clients", str(clients or o.clients),
-                "--duration", f"{int(o.duration * 1000)}ms",
-                "--warmup", f"{int(o.warmup * 1000)}ms", "--keys", str(o.keys),
-                "--key-size", str(o.key_size), "--value-size", str(o.value_size),
-                "--read-ratio", "1" if op == "get" else "0", "--json", out, *extra]
+        args = kvbench_args(o, target, addrs, op, out, extra, clients, self.pin)
         bound = o.duration + o.warmup + 5 + 30  # + request deadline + slack
         try:
             # stderr stays on the terminal: kvbench's live progress line.
-            with noise.Window() as w:
+            with noise.Window() as w, ServerCpu(self.servers) as cpu:
                 p = subprocess.run(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                    text=True, timeout=bound)
         except subprocess.TimeoutExpired:
@@ -99,7 +97,8 @@ class Recorder:
         with open(out) as f:
             j = json.load(f)
         ops, p50, p99, fields = kvbench_fields(j, op)
-        r = self.record(system, label, op, ops, p50, p99, w.result, **fields)
+        r = self.record(system, label, op, ops, p50, p99, w.result, **fields, **self.pin_fields(),
+                        **cpu.fields(ops))
         if j.get("rate"):
             print("      " + rate_line(j["rate"]), flush=True)
         if not self.servers.check_alive():
@@ -112,10 +111,12 @@ class Recorder:
         returns it. redis-benchmark counts requests, not seconds: a short run
         measures the rate, the measured run sizes -n to last the duration."""
         o = self.o
+        if self.pin:
+            base = procs.pinned(self.pin[1], base)
         try:
             calib = redis_csv(base + ["-n", str(20000 * pipeline)], 60)
             n = max(1000, int(calib["rps"] * o.duration))
-            with noise.Window() as w:
+            with noise.Window() as w, ServerCpu(self.servers) as cpu:
                 row = redis_csv(base + ["-n", str(n)], o.duration * 4 + 30)
         except (RuntimeError, subprocess.TimeoutExpired) as e:
             return self.record_failure(system, label, op, f"redis-benchmark: {e}")
@@ -123,7 +124,12 @@ class Recorder:
                            row["p99_latency_ms"] * 1000, w.result, tool="redis-benchmark",
                            pipeline=pipeline, ops=n, errors=0,
                            failed=False, mean_us=row["avg_latency_ms"] * 1000,
-                           max_us=row["max_latency_ms"] * 1000)
+                           max_us=row["max_latency_ms"] * 1000, **self.pin_fields(),
+                           **cpu.fields(row["rps"]))
+
+    def pin_fields(self):
+        """The CPUs of a pinned point, for its record; {} when not pinned."""
+        return {"server_cpus": self.pin[0], "client_cpus": self.pin[1]} if self.pin else {}
 
     def dht_bench(self, system, label, args, clients, bound):
         """Runs dht_bench (a put and a get phase, one noise window for both);
@@ -152,6 +158,52 @@ class Recorder:
                         max_us=lat["max"], misses=s.get("misses"), join_sec=j["join_sec"],
                         clients=clients)
         return j
+
+
+class ServerCpu:
+    """The CPU the unit's servers use while the `with` block runs (warm-up
+    included), for the point's server_cpu_cores and server_cpu_us_per_op:
+    what a request costs the server, whether or not the load generator was
+    the bottleneck."""
+
+    def __init__(self, servers, clock=time.monotonic):
+        self.servers, self.clock = servers, clock
+        self.cpu = self.wall = 0.0
+
+    def __enter__(self):
+        self._cpu0, self._t0 = self.servers.cpu_seconds(), self.clock()
+        return self
+
+    def __exit__(self, *exc):
+        self.cpu = self.servers.cpu_seconds() - self._cpu0
+        self.wall = self.clock() - self._t0
+        return False
+
+    def fields(self, ops_per_sec):
+        """{server_cpu_cores, server_cpu_us_per_op}; {} without a measure."""
+        if self.wall <= 0 or self.cpu <= 0:
+            return {}
+        cores = self.cpu / self.wall
+        out = {"server_cpu_cores": round(cores, 3)}
+        if ops_per_sec:
+            out["server_cpu_us_per_op"] = round(cores / ops_per_sec * 1e6, 2)
+        return out
+
+
+def kvbench_args(o, target, addrs, op, out, extra=(), clients=None, pin=None):
+    """kvbench's command line for one phase. Pinned (`pin` = (server CPUs,
+    load generator CPUs)), it runs on the load generator's CPUs with one
+    thread and one channel, as redis-benchmark runs: two threads on one core
+    would take turns by the scheduler tick."""
+    args = [o.bin + "/kvbench", "--target", target, "--addr", ",".join(addrs),
+            "--clients", str(clients or o.clients),
+            "--duration", f"{int(o.duration * 1000)}ms",
+            "--warmup", f"{int(o.warmup * 1000)}ms", "--keys", str(o.keys),
+            "--key-size", str(o.key_size), "--value-size", str(o.value_size),
+            "--read-ratio", "1" if op == "get" else "0", "--json", out, *extra]
+    if pin:
+        args = procs.pinned(pin[1], args + ["--threads", "1", "--channels", "1"])
+    return args
 
 
 def kvbench_fields(j, op):

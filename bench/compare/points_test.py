@@ -25,6 +25,42 @@ WINDOW = {"window_sec": 10.0, "others_cpu": 0.4, "own_cpu": 1.5, "kernel_cpu": 0
           "noise_reason": "others used 0.40 of a core (cc1plus 0.40)", "noisy": True}
 
 
+OPTS = argparse.Namespace(bin="/b", clients=50, duration=10.0, warmup=2.0, keys=100000,
+                          key_size=16, value_size=100)
+
+
+class KvbenchArgsTest(unittest.TestCase):
+    def test_unpinned_kvbench_keeps_its_defaults(self):
+        args = points.kvbench_args(OPTS, "kvstore", ["127.0.0.1:1"], "get", "/o.json")
+        self.assertEqual(args[0], "/b/kvbench")
+        self.assertNotIn("--threads", args)
+        self.assertEqual(args[args.index("--read-ratio") + 1], "1")
+
+    def test_pinned_kvbench_runs_one_thread_on_the_load_generators_cpus(self):
+        args = points.kvbench_args(OPTS, "kvstore", ["127.0.0.1:1"], "put", "/o.json",
+                                   ("--batch", "16"), pin=("0", "1"))
+        self.assertEqual(args[:4], ["taskset", "-c", "1", "/b/kvbench"])
+        self.assertEqual(args[-6:], ["--batch", "16", "--threads", "1", "--channels", "1"])
+
+
+class ServerCpuTest(unittest.TestCase):
+    def test_cores_and_cost_per_op_over_the_block(self):
+        servers = mock.Mock()
+        servers.cpu_seconds.side_effect = [100.0, 112.0]  # 12 s of CPU ...
+        times = iter([50.0, 60.0])                         # ... in 10 s
+        with points.ServerCpu(servers, clock=lambda: next(times)) as cpu:
+            pass
+        self.assertEqual(cpu.fields(60000.0),
+                         {"server_cpu_cores": 1.2, "server_cpu_us_per_op": 20.0})
+
+    def test_no_cpu_no_fields(self):
+        servers = mock.Mock()
+        servers.cpu_seconds.return_value = 5.0
+        with points.ServerCpu(servers) as cpu:
+            pass
+        self.assertEqual(cpu.fields(1000.0), {})
+
+
 class KvbenchFieldsTest(unittest.TestCase):
     def test_a_rate_run_gives_its_send_lag(self):
         ops, p50, p99, f = points.kvbench_fields(KVBENCH, "get")

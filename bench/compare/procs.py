@@ -19,6 +19,12 @@ def _die_with_parent():
     _libc.prctl(1, signal.SIGTERM, 0, 0, 0)
 
 
+def pinned(cpus, args):
+    """`args` run by taskset on the CPU list `cpus` (every thread they start
+    inherits it)."""
+    return ["taskset", "-c", cpus, *args]
+
+
 class Servers:
     """Every server process started, so that one cleanup stops them all."""
 
@@ -26,8 +32,11 @@ class Servers:
         self.tmp = tmp
         self.procs = []  # (name, Popen, log path)
 
-    def start(self, name, args):
-        """Starts `args` in the temp dir with its output in <name>.log; returns the Popen."""
+    def start(self, name, args, cpus=None):
+        """Starts `args` in the temp dir with its output in <name>.log, on the
+        CPUs `cpus` ("0", taskset's list) when given; returns the Popen."""
+        if cpus is not None:
+            args = pinned(cpus, args)
         log = os.path.join(self.tmp, name + ".log")
         with open(log, "wb") as out:
             p = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out,
@@ -35,6 +44,19 @@ class Servers:
                                  preexec_fn=_die_with_parent)
         self.procs.append((name, p, log))
         return p
+
+    def cpu_seconds(self):
+        """CPU time (user + system, all threads) the live servers have used
+        since they started; a server that exited counts 0."""
+        total = 0
+        for _, p, _ in self.procs:
+            try:
+                with open(f"/proc/{p.pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+        return total / os.sysconf("SC_CLK_TCK")
 
     def check_alive(self):
         """True if every server still runs; prints the log tail of each that exited."""

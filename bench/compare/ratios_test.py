@@ -75,6 +75,23 @@ class RatioTest(unittest.TestCase):
                         verdicts)
 
 
+class CpuPerRequestTest(unittest.TestCase):
+    """The servers' CPU per request: Redis's over kvstore's, per round."""
+
+    def test_below_one_when_kvstore_spends_more(self):
+        samples = [dict(point("redis", "get"), server_cpu_us_per_op=15.0),
+                   dict(point("kvstore-mem", "get"), server_cpu_us_per_op=20.0)]
+        r = by_name(ratios.ratios(samples), "Redis GET / kvstore 1-node memory Get, server CPU "
+                                            "per request (how many times less)")
+        self.assertEqual((r["ratio"], r["met"]), (0.75, None))
+
+    def test_points_without_the_field_give_no_ratio(self):
+        r = by_name(ratios.ratios([point("redis", "put"), point("kvstore-mem", "put")]),
+                    "Redis SET / kvstore 1-node memory Put, server CPU per request "
+                    "(how many times less)")
+        self.assertIsNone(r["ratio"])
+
+
 class TlsTest(unittest.TestCase):
     """Issue 16: each TLS point over its plaintext twin of the same round."""
 

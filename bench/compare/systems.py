@@ -28,6 +28,7 @@ The 16-node units run at the workload's client count and again with 1 client
 (latency without queueing).
 """
 
+import contextlib
 import os
 import tempfile
 import threading
@@ -35,6 +36,12 @@ import urllib.request
 
 import procs
 import tls
+
+
+# The units of the comparison with Redis, a single-threaded server measured
+# by a single-threaded load generator: like for like, each side gets a core
+# of its own (docs/benchmarks.md, "Pinning").
+PINNED = {"redis", "kvstore-1-memory", "kvstore-1-tls", "kvstore-1-metrics"}
 
 
 class Systems:
@@ -47,7 +54,24 @@ class Systems:
         self._certs = None  # tls.Certs, made by the first TLS unit of the run
 
     def run(self, unit):
-        """Runs the unit named `unit` (a name in rounds.GROUP_OF)."""
+        """Runs the unit named `unit` (a name in rounds.GROUP_OF), pinned when
+        it is one of PINNED and pinning is on."""
+        with self.pinned(unit in PINNED):
+            self._run(unit)
+
+    @contextlib.contextmanager
+    def pinned(self, pin):
+        """While it lasts, with `pin` and --pin on and at least two CPUs, the
+        unit's servers run on CPU 0 and its load generator on CPU 1."""
+        cpus = sorted(os.sched_getaffinity(0))
+        on = pin and getattr(self.o, "pin", "auto") == "auto" and len(cpus) >= 2
+        self.rec.pin = (str(cpus[0]), str(cpus[1])) if on else None
+        try:
+            yield
+        finally:
+            self.rec.pin = None
+
+    def _run(self, unit):
         {"redis": self.redis, "etcd": self.etcd, "kvstore-1-memory": self.kvstore_1_memory,
          "kvstore-1-tls": self.kvstore_1_tls, "kvstore-1-metrics": self.kvstore_1_metrics,
          "kvstore-1-rocksdb": self.kvstore_1_rocksdb,
@@ -63,7 +87,8 @@ class Systems:
         port = procs.free_port()
         rec.servers.start("redis", ["redis-server", "--bind", "127.0.0.1", "--port", str(port),
                                     "--protected-mode", "yes", "--save", "",
-                                    "--appendonly", "no", "--dir", rec.tmp])
+                                    "--appendonly", "no", "--dir", rec.tmp],
+                          cpus=rec.pin[0] if rec.pin else None)
         procs.wait_until("redis", lambda: procs.run_quiet(
             ["redis-cli", "-h", "127.0.0.1", "-p", str(port), "ping"], 5).stdout.strip() == "PONG",
             15)
@@ -143,6 +168,7 @@ class Systems:
         --metrics-addr on metrics_ports[i] when given) and waits until each
         knows the others; returns their addresses."""
         rec = self.rec
+        cpus = rec.pin[0] if rec.pin else None
         client = self.certs().client_args() if use_tls else ()
         addrs = [f"127.0.0.1:{procs.free_port()}" for _ in range(n)]
         for i, addr in enumerate(addrs):
@@ -157,7 +183,7 @@ class Systems:
                 args += self.certs().server_args(i)
             if i < len(metrics_ports):
                 args += ["--metrics-addr", f"127.0.0.1:{metrics_ports[i]}"]
-            rec.servers.start(f"{name}-node{i}", args)
+            rec.servers.start(f"{name}-node{i}", args, cpus=cpus)
         for addr in addrs:
             procs.wait_until(f"kvstore {addr}",
                              lambda a=addr: rec.kvctl(a, "ping", tls=client).returncode == 0,

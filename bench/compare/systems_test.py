@@ -14,9 +14,11 @@ import tls
 class FakeServers:
     def __init__(self):
         self.started = []  # (name, args)
+        self.cpus = []  # the cpus= of each start
 
-    def start(self, name, args):
+    def start(self, name, args, cpus=None):
         self.started.append((name, args))
+        self.cpus.append(cpus)
 
     def stop_all(self):
         pass
@@ -33,6 +35,8 @@ class FakeRecorder:
         self.servers = FakeServers()
         self.kvctl_calls = []  # (addr, args, tls)
         self.kvbench_calls = []  # (system, label, op, addrs, extra)
+        self.pins = []  # rec.pin at each kvbench call
+        self.pin = None
 
     def kvctl(self, addr, *args, tls=()):
         self.kvctl_calls.append((addr, args, tuple(tls)))
@@ -41,6 +45,7 @@ class FakeRecorder:
 
     def kvbench(self, system, label, op, target, addrs, extra=(), clients=None):
         self.kvbench_calls.append((system, label, op, addrs, tuple(extra)))
+        self.pins.append(self.pin)
         return {"ops_per_sec": 1000.0, "failed": False}
 
 
@@ -142,6 +147,39 @@ class MetricsUnitTest(unittest.TestCase):
         rec = FakeRecorder()
         systems.Systems(rec).run("kvstore-1-memory")
         self.assertFalse(any("--metrics-addr" in args for _, args in rec.servers.started))
+
+
+class PinningTest(unittest.TestCase):
+    """Issue 20 part 2: the Redis comparison's units run their server on one
+    CPU and the load generator on another; the others are not pinned."""
+
+    def run_unit(self, unit, cpus=(0, 1), pin="auto"):
+        rec = FakeRecorder()
+        rec.o.pin = pin
+        with mock.patch.object(systems.os, "sched_getaffinity", return_value=set(cpus)), \
+                mock.patch.object(tls, "make", return_value=CERTS), \
+                mock.patch.object(systems, "Scraper"):
+            systems.Systems(rec).run(unit)
+        self.assertIsNone(rec.pin, "pinning ends with the unit")
+        return rec
+
+    def test_the_memory_node_runs_on_the_first_cpu_and_kvbench_on_the_second(self):
+        for unit in ("kvstore-1-memory", "kvstore-1-tls", "kvstore-1-metrics"):
+            rec = self.run_unit(unit, cpus=(2, 5))
+            self.assertEqual(rec.servers.cpus, ["2"], unit)
+            self.assertEqual(set(rec.pins), {("2", "5")}, unit)
+
+    def test_the_other_units_are_not_pinned(self):
+        for unit in ("kvstore-3", "kvstore-1-rocksdb", "kvstore-3-rocksdb"):
+            rec = self.run_unit(unit)
+            self.assertEqual(set(rec.servers.cpus), {None}, unit)
+            self.assertEqual(set(rec.pins), {None}, unit)
+
+    def test_pin_off_or_one_cpu_pins_nothing(self):
+        for kwargs in ({"pin": "off"}, {"cpus": (0,)}):
+            rec = self.run_unit("kvstore-1-memory", **kwargs)
+            self.assertEqual(set(rec.servers.cpus), {None}, kwargs)
+            self.assertEqual(set(rec.pins), {None}, kwargs)
 
 
 class ReplicatedDurableTest(unittest.TestCase):
