@@ -151,6 +151,44 @@ void Node::OnStorage(std::function<void()> fn) {
   }
 }
 
+namespace {
+
+// The offset of the first byte of `s` that is not part of well-formed UTF-8
+// (no overlongs, surrogates or code points above U+10FFFF); npos if none.
+size_t FirstNonUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    size_t n = 0;
+    unsigned char lo = 0x80, hi = 0xBF;  // the allowed range of the second byte
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      n = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      n = 2;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      n = 3;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    } else {
+      return i;
+    }
+    for (size_t k = 1; k <= n; ++k) {
+      if (i + k >= s.size()) return i;
+      const auto b = static_cast<unsigned char>(s[i + k]);
+      if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF)) return i;
+    }
+    i += n + 1;
+  }
+  return std::string_view::npos;
+}
+
+}  // namespace
+
 absl::Status Node::ValidateKey(const std::string& key) const {
   if (key.empty()) {
     return absl::InvalidArgumentError("key is empty; give a key of 1 to " +
@@ -159,6 +197,12 @@ absl::Status Node::ValidateKey(const std::string& key) const {
   if (key.size() > options_.max_key_bytes) {
     return absl::InvalidArgumentError(absl::StrCat("key is ", key.size(), " bytes; the limit is ",
                                                    options_.max_key_bytes, " (--max-key-bytes)"));
+  }
+  // Keys travel between nodes as protobuf strings, which must be UTF-8.
+  if (const size_t bad = FirstNonUtf8(key); bad != std::string_view::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("key is not valid UTF-8 (byte ", bad,
+                     "); kvstore keys are UTF-8 text: encode binary keys, e.g. in hex or base64"));
   }
   return absl::OkStatus();
 }

@@ -9,6 +9,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -147,6 +148,26 @@ TEST_F(NodeGuardTest, AntiEntropyRequestsBeyondTheBoundAreRefusedNotQueued) {
   EXPECT_EQ(answered + refused, kRequests) << "an answer neither OK nor RESOURCE_EXHAUSTED";
   EXPECT_GE(refused, 1);
   EXPECT_GE(answered, 1);
+}
+
+// Keys travel between nodes as protobuf strings: a key that is not UTF-8
+// is refused up front with a sentence, not by a peer's serializer.
+TEST_F(NodeGuardTest, KeysMustBeUtf8) {
+  const std::vector<std::string> good = {"plain", "caf\xc3\xa9",
+                                         "\xe2\x82\xac"
+                                         "5",
+                                         "emoji \xf0\x9f\x98\x80", std::string("nul\0byte", 8)};
+  for (const std::string& ok : good) {
+    EXPECT_TRUE(node_->ValidateKey(ok).ok()) << ok;
+  }
+  const std::vector<std::string> bad_keys = {
+      "\xff", "ab\x80", "\xc3", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe2\x82"};
+  for (const std::string& bad : bad_keys) {
+    absl::Status s = node_->ValidateKey(bad);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << absl::CEscape(bad);
+    EXPECT_NE(s.message().find("not valid UTF-8"), absl::string_view::npos) << s;
+  }
+  EXPECT_NE(node_->ValidateKey("ab\x80").message().find("byte 2"), absl::string_view::npos);
 }
 
 }  // namespace
