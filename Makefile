@@ -13,8 +13,9 @@ BUILD_PACKAGES := build-essential cmake ninja-build pkg-config \
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
   libabsl-dev libssl-dev libspdlog-dev libfmt-dev libcli11-dev \
   libgtest-dev libgmock-dev clang-format librocksdb-dev libgoogle-perftools-dev \
-  python3-yaml unzip prometheus-cpp-dev libcivetweb-dev nlohmann-json3-dev
-TEST_PACKAGES := iproute2 nftables faketime openssl prometheus chromium fonts-dejavu-core
+  python3-yaml unzip prometheus-cpp-dev libcivetweb-dev nlohmann-json3-dev libasio-dev
+TEST_PACKAGES := iproute2 nftables faketime openssl prometheus chromium fonts-dejavu-core \
+  python3-redis redis-tools
 DEB_PACKAGES := $(BUILD_PACKAGES) $(TEST_PACKAGES)
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -70,7 +71,7 @@ FUZZ_BUILD         ?= build-fuzz
 FUZZ_SECONDS       ?= 60
 FUZZ_TOTAL_SECONDS ?=
 FUZZ_TARGETS       ?= record_codec compaction_filter hint_codec data_dir auth_file certificate \
-                      flags rpc_handlers
+                      flags rpc_handlers resp_parser
 FUZZ_PACKAGES := clang-14 libclang-rt-14-dev libfuzzer-14-dev
 
 .PHONY: fuzz fuzz-deps fuzz-build fuzz-seeds

@@ -4,13 +4,16 @@
 # TLS with throwaway certificates (scripts/tls-certs.sh), require client
 # certificates and read an auth file; the kvctl command line is printed.
 # Each node also serves its metrics and status page on 127.0.0.1:9101..
-# (METRICS_PORT sets the first; METRICS_PORT=0 turns them off).
+# (METRICS_PORT sets the first; METRICS_PORT=0 turns them off) and, without
+# TLS, the Redis protocol on 127.0.0.1:6380.. (RESP_PORT; 0 turns it off).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bin=${1:-build/bin}
 n=${2:-3}
 base=${BASE_PORT:-50051}
 mbase=${METRICS_PORT:-9101}
+rbase=${RESP_PORT:-6380}
+[ "${TLS:-0}" = 1 ] && rbase=0  # the RESP port has no TLS or auth yet (docs/resp.md)
 logs=${LOG_DIR:-$(mktemp -d /tmp/kvstore-cluster.XXXXXX)}
 pids=()
 pids_tail=""
@@ -46,6 +49,7 @@ for ((i = 0; i < n; i++)); do
   args=(--addr "127.0.0.1:$port")
   [ "$i" -gt 0 ] && args+=(--peer "127.0.0.1:$base")
   [ "$mbase" != 0 ] && args+=(--metrics-addr "127.0.0.1:$((mbase + i))")
+  [ "$rbase" != 0 ] && args+=(--resp-addr "127.0.0.1:$((rbase + i))")
   if [ ${#tls_args[@]} -gt 0 ]; then
     args+=("${tls_args[@]}" --cert-file "$certs/node$((i + 1)).crt" --key-file "$certs/node$((i + 1)).key")
   fi
@@ -66,6 +70,12 @@ for ((i = 0; i < n; i++)); do
 done
 
 pages=""
+resp_lines=""
+if [ "$rbase" != 0 ]; then
+  resp_lines="  redis-cli -p $rbase SET hello-redis world
+  redis-cli -p $((rbase + n - 1)) GET hello-redis
+"
+fi
 if [ "$mbase" != 0 ]; then
   pages="Status pages: http://127.0.0.1:$mbase/ .. http://127.0.0.1:$((mbase + n - 1))/ (Prometheus metrics at /metrics)
 "
@@ -95,7 +105,7 @@ kvstore: $n nodes running on 127.0.0.1:$base-$((base + n - 1)) (logs: $logs)
   $bin/kvctl --addr 127.0.0.1:$base locate hello
   $bin/kvctl --addr 127.0.0.1:$base status
   grpcurl -plaintext 127.0.0.1:$base list
-
+${resp_lines}
 ${pages}Press Ctrl-C to stop the cluster.
 MSG
 fi

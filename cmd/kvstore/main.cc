@@ -25,6 +25,8 @@
 #include "src/node/durable_state.h"
 #include "src/node/node.h"
 #include "src/node/test_hooks.h"
+#include "src/resp/commands.h"
+#include "src/resp/server.h"
 #include "src/rpc/heartbeat.h"
 #include "src/rpc/peer_client.h"
 #include "src/rpc/server.h"
@@ -67,6 +69,7 @@ struct Flags {
   std::string backup_dir;
   std::vector<std::string> admin_from;
   std::string metrics_addr;  // empty: no metrics endpoint
+  std::string resp_addr;     // empty: no Redis-protocol listener
   bool leave_on_shutdown = false;
   bool enable_test_hooks = false;
 };
@@ -292,6 +295,10 @@ int main(int argc, char** argv) {
                  "anti-entropy repairs what they held")
       ->capture_default_str()
       ->transform(CLI::AsSizeValue(false));
+  app.add_option("--resp-addr", f.resp_addr,
+                 "host:port to serve the Redis protocol (RESP2/RESP3) on, beside gRPC: "
+                 "redis-cli and Redis clients run GET, SET, DEL, MGET, MSET ... on this "
+                 "node (docs/resp.md; default: off)");
   app.add_option("--metrics-addr", f.metrics_addr,
                  "host:port (IPv4) to serve Prometheus /metrics, /healthz and /readyz on over "
                  "plain HTTP (default: off)");
@@ -318,6 +325,12 @@ int main(int argc, char** argv) {
   }
 
   kv::cmd::Security security = kv::cmd::SetUpSecurity(security_flags, AdminFrom(f));
+  if (!f.resp_addr.empty() &&
+      (!security_flags.cert_file.empty() || !security_flags.auth_file.empty())) {
+    // A plaintext port that skips the auth file would undo both.
+    Die("--resp-addr does not serve TLS or check --auth-file yet: drop --resp-addr, or run "
+        "this node without --cert-file and --auth-file (docs/resp.md)");
+  }
   kv::node::NodeOptions options = ToOptions(f);
   options.version = std::string(kVersion).substr(sizeof("kvstore ") - 1);
   // Differs from the last process's under the same ID (a restart).
@@ -489,14 +502,13 @@ int main(int argc, char** argv) {
   std::unique_ptr<kv::node::TestHooks> hooks;
   if (f.enable_test_hooks) hooks = std::make_unique<kv::node::TestHooks>(engine.get());
   // --metrics-addr: serves before gRPC does; /readyz says when the node is ready.
-  absl::StatusOr<std::unique_ptr<kv::cmd::MetricsEndpoint>> metrics =
-      kv::cmd::StartMetrics({.addr = f.metrics_addr,
-                             .version = std::string(kVersion).substr(sizeof("kvstore ") - 1),
-                             .admin = node.apis().admin,
-                             .joined = [&node] { return node.joined(); },
-                             .serving = &serving,
-                             .member_credentials =
-                                 security.tls ? security.tls->PeerCredentials() : nullptr});
+  absl::StatusOr<std::unique_ptr<kv::cmd::MetricsEndpoint>> metrics = kv::cmd::StartMetrics(
+      {.addr = f.metrics_addr,
+       .version = std::string(kVersion).substr(sizeof("kvstore ") - 1),
+       .admin = node.apis().admin,
+       .joined = [&node] { return node.joined(); },
+       .serving = &serving,
+       .member_credentials = security.tls ? security.tls->PeerCredentials() : nullptr});
   if (!metrics.ok()) {
     std::fprintf(stderr, "kvstore: %s\n", std::string(metrics.status().message()).c_str());
     return 1;
@@ -517,9 +529,40 @@ int main(int argc, char** argv) {
       "kvstore node {} listening on {} (advertised as {}), N={}, k={}, storage: {}",
       options.self.id.ToHex(), f.addr, options.self.address, options.replicas, options.k,
       f.data_dir.empty() ? std::string("memory") : "rocksdb in " + f.data_dir + ", sync=" + f.sync);
+  // --resp-addr: the Redis-protocol front door, on the node's client interface.
+  std::unique_ptr<kv::resp::Commands> resp_commands;
+  std::unique_ptr<kv::resp::Server> resp;
+  if (!f.resp_addr.empty()) {
+    kv::node::AdminApi* admin = node.apis().admin;
+    resp_commands = std::make_unique<kv::resp::Commands>(
+        node.apis().client,
+        kv::resp::ServerFacts{
+            .version = std::string(kVersion).substr(sizeof("kvstore ") - 1),
+            .node_id = options.self.id.ToHex(),
+            .resp_addr = f.resp_addr,
+            .connected_clients = [&resp] { return resp ? resp->connections() : 0; },
+            .keys =
+                [admin] {
+                  for (const auto& [name, value] : admin->Stats()) {
+                    if (name == "keys") return value;
+                  }
+                  return uint64_t{0};
+                }});
+    // A bulk a little over the limits still reaches the node, whose error
+    // names the flag; a far bigger one is a protocol error that closes the
+    // connection, so that one frame cannot hold more memory than that.
+    kv::resp::ServerOptions resp_options{.addr = f.resp_addr};
+    resp_options.limits.max_bulk_bytes =
+        2 * std::max(options.max_value_bytes, options.max_key_bytes) + (1 << 20);
+    resp = std::make_unique<kv::resp::Server>(resp_options, resp_commands.get());
+    if (absl::Status s = resp->Start(); !s.ok()) {
+      std::fprintf(stderr, "kvstore: %s\n", std::string(s.message()).c_str());
+      return 1;
+    }
+    spdlog::info("serving the Redis protocol on {} (port {})", f.resp_addr, resp->port());
+  }
   node.Start();
   heartbeats.Start();
-
   // Plaintext beyond loopback is allowed (a quick start must work) but never
   // silent: the warning repeats every 10 minutes.
   const bool exposed = !security.tls && (!kv::cmd::IsLoopbackAddress(f.addr) ||
@@ -563,7 +606,8 @@ int main(int argc, char** argv) {
                                             : sig == SIGINT ? "received SIGINT"
                                                             : "received SIGTERM");
   serving = nullptr;
-  (*metrics)->Stop();  // its collectors read the node
+  if (resp) resp->Stop();  // before the node: its commands run on it
+  (*metrics)->Stop();      // its collectors read the node
   node.Stop();
   heartbeats.Stop();
   spdlog::debug("heartbeat streams closed");

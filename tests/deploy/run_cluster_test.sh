@@ -8,11 +8,12 @@ bin=$1 mode=$2
 root=$(cd "$(dirname "$0")/../.." && pwd)
 base=$((20000 + RANDOM % 30000))
 mbase=$((base + 10))
+rbase=$((base + 20))
 out=$(mktemp)
 logs=$(mktemp -d /tmp/kvtest-run.XXXXXX)
 tls=0
 [ "$mode" = tls ] && tls=1
-TLS=$tls BASE_PORT=$base METRICS_PORT=$mbase LOG_DIR=$logs "$root/scripts/run-cluster.sh" "$bin" 3 >"$out" 2>&1 &
+TLS=$tls BASE_PORT=$base METRICS_PORT=$mbase RESP_PORT=$rbase LOG_DIR=$logs "$root/scripts/run-cluster.sh" "$bin" 3 >"$out" 2>&1 &
 pid=$!
 fail() {
   echo "run_cluster_test ($mode): $*" >&2
@@ -43,6 +44,19 @@ with urllib.request.urlopen("http://127.0.0.1:%s/" % sys.argv[1], timeout=10) as
 sys.exit(0 if r.status == 200 and page.count('<tr class="member"') == 3 else 1)
 PY
 done
+# The banner's redis-cli lines (plaintext only): GET returns what SET wrote.
+mapfile -t redis_lines < <(grep -E '^  redis-cli ' "$out")
+if [ "$tls" = 0 ]; then
+  [ ${#redis_lines[@]} -ge 2 ] || fail "the banner shows no redis-cli lines"
+  if command -v redis-cli >/dev/null; then
+    out_set=$(eval "${redis_lines[0]}") || fail "this line failed: ${redis_lines[0]}"
+    out_get=$(eval "${redis_lines[1]}") || fail "this line failed: ${redis_lines[1]}"
+    [ "$out_set" = OK ] && [ "$out_get" = world ] ||
+      fail "redis-cli lines answered '$out_set' and '$out_get'"
+  fi
+else
+  [ ${#redis_lines[@]} -eq 0 ] || fail "a TLS cluster's banner shows redis-cli lines"
+fi
 if [ "$tls" = 1 ]; then
   "$bin/kvctl" --addr "127.0.0.1:$base" ping >/dev/null 2>&1 &&
     fail "a plaintext kvctl reached a TLS node"

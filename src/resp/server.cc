@@ -1,0 +1,274 @@
+#include "src/resp/server.h"
+
+#include <array>
+#include <deque>
+#include <optional>
+#include <set>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "asio.hpp"
+#include "spdlog/spdlog.h"
+
+namespace kv::resp {
+
+class Connection;
+
+// What the connections share with the server. Node callbacks may outlive
+// the server: they reach a connection only through `gate`, which Stop()
+// closes before the io_context goes away.
+struct Server::Impl {
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor{io};
+  // Only the event-loop thread touches these.
+  std::set<std::shared_ptr<Connection>> conns;
+  uint64_t next_id = 1;
+
+  struct Gate {
+    absl::Mutex mu;
+    bool stopped ABSL_GUARDED_BY(mu) = false;
+  };
+  std::shared_ptr<Gate> gate = std::make_shared<Gate>();
+};
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(asio::ip::tcp::socket socket, Server::Impl* impl, const ServerOptions& options,
+             Commands* commands, std::atomic<uint64_t>* count)
+      : socket_(std::move(socket)),
+        impl_(impl),
+        options_(options),
+        commands_(commands),
+        count_(count),
+        parser_(options.limits) {
+    count_->fetch_add(1);
+  }
+  ~Connection() { count_->fetch_sub(1); }
+
+  void Start(uint64_t id) {
+    session_.id = id;
+    session_.connected_at = absl::Now();
+    asio::error_code ec;
+    const auto remote = socket_.remote_endpoint(ec);
+    if (!ec) session_.peer = absl::StrCat(remote.address().to_string(), ":", remote.port());
+    socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+    Read();
+  }
+
+  // Closes the socket now, replies owed or not. Event-loop thread only.
+  void Close() {
+    if (closed_) return;
+    closed_ = true;
+    asio::error_code ec;
+    socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
+    impl_->conns.erase(shared_from_this());
+  }
+
+ private:
+  bool Paused() const {
+    return pending_.size() >= options_.max_in_flight ||
+           out_.size() + writing_.size() >= options_.max_output_bytes;
+  }
+
+  void Read() {
+    if (reading_ || closed_ || session_.quit || Paused()) return;
+    reading_ = true;
+    socket_.async_read_some(asio::buffer(buf_),
+                            [self = shared_from_this()](asio::error_code ec, size_t n) {
+                              self->reading_ = false;
+                              if (ec) return self->Close();  // EOF, reset or shutdown
+                              self->parser_.Feed(std::string_view(self->buf_.data(), n));
+                              self->Process();
+                            });
+  }
+
+  // Runs the commands parsed so far, as far as backpressure allows, then
+  // reads more.
+  void Process() {
+    if (processing_) return;  // a reply that completed inline, within the loop below
+    processing_ = true;
+    while (!closed_ && !session_.quit && !Paused()) {
+      absl::StatusOr<std::optional<Command>> next = parser_.Next();
+      if (!next.ok()) {
+        // Redis replies to a protocol error, then closes the connection.
+        std::string reply;
+        Writer(&reply, session_.protocol).Error("ERR " + std::string(next.status().message()));
+        session_.quit = true;
+        const uint64_t seq = Slot();
+        Complete(seq, std::move(reply));
+        break;
+      }
+      if (!next->has_value()) break;
+      Dispatch(**next);
+    }
+    processing_ = false;
+    Read();
+  }
+
+  uint64_t Slot() {
+    pending_.emplace_back();
+    return base_ + pending_.size() - 1;
+  }
+
+  void Dispatch(const Command& cmd) {
+    const uint64_t seq = Slot();
+    std::weak_ptr<Connection> weak = shared_from_this();
+    std::shared_ptr<Server::Impl::Gate> gate = impl_->gate;
+    asio::io_context* io = &impl_->io;
+    commands_->Run(session_, cmd, [weak, gate, io, seq](std::string reply) {
+      absl::ReaderMutexLock lock(&gate->mu);
+      if (gate->stopped) return;
+      if (io->get_executor().running_in_this_thread()) {
+        if (auto self = weak.lock()) self->Complete(seq, std::move(reply));
+        return;
+      }
+      asio::post(*io, [weak, seq, reply = std::move(reply)]() mutable {
+        if (auto self = weak.lock()) self->Complete(seq, std::move(reply));
+      });
+    });
+  }
+
+  // A command's reply is ready: send every reply that is now next in order.
+  void Complete(uint64_t seq, std::string reply) {
+    if (closed_ || seq < base_) return;
+    pending_[seq - base_] = std::move(reply);
+    while (!pending_.empty() && pending_.front().has_value()) {
+      out_ += *pending_.front();
+      pending_.pop_front();
+      ++base_;
+    }
+    Write();
+    Process();  // fewer replies owed may lift the backpressure
+  }
+
+  void Write() {
+    if (closed_ || !writing_.empty()) return;
+    if (out_.empty()) {
+      if (session_.quit && pending_.empty()) Close();  // QUIT or a protocol error: done
+      return;
+    }
+    std::swap(out_, writing_);
+    asio::async_write(socket_, asio::buffer(writing_),
+                      [self = shared_from_this()](asio::error_code ec, size_t) {
+                        self->writing_.clear();
+                        if (ec) return self->Close();
+                        self->Write();
+                        self->Process();
+                      });
+  }
+
+  asio::ip::tcp::socket socket_;
+  Server::Impl* const impl_;
+  const ServerOptions& options_;
+  Commands* const commands_;
+  std::atomic<uint64_t>* const count_;
+
+  std::array<char, 16384> buf_;
+  Parser parser_;
+  Session session_;
+  // The replies of the commands dispatched and not yet sent, in command
+  // order; pending_.front() is command number base_.
+  std::deque<std::optional<std::string>> pending_;
+  uint64_t base_ = 0;
+  std::string out_;      // replies ready, in order, not yet being written
+  std::string writing_;  // the replies async_write is sending
+  bool reading_ = false;
+  bool closed_ = false;
+  bool processing_ = false;  // within Process()
+};
+
+namespace {
+
+absl::StatusOr<asio::ip::tcp::endpoint> Endpoint(const std::string& addr) {
+  const size_t colon = addr.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos || !absl::SimpleAtoi(addr.substr(colon + 1), &port) || port < 0 ||
+      port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--resp-addr ", addr, ": give HOST:PORT, e.g. 127.0.0.1:6380"));
+  }
+  std::string host = addr.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  asio::error_code ec;
+  const asio::ip::address ip = asio::ip::make_address(host, ec);
+  if (ec) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--resp-addr ", addr, ": '", host, "' is not an IP address; give one, e.g. 0.0.0.0"));
+  }
+  return asio::ip::tcp::endpoint(ip, static_cast<uint16_t>(port));
+}
+
+}  // namespace
+
+Server::Server(ServerOptions options, Commands* commands)
+    : options_(std::move(options)), commands_(commands), impl_(std::make_unique<Impl>()) {}
+
+Server::~Server() { Stop(); }
+
+absl::Status Server::Start() {
+  absl::StatusOr<asio::ip::tcp::endpoint> ep = Endpoint(options_.addr);
+  if (!ep.ok()) return ep.status();
+  asio::error_code ec;
+  impl_->acceptor.open(ep->protocol(), ec);
+  if (!ec) impl_->acceptor.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+  if (!ec) impl_->acceptor.bind(*ep, ec);
+  if (!ec) impl_->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    asio::error_code ignored;
+    impl_->acceptor.close(ignored);
+    return absl::FailedPreconditionError(
+        absl::StrCat("--resp-addr ", options_.addr, ": cannot listen: ", ec.message()));
+  }
+  port_ = impl_->acceptor.local_endpoint().port();
+  Accept();
+  thread_ = std::thread([this] { impl_->io.run(); });
+  return absl::OkStatus();
+}
+
+void Server::Accept() {
+  impl_->acceptor.async_accept([this](asio::error_code ec, asio::ip::tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !impl_->acceptor.is_open()) return;
+    if (!ec) {
+      if (connections_.load() >= options_.max_connections) {
+        static constexpr char kFull[] = "-ERR max number of clients reached\r\n";
+        asio::error_code ignored;
+        asio::write(socket, asio::buffer(kFull, sizeof(kFull) - 1), ignored);
+        socket.close(ignored);
+      } else {
+        auto conn = std::make_shared<Connection>(std::move(socket), impl_.get(), options_,
+                                                 commands_, &connections_);
+        impl_->conns.insert(conn);
+        conn->Start(impl_->next_id++);
+      }
+    } else {
+      spdlog::warn("--resp-addr: accept failed: {}", ec.message());
+    }
+    Accept();
+  });
+}
+
+void Server::Stop() {
+  if (!thread_.joinable()) return;
+  {
+    absl::MutexLock lock(&impl_->gate->mu);
+    impl_->gate->stopped = true;
+  }
+  asio::post(impl_->io, [this] {
+    asio::error_code ignored;
+    impl_->acceptor.close(ignored);
+    // Close() erases from the set: iterate over a copy.
+    auto conns = impl_->conns;
+    for (const auto& c : conns) c->Close();
+    impl_->io.stop();
+  });
+  thread_.join();
+  port_ = 0;
+}
+
+}  // namespace kv::resp
