@@ -60,7 +60,7 @@ def parse_args(argv=None):
                          "interleaved, A, B, A, B ..., and the medians are reported")
     ap.add_argument("--pin", choices=("auto", "off"), default="auto",
                     help="auto (default): with 2 or more CPUs, the Redis comparison's "
-                         "units (redis, kvstore-1-memory/-tls/-metrics) run the server on "
+                         "units (redis, kvstore-1-memory/-tls/-metrics/-resp) run the server on "
                          "one CPU and the load generator, single-threaded, on another; "
                          "off: every process may run anywhere")
     ap.add_argument("--clients", type=int, default=50)

@@ -17,6 +17,7 @@ P50 = "p50_us"
 CPU_PER_OP = "server_cpu_us_per_op"
 TLS_TARGET = 0.8  # issue 16: TLS keeps at least 0.8x of the plaintext throughput
 METRICS_TARGET = 0.95  # issue 19: --metrics-addr keeps at least 0.95x of it
+P99 = "p99_us"
 RATIOS = [
     ("kvstore 1-node memory Get / Redis GET (no pipelining), throughput",
      ("kvstore-mem", "get"), ("redis", "get"), THROUGHPUT, 1.0, True),
@@ -53,6 +54,17 @@ RATIOS = [
      (system + "-tls", op), (system, op), THROUGHPUT, TLS_TARGET, True)
     for nodes, system in (("1-node memory", "kvstore-mem"), ("3-node QUORUM", "kvstore-3"))
     for op in ("put", "get")
+] + [
+    # Issue 21: kvstore's RESP port and Redis under the same redis-benchmark.
+    (f"kvstore 1-node RESP {cmd} / Redis {cmd}{suffix} (redis-benchmark), throughput",
+     (ours, op), (peer, op), THROUGHPUT, target, True)
+    for op, cmd in (("get", "GET"), ("put", "SET"))
+    for ours, peer, suffix, target in (("kvstore-resp", "redis", "", 0.8),
+                                       ("kvstore-resp-p16", "redis-p16", " -P 16", 0.5))
+] + [
+    (f"Redis {cmd} p99 / kvstore 1-node RESP {cmd} p99 (redis-benchmark; 0.5 = twice Redis's)",
+     ("kvstore-resp", op), ("redis", op), P99, 0.5, False)
+    for op, cmd in (("get", "GET"), ("put", "SET"))
 ] + [
     # Issue 19: the cost of metrics (the interceptor, scrapes every second).
     (f"kvstore 1-node memory {op.capitalize()}, --metrics-addr / without, throughput",

@@ -61,7 +61,7 @@ class RatioTest(unittest.TestCase):
     def test_no_row_is_met_or_missed_when_every_point_is_noisy(self):
         systems = ["redis", "redis-p16", "etcd", "kvstore-mem", "kvstore-mem-b16", "kvstore-3",
                    "kvstore-rocksdb", "kvstore-3-b16", "kvstore-mem-tls", "kvstore-3-tls",
-                   "kvstore-mem-metrics",
+                   "kvstore-mem-metrics", "kvstore-resp", "kvstore-resp-p16",
                    "etcd-3", "kvstore-3-rocksdb",
                    "opendht-16", "kvstore-16",
                    "opendht-16-c1", "kvstore-16-c1", "kvstore-16-owner", "kvstore-16-owner-c1",

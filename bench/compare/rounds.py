@@ -14,7 +14,8 @@ GROUPS = ("redis", "etcd", "kvstore", "dht16")  # --only, in the order of earlie
 # A TLS unit follows the plaintext unit it is compared with.
 COMPARISONS = (
     # unpipelined and -P 16 / --batch 16; TLS and metrics against plaintext
-    ("redis", "kvstore-1-memory", "kvstore-1-tls", "kvstore-1-metrics"),
+    ("redis", "kvstore-1-memory", "kvstore-1-tls", "kvstore-1-metrics", "kvstore-1-resp",
+     "kvstore-3-resp"),
     ("etcd", "kvstore-3", "kvstore-3-tls",  # QUORUM and sync=always against fsync
      "kvstore-1-rocksdb"),
     ("etcd-3", "kvstore-3-rocksdb"),  # replicated and durable on both sides
@@ -23,7 +24,8 @@ COMPARISONS = (
 
 # unit -> group of --only it belongs to
 GROUP_OF = {"redis": "redis", "etcd": "etcd", "kvstore-1-memory": "kvstore",
-            "kvstore-1-tls": "kvstore", "kvstore-1-metrics": "kvstore", "kvstore-3": "kvstore", "kvstore-3-tls": "kvstore",
+            "kvstore-1-tls": "kvstore", "kvstore-1-metrics": "kvstore", "kvstore-1-resp": "kvstore",
+            "kvstore-3-resp": "kvstore", "kvstore-3": "kvstore", "kvstore-3-tls": "kvstore",
             "kvstore-1-rocksdb": "kvstore", "etcd-3": "etcd", "kvstore-3-rocksdb": "kvstore",
             "opendht-16": "dht16", "kvstore-16": "dht16"}
 
@@ -32,7 +34,8 @@ def steps(unit, clients):
     """How many points `unit` records (the progress counter's steps). The
     16-node units measure at `clients` and, unless that is 1, at 1 client."""
     loads = 1 if clients == 1 else 2
-    return {"redis": 4, "etcd": 4, "kvstore-1-memory": 4, "kvstore-1-tls": 2, "kvstore-1-metrics": 2,
+    return {"redis": 4, "etcd": 4, "kvstore-1-memory": 4, "kvstore-1-tls": 2, "kvstore-1-metrics": 2, "kvstore-1-resp": 4,
+            "kvstore-3-resp": 2,
             "kvstore-3": 4,
             "kvstore-3-tls": 2, "kvstore-1-rocksdb": 2, "etcd-3": 2, "kvstore-3-rocksdb": 2,
             "opendht-16": 2 * loads,

@@ -9,7 +9,8 @@ ALL = list(rounds.GROUPS)
 
 class ScheduleTest(unittest.TestCase):
     def test_each_round_runs_every_comparison_peer_first(self):
-        one_round = ["redis", "kvstore-1-memory", "kvstore-1-tls", "kvstore-1-metrics", "etcd",
+        one_round = ["redis", "kvstore-1-memory", "kvstore-1-tls", "kvstore-1-metrics",
+                     "kvstore-1-resp", "kvstore-3-resp", "etcd",
                      "kvstore-3", "kvstore-3-tls", "kvstore-1-rocksdb", "etcd-3",
                      "kvstore-3-rocksdb", "opendht-16", "kvstore-16"]
         plan = rounds.schedule(ALL, 2)
@@ -39,7 +40,8 @@ class ScheduleTest(unittest.TestCase):
         plan = rounds.schedule(["kvstore", "redis"], 1)
         self.assertEqual([u for _, u in plan],
                          ["redis", "kvstore-1-memory", "kvstore-1-tls", "kvstore-1-metrics",
-                          "kvstore-3", "kvstore-3-tls", "kvstore-1-rocksdb", "kvstore-3-rocksdb"])
+                          "kvstore-1-resp", "kvstore-3-resp", "kvstore-3", "kvstore-3-tls",
+                          "kvstore-1-rocksdb", "kvstore-3-rocksdb"])
 
     def test_units_pick_single_units_in_comparison_order(self):
         plan = rounds.schedule(ALL, 2, rounds.parse_units("kvstore-3-rocksdb,etcd-3"))
@@ -53,9 +55,9 @@ class ScheduleTest(unittest.TestCase):
 
     def test_step_counts_match_the_points_of_a_round(self):
         per_round = sum(rounds.steps(u, 50) for _, u in rounds.schedule(ALL, 1))
-        # docs/benchmarks.md: 42 points, 4 of them TLS and 2 with metrics
-        self.assertEqual(per_round, 42)
-        self.assertEqual(sum(rounds.steps(u, 1) for _, u in rounds.schedule(ALL, 1)), 35)
+        # docs/benchmarks.md: 48 points, 4 of them TLS, 2 with metrics, 6 over RESP
+        self.assertEqual(per_round, 48)
+        self.assertEqual(sum(rounds.steps(u, 1) for _, u in rounds.schedule(ALL, 1)), 41)
 
     def test_parse_only_names_an_unknown_group(self):
         self.assertEqual(rounds.parse_only("kvstore, redis"), ["kvstore", "redis"])

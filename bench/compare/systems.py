@@ -7,6 +7,10 @@ Points (each op is a put phase, then a get phase on the same server):
   etcd               kvbench --target etcd, single node, with fsync and with
                      --unsafe-no-fsync
   kvstore-1-memory   kvstore single node, memory engine (also --batch 16)
+  kvstore-1-resp     kvstore-1-memory with --resp-addr, driven by
+                     redis-benchmark exactly as Redis is (SET/GET, -P 16)
+  kvstore-3-resp     3 nodes, N=3 QUORUM, --resp-addr, redis-benchmark
+                     against the first node's RESP port: SET and GET
   kvstore-1-rocksdb  the same with RocksDB --sync=always
   kvstore-1-tls      kvstore-1-memory over TLS (tls.py): put and get only
   kvstore-1-metrics  kvstore-1-memory with --metrics-addr, its /metrics
@@ -41,7 +45,7 @@ import tls
 # The units of the comparison with Redis, a single-threaded server measured
 # by a single-threaded load generator: like for like, each side gets a core
 # of its own (docs/benchmarks.md, "Pinning").
-PINNED = {"redis", "kvstore-1-memory", "kvstore-1-tls", "kvstore-1-metrics"}
+PINNED = {"redis", "kvstore-1-memory", "kvstore-1-tls", "kvstore-1-metrics", "kvstore-1-resp"}
 
 
 class Systems:
@@ -74,7 +78,8 @@ class Systems:
     def _run(self, unit):
         {"redis": self.redis, "etcd": self.etcd, "kvstore-1-memory": self.kvstore_1_memory,
          "kvstore-1-tls": self.kvstore_1_tls, "kvstore-1-metrics": self.kvstore_1_metrics,
-         "kvstore-1-rocksdb": self.kvstore_1_rocksdb,
+         "kvstore-1-rocksdb": self.kvstore_1_rocksdb, "kvstore-1-resp": self.kvstore_1_resp,
+         "kvstore-3-resp": self.kvstore_3_resp,
          "kvstore-3": self.kvstore_3, "kvstore-3-tls": self.kvstore_3_tls,
          "etcd-3": self.etcd_3, "kvstore-3-rocksdb": self.kvstore_3_rocksdb,
          "opendht-16": self.opendht_16, "kvstore-16": self.kvstore_16}[unit]()
@@ -83,7 +88,7 @@ class Systems:
 
     def redis(self):
         """redis-server without persistence: SET and GET, unpipelined and -P 16."""
-        o, rec = self.o, self.rec
+        rec = self.rec
         port = procs.free_port()
         rec.servers.start("redis", ["redis-server", "--bind", "127.0.0.1", "--port", str(port),
                                     "--protected-mode", "yes", "--save", "",
@@ -92,15 +97,40 @@ class Systems:
         procs.wait_until("redis", lambda: procs.run_quiet(
             ["redis-cli", "-h", "127.0.0.1", "-p", str(port), "ping"], 5).stdout.strip() == "PONG",
             15)
-        for pipeline in (1, 16):
-            system = "redis" if pipeline == 1 else "redis-p16"
-            label = "Redis" if pipeline == 1 else "Redis -P 16"
+        self.redis_benchmark_points(port, "redis", "Redis", (1, 16))
+        rec.servers.stop_all()
+
+    def redis_benchmark_points(self, port, system, label, pipelines):
+        """redis-benchmark SET then GET against `port`, per pipeline depth;
+        depth 16 records as `system`-p16."""
+        o, rec = self.o, self.rec
+        for pipeline in pipelines:
+            sys_ = system if pipeline == 1 else f"{system}-p{pipeline}"
+            lab = label if pipeline == 1 else f"{label} -P {pipeline}"
             for op, test in (("put", "set"), ("get", "get")):
-                rec.progress(label, op + f" (redis-benchmark {test.upper()})", o.duration)
+                rec.progress(lab, op + f" (redis-benchmark {test.upper()})", o.duration)
                 base = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port),
                         "-c", str(o.clients), "-d", str(o.value_size), "-r", str(o.keys),
                         "-P", str(pipeline), "-t", test, "--csv"]
-                rec.redis_benchmark(system, label, op, base, pipeline)
+                rec.redis_benchmark(sys_, lab, op, base, pipeline)
+
+    def kvstore_1_resp(self):
+        """The memory node with --resp-addr, measured by redis-benchmark
+        exactly as Redis is: the same client on both sides (issue 21)."""
+        rec = self.rec
+        port = procs.free_port()
+        self.cluster("kvstore-resp", 1, replicas=1, consistency="one", resp_ports=(port,))
+        self.redis_benchmark_points(port, "kvstore-resp", "kvstore 1 node, memory, RESP", (1, 16))
+        rec.servers.stop_all()
+
+    def kvstore_3_resp(self):
+        """3 nodes, N=3 QUORUM, --resp-addr on each; redis-benchmark (one
+        host only) against the first node's RESP port."""
+        rec = self.rec
+        ports = [procs.free_port() for _ in range(3)]
+        self.cluster("kvstore-3-resp", 3, resp_ports=ports)
+        self.redis_benchmark_points(ports[0], "kvstore-3-resp",
+                                    "kvstore 3 nodes, N=3 QUORUM, RESP", (1,))
         rec.servers.stop_all()
 
     # -- etcd
@@ -163,7 +193,7 @@ class Systems:
         return self._certs
 
     def cluster(self, name, n, rocksdb=False, replicas=3, consistency="quorum", use_tls=False,
-                metrics_ports=()):
+                metrics_ports=(), resp_ports=()):
         """Starts `n` kvstore nodes (over TLS with `use_tls`; node i with
         --metrics-addr on metrics_ports[i] when given) and waits until each
         knows the others; returns their addresses."""
@@ -183,6 +213,8 @@ class Systems:
                 args += self.certs().server_args(i)
             if i < len(metrics_ports):
                 args += ["--metrics-addr", f"127.0.0.1:{metrics_ports[i]}"]
+            if i < len(resp_ports):
+                args += ["--resp-addr", f"127.0.0.1:{resp_ports[i]}"]
             rec.servers.start(f"{name}-node{i}", args, cpus=cpus)
         for addr in addrs:
             procs.wait_until(f"kvstore {addr}",

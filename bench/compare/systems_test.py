@@ -35,13 +35,21 @@ class FakeRecorder:
         self.servers = FakeServers()
         self.kvctl_calls = []  # (addr, args, tls)
         self.kvbench_calls = []  # (system, label, op, addrs, extra)
-        self.pins = []  # rec.pin at each kvbench call
+        self.pins = []  # rec.pin at each kvbench or redis-benchmark call
+        self.redis_calls = []  # (system, op, args, pipeline)
         self.pin = None
 
     def kvctl(self, addr, *args, tls=()):
         self.kvctl_calls.append((addr, args, tuple(tls)))
         peers = "\n".join(["id addr", "--"] + [f"x 127.0.0.1:{i}" for i in range(15)])
         return subprocess.CompletedProcess([], 0, stdout=peers)
+
+    def progress(self, *args, **kwargs):
+        pass
+
+    def redis_benchmark(self, system, label, op, base, pipeline):
+        self.redis_calls.append((system, op, tuple(base), pipeline))
+        self.pins.append(self.pin)
 
     def kvbench(self, system, label, op, target, addrs, extra=(), clients=None):
         self.kvbench_calls.append((system, label, op, addrs, tuple(extra)))
@@ -180,6 +188,35 @@ class PinningTest(unittest.TestCase):
             rec = self.run_unit("kvstore-1-memory", **kwargs)
             self.assertEqual(set(rec.servers.cpus), {None}, kwargs)
             self.assertEqual(set(rec.pins), {None}, kwargs)
+
+
+class RespUnitTest(unittest.TestCase):
+    """Issue 21: redis-benchmark against kvstore's RESP port, as against Redis."""
+
+    def test_one_node_is_driven_by_redis_benchmark_like_redis_and_pinned(self):
+        rec = FakeRecorder()
+        rec.o.duration, rec.o.value_size, rec.o.keys = 10, 100, 100000
+        with mock.patch.object(systems.os, "sched_getaffinity", return_value={0, 1}):
+            systems.Systems(rec).run("kvstore-1-resp")
+        args = rec.servers.started[0][1]
+        port = args[args.index("--resp-addr") + 1].split(":")[1]
+        self.assertEqual(args[args.index("--replicas") + 1], "1")
+        self.assertEqual([(c[0], c[1], c[3]) for c in rec.redis_calls],
+                         [("kvstore-resp", "put", 1), ("kvstore-resp", "get", 1),
+                          ("kvstore-resp-p16", "put", 16), ("kvstore-resp-p16", "get", 16)])
+        for c in rec.redis_calls:
+            self.assertEqual(c[2][c[2].index("-p") + 1], port)
+        self.assertEqual(rec.servers.cpus, ["0"])
+        self.assertEqual(set(rec.pins), {("0", "1")})
+
+    def test_three_nodes_each_serve_resp_and_are_not_pinned(self):
+        rec = FakeRecorder()
+        rec.o.duration, rec.o.value_size, rec.o.keys = 10, 100, 100000
+        systems.Systems(rec).run("kvstore-3-resp")
+        self.assertEqual(sum("--resp-addr" in args for _, args in rec.servers.started), 3)
+        self.assertEqual([(c[0], c[1]) for c in rec.redis_calls],
+                         [("kvstore-3-resp", "put"), ("kvstore-3-resp", "get")])
+        self.assertEqual(set(rec.pins), {None})
 
 
 class ReplicatedDurableTest(unittest.TestCase):
