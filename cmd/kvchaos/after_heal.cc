@@ -3,7 +3,6 @@
 #include <fstream>
 #include <thread>
 
-#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "cmd/kvchaos/workload.h"
 
@@ -49,14 +48,15 @@ constexpr int kFetchAttempts = 5;
 
 std::string ReplicaLine(const std::string& key, const std::string& node, const grpc::Status& s,
                         const v1::FetchResponse& resp) {
-  std::string out = absl::StrCat("{\"key\":", JsonString(key), ",\"node\":", JsonString(node));
-  if (!s.ok()) return absl::StrCat(out, ",\"error\":", JsonString(ErrorText(s)), "}");
-  absl::StrAppend(&out, ",\"found\":", resp.found() ? "true" : "false");
-  if (!resp.found()) return out + "}";
-  const v1::Record& r = resp.record();
-  return absl::StrCat(out, ",\"tombstone\":", r.tombstone() ? "true" : "false",
-                      ",\"version\":{\"timestamp\":", r.version().timestamp(),
-                      ",\"node_id\":", JsonString(r.version().node_id()), "}}");
+  ReplicaAnswer a{.key = key, .node = node};
+  if (!s.ok()) {
+    a.error = ErrorText(s);
+  } else if ((a.found = resp.found())) {
+    a.tombstone = resp.record().tombstone();
+    a.timestamp = resp.record().version().timestamp();
+    a.node_id = resp.record().version().node_id();
+  }
+  return ToJson(a);
 }
 
 }  // namespace

@@ -96,6 +96,21 @@ std::string ToJson(const Event& e) {
   return Dump(j);
 }
 
+std::string ToJson(const ReplicaAnswer& r) {
+  Json j;
+  j["key"] = Latin1ToUtf8(r.key);
+  j["node"] = Latin1ToUtf8(r.node);
+  if (!r.error.empty()) {
+    j["error"] = Latin1ToUtf8(r.error);
+    return Dump(j);
+  }
+  j["found"] = r.found;
+  if (!r.found) return Dump(j);
+  j["tombstone"] = r.tombstone;
+  j["version"] = Json{{"timestamp", r.timestamp}, {"node_id", Latin1ToUtf8(r.node_id)}};
+  return Dump(j);
+}
+
 absl::StatusOr<std::unique_ptr<HistoryWriter>> HistoryWriter::Open(const std::string& path) {
   std::FILE* f = std::fopen(path.c_str(), "a");
   if (f == nullptr) {

@@ -26,6 +26,21 @@ int64_t MonotonicNanos();
 // backslashes and control characters are escaped as JSON requires.
 std::string JsonString(std::string_view s);
 
+// The JSON line (no newline) of one replica's answer to a Fetch of `key`
+// (kvchaos replicas): {"key", "node", then "error" when the fetch failed,
+// else "found" and, when found, "tombstone" and "version": {"timestamp",
+// "node_id"}}, strings as JsonString writes them.
+struct ReplicaAnswer {
+  std::string key;
+  std::string node;
+  std::string error;  // empty: the fetch answered
+  bool found = false;
+  bool tombstone = false;
+  uint64_t timestamp = 0;
+  std::string node_id;
+};
+std::string ToJson(const ReplicaAnswer& r);
+
 // One line of a history: an invocation or its completion.
 struct Event {
   std::string process;  // a client number, or "final"

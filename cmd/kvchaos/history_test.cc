@@ -54,6 +54,22 @@ class HistoryFileTest : public ::testing::Test {
                             ".jsonl";
 };
 
+// kvchaos replicas' lines, which tests/chaos reads back.
+TEST(HistoryTest, ReplicaAnswerLines) {
+  EXPECT_EQ(ToJson(ReplicaAnswer{.key = "k1", .node = "127.0.0.1:1", .error = "UNAVAILABLE: x"}),
+            R"({"key":"k1","node":"127.0.0.1:1","error":"UNAVAILABLE: x"})");
+  EXPECT_EQ(ToJson(ReplicaAnswer{.key = "k1", .node = "n"}),
+            R"({"key":"k1","node":"n","found":false})");
+  EXPECT_EQ(ToJson(ReplicaAnswer{.key = std::string("k\xff\"", 3),
+                                 .node = "n",
+                                 .found = true,
+                                 .tombstone = true,
+                                 .timestamp = 117743661897875456u,
+                                 .node_id = "ab12"}),
+            R"({"key":"k\u00ff\"","node":"n","found":true,"tombstone":true,)"
+            R"("version":{"timestamp":117743661897875456,"node_id":"ab12"}})");
+}
+
 TEST(HistoryTest, InvocationLineIsTheReadmeExample) {
   Event e;
   e.process = "4";
