@@ -32,13 +32,15 @@ struct PutArgs {
   std::string key;
   std::string value;
   std::optional<replication::Consistency> consistency;  // nullopt: the node's default
-  uint32_t ttl_seconds = 0;
+  // How long the value lives; zero (or less): forever. Millisecond precision.
+  absl::Duration ttl = absl::ZeroDuration();
 };
 
 struct GetReply {
   bool found = false;
   std::string value;
   storage::Version version;
+  int64_t expires_at_ms = 0;  // when found: its expiry, unix milliseconds; 0 = never
 };
 
 // The planned leave's types (replication/leaver.h), as the rpc layer names them.

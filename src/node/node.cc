@@ -228,8 +228,8 @@ void Node::Put(PutArgs args, WriteCallback done) {
   if (absl::Status s = ValidateValue(args.value); !s.ok()) return done(s);
   storage::Record rec;
   rec.value = std::move(args.value);
-  if (args.ttl_seconds > 0) {
-    rec.expires_at_ms = clock_->NowMillis() + int64_t{args.ttl_seconds} * 1000;
+  if (args.ttl > absl::ZeroDuration()) {
+    rec.expires_at_ms = clock_->NowMillis() + absl::ToInt64Milliseconds(args.ttl);
   }
   Write(args.key, std::move(rec), args.consistency, std::move(done));
 }
@@ -287,6 +287,7 @@ void Node::Get(std::string key, std::optional<Consistency> c, GetCallback done) 
                           reply.found = true;
                           reply.value = std::move(r->record->value);
                           reply.version = std::move(r->record->version);
+                          reply.expires_at_ms = r->record->expires_at_ms;
                         }
                         done(std::move(reply));
                       });

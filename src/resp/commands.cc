@@ -28,6 +28,9 @@ struct Spec {
   const char* refused = nullptr;  // why it is not served; null if served
 };
 
+// The largest EX/PX/EXAT/PXAT accepted, so that milliseconds cannot overflow.
+constexpr int64_t kMaxExpire = INT64_MAX / 1000 / 2;
+
 constexpr char kNoRmw[] = "kvstore has no atomic read-modify-write (see docs/resp.md)";
 
 const std::map<std::string, Spec>& Specs() {
@@ -56,11 +59,8 @@ const std::map<std::string, Spec>& Specs() {
       {"mset", {-3}},
       {"strlen", {2}},
       {"kvstore.consistency", {-1}},
-      // Not built yet: reads do not return a record's expiry.
-      {"ttl",
-       {2, "TTL is not built yet: kvstore's reads do not return expiries (see docs/resp.md)"}},
-      {"pttl",
-       {2, "PTTL is not built yet: kvstore's reads do not return expiries (see docs/resp.md)"}},
+      {"ttl", {2}},
+      {"pttl", {2}},
       // Refused: their effect depends on a value read first.
       {"expire", {-3, kNoRmw}},
       {"pexpire", {-3, kNoRmw}},
@@ -423,7 +423,7 @@ void Commands::Run(Session& s, const Command& cmd, Reply reply) {
         return reply(ErrorReply(p, "ERR value is not an integer or out of range"));
       }
       ttl_ms = name == "setex" ? v * 1000 : v;
-      if (v <= 0) {
+      if (v <= 0 || v > kMaxExpire) {
         return reply(
             ErrorReply(p, absl::StrCat("ERR invalid expire time in '", expire_cmd, "' command")));
       }
@@ -434,36 +434,46 @@ void Commands::Run(Session& s, const Command& cmd, Reply reply) {
         return reply(ErrorReply(p, absl::StrCat("ERR SET ", absl::AsciiStrToUpper(opt),
                                                 " is not supported: ", kNoRmw)));
       }
-      if (opt == "exat" || opt == "pxat") {
-        return reply(ErrorReply(p, absl::StrCat("ERR SET ", absl::AsciiStrToUpper(opt),
-                                                " is not supported yet: give EX or PX "
-                                                "(see docs/resp.md)")));
-      }
-      if ((opt == "ex" || opt == "px") && i + 1 < cmd.size() && !ttl_ms) {
+      if ((opt == "ex" || opt == "px" || opt == "exat" || opt == "pxat") && i + 1 < cmd.size() &&
+          !ttl_ms) {
         int64_t v = 0;
         if (!absl::SimpleAtoi(cmd[++i], &v)) {
           return reply(ErrorReply(p, "ERR value is not an integer or out of range"));
         }
-        if (v <= 0) return reply(ErrorReply(p, "ERR invalid expire time in 'set' command"));
-        ttl_ms = opt == "ex" ? v * 1000 : v;
+        if (v <= 0 || v > kMaxExpire) {
+          return reply(ErrorReply(p, "ERR invalid expire time in 'set' command"));
+        }
+        const int64_t ms = opt == "ex" || opt == "exat" ? v * 1000 : v;
+        // An absolute time already past still writes, expired at once (1 ms),
+        // as Redis deletes the key.
+        ttl_ms = opt == "exat" || opt == "pxat"
+                     ? std::max<int64_t>(1, ms - absl::ToUnixMillis(absl::Now()))
+                     : ms;
         continue;
       }
       return reply(ErrorReply(p, "ERR syntax error"));
     }
-    if (ttl_ms) {
-      if (*ttl_ms % 1000 != 0) {
-        return reply(ErrorReply(p,
-                                "ERR kvstore's expiries have second precision: give a PX "
-                                "that is a whole number of seconds, or EX (see docs/resp.md)"));
-      }
-      if (*ttl_ms / 1000 > UINT32_MAX) {
-        return reply(
-            ErrorReply(p, absl::StrCat("ERR invalid expire time in '", expire_cmd, "' command")));
-      }
-      args.ttl_seconds = static_cast<uint32_t>(*ttl_ms / 1000);
-    }
+    if (ttl_ms) args.ttl = absl::Milliseconds(*ttl_ms);
     client_->Put(std::move(args), [p, reply](absl::StatusOr<replication::WriteResult> r) {
       reply(r.ok() ? OkReply(p) : NodeError(p, r.status()));
+    });
+    return;
+  }
+  if (name == "ttl" || name == "pttl") {
+    // -2: no such key; -1: no expiry; else the time left (TTL rounds to the
+    // nearest second, as Redis does).
+    const bool ms = name == "pttl";
+    client_->Get(cmd[1], c, [p, ms, reply](absl::StatusOr<node::GetReply> r) {
+      if (!r.ok()) return reply(NodeError(p, r.status()));
+      int64_t left = -2;
+      if (r->found) {
+        left = -1;
+        if (r->expires_at_ms != 0) {
+          left = std::max<int64_t>(0, r->expires_at_ms - absl::ToUnixMillis(absl::Now()));
+          if (!ms) left = (left + 500) / 1000;
+        }
+      }
+      reply(Wire(p, [&](Writer& w) { w.Integer(left); }));
     });
     return;
   }

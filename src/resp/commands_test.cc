@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
@@ -21,7 +22,9 @@ class FakeClient final : public node::ClientApi {
   void Put(node::PutArgs args, WriteCallback done) override {
     if (fail) return done(*fail);
     last_consistency = args.consistency;
-    last_ttl = args.ttl_seconds;
+    last_ttl = args.ttl;
+    expires[args.key] =
+        args.ttl > absl::ZeroDuration() ? absl::ToUnixMillis(absl::Now() + args.ttl) : 0;
     data[args.key] = args.value;
     done(replication::WriteResult{.acks = 1});
   }
@@ -30,7 +33,11 @@ class FakeClient final : public node::ClientApi {
     last_consistency = c;
     auto it = data.find(key);
     node::GetReply r;
-    if (it != data.end()) r = {.found = true, .value = it->second};
+    if (it != data.end()) {
+      r.found = true;
+      r.value = it->second;
+      r.expires_at_ms = expires[key];
+    }
     done(r);
   }
   void Delete(std::string key, std::optional<Consistency> c, WriteCallback done) override {
@@ -44,7 +51,8 @@ class FakeClient final : public node::ClientApi {
   std::map<std::string, std::string> data;
   std::optional<absl::Status> fail;
   std::optional<Consistency> last_consistency;
-  uint32_t last_ttl = 0;
+  absl::Duration last_ttl;
+  std::map<std::string, int64_t> expires;
 };
 
 class CommandsTest : public ::testing::Test {
@@ -93,16 +101,23 @@ TEST_F(CommandsTest, SetGetAndMissingKeysInBothProtocols) {
   EXPECT_EQ(Run({"HELLO", "4"}), "-NOPROTO unsupported protocol version\r\n");
 }
 
-TEST_F(CommandsTest, ExpiriesInWholeSeconds) {
+TEST_F(CommandsTest, ExpiriesInMilliseconds) {
   EXPECT_EQ(Run({"SET", "k", "v", "EX", "10"}), "+OK\r\n");
-  EXPECT_EQ(client_.last_ttl, 10u);
-  EXPECT_EQ(Run({"SET", "k", "v", "px", "3000"}), "+OK\r\n");
-  EXPECT_EQ(client_.last_ttl, 3u);
+  EXPECT_EQ(client_.last_ttl, absl::Seconds(10));
+  EXPECT_EQ(Run({"SET", "k", "v", "px", "1500"}), "+OK\r\n");
+  EXPECT_EQ(client_.last_ttl, absl::Milliseconds(1500));
   EXPECT_EQ(Run({"SETEX", "k", "5", "v"}), "+OK\r\n");
-  EXPECT_EQ(client_.last_ttl, 5u);
+  EXPECT_EQ(client_.last_ttl, absl::Seconds(5));
   EXPECT_EQ(Run({"PSETEX", "k", "2000", "v"}), "+OK\r\n");
-  EXPECT_EQ(client_.last_ttl, 2u);
-  EXPECT_NE(Run({"SET", "k", "v", "PX", "1500"}).find("second precision"), std::string::npos);
+  EXPECT_EQ(client_.last_ttl, absl::Seconds(2));
+  const int64_t at = absl::ToUnixSeconds(absl::Now()) + 100;
+  EXPECT_EQ(Run({"SET", "k", "v", "EXAT", absl::StrCat(at)}), "+OK\r\n");
+  EXPECT_GT(client_.last_ttl, absl::Seconds(98));
+  EXPECT_LE(client_.last_ttl, absl::Seconds(100));
+  EXPECT_EQ(Run({"SET", "k", "v", "PXAT", "1000"}), "+OK\r\n");  // long past: expired at once
+  EXPECT_EQ(client_.last_ttl, absl::Milliseconds(1));
+  EXPECT_EQ(Run({"SET", "k", "v", "EX", "9223372036854775807"}),
+            "-ERR invalid expire time in 'set' command\r\n");
   EXPECT_EQ(Run({"SET", "k", "v", "EX", "0"}), "-ERR invalid expire time in 'set' command\r\n");
   EXPECT_EQ(Run({"SET", "k", "v", "EX", "x"}), "-ERR value is not an integer or out of range\r\n");
   EXPECT_EQ(Run({"SET", "k", "v", "BOGUS"}), "-ERR syntax error\r\n");
@@ -123,7 +138,21 @@ TEST_F(CommandsTest, ReadModifyWriteIsRefusedNeverEmulated) {
   EXPECT_NE(Run({"SET", "k", "v", "NX"}).find("SET NX is not supported"), std::string::npos);
   EXPECT_NE(Run({"SET", "k", "v", "GET"}).find("SET GET is not supported"), std::string::npos);
   EXPECT_TRUE(client_.data.empty()) << "a refused command wrote";
-  EXPECT_NE(Run({"TTL", "k"}).find("not built yet"), std::string::npos);
+  EXPECT_EQ(Run({"TTL", "k"}), ":-2\r\n");
+}
+
+TEST_F(CommandsTest, TtlAndPttl) {
+  EXPECT_EQ(Run({"TTL", "nope"}), ":-2\r\n");
+  Run({"SET", "forever", "v"});
+  EXPECT_EQ(Run({"TTL", "forever"}), ":-1\r\n");
+  EXPECT_EQ(Run({"PTTL", "forever"}), ":-1\r\n");
+  Run({"SET", "k", "v", "EX", "100"});
+  EXPECT_EQ(Run({"TTL", "k"}), ":100\r\n");
+  const std::string pttl = Run({"PTTL", "k"});
+  int64_t ms = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(pttl.substr(1, pttl.size() - 3), &ms)) << pttl;
+  EXPECT_GT(ms, 98000);
+  EXPECT_LE(ms, 100000);
 }
 
 TEST_F(CommandsTest, MultiKeyCommands) {

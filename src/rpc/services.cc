@@ -185,7 +185,7 @@ ServerUnaryReactor* KvService::Put(CallbackServerContext* ctx, const v1::PutRequ
   client_->Put(node::PutArgs{.key = req->key(),
                              .value = req->value(),
                              .consistency = *c,
-                             .ttl_seconds = req->ttl_seconds()},
+                             .ttl = absl::Seconds(req->ttl_seconds())},
                WriteReply(reactor, resp));
   return reactor;
 }
@@ -269,7 +269,7 @@ ServerUnaryReactor* KvService::Batch(CallbackServerContext* ctx, const v1::Batch
         client_->Put(node::PutArgs{.key = op.put().key(),
                                    .value = op.put().value(),
                                    .consistency = *c,
-                                   .ttl_seconds = op.put().ttl_seconds()},
+                                   .ttl = absl::Seconds(op.put().ttl_seconds())},
                      [out, one_done, set_error](absl::StatusOr<replication::WriteResult> r) {
                        if (r.ok()) {
                          ToProto(r->version, out->mutable_put()->mutable_version());
