@@ -139,6 +139,10 @@ def main():
         if not wait_for("the first node's page shows the killed node down",
                         lambda: states(page(first)) == ["alive"] * 4 + ["down"], seconds=60):
             return 1
+        # The last minute's figures need two samples, taken 5 s apart.
+        wait_for("the first node's page shows its last-minute request rate",
+                 lambda: 'id="rate"' in (http_get(first.metrics_port, "/")[1] or ""),
+                 seconds=30)
         check_in_browser("http://127.0.0.1:%d/" % first.metrics_port, victim_id, members, work,
                          args.screenshot)
     finally:
