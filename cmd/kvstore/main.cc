@@ -547,7 +547,8 @@ int main(int argc, char** argv) {
                     if (name == "keys") return value;
                   }
                   return uint64_t{0};
-                }});
+                }},
+        admin);
     // A bulk a little over the limits still reaches the node, whose error
     // names the flag; a far bigger one is a protocol error that closes the
     // connection, so that one frame cannot hold more memory than that.

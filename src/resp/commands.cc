@@ -59,6 +59,7 @@ const std::map<std::string, Spec>& Specs() {
       {"mset", {-3}},
       {"strlen", {2}},
       {"kvstore.consistency", {-1}},
+      {"kvstore.locate", {2}},
       {"ttl", {2}},
       {"pttl", {2}},
       // Refused: their effect depends on a value read first.
@@ -188,8 +189,8 @@ std::atomic<uint64_t> g_commands{0};
 
 }  // namespace
 
-Commands::Commands(node::ClientApi* client, ServerFacts facts)
-    : client_(client), facts_(std::move(facts)) {}
+Commands::Commands(node::ClientApi* client, ServerFacts facts, node::AdminApi* admin)
+    : client_(client), admin_(admin), facts_(std::move(facts)) {}
 
 size_t Commands::Count() { return Specs().size(); }
 
@@ -456,6 +457,42 @@ void Commands::Run(Session& s, const Command& cmd, Reply reply) {
     if (ttl_ms) args.ttl = absl::Milliseconds(*ttl_ms);
     client_->Put(std::move(args), [p, reply](absl::StatusOr<replication::WriteResult> r) {
       reply(r.ok() ? OkReply(p) : NodeError(p, r.status()));
+    });
+    return;
+  }
+  if (name == "kvstore.locate") {
+    // The replicas of a key and what each holds, as `kvctl locate` prints.
+    if (admin_ == nullptr) return reply(ErrorReply(p, "ERR KVSTORE.LOCATE is not available here"));
+    admin_->Locate(cmd[1], [p, reply](absl::StatusOr<node::LocateReply> r) {
+      if (!r.ok()) return reply(NodeError(p, r.status()));
+      reply(Wire(p, [&](Writer& w) {
+        w.MapHeader(3);
+        w.Bulk("key_id");
+        w.Bulk(r->key_id.ToHex());
+        w.Bulk("replication_factor");
+        w.Integer(r->replication_factor);
+        w.Bulk("replicas");
+        w.ArrayHeader(r->replicas.size());
+        for (const node::ReplicaLocation& l : r->replicas) {
+          w.MapHeader(6);
+          w.Bulk("id");
+          w.Bulk(l.node.id.ToHex());
+          w.Bulk("address");
+          w.Bulk(l.node.address);
+          w.Bulk("reachable");
+          w.Boolean(l.reachable);
+          w.Bulk("holds");
+          w.Boolean(l.holds);
+          w.Bulk("version");
+          if (l.version) {
+            w.Bulk(absl::StrCat(l.version->timestamp, "@", l.version->node_id));
+          } else {
+            w.Null();
+          }
+          w.Bulk("error");
+          w.Bulk(l.error);
+        }
+      }));
     });
     return;
   }

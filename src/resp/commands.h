@@ -50,8 +50,10 @@ class Commands {
   // at the time the command was dispatched.
   using Reply = std::function<void(std::string)>;
 
-  // `client` and facts' functions must outlive this. Thread-safe.
-  Commands(node::ClientApi* client, ServerFacts facts);
+  // `client`, `admin` and facts' functions must outlive this. `admin` (for
+  // KVSTORE.LOCATE) may be null: the command then answers an error.
+  // Thread-safe.
+  Commands(node::ClientApi* client, ServerFacts facts, node::AdminApi* admin = nullptr);
 
   // Runs `cmd` for `session` and calls `reply` exactly once, on any thread,
   // possibly before returning. May change `session` (HELLO, SELECT, CLIENT
@@ -64,6 +66,7 @@ class Commands {
 
  private:
   node::ClientApi* const client_;
+  node::AdminApi* const admin_;
   const ServerFacts facts_;
 };
 

@@ -204,6 +204,8 @@ TEST_F(CommandsTest, ServerFacts) {
   EXPECT_EQ(Run({"COMMAND", "COUNT"}), absl::StrCat(":", Commands::Count(), "\r\n"));
   EXPECT_EQ(Run({"COMMAND", "INFO", "get"}).substr(0, 21), "*1\r\n*6\r\n$3\r\nget\r\n:2\r\n");
   EXPECT_EQ(Run({"TIME"}).substr(0, 4), "*2\r\n");
+  // Without an admin interface (this test's), KVSTORE.LOCATE says so.
+  EXPECT_EQ(Run({"KVSTORE.LOCATE", "k"}), "-ERR KVSTORE.LOCATE is not available here\r\n");
 }
 
 }  // namespace

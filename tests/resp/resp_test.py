@@ -123,6 +123,12 @@ def redis_py_checks(redis, a, b):
     replies = pipe.execute()
     check(replies[0::2] == [True] * 1000 and replies[1::2] == [b"v%d" % i for i in range(1000)],
           "a pipeline of 2,000 SETs and GETs answers in order")
+    loc = rb.execute_command("KVSTORE.LOCATE", "greeting")
+    fields = dict(zip(loc[0::2], loc[1::2]))
+    replicas = [dict(zip(r[0::2], r[1::2])) for r in fields.get(b"replicas", [])]
+    check(fields.get(b"replication_factor") == 3 and len(replicas) == 3 and
+          all(r[b"holds"] == 1 and r[b"reachable"] == 1 for r in replicas),
+          "KVSTORE.LOCATE names 3 replicas that all hold the key: %s" % loc)
     info = ra.info()
     check(info.get("redis_version") == "7.0.0" and "kvstore_version" in info,
           "INFO server: %s" % {k: info.get(k) for k in ("redis_version", "kvstore_version")})
