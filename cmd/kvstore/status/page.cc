@@ -132,11 +132,12 @@ void RenderRing(const PageModel& m, const std::map<dht::NodeId, int>& hues, std:
   // In the middle: how many members, and how many are not alive.
   int not_alive = 0;
   for (const MemberRow& r : m.members) not_alive += r.state != "alive";
-  absl::StrAppendFormat(out,
-                        R"(<text x="0" y="-4" text-anchor="middle" font-size="22">%d members</text>)"
-                        R"(<text x="0" y="20" text-anchor="middle" font-size="13" fill="%s">%s</text>)",
-                        m.members.size(), not_alive ? "#d64031" : "#2e9e44",
-                        not_alive ? absl::StrCat(not_alive, " not alive") : "all alive");
+  absl::StrAppendFormat(
+      out,
+      R"(<text x="0" y="-4" text-anchor="middle" font-size="22">%d members</text>)"
+      R"(<text x="0" y="20" text-anchor="middle" font-size="13" fill="%s">%s</text>)",
+      m.members.size(), not_alive ? "#d64031" : "#2e9e44",
+      not_alive ? absl::StrCat(not_alive, " not alive") : "all alive");
   // Members, self last so that it draws on top.
   for (size_t pass = 0; pass < 2; ++pass) {
     for (const MemberRow& r : m.members) {
