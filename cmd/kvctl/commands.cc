@@ -50,6 +50,17 @@ std::string WithKey(const std::string& key, const google::protobuf::Message& res
   return JsonObject().String("key", key).Fields(ProtoJson(resp)).str();
 }
 
+// A write's answer (PutResponse or DeleteResponse): its version and acks.
+template <typename Response>
+int PrintWrite(const Conn& c, const std::string& key, const Response& resp) {
+  if (Json(c)) {
+    PrintJsonLine(WithKey(key, resp));
+  } else {
+    std::printf("OK version=%s acks=%u\n", FormatVersion(resp.version()).c_str(), resp.acks());
+  }
+  return 0;
+}
+
 }  // namespace
 
 int Put(Conn& c, const Args& a) {
@@ -73,12 +84,7 @@ int Put(Conn& c, const Args& a) {
   SetDeadline(&ctx, c);
   grpc::Status s = c.kv->Put(&ctx, req, &resp);
   if (!s.ok()) return Fail(c, "put", s);
-  if (Json(c)) {
-    PrintJsonLine(WithKey(a.key, resp));
-  } else {
-    std::printf("OK version=%s acks=%u\n", FormatVersion(resp.version()).c_str(), resp.acks());
-  }
-  return 0;
+  return PrintWrite(c, a.key, resp);
 }
 
 int Get(Conn& c, const Args& a) {
@@ -112,12 +118,7 @@ int Del(Conn& c, const Args& a) {
   SetDeadline(&ctx, c);
   grpc::Status s = c.kv->Delete(&ctx, req, &resp);
   if (!s.ok()) return Fail(c, "del", s);
-  if (Json(c)) {
-    PrintJsonLine(WithKey(a.key, resp));
-  } else {
-    std::printf("OK version=%s acks=%u\n", FormatVersion(resp.version()).c_str(), resp.acks());
-  }
-  return 0;
+  return PrintWrite(c, a.key, resp);
 }
 
 int Ping(Conn& c) {

@@ -17,16 +17,16 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "cmd/kvstore/flags.h"
 #include "cmd/kvstore/log_format.h"
 #include "cmd/kvstore/metrics_wiring.h"
+#include "cmd/kvstore/resp_wiring.h"
 #include "cmd/kvstore/security_flags.h"
 #include "spdlog/spdlog.h"
 #include "src/node/dns_discovery.h"
 #include "src/node/durable_state.h"
 #include "src/node/node.h"
 #include "src/node/test_hooks.h"
-#include "src/resp/commands.h"
-#include "src/resp/server.h"
 #include "src/rpc/heartbeat.h"
 #include "src/rpc/peer_client.h"
 #include "src/rpc/server.h"
@@ -39,141 +39,6 @@
 namespace {
 
 constexpr char kVersion[] = "kvstore 0.1.0";
-
-struct Flags {
-  std::string addr = "127.0.0.1:50051";
-  std::string advertise;
-  std::vector<std::string> peers;
-  std::string node_id;
-  int replicas = 3;
-  int k = 20;
-  int alpha = 3;
-  std::string heartbeat_interval = "500ms";
-  std::string failure_timeout = "3s";
-  std::string rpc_timeout = "2s";
-  std::string speculative_read_after = "20ms";
-  std::string max_clock_offset = "500ms";
-  std::string consistency = "quorum";
-  size_t max_key_bytes = 1024;
-  size_t max_value_bytes = 1 << 20;
-  size_t max_memory_bytes = 0;  // 0 = unlimited
-  std::string log_level = "info";
-  std::string log_format = "text";
-  std::string data_dir;
-  std::string sync = "always";
-  std::string discover;
-  std::string dead_after = "5m";
-  std::string anti_entropy_interval = "1m";
-  std::string tombstone_grace = "1h";
-  size_t max_hints_bytes = 64u << 20;
-  std::string backup_dir;
-  std::vector<std::string> admin_from;
-  std::string metrics_addr;  // empty: no metrics endpoint
-  std::string resp_addr;     // empty: no Redis-protocol listener
-  bool leave_on_shutdown = false;
-  bool enable_test_hooks = false;
-};
-
-[[noreturn]] void Die(const std::string& why) {
-  std::fprintf(stderr, "kvstore: %s\n", why.c_str());
-  std::exit(2);
-}
-
-absl::Duration DurationFlag(const char* name, const std::string& text) {
-  absl::StatusOr<absl::Duration> d = kv::util::ParseDurationFlag(name, text);
-  if (!d.ok()) Die(std::string(d.status().message()));
-  return *d;
-}
-
-bool ValidHostPort(const std::string& s) {
-  size_t colon = s.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == s.size()) return false;
-  int port = 0;
-  for (char c : s.substr(colon + 1)) {
-    if (c < '0' || c > '9') return false;
-    port = port * 10 + (c - '0');
-    if (port > 65535) return false;
-  }
-  return port > 0;
-}
-
-kv::node::NodeOptions ToOptions(const Flags& f) {
-  kv::node::NodeOptions o;
-  if (!ValidHostPort(f.addr)) Die("--addr: '" + f.addr + "' is not host:port");
-  std::string advertise = f.advertise.empty() ? f.addr : f.advertise;
-  if (!ValidHostPort(advertise)) Die("--advertise: '" + advertise + "' is not host:port");
-  if (advertise.starts_with("0.0.0.0:") || advertise.starts_with("[::]:")) {
-    Die("--addr listens on all interfaces; give --advertise with an address peers can dial");
-  }
-  std::mt19937_64 rng(std::random_device{}());
-  kv::dht::NodeId id = kv::dht::NodeId::Random(rng);
-  if (!f.node_id.empty()) {
-    absl::StatusOr<kv::dht::NodeId> parsed = kv::dht::NodeId::FromHex(f.node_id);
-    if (!parsed.ok()) Die("--node-id: " + std::string(parsed.status().message()));
-    id = *parsed;
-  }
-  o.self = {id, advertise};
-  for (const std::string& p : f.peers) {
-    for (absl::string_view part : absl::StrSplit(p, ',', absl::SkipEmpty())) {
-      std::string peer(part);
-      if (!ValidHostPort(peer)) Die("--peer: '" + peer + "' is not host:port");
-      if (peer != advertise && peer != f.addr) o.seeds.push_back(peer);
-    }
-  }
-  o.replicas = f.replicas;
-  o.k = static_cast<size_t>(f.k);
-  o.alpha = static_cast<size_t>(f.alpha);
-  o.max_key_bytes = f.max_key_bytes;
-  o.max_value_bytes = f.max_value_bytes;
-  o.failure_timeout = DurationFlag("--failure-timeout", f.failure_timeout);
-  o.dead_after = DurationFlag("--dead-after", f.dead_after);
-  o.anti_entropy_interval = DurationFlag("--anti-entropy-interval", f.anti_entropy_interval);
-  o.tombstone_grace = DurationFlag("--tombstone-grace", f.tombstone_grace);
-  o.speculative_read_after =
-      f.speculative_read_after == "off"
-          ? absl::ZeroDuration()
-          : DurationFlag("--speculative-read-after", f.speculative_read_after);
-  o.max_clock_offset = DurationFlag("--max-clock-offset", f.max_clock_offset);
-  if (o.anti_entropy_interval <= absl::ZeroDuration()) {
-    Die("--anti-entropy-interval must be positive");
-  }
-  // A replica that missed a delete must get the tombstone (from a hint or
-  // anti-entropy) before any replica forgets it. A replica away for less
-  // than --dead-after still owns its keys and comes back expecting that, so
-  // the grace must outlast detection, death and two repair rounds.
-  const absl::Duration min_grace = o.dead_after + o.failure_timeout + 2 * o.anti_entropy_interval;
-  if (o.tombstone_grace < min_grace) {
-    Die("--tombstone-grace (" + f.tombstone_grace + ") must be at least --dead-after + " +
-        "--failure-timeout + 2 x --anti-entropy-interval (" + absl::FormatDuration(min_grace) +
-        "), or a replica that missed a delete could resurrect the key");
-  }
-  o.max_hints_bytes = f.max_hints_bytes;
-  if (f.consistency == "one") {
-    o.default_consistency = kv::replication::Consistency::kOne;
-  } else if (f.consistency == "quorum") {
-    o.default_consistency = kv::replication::Consistency::kQuorum;
-  } else if (f.consistency == "all") {
-    o.default_consistency = kv::replication::Consistency::kAll;
-  } else {
-    Die("--consistency: '" + f.consistency + "' is not one of one, quorum, all");
-  }
-  return o;
-}
-
-// --admin-from: the address prefixes, besides loopback, that may make
-// state-changing Admin calls.
-std::vector<kv::util::AddressPrefix> AdminFrom(const Flags& f) {
-  std::vector<kv::util::AddressPrefix> out;
-  for (const std::string& flag : f.admin_from) {
-    for (absl::string_view part : absl::StrSplit(flag, ',', absl::SkipEmpty())) {
-      absl::StatusOr<kv::util::AddressPrefix> p =
-          kv::util::AddressPrefix::Parse(std::string_view(part.data(), part.size()));
-      if (!p.ok()) Die("--admin-from: " + std::string(p.status().message()));
-      out.push_back(*p);
-    }
-  }
-  return out;
-}
 
 // Admin.Snapshot's writer: a checkpoint of `durable` into BACKUP_DIR/NAME,
 // which is created here if missing. Without --backup-dir every snapshot is
@@ -189,7 +54,7 @@ std::function<absl::StatusOr<std::string>(const std::string&)> SnapshotInto(
   }
   std::error_code ec;
   std::filesystem::create_directories(backup_dir, ec);
-  if (ec) Die("--backup-dir: cannot create " + backup_dir + ": " + ec.message());
+  if (ec) kv::cmd::Die("--backup-dir: cannot create " + backup_dir + ": " + ec.message());
   const std::filesystem::path base = std::filesystem::absolute(backup_dir).lexically_normal();
   return [durable, base](const std::string& name) -> absl::StatusOr<std::string> {
     const std::string path = (base / name).string();
@@ -207,115 +72,14 @@ int main(int argc, char** argv) {
   // tracking. The sanitizer build keeps it, as a check.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 #endif
-  Flags f;
+  kv::cmd::Flags f;
   CLI::App app{
       "kvstore: a peer-to-peer key-value store node (Kademlia routing, quorum replication)",
       "kvstore"};
   app.set_version_flag("--version", kVersion);
-  app.add_option("--addr", f.addr, "host:port to listen on")->capture_default_str();
-  app.add_option("--advertise", f.advertise, "host:port peers dial (default: --addr)");
-  app.add_option("--peer", f.peers,
-                 "seed peer host:port to join through (repeatable or comma-separated; DNS "
-                 "names allowed)");
-  app.add_option("--discover", f.discover,
-                 "dns:NAME:PORT: join through every address NAME resolves to (e.g. a Kubernetes "
-                 "headless Service), re-resolved before each join attempt");
-  app.add_option("--node-id", f.node_id, "160-bit node id as 40 hex chars (default: random)");
-  app.add_option("--replicas", f.replicas, "replication factor N")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 64));
-  app.add_option("--k", f.k, "Kademlia bucket size")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 256));
-  app.add_option("--alpha", f.alpha, "lookup requests in flight")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 32));
-  app.add_option("--heartbeat-interval", f.heartbeat_interval, "time between heartbeats")
-      ->capture_default_str();
-  app.add_option("--failure-timeout", f.failure_timeout,
-                 "silence after which a peer is always marked down (the phi-accrual detector may "
-                 "mark it down sooner, never before half of this)")
-      ->capture_default_str();
-  app.add_option("--rpc-timeout", f.rpc_timeout, "deadline of node-to-node calls")
-      ->capture_default_str();
-  app.add_option("--speculative-read-after", f.speculative_read_after,
-                 "a read asks only as many replicas as its consistency needs; if their answers "
-                 "are not all in after this long, it asks one more ('off': never)")
-      ->capture_default_str();
-  app.add_option("--max-clock-offset", f.max_clock_offset,
-                 "refuse versions from peers whose clock is further ahead than this")
-      ->capture_default_str();
-  app.add_option("--consistency", f.consistency,
-                 "consistency for requests that leave it unset: one, quorum or all")
-      ->capture_default_str();
-  // Byte flags take a unit: 1024, 64KiB, 64MiB, 1GiB (KB means KiB here).
-  app.add_option("--max-key-bytes", f.max_key_bytes, "largest key accepted")
-      ->capture_default_str()
-      ->transform(CLI::AsSizeValue(false))
-      ->check(CLI::Range(size_t{1}, size_t{65535}));  // the memory engine's limit
-  app.add_option("--max-value-bytes", f.max_value_bytes, "largest value accepted")
-      ->capture_default_str()
-      ->transform(CLI::AsSizeValue(false))
-      ->check(CLI::Range(size_t{0}, size_t{64} << 20));
-  app.add_option("--max-memory-bytes", f.max_memory_bytes,
-                 "without --data-dir: most bytes the stored records may take (keys, values, "
-                 "versions and the hash table); writes beyond it get RESOURCE_EXHAUSTED. 0 = "
-                 "unlimited")
-      ->capture_default_str()
-      ->transform(CLI::AsSizeValue(false));
-  app.add_option("--data-dir", f.data_dir,
-                 "keep data, node id and contacts in this directory (RocksDB); without it the "
-                 "node runs in memory");
-  app.add_option("--backup-dir", f.backup_dir,
-                 "with --data-dir: where kvctl snapshot NAME writes (DIR/NAME); snapshots are "
-                 "refused without it");
-  app.add_option("--admin-from", f.admin_from,
-                 "address or prefix (10.0.0.0/8, fd00::/8) that may call leave, snapshot and "
-                 "drop-keys besides loopback; repeat or separate with commas");
-  app.add_option("--sync", f.sync,
-                 "with --data-dir: 'always' acknowledges a write only once it is in the fsynced "
-                 "WAL; 'none' leaves flushing to the OS (faster, loses recent writes on a "
-                 "machine crash)")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"always", "none"}));
-  app.add_option("--dead-after", f.dead_after,
-                 "a peer down this long stops owning keys; they are re-replicated to the "
-                 "next-closest nodes")
-      ->capture_default_str();
-  app.add_option("--anti-entropy-interval", f.anti_entropy_interval,
-                 "how often replicas compare digests, hand off keys they no longer own and "
-                 "purge old tombstones")
-      ->capture_default_str();
-  app.add_option("--tombstone-grace", f.tombstone_grace,
-                 "how long deletes (and expired records) are remembered before they are purged; "
-                 "at least --dead-after + --failure-timeout + 2 x --anti-entropy-interval")
-      ->capture_default_str();
-  app.add_option("--max-hints-bytes", f.max_hints_bytes,
-                 "most bytes of hints kept for down replicas; beyond it the oldest go and "
-                 "anti-entropy repairs what they held")
-      ->capture_default_str()
-      ->transform(CLI::AsSizeValue(false));
-  app.add_option("--resp-addr", f.resp_addr,
-                 "host:port to serve the Redis protocol (RESP2/RESP3) on, beside gRPC: "
-                 "redis-cli and Redis clients run GET, SET, DEL, MGET, MSET ... on this "
-                 "node (docs/resp.md; default: off)");
-  app.add_option("--metrics-addr", f.metrics_addr,
-                 "host:port (IPv4) to serve Prometheus /metrics, /healthz and /readyz on over "
-                 "plain HTTP (default: off)");
-  app.add_flag("--leave-on-shutdown", f.leave_on_shutdown,
-               "on SIGTERM, hand every key to its new owners before exiting (planned leave)");
-  app.add_flag("--enable-test-hooks", f.enable_test_hooks,
-               "serve Admin.DropKeys, which forgets keys (for repair tests only)");
+  kv::cmd::AddFlags(app, &f);
   kv::cmd::SecurityFlags security_flags;
   kv::cmd::AddSecurityFlags(app, &security_flags);
-  app.add_option("--log-level", f.log_level, "trace, debug, info, warn or error")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
-  app.add_option("--log-format", f.log_format,
-                 "'text': one line per message in local time; 'json': one JSON object per "
-                 "line (ts in UTC, level, logger, msg) for log collectors")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"text", "json"}));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -324,27 +88,28 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  kv::cmd::Security security = kv::cmd::SetUpSecurity(security_flags, AdminFrom(f));
+  kv::cmd::Security security = kv::cmd::SetUpSecurity(security_flags, kv::cmd::AdminFrom(f));
   if (!f.resp_addr.empty() &&
       (!security_flags.cert_file.empty() || !security_flags.auth_file.empty())) {
     // A plaintext port that skips the auth file would undo both.
-    Die("--resp-addr does not serve TLS or check --auth-file yet: drop --resp-addr, or run "
+    kv::cmd::Die(
+        "--resp-addr does not serve TLS or check --auth-file yet: drop --resp-addr, or run "
         "this node without --cert-file and --auth-file (docs/resp.md)");
   }
-  kv::node::NodeOptions options = ToOptions(f);
+  kv::node::NodeOptions options = kv::cmd::ToOptions(f);
   options.version = std::string(kVersion).substr(sizeof("kvstore ") - 1);
   // Differs from the last process's under the same ID (a restart).
   options.incarnation = static_cast<uint64_t>(absl::ToUnixMicros(absl::Now()));
   if (security.id) {
     if (!f.node_id.empty() && options.self.id != *security.id) {
-      Die("--node-id " + f.node_id + " differs from the node ID --cert-file proves (" +
-          security.id->ToHex() + ", SHA-1 of its public key); drop --node-id");
+      kv::cmd::Die("--node-id " + f.node_id + " differs from the node ID --cert-file proves (" +
+                   security.id->ToHex() + ", SHA-1 of its public key); drop --node-id");
     }
     options.self.id = *security.id;
   }
   if (!f.discover.empty()) {
     absl::StatusOr<kv::node::DnsTarget> target = kv::node::ParseDnsTarget(f.discover);
-    if (!target.ok()) Die("--discover: " + std::string(target.status().message()));
+    if (!target.ok()) kv::cmd::Die("--discover: " + std::string(target.status().message()));
     // Resolved before each join attempt, so a Service that is still filling
     // is picked up by the join retry; the node's own addresses are dropped.
     options.discover_seeds = [target = *target, advertise = options.self.address, addr = f.addr]() {
@@ -367,14 +132,16 @@ int main(int argc, char** argv) {
       return out;
     };
   }
-  const absl::Duration heartbeat = DurationFlag("--heartbeat-interval", f.heartbeat_interval);
-  const absl::Duration rpc_timeout = DurationFlag("--rpc-timeout", f.rpc_timeout);
+  const absl::Duration heartbeat =
+      kv::cmd::DurationFlag("--heartbeat-interval", f.heartbeat_interval);
+  const absl::Duration rpc_timeout = kv::cmd::DurationFlag("--rpc-timeout", f.rpc_timeout);
   if (heartbeat * 2 > options.failure_timeout) {
-    Die("--failure-timeout (" + f.failure_timeout +
-        ") must be at least twice --heartbeat-interval (" + f.heartbeat_interval + ")");
+    kv::cmd::Die("--failure-timeout (" + f.failure_timeout +
+                 ") must be at least twice --heartbeat-interval (" + f.heartbeat_interval + ")");
   }
   spdlog::set_level(spdlog::level::from_str(f.log_level));
-  if (absl::Status s = kv::cmd::SetLogFormat(f.log_format); !s.ok()) Die(std::string(s.message()));
+  if (absl::Status s = kv::cmd::SetLogFormat(f.log_format); !s.ok())
+    kv::cmd::Die(std::string(s.message()));
   spdlog::default_logger()->set_error_handler([](const std::string&) {});
   spdlog::flush_on(spdlog::level::trace);  // logs reach files before a crash or kill
 
@@ -396,7 +163,8 @@ int main(int argc, char** argv) {
   std::unique_ptr<kv::storage::Engine> engine;
   kv::storage::RocksDbEngine* durable = nullptr;
   if (f.data_dir.empty()) {
-    if (!f.backup_dir.empty()) Die("--backup-dir needs --data-dir: a memory node has no snapshots");
+    if (!f.backup_dir.empty())
+      kv::cmd::Die("--backup-dir needs --data-dir: a memory node has no snapshots");
     auto memory = std::make_unique<kv::storage::MemoryEngine>(
         kv::storage::MemoryEngine::Options{.max_bytes = f.max_memory_bytes});
     options.storage_stats = [memory = memory.get()] {
@@ -406,28 +174,30 @@ int main(int argc, char** argv) {
     engine = std::move(memory);
   } else {
     if (f.max_memory_bytes != 0) {
-      Die("--max-memory-bytes limits the in-memory engine; it has no effect with --data-dir");
+      kv::cmd::Die(
+          "--max-memory-bytes limits the in-memory engine; it has no effect with --data-dir");
     }
     auto opened = kv::storage::RocksDbEngine::Open(
         f.data_dir, {.sync = f.sync == "always" ? kv::storage::SyncPolicy::kAlways
                                                 : kv::storage::SyncPolicy::kNone,
                      .tombstone_grace = options.tombstone_grace});
-    if (!opened.ok()) Die("--data-dir: " + std::string(opened.status().message()));
+    if (!opened.ok()) kv::cmd::Die("--data-dir: " + std::string(opened.status().message()));
     durable = opened->get();
     engine = *std::move(opened);
     std::optional<kv::dht::NodeId> requested;
     if (!f.node_id.empty() || security.id) requested = options.self.id;
     auto id = kv::node::LoadOrCreateNodeId(*durable, requested, options.self.id);
     if (!id.ok() && security.id) {
-      Die("--data-dir " + f.data_dir + " belongs to another node than the one --cert-file " +
+      kv::cmd::Die(
+          "--data-dir " + f.data_dir + " belongs to another node than the one --cert-file " +
           "proves (" + security.id->ToHex() + "): a node's ID is SHA-1 of its public key. " +
           "Start with the key this data dir was created with, or move the node to TLS as " +
           "docs/security.md says (leave, then start on a fresh data dir)");
     }
-    if (!id.ok()) Die(std::string(id.status().message()));
+    if (!id.ok()) kv::cmd::Die(std::string(id.status().message()));
     options.self.id = *id;
     auto contacts = kv::node::LoadContacts(*durable);
-    if (!contacts.ok()) Die("--data-dir: " + std::string(contacts.status().message()));
+    if (!contacts.ok()) kv::cmd::Die("--data-dir: " + std::string(contacts.status().message()));
     for (const kv::dht::Contact& c : *contacts) {
       if (c.id != options.self.id &&
           std::find(options.seeds.begin(), options.seeds.end(), c.address) == options.seeds.end()) {
@@ -446,7 +216,7 @@ int main(int argc, char** argv) {
       return stats;
     };
     auto floor = kv::node::LoadHlcUpperBound(*durable);
-    if (!floor.ok()) Die("--data-dir: " + std::string(floor.status().message()));
+    if (!floor.ok()) kv::cmd::Die("--data-dir: " + std::string(floor.status().message()));
     options.hlc_floor = *floor;
     options.hlc_persistence.save = [durable](uint64_t upper) {
       return kv::node::SaveHlcUpperBound(*durable, upper);
@@ -470,7 +240,7 @@ int main(int argc, char** argv) {
     hint_log.for_each = [durable](const auto& fn) { durable->ForEachHint(fn); };
   }
   auto hints = kv::replication::HintStore::Open({.max_bytes = f.max_hints_bytes}, hint_log);
-  if (!hints.ok()) Die("hints: " + std::string(hints.status().message()));
+  if (!hints.ok()) kv::cmd::Die("hints: " + std::string(hints.status().message()));
   options.hints = hints->get();
   options.on_left = [] { kill(getpid(), SIGUSR1); };
   // The clock fence shows in the health status of kvstore.v1.KV.
@@ -529,37 +299,20 @@ int main(int argc, char** argv) {
       "kvstore node {} listening on {} (advertised as {}), N={}, k={}, storage: {}",
       options.self.id.ToHex(), f.addr, options.self.address, options.replicas, options.k,
       f.data_dir.empty() ? std::string("memory") : "rocksdb in " + f.data_dir + ", sync=" + f.sync);
-  // --resp-addr: the Redis-protocol front door, on the node's client interface.
-  std::unique_ptr<kv::resp::Commands> resp_commands;
-  std::unique_ptr<kv::resp::Server> resp;
+  // --resp-addr: the Redis-protocol front door, on the node's interfaces.
+  std::unique_ptr<kv::cmd::RespEndpoint> resp;
   if (!f.resp_addr.empty()) {
-    kv::node::AdminApi* admin = node.apis().admin;
-    resp_commands = std::make_unique<kv::resp::Commands>(
-        node.apis().client,
-        kv::resp::ServerFacts{
-            .version = std::string(kVersion).substr(sizeof("kvstore ") - 1),
-            .node_id = options.self.id.ToHex(),
-            .resp_addr = f.resp_addr,
-            .connected_clients = [&resp] { return resp ? resp->connections() : 0; },
-            .keys =
-                [admin] {
-                  for (const auto& [name, value] : admin->Stats()) {
-                    if (name == "keys") return value;
-                  }
-                  return uint64_t{0};
-                }},
-        admin);
-    // A bulk a little over the limits still reaches the node, whose error
-    // names the flag; a far bigger one is a protocol error that closes the
-    // connection, so that one frame cannot hold more memory than that.
-    kv::resp::ServerOptions resp_options{.addr = f.resp_addr};
-    resp_options.limits.max_bulk_bytes =
-        2 * std::max(options.max_value_bytes, options.max_key_bytes) + (1 << 20);
-    resp = std::make_unique<kv::resp::Server>(resp_options, resp_commands.get());
-    if (absl::Status s = resp->Start(); !s.ok()) {
-      std::fprintf(stderr, "kvstore: %s\n", std::string(s.message()).c_str());
+    auto started = kv::cmd::StartResp({.addr = f.resp_addr,
+                                       .version = options.version,
+                                       .node_id = options.self.id.ToHex(),
+                                       .apis = node.apis(),
+                                       .max_key_bytes = options.max_key_bytes,
+                                       .max_value_bytes = options.max_value_bytes});
+    if (!started.ok()) {
+      std::fprintf(stderr, "kvstore: %s\n", std::string(started.status().message()).c_str());
       return 1;
     }
+    resp = *std::move(started);
     spdlog::info("serving the Redis protocol on {} (port {})", f.resp_addr, resp->port());
   }
   node.Start();

@@ -3,21 +3,13 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "cmd/kvstore/flags.h"
 #include "spdlog/spdlog.h"
 #include "src/security/auth_file.h"
 #include "src/security/certificate.h"
 #include "src/util/duration.h"
 
 namespace kv::cmd {
-
-namespace {
-
-[[noreturn]] void Die(const std::string& why) {
-  std::fprintf(stderr, "kvstore: %s\n", why.c_str());
-  std::exit(2);
-}
-
-}  // namespace
 
 void AddSecurityFlags(CLI::App& app, SecurityFlags* f) {
   app.add_option("--cert-file", f->cert_file,

@@ -33,7 +33,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from promql import Expr, Scrape  # noqa: E402
-from testlib import Node, check, failures, http_get, kvctl, wait_for  # noqa: E402
+from testlib import Node, check, failures, http_get, kvctl, stop_all, wait_for  # noqa: E402
 
 SKIP = 77
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -207,12 +207,7 @@ def check_against_cluster(dashboard, bin_dir):
             print("  %d metric names in %d queries, all in the scrapes of 3 nodes (%d families,"
                   " their labels too)" % (len(used), len(exprs), len(s.types)))
     finally:
-        for n in nodes:
-            n.stop()
-        if failures:
-            print("  logs kept in", work)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        stop_all(nodes, work)
 
 
 def main():

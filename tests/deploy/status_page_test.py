@@ -22,7 +22,7 @@ import tempfile
 from html.parser import HTMLParser
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import Node, check, failures, http_get, kvctl, wait_for  # noqa: E402
+from testlib import Node, check, http_get, kvctl, stop_all, verdict, wait_for  # noqa: E402
 
 SKIP = 77
 
@@ -146,17 +146,8 @@ def main():
         check_in_browser("http://127.0.0.1:%d/" % first.metrics_port, victim_id, members, work,
                          args.screenshot)
     finally:
-        for n in nodes:
-            n.stop()
-        if failures:
-            print("node logs kept in", work)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
-    if failures:
-        print("FAILED: %d checks" % len(failures))
-        return 1
-    print("status page test passed")
-    return 0
+        stop_all(nodes, work)
+    return verdict("status page test")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ all; each test script exits 1 when `failures` is not empty.
 """
 import os
 import re
+import shutil
 import socket
 import subprocess
 import time
@@ -65,10 +66,12 @@ def stop_process(proc, log):
 
 class Node:
     """A kvstore of `bin_dir` on free 127.0.0.1 ports, with --data-dir under
-    `work` and --metrics-addr, joining through `seed` (a Node) if given."""
+    `work` and --metrics-addr (and --resp-addr on resp_port with `resp`),
+    joining through `seed` (a Node) if given."""
 
-    def __init__(self, bin_dir, work, name, seed=None):
+    def __init__(self, bin_dir, work, name, seed=None, resp=False):
         self.name, self.port, self.metrics_port = name, free_port(), free_port()
+        self.resp_port = free_port() if resp else None
         self.log_path = os.path.join(work, name + ".log")
         self.log = open(self.log_path, "w")
         cmd = [os.path.join(bin_dir, "kvstore"), "--addr=127.0.0.1:%d" % self.port,
@@ -76,6 +79,8 @@ class Node:
                "--data-dir=%s" % os.path.join(work, name)]
         if seed:
             cmd.append("--peer=127.0.0.1:%d" % seed.port)
+        if resp:
+            cmd.append("--resp-addr=127.0.0.1:%d" % self.resp_port)
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
 
     def metrics(self):
@@ -95,3 +100,23 @@ def kvctl(bin_dir, node, *args):
     return subprocess.run([os.path.join(bin_dir, "kvctl"), "--addr=127.0.0.1:%d" % node.port,
                            "--timeout=5", *args], stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, timeout=30)
+
+
+def stop_all(nodes, work):
+    """Stops `nodes`; keeps `work` (their logs) when a check failed, else
+    removes it."""
+    for n in nodes:
+        n.stop()
+    if failures:
+        print("node logs kept in", work)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def verdict(name):
+    """Prints whether test `name` passed; returns its exit code."""
+    if failures:
+        print("FAILED: %d checks" % len(failures))
+        return 1
+    print("%s passed" % name)
+    return 0

@@ -24,23 +24,9 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "deploy"))
-from testlib import check, failures, free_port, stop_process, wait_for  # noqa: E402
+from testlib import Node, check, stop_all, verdict, wait_for  # noqa: E402
 
 SKIP = 77
-
-
-class Node:
-    def __init__(self, bin_dir, work, name, seed=None):
-        self.name, self.port, self.resp_port = name, free_port(), free_port()
-        self.log = open(os.path.join(work, name + ".log"), "w")
-        cmd = [os.path.join(bin_dir, "kvstore"), "--addr=127.0.0.1:%d" % self.port,
-               "--resp-addr=127.0.0.1:%d" % self.resp_port, "--replicas=3"]
-        if seed:
-            cmd.append("--peer=127.0.0.1:%d" % seed.port)
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
-
-    def stop(self):
-        stop_process(self.proc, self.log)
 
 
 def raw(port, data, read_until_close=False, timeout=5):
@@ -209,9 +195,9 @@ def main():
     work = tempfile.mkdtemp(prefix="kv-resp-")
     nodes = []
     try:
-        nodes.append(Node(args.bin_dir, work, "n0"))
+        nodes.append(Node(args.bin_dir, work, "n0", resp=True))
         for i in (1, 2):
-            nodes.append(Node(args.bin_dir, work, "n%d" % i, seed=nodes[0]))
+            nodes.append(Node(args.bin_dir, work, "n%d" % i, seed=nodes[0], resp=True))
 
         def answers(n):
             try:
@@ -228,17 +214,8 @@ def main():
         raw_checks(nodes[1])
         redis_cli_checks(nodes[0], nodes[1])
     finally:
-        for n in nodes:
-            n.stop()
-        if failures:
-            print("node logs kept in", work)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
-    if failures:
-        print("FAILED: %d checks" % len(failures))
-        return 1
-    print("resp test passed")
-    return 0
+        stop_all(nodes, work)
+    return verdict("resp test")
 
 
 if __name__ == "__main__":
