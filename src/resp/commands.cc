@@ -187,7 +187,34 @@ class Gather {
 
 std::atomic<uint64_t> g_commands{0};
 
+// Where a served command's keys are, as COMMAND INFO gives them: the first
+// argument that is a key, the last (-1: the last argument), and the step.
+// All 0 for commands without keys.
+struct KeySpec {
+  int first = 0, last = 0, step = 0;
+};
+
+KeySpec KeysOf(const std::string& name) {
+  static const auto* keyed = new std::map<std::string, KeySpec>{
+      {"get", {1, 1, 1}},           {"set", {1, 1, 1}},    {"setex", {1, 1, 1}},
+      {"psetex", {1, 1, 1}},        {"strlen", {1, 1, 1}}, {"ttl", {1, 1, 1}},
+      {"pttl", {1, 1, 1}},          {"del", {1, -1, 1}},   {"unlink", {1, -1, 1}},
+      {"exists", {1, -1, 1}},       {"mget", {1, -1, 1}},  {"mset", {1, -1, 2}},
+      {"kvstore.locate", {1, 1, 1}}};
+  auto it = keyed->find(name);
+  return it == keyed->end() ? KeySpec{} : it->second;
+}
+
 }  // namespace
+
+std::vector<std::string> Commands::Keys(const Command& cmd) {
+  const KeySpec k = KeysOf(absl::AsciiStrToLower(cmd[0]));
+  std::vector<std::string> out;
+  if (k.step == 0) return out;
+  const size_t last = k.last < 0 ? cmd.size() - 1 : static_cast<size_t>(k.last);
+  for (size_t i = k.first; i <= last && i < cmd.size(); i += k.step) out.push_back(cmd[i]);
+  return out;
+}
 
 Commands::Commands(node::ClientApi* client, ServerFacts facts, node::AdminApi* admin)
     : client_(client), admin_(admin), facts_(std::move(facts)) {}
@@ -338,20 +365,14 @@ void Commands::Run(Session& s, const Command& cmd, Reply reply) {
           w.NullArray();
           continue;
         }
-        const bool keyed = n != "ping" && n != "echo" && n != "hello" && n != "auth" &&
-                           n != "select" && n != "quit" && n != "reset" && n != "client" &&
-                           n != "command" && n != "info" && n != "dbsize" && n != "time" &&
-                           n != "kvstore.consistency";
+        const KeySpec k = KeysOf(n);
         w.ArrayHeader(6);
         w.Bulk(n);
         w.Integer(it->second.arity);
         w.SetHeader(0);
-        w.Integer(keyed ? 1 : 0);
-        w.Integer(
-            keyed ? (n == "mset" || n == "del" || n == "unlink" || n == "exists" || n == "mget" ? -1
-                                                                                                : 1)
-                  : 0);
-        w.Integer(keyed ? (n == "mset" ? 2 : 1) : 0);
+        w.Integer(k.first);
+        w.Integer(k.last);
+        w.Integer(k.step);
       }
     }));
   }

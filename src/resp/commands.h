@@ -64,6 +64,12 @@ class Commands {
   // The number of commands this front door knows (COMMAND COUNT).
   static size_t Count();
 
+  // The keys `cmd` reads or writes (none for connection and server
+  // commands). The server runs a command only once no earlier command of
+  // its connection on one of these keys is still running, so that a
+  // pipeline reads its own writes, as from Redis. REQUIRES: cmd not empty.
+  static std::vector<std::string> Keys(const Command& cmd);
+
  private:
   node::ClientApi* const client_;
   node::AdminApi* const admin_;

@@ -193,6 +193,17 @@ TEST_F(CommandsTest, ConnectionState) {
   EXPECT_TRUE(session_.quit);
 }
 
+TEST(CommandKeysTest, TheKeysACommandTouches) {
+  using Keys = std::vector<std::string>;
+  EXPECT_EQ(Commands::Keys({"GET", "k"}), Keys{"k"});
+  EXPECT_EQ(Commands::Keys({"set", "k", "v", "EX", "10"}), Keys{"k"});
+  EXPECT_EQ(Commands::Keys({"MSET", "a", "1", "b", "2"}), (Keys{"a", "b"}));
+  EXPECT_EQ(Commands::Keys({"DEL", "a", "b", "c"}), (Keys{"a", "b", "c"}));
+  EXPECT_EQ(Commands::Keys({"PING"}), Keys{});
+  EXPECT_EQ(Commands::Keys({"KVSTORE.CONSISTENCY", "all"}), Keys{});
+  EXPECT_EQ(Commands::Keys({"FLUSHALL"}), Keys{});
+}
+
 TEST_F(CommandsTest, ServerFacts) {
   Run({"SET", "a", "1"});
   EXPECT_EQ(Run({"DBSIZE"}), ":1\r\n");

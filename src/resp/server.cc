@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -75,7 +76,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void Read() {
-    if (reading_ || closed_ || session_.quit || Paused()) return;
+    // A held command waits for a running one: read no more until it runs,
+    // so that the parser's buffer stays bounded too.
+    if (reading_ || closed_ || session_.quit || held_ || Paused()) return;
     reading_ = true;
     socket_.async_read_some(asio::buffer(buf_),
                             [self = shared_from_this()](asio::error_code ec, size_t n) {
@@ -88,10 +91,27 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Runs the commands parsed so far, as far as backpressure allows, then
   // reads more.
+  // True while a command still running on this connection touches one of
+  // `keys`.
+  bool Busy(const std::vector<std::string>& keys) const {
+    for (const std::string& k : keys) {
+      if (running_keys_.contains(k)) return true;
+    }
+    return false;
+  }
+
   void Process() {
     if (processing_) return;  // a reply that completed inline, within the loop below
     processing_ = true;
     while (!closed_ && !session_.quit && !Paused()) {
+      // A command on a key an earlier one is still writing or reading waits
+      // for it (and the commands after it wait too: they run in order).
+      if (held_) {
+        if (Busy(held_keys_)) break;
+        Dispatch(*std::move(held_), std::move(held_keys_));
+        held_.reset();
+        continue;
+      }
       absl::StatusOr<std::optional<Command>> next = parser_.Next();
       if (!next.ok()) {
         // Redis replies to a protocol error, then closes the connection.
@@ -103,19 +123,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
         break;
       }
       if (!next->has_value()) break;
-      Dispatch(**next);
+      held_keys_ = Commands::Keys(**next);
+      held_ = *std::move(*next);
     }
     processing_ = false;
     Read();
   }
 
-  uint64_t Slot() {
-    pending_.emplace_back();
+  uint64_t Slot(std::vector<std::string> keys = {}) {
+    for (const std::string& k : keys) ++running_keys_[k];
+    pending_.push_back({.keys = std::move(keys)});
     return base_ + pending_.size() - 1;
   }
 
-  void Dispatch(const Command& cmd) {
-    const uint64_t seq = Slot();
+  void Dispatch(const Command& cmd, std::vector<std::string> keys) {
+    const uint64_t seq = Slot(std::move(keys));
     std::weak_ptr<Connection> weak = shared_from_this();
     std::shared_ptr<Server::Impl::Gate> gate = impl_->gate;
     asio::io_context* io = &impl_->io;
@@ -135,9 +157,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // A command's reply is ready: send every reply that is now next in order.
   void Complete(uint64_t seq, std::string reply) {
     if (closed_ || seq < base_) return;
-    pending_[seq - base_] = std::move(reply);
-    while (!pending_.empty() && pending_.front().has_value()) {
-      out_ += *pending_.front();
+    Pending& p = pending_[seq - base_];
+    p.reply = std::move(reply);
+    for (const std::string& k : p.keys) {
+      if (auto it = running_keys_.find(k); it != running_keys_.end() && --it->second == 0) {
+        running_keys_.erase(it);
+      }
+    }
+    p.keys.clear();
+    while (!pending_.empty() && pending_.front().reply.has_value()) {
+      out_ += *pending_.front().reply;
       pending_.pop_front();
       ++base_;
     }
@@ -170,9 +199,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::array<char, 16384> buf_;
   Parser parser_;
   Session session_;
-  // The replies of the commands dispatched and not yet sent, in command
+  // The commands dispatched and not yet answered on the wire, in command
   // order; pending_.front() is command number base_.
-  std::deque<std::optional<std::string>> pending_;
+  struct Pending {
+    std::optional<std::string> reply;  // once it completed
+    std::vector<std::string> keys;     // while it runs: the keys it touches
+  };
+  std::deque<Pending> pending_;
+  // How many running commands touch each key.
+  absl::flat_hash_map<std::string, int> running_keys_;
+  // The next command, parsed but waiting for a running one on its keys.
+  std::optional<Command> held_;
+  std::vector<std::string> held_keys_;
   uint64_t base_ = 0;
   std::string out_;      // replies ready, in order, not yet being written
   std::string writing_;  // the replies async_write is sending
