@@ -89,13 +89,6 @@ int main(int argc, char** argv) {
   }
 
   kv::cmd::Security security = kv::cmd::SetUpSecurity(security_flags, kv::cmd::AdminFrom(f));
-  if (!f.resp_addr.empty() &&
-      (!security_flags.cert_file.empty() || !security_flags.auth_file.empty())) {
-    // A plaintext port that skips the auth file would undo both.
-    kv::cmd::Die(
-        "--resp-addr does not serve TLS or check --auth-file yet: drop --resp-addr, or run "
-        "this node without --cert-file and --auth-file (docs/resp.md)");
-  }
   kv::node::NodeOptions options = kv::cmd::ToOptions(f);
   options.version = std::string(kVersion).substr(sizeof("kvstore ") - 1);
   // Differs from the last process's under the same ID (a restart).
@@ -302,18 +295,30 @@ int main(int argc, char** argv) {
   // --resp-addr: the Redis-protocol front door, on the node's interfaces.
   std::unique_ptr<kv::cmd::RespEndpoint> resp;
   if (!f.resp_addr.empty()) {
-    auto started = kv::cmd::StartResp({.addr = f.resp_addr,
-                                       .version = options.version,
-                                       .node_id = options.self.id.ToHex(),
-                                       .apis = node.apis(),
-                                       .max_key_bytes = options.max_key_bytes,
-                                       .max_value_bytes = options.max_value_bytes});
+    kv::cmd::RespOptions resp_options{.addr = f.resp_addr,
+                                      .version = options.version,
+                                      .node_id = options.self.id.ToHex(),
+                                      .apis = node.apis(),
+                                      .max_key_bytes = options.max_key_bytes,
+                                      .max_value_bytes = options.max_value_bytes,
+                                      .policy = &security.policy};
+    if (security.tls) {
+      // The same files, CA and client rule as the gRPC port.
+      resp_options.tls = kv::resp::TlsFiles{.cert_file = security_flags.cert_file,
+                                            .key_file = security_flags.key_file,
+                                            .trusted_ca_file = security_flags.trusted_ca_file,
+                                            .client_cert_auth = security_flags.client_cert_auth,
+                                            .reload_interval = security.reload_interval};
+    }
+    auto started = kv::cmd::StartResp(std::move(resp_options));
     if (!started.ok()) {
       std::fprintf(stderr, "kvstore: %s\n", std::string(started.status().message()).c_str());
       return 1;
     }
     resp = *std::move(started);
-    spdlog::info("serving the Redis protocol on {} (port {})", f.resp_addr, resp->port());
+    spdlog::info("serving the Redis protocol on {} (port {}, {}{})", f.resp_addr, resp->port(),
+                 security.tls ? "TLS" : "plaintext",
+                 security.policy.checks_clients() ? ", AUTH with an --auth-file token" : "");
   }
   node.Start();
   heartbeats.Start();
@@ -321,13 +326,23 @@ int main(int argc, char** argv) {
   // silent: the warning repeats every 10 minutes.
   const bool exposed = !security.tls && (!kv::cmd::IsLoopbackAddress(f.addr) ||
                                          !kv::cmd::IsLoopbackAddress(options.self.address));
+  const bool resp_exposed =
+      !security.tls && !f.resp_addr.empty() && !kv::cmd::IsLoopbackAddress(f.resp_addr);
   auto warn_exposed = [&] {
-    if (!exposed) return;
-    spdlog::warn(
-        "serving PLAINTEXT on {}: any host that can reach this port can read and change this "
-        "node's data and pose as a cluster member; give --cert-file, --key-file and "
-        "--trusted-ca-file (docs/security.md)",
-        f.addr);
+    if (exposed) {
+      spdlog::warn(
+          "serving PLAINTEXT on {}: any host that can reach this port can read and change this "
+          "node's data and pose as a cluster member; give --cert-file, --key-file and "
+          "--trusted-ca-file (docs/security.md)",
+          f.addr);
+    }
+    if (resp_exposed) {
+      spdlog::warn(
+          "serving the Redis protocol in PLAINTEXT on {}: any host that can reach this port "
+          "can read and change this node's data; give --cert-file, --key-file and "
+          "--trusted-ca-file (docs/resp.md)",
+          f.resp_addr);
+    }
   };
   warn_exposed();
   // Wakes every --cert-reload-interval (TLS) or 10 minutes to repeat the

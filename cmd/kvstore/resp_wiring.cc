@@ -29,11 +29,12 @@ absl::StatusOr<std::unique_ptr<RespEndpoint>> StartResp(RespOptions options) {
                 }
                 return uint64_t{0};
               }},
-      admin);
+      admin, options.policy);
   // A bulk a little over the limits still reaches the node, whose error
   // names the flag; a far bigger one is a protocol error that closes the
   // connection, so that one frame cannot hold more memory than that.
   resp::ServerOptions server{.addr = options.addr};
+  server.tls = options.tls;
   server.limits.max_bulk_bytes =
       2 * std::max(options.max_value_bytes, options.max_key_bytes) + (1 << 20);
   endpoint->server_ = std::make_unique<resp::Server>(server, endpoint->commands_.get());

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -23,6 +24,11 @@ struct RespOptions {
   // The node's --max-key-bytes and --max-value-bytes: they bound one frame.
   size_t max_key_bytes = 0;
   size_t max_value_bytes = 0;
+  // The node's TLS files (--cert-file ...): the port then serves TLS only.
+  std::optional<resp::TlsFiles> tls;
+  // Who may run what (--auth-file, as for gRPC); not owned, must outlive
+  // the endpoint; null: everyone may run everything.
+  const security::AccessPolicy* policy = nullptr;
 };
 
 // Stop() and the destructor must not race; the rest is the server's.

@@ -14,7 +14,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/synchronization/mutex.h"
+#include "src/node/batch.h"
 
 namespace kv::resp {
 namespace {
@@ -32,6 +32,7 @@ struct Spec {
 constexpr int64_t kMaxExpire = INT64_MAX / 1000 / 2;
 
 constexpr char kNoRmw[] = "kvstore has no atomic read-modify-write (see docs/resp.md)";
+constexpr char kWrongPass[] = "WRONGPASS invalid username-password pair or user is disabled.";
 
 const std::map<std::string, Spec>& Specs() {
   static const auto* specs = new std::map<std::string, Spec>{
@@ -153,38 +154,6 @@ std::optional<Consistency> ParseConsistency(const std::string& s) {
   return std::nullopt;
 }
 
-// Collects `n` results of type T from callbacks on any threads, then calls
-// `done` once with all of them (or with the first error).
-template <typename T>
-class Gather {
- public:
-  using Done = std::function<void(absl::StatusOr<std::vector<T>>)>;
-  Gather(size_t n, Done done) : results_(n), left_(n), done_(std::move(done)) {}
-
-  void Set(size_t i, absl::StatusOr<T> r) {
-    bool last = false;
-    {
-      absl::MutexLock lock(&mu_);
-      if (r.ok()) {
-        results_[i] = *std::move(r);
-      } else if (error_.ok()) {
-        error_ = r.status();
-      }
-      last = --left_ == 0;
-    }
-    if (!last) return;
-    if (!error_.ok()) return done_(error_);
-    done_(std::move(results_));
-  }
-
- private:
-  absl::Mutex mu_;
-  std::vector<T> results_;
-  size_t left_;
-  absl::Status error_;
-  Done done_;
-};
-
 std::atomic<uint64_t> g_commands{0};
 
 // Where a served command's keys are, as COMMAND INFO gives them: the first
@@ -205,6 +174,34 @@ KeySpec KeysOf(const std::string& name) {
   return it == keyed->end() ? KeySpec{} : it->second;
 }
 
+// Whether a keyed command writes its keys (else it reads them).
+bool IsWrite(const std::string& name) {
+  return name == "set" || name == "setex" || name == "psetex" || name == "mset" || name == "del" ||
+         name == "unlink";
+}
+
+// The ops of a batch over keys cmd[first], cmd[first + step], ...
+std::vector<node::BatchOp> KeyOps(const Command& cmd, size_t first, size_t step,
+                                  node::BatchOp::Kind kind, std::optional<Consistency> c) {
+  std::vector<node::BatchOp> ops;
+  for (size_t i = first; i < cmd.size(); i += step) {
+    node::BatchOp& op = ops.emplace_back();
+    op.kind = kind;
+    op.args.key = cmd[i];
+    op.args.consistency = c;
+    if (kind == node::BatchOp::Kind::kPut) op.args.value = cmd[i + 1];
+  }
+  return ops;
+}
+
+// The first failed op's status, or OK.
+absl::Status FirstError(const std::vector<node::BatchResult>& results) {
+  for (const node::BatchResult& r : results) {
+    if (!r.status.ok()) return r.status;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::vector<std::string> Commands::Keys(const Command& cmd) {
@@ -216,8 +213,29 @@ std::vector<std::string> Commands::Keys(const Command& cmd) {
   return out;
 }
 
-Commands::Commands(node::ClientApi* client, ServerFacts facts, node::AdminApi* admin)
-    : client_(client), admin_(admin), facts_(std::move(facts)) {}
+Commands::Commands(node::ClientApi* client, ServerFacts facts, node::AdminApi* admin,
+                   const security::AccessPolicy* policy)
+    : client_(client), admin_(admin), policy_(policy), facts_(std::move(facts)) {}
+
+bool Commands::Authenticated(Session& s) const {
+  if (s.authenticated || policy_ == nullptr || !policy_->checks_clients()) return true;
+  if (!s.cert) return false;
+  absl::StatusOr<const security::Grant*> grant =
+      policy_->ClientGrant(security::Caller{.peer = s.peer, .cert = s.cert}, "RESP");
+  if (!grant.ok()) return false;
+  s.authenticated = true;
+  s.grant = *grant;
+  return true;
+}
+
+bool Commands::Authenticate(Session& s, const std::string& token) const {
+  absl::StatusOr<const security::Grant*> grant =
+      policy_->ClientGrant(security::Caller{.peer = s.peer, .token = token}, "AUTH");
+  if (!grant.ok()) return false;
+  s.authenticated = true;
+  s.grant = *grant;
+  return true;
+}
 
 size_t Commands::Count() { return Specs().size(); }
 
@@ -228,6 +246,9 @@ void Commands::Run(Session& s, const Command& cmd, Reply reply) {
   auto spec = Specs().find(name);
   if (spec == Specs().end()) return reply(UnknownCommand(p, cmd));
   if (!ArityOk(spec->second.arity, cmd.size())) return reply(WrongArity(p, name));
+  if (!Authenticated(s) && name != "auth" && name != "hello" && name != "quit") {
+    return reply(ErrorReply(p, "NOAUTH Authentication required."));
+  }
   if (spec->second.refused != nullptr) {
     std::string upper = absl::AsciiStrToUpper(name);
     return reply(
@@ -250,12 +271,21 @@ void Commands::Run(Session& s, const Command& cmd, Reply reply) {
     s.protocol = Protocol::kResp2;
     s.consistency.reset();
     s.name.clear();
+    s.authenticated = false;  // a listed certificate authenticates again on use
+    s.grant = nullptr;
     return reply(Wire(Protocol::kResp2, [](Writer& w) { w.SimpleString("RESET"); }));
   }
   if (name == "auth") {
-    return reply(ErrorReply(p,
-                            "ERR AUTH <password> called without any password configured for the "
-                            "default user. Are you sure your configuration is correct?"));
+    // AUTH token, or AUTH username token (Redis 6): the token alone names
+    // the principal, the username is not checked.
+    if (policy_ == nullptr || !policy_->checks_clients()) {
+      return reply(ErrorReply(p,
+                              "ERR AUTH <password> called without any password configured for "
+                              "the default user. Are you sure your configuration is correct?"));
+    }
+    if (cmd.size() > 3) return reply(ErrorReply(p, "ERR syntax error"));
+    if (!Authenticate(s, cmd.back())) return reply(ErrorReply(p, kWrongPass));
+    return reply(OkReply(p));
   }
   if (name == "select") {
     if (cmd[1] == "0") return reply(OkReply(p));
@@ -280,15 +310,26 @@ void Commands::Run(Session& s, const Command& cmd, Reply reply) {
     for (; i < cmd.size(); ++i) {
       const std::string opt = absl::AsciiStrToLower(cmd[i]);
       if (opt == "auth" && i + 2 < cmd.size()) {
-        return reply(ErrorReply(p,
-                                "WRONGPASS invalid username-password pair or user is "
-                                "disabled (kvstore's RESP port has no passwords)"));
+        if (policy_ == nullptr || !policy_->checks_clients()) {
+          return reply(ErrorReply(
+              p, absl::StrCat(kWrongPass, " (this node has no --auth-file: drop AUTH)")));
+        }
+        if (!Authenticate(s, cmd[i + 2])) return reply(ErrorReply(p, kWrongPass));
+        i += 2;
+        continue;
       }
       if (opt == "setname" && i + 1 < cmd.size()) {
         s.name = cmd[++i];
         continue;
       }
       return reply(ErrorReply(p, absl::StrCat("ERR Syntax error in HELLO option '", cmd[i], "'")));
+    }
+    if (!Authenticated(s)) {
+      return reply(ErrorReply(p,
+                              "NOAUTH HELLO must be called with the client already "
+                              "authenticated, otherwise the HELLO <proto> AUTH <user> <pass> "
+                              "option can be used to authenticate the client and select the "
+                              "RESP protocol version at the same time"));
     }
     s.protocol = want;
     return reply(Wire(want, [&](Writer& w) {
@@ -329,6 +370,7 @@ void Commands::Run(Session& s, const Command& cmd, Reply reply) {
     if (sub == "info" && cmd.size() == 2) {
       const std::string info = absl::StrCat(
           "id=", s.id, " addr=", s.peer, " name=", s.name,
+          " user=", s.grant != nullptr ? s.grant->principal : std::string("default"),
           " age=", absl::ToInt64Seconds(absl::Now() - s.connected_at),
           " db=0 resp=", s.protocol == Protocol::kResp3 ? 3 : 2,
           " consistency=", s.consistency ? Name(*s.consistency) : std::string("default"), "\n");
@@ -420,7 +462,17 @@ void Commands::Run(Session& s, const Command& cmd, Reply reply) {
     return reply(OkReply(p));
   }
 
-  // -- Keys.
+  // -- Keys: each one against the connection's grant first, as gRPC checks
+  // each call's key; one refused key refuses the whole command, as in Redis.
+  if (s.grant != nullptr && name != "kvstore.locate") {
+    const security::KeyAccess access =
+        IsWrite(name) ? security::KeyAccess::kWrite : security::KeyAccess::kRead;
+    for (const std::string& key : Keys(cmd)) {
+      absl::Status allowed =
+          security::AccessPolicy::CheckKey(s.grant, access, key, absl::AsciiStrToUpper(name));
+      if (!allowed.ok()) return reply(ErrorReply(p, "NOPERM " + std::string(allowed.message())));
+    }
+  }
   if (name == "get" || name == "strlen") {
     const bool strlen = name == "strlen";
     client_->Get(cmd[1], c, [p, strlen, reply](absl::StatusOr<node::GetReply> r) {
@@ -537,62 +589,50 @@ void Commands::Run(Session& s, const Command& cmd, Reply reply) {
   }
   if (name == "mget" || name == "exists") {
     const bool exists = name == "exists";
-    auto gather = std::make_shared<Gather<std::optional<std::string>>>(
-        cmd.size() - 1,
-        [p, exists, reply](absl::StatusOr<std::vector<std::optional<std::string>>> r) {
-          if (!r.ok()) return reply(NodeError(p, r.status()));
-          reply(Wire(p, [&](Writer& w) {
-            if (exists) {
-              return w.Integer(
-                  std::count_if(r->begin(), r->end(), [](const auto& v) { return v.has_value(); }));
-            }
-            w.ArrayHeader(r->size());
-            for (const auto& v : *r) v ? w.Bulk(*v) : w.Null();
-          }));
-        });
-    for (size_t i = 1; i < cmd.size(); ++i) {
-      client_->Get(cmd[i], c, [gather, i](absl::StatusOr<node::GetReply> r) {
-        if (!r.ok()) return gather->Set(i - 1, r.status());
-        gather->Set(i - 1, r->found ? std::optional<std::string>(std::move(r->value))
-                                    : std::optional<std::string>());
-      });
-    }
+    node::RunBatch(client_, KeyOps(cmd, 1, 1, node::BatchOp::Kind::kGet, c),
+                   [p, exists, reply](std::vector<node::BatchResult> r) {
+                     if (absl::Status e = FirstError(r); !e.ok()) return reply(NodeError(p, e));
+                     reply(Wire(p, [&](Writer& w) {
+                       if (exists) {
+                         return w.Integer(std::count_if(r.begin(), r.end(),
+                                                        [](const auto& x) { return x.get.found; }));
+                       }
+                       w.ArrayHeader(r.size());
+                       for (const node::BatchResult& x : r) {
+                         x.get.found ? w.Bulk(x.get.value) : w.Null();
+                       }
+                     }));
+                   });
     return;
   }
   if (name == "mset") {
     if (cmd.size() % 2 != 1) return reply(WrongArity(p, name));
-    auto gather = std::make_shared<Gather<bool>>(
-        (cmd.size() - 1) / 2, [p, reply](absl::StatusOr<std::vector<bool>> r) {
-          reply(r.ok() ? OkReply(p) : NodeError(p, r.status()));
-        });
-    for (size_t i = 1; i + 1 < cmd.size(); i += 2) {
-      client_->Put({.key = cmd[i], .value = cmd[i + 1], .consistency = c},
-                   [gather, i](absl::StatusOr<replication::WriteResult> r) {
-                     if (!r.ok()) return gather->Set(i / 2, r.status());
-                     gather->Set(i / 2, true);
+    node::RunBatch(client_, KeyOps(cmd, 1, 2, node::BatchOp::Kind::kPut, c),
+                   [p, reply](std::vector<node::BatchResult> r) {
+                     absl::Status e = FirstError(r);
+                     reply(e.ok() ? OkReply(p) : NodeError(p, e));
                    });
-    }
     return;
   }
   if (name == "del" || name == "unlink") {
-    // Each key: a read for the (advisory) count, then a tombstone whatever it
-    // found, so that the delete does not depend on the read.
-    auto gather = std::make_shared<Gather<bool>>(
-        cmd.size() - 1, [p, reply](absl::StatusOr<std::vector<bool>> r) {
-          if (!r.ok()) return reply(NodeError(p, r.status()));
-          reply(Wire(p, [&](Writer& w) { w.Integer(std::count(r->begin(), r->end(), true)); }));
-        });
+    // The keys are read first, for the (advisory) count, then a tombstone
+    // is written for each whatever was found, so that the delete does not
+    // depend on the read.
     node::ClientApi* client = client_;
-    for (size_t i = 1; i < cmd.size(); ++i) {
-      const std::string& key = cmd[i];
-      client_->Get(key, c, [client, key, c, gather, i](absl::StatusOr<node::GetReply> got) {
-        const bool existed = got.ok() && got->found;
-        client->Delete(key, c, [gather, i, existed](absl::StatusOr<replication::WriteResult> r) {
-          if (!r.ok()) return gather->Set(i - 1, r.status());
-          gather->Set(i - 1, existed);
-        });
-      });
-    }
+    std::vector<node::BatchOp> deletes = KeyOps(cmd, 1, 1, node::BatchOp::Kind::kDelete, c);
+    node::RunBatch(client_, KeyOps(cmd, 1, 1, node::BatchOp::Kind::kGet, c),
+                   [p, reply, client,
+                    deletes = std::move(deletes)](std::vector<node::BatchResult> got) mutable {
+                     const int64_t existed =
+                         std::count_if(got.begin(), got.end(),
+                                       [](const auto& x) { return x.status.ok() && x.get.found; });
+                     node::RunBatch(client, std::move(deletes),
+                                    [p, reply, existed](std::vector<node::BatchResult> r) {
+                                      absl::Status e = FirstError(r);
+                                      if (!e.ok()) return reply(NodeError(p, e));
+                                      reply(Wire(p, [&](Writer& w) { w.Integer(existed); }));
+                                    });
+                   });
     return;
   }
   reply(UnknownCommand(p, cmd));  // in Specs() but not handled: a bug, told as unknown

@@ -19,6 +19,7 @@
 #include "src/replication/coordinator.h"
 #include "src/resp/parser.h"
 #include "src/resp/writer.h"
+#include "src/security/access_policy.h"
 
 namespace kv::resp {
 
@@ -31,6 +32,14 @@ struct Session {
   std::string name;                                     // CLIENT SETNAME
   std::string peer;                                     // "127.0.0.1:40112"
   absl::Time connected_at;
+  // TLS: the client certificate the CA verified, if the client presented one.
+  std::optional<security::CertificateInfo> cert;
+  // Whether commands other than AUTH, HELLO and QUIT may run, and on which
+  // keys (grant: null for every key). With an --auth-file a connection
+  // starts unauthenticated unless its certificate's CN is listed; without
+  // one, every connection may run everything.
+  bool authenticated = false;
+  const security::Grant* grant = nullptr;
   bool quit = false;  // QUIT / a protocol error: close once the replies are out
 };
 
@@ -50,10 +59,13 @@ class Commands {
   // at the time the command was dispatched.
   using Reply = std::function<void(std::string)>;
 
-  // `client`, `admin` and facts' functions must outlive this. `admin` (for
-  // KVSTORE.LOCATE) may be null: the command then answers an error.
+  // `client`, `admin`, `policy` and facts' functions must outlive this.
+  // `admin` (for KVSTORE.LOCATE) may be null: the command then answers an
+  // error. `policy` decides who may run what, as for gRPC calls (AUTH takes
+  // a token of its --auth-file); null lets every connection run everything.
   // Thread-safe.
-  Commands(node::ClientApi* client, ServerFacts facts, node::AdminApi* admin = nullptr);
+  Commands(node::ClientApi* client, ServerFacts facts, node::AdminApi* admin = nullptr,
+           const security::AccessPolicy* policy = nullptr);
 
   // Runs `cmd` for `session` and calls `reply` exactly once, on any thread,
   // possibly before returning. May change `session` (HELLO, SELECT, CLIENT
@@ -72,7 +84,14 @@ class Commands {
 
  private:
   node::ClientApi* const client_;
+  // True when `s` may run commands beyond AUTH, HELLO and QUIT; a listed
+  // certificate authenticates on first use.
+  bool Authenticated(Session& s) const;
+  // AUTH [username] token: the token's grant, or false.
+  bool Authenticate(Session& s, const std::string& token) const;
+
   node::AdminApi* const admin_;
+  const security::AccessPolicy* const policy_;
   const ServerFacts facts_;
 };
 

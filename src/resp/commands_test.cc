@@ -219,5 +219,97 @@ TEST_F(CommandsTest, ServerFacts) {
   EXPECT_EQ(Run({"KVSTORE.LOCATE", "k"}), "-ERR KVSTORE.LOCATE is not available here\r\n");
 }
 
+// With an --auth-file: AUTH takes a listed token, a listed certificate
+// authenticates by itself, and each grant's role and prefix bound the keys.
+class AuthTest : public CommandsTest {
+ protected:
+  AuthTest()
+      : policy_(security::AccessPolicy::Options{
+            .tls = true,
+            .auth = *security::AuthFile::Parse(
+                absl::StrCat("token-sha256:", security::TokenSha256Hex("w-tok"), " write app/\n",
+                             "token-sha256:", security::TokenSha256Hex("r-tok"), " read\n",
+                             "cn:alice write\n"),
+                "node")}),
+        guarded_(&client_,
+                 ServerFacts{.connected_clients = [] { return uint64_t{1}; },
+                             .keys = [] { return uint64_t{0}; }},
+                 nullptr, &policy_) {}
+
+  std::string RunGuarded(Command cmd) {
+    std::optional<std::string> reply;
+    guarded_.Run(session_, cmd, [&](std::string r) { reply = std::move(r); });
+    EXPECT_TRUE(reply.has_value()) << cmd[0] << " did not reply at once";
+    return reply.value_or("");
+  }
+
+  security::AccessPolicy policy_;
+  Commands guarded_;
+};
+
+TEST_F(AuthTest, NothingButAuthHelloAndQuitRunsBeforeAuth) {
+  EXPECT_EQ(RunGuarded({"GET", "app/k"}), "-NOAUTH Authentication required.\r\n");
+  EXPECT_EQ(RunGuarded({"PING"}), "-NOAUTH Authentication required.\r\n");
+  EXPECT_EQ(RunGuarded({"SET", "app/k", "v"}), "-NOAUTH Authentication required.\r\n");
+  EXPECT_NE(RunGuarded({"HELLO", "3"}).find("-NOAUTH HELLO must be called"), std::string::npos);
+  EXPECT_EQ(session_.protocol, Protocol::kResp2);
+  EXPECT_EQ(RunGuarded({"AUTH", "wrong"}),
+            "-WRONGPASS invalid username-password pair or user is disabled.\r\n");
+  EXPECT_TRUE(client_.data.empty());
+  EXPECT_EQ(RunGuarded({"QUIT"}), "+OK\r\n");
+}
+
+TEST_F(AuthTest, TokenGrantsItsRoleAndPrefix) {
+  EXPECT_EQ(RunGuarded({"AUTH", "default", "w-tok"}), "+OK\r\n");  // Redis 6's two-argument form
+  EXPECT_EQ(RunGuarded({"SET", "app/k", "v"}), "+OK\r\n");
+  EXPECT_EQ(RunGuarded({"GET", "app/k"}), "$1\r\nv\r\n");
+  const std::string outside = RunGuarded({"SET", "other", "v"});
+  EXPECT_EQ(outside.rfind("-NOPERM SET: token-sha256:", 0), 0u) << outside;
+  EXPECT_NE(outside.find("may only touch keys starting with 'app/'"), std::string::npos);
+  // One key outside the prefix refuses the whole command.
+  EXPECT_EQ(RunGuarded({"MSET", "app/a", "1", "other", "2"}).substr(0, 7), "-NOPERM");
+  EXPECT_EQ(client_.data.count("app/a"), 0u);
+  EXPECT_EQ(RunGuarded({"DEL", "app/k"}), ":1\r\n");
+  EXPECT_NE(RunGuarded({"CLIENT", "INFO"}).find("user=token-sha256:"), std::string::npos);
+
+  // RESET forgets who the connection was.
+  EXPECT_EQ(RunGuarded({"RESET"}), "+RESET\r\n");
+  EXPECT_EQ(RunGuarded({"GET", "app/k"}), "-NOAUTH Authentication required.\r\n");
+}
+
+TEST_F(AuthTest, ReadRoleCannotWrite) {
+  EXPECT_EQ(RunGuarded({"HELLO", "2", "AUTH", "default", "r-tok"}).substr(0, 4), "*14\r");
+  EXPECT_EQ(RunGuarded({"GET", "any"}), "$-1\r\n");
+  EXPECT_EQ(RunGuarded({"MGET", "a", "b"}), "*2\r\n$-1\r\n$-1\r\n");
+  const std::string set = RunGuarded({"SET", "any", "v"});
+  EXPECT_EQ(set.rfind("-NOPERM SET: ", 0), 0u) << set;
+  EXPECT_NE(set.find("has role read, which cannot write"), std::string::npos) << set;
+  EXPECT_EQ(RunGuarded({"DEL", "any"}).substr(0, 7), "-NOPERM");
+  EXPECT_TRUE(client_.data.empty());
+}
+
+TEST_F(AuthTest, ListedCertificateAuthenticatesWithoutAuth) {
+  session_.cert = security::CertificateInfo{.common_name = "alice"};
+  EXPECT_EQ(RunGuarded({"SET", "k", "v"}), "+OK\r\n");
+  EXPECT_TRUE(session_.authenticated);
+  // A certificate the file does not name still needs a token.
+  Session stranger;
+  stranger.cert = security::CertificateInfo{.common_name = "mallory"};
+  std::optional<std::string> reply;
+  guarded_.Run(stranger, {"GET", "k"}, [&](std::string r) { reply = std::move(r); });
+  EXPECT_EQ(reply, "-NOAUTH Authentication required.\r\n");
+  // A member's certificate is never a client's.
+  Session member;
+  member.cert = security::CertificateInfo{.common_name = "node"};
+  guarded_.Run(member, {"GET", "k"}, [&](std::string r) { reply = std::move(r); });
+  EXPECT_EQ(reply, "-NOAUTH Authentication required.\r\n");
+}
+
+TEST_F(CommandsTest, AuthWithoutAnAuthFileSaysThereIsNoPassword) {
+  EXPECT_NE(Run({"AUTH", "x"}).find("without any password configured"), std::string::npos);
+  EXPECT_NE(Run({"HELLO", "3", "AUTH", "u", "p"}).find("no --auth-file"), std::string::npos);
+  EXPECT_EQ(Run({"GET", "k"}), "$-1\r\n");
+}
+
 }  // namespace
 }  // namespace kv::resp

@@ -4,6 +4,7 @@
 #include <deque>
 #include <optional>
 #include <set>
+#include <type_traits>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
@@ -12,20 +13,20 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "asio.hpp"
+#include "asio/ssl.hpp"
 #include "spdlog/spdlog.h"
+#include "src/resp/tls_context.h"
 
 namespace kv::resp {
-
-class Connection;
 
 // What the connections share with the server. Node callbacks may outlive
 // the server: they reach a connection only through `gate`, which Stop()
 // closes before the io_context goes away.
-struct Server::Impl {
+struct Loop {
   asio::io_context io;
   asio::ip::tcp::acceptor acceptor{io};
   // Only the event-loop thread touches these.
-  std::set<std::shared_ptr<Connection>> conns;
+  std::set<std::shared_ptr<class ConnectionBase>> conns;
   uint64_t next_id = 1;
 
   struct Gate {
@@ -35,41 +36,87 @@ struct Server::Impl {
   std::shared_ptr<Gate> gate = std::make_shared<Gate>();
 };
 
-class Connection : public std::enable_shared_from_this<Connection> {
+struct Server::Impl {
+  Loop loop;
+  std::unique_ptr<TlsContexts> tls;  // with ServerOptions::tls
+};
+
+class ConnectionBase : public std::enable_shared_from_this<ConnectionBase> {
  public:
-  Connection(asio::ip::tcp::socket socket, Server::Impl* impl, const ServerOptions& options,
-             Commands* commands, std::atomic<uint64_t>* count)
-      : socket_(std::move(socket)),
-        impl_(impl),
+  virtual ~ConnectionBase() = default;
+  virtual void Start(uint64_t id) = 0;
+  // Closes the socket now, replies owed or not. Event-loop thread only.
+  virtual void Close() = 0;
+};
+
+// One client connection over `Stream`: a TCP socket, or a TLS stream on one.
+template <typename Stream>
+class Connection final : public ConnectionBase {
+ public:
+  // `tls`: the context `stream` was made with, for a TLS stream (it must
+  // outlive the stream).
+  Connection(Stream stream, std::shared_ptr<asio::ssl::context> tls, Loop* loop,
+             const ServerOptions& options, Commands* commands, std::atomic<uint64_t>* count)
+      : tls_(std::move(tls)),
+        stream_(std::move(stream)),
+        loop_(loop),
         options_(options),
         commands_(commands),
         count_(count),
         parser_(options.limits) {
     count_->fetch_add(1);
   }
-  ~Connection() { count_->fetch_sub(1); }
+  ~Connection() override { count_->fetch_sub(1); }
 
-  void Start(uint64_t id) {
+  void Start(uint64_t id) override {
     session_.id = id;
     session_.connected_at = absl::Now();
     asio::error_code ec;
-    const auto remote = socket_.remote_endpoint(ec);
+    const auto remote = Socket().remote_endpoint(ec);
     if (!ec) session_.peer = absl::StrCat(remote.address().to_string(), ":", remote.port());
-    socket_.set_option(asio::ip::tcp::no_delay(true), ec);
-    Read();
+    Socket().set_option(asio::ip::tcp::no_delay(true), ec);
+    if constexpr (kTls) {
+      Handshake();
+    } else {
+      Read();
+    }
   }
 
-  // Closes the socket now, replies owed or not. Event-loop thread only.
-  void Close() {
+  void Close() override {
     if (closed_) return;
     closed_ = true;
     asio::error_code ec;
-    socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-    socket_.close(ec);
-    impl_->conns.erase(shared_from_this());
+    Socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+    Socket().close(ec);
+    if constexpr (kTls) handshake_timer_.cancel();
+    loop_->conns.erase(shared_from_this());
   }
 
  private:
+  static constexpr bool kTls = !std::is_same_v<Stream, asio::ip::tcp::socket>;
+
+  std::shared_ptr<Connection> Self() {
+    return std::static_pointer_cast<Connection>(shared_from_this());
+  }
+  auto& Socket() { return stream_.lowest_layer(); }
+
+  // TLS: the handshake, within options_.handshake_timeout; then the
+  // client's certificate (verified against the CA) goes to the session.
+  void Handshake() {
+    handshake_timer_.expires_after(
+        std::chrono::microseconds(absl::ToInt64Microseconds(options_.handshake_timeout)));
+    handshake_timer_.async_wait([self = Self()](asio::error_code ec) {
+      if (!ec && !self->handshaken_) self->Close();
+    });
+    stream_.async_handshake(asio::ssl::stream_base::server, [self = Self()](asio::error_code ec) {
+      self->handshake_timer_.cancel();
+      if (ec || self->closed_) return self->Close();  // no TLS, bad certificate, timeout
+      self->handshaken_ = true;
+      self->session_.cert = PeerCertificate(self->stream_.native_handle());
+      self->Read();
+    });
+  }
+
   bool Paused() const {
     return pending_.size() >= options_.max_in_flight ||
            out_.size() + writing_.size() >= options_.max_output_bytes;
@@ -80,13 +127,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // so that the parser's buffer stays bounded too.
     if (reading_ || closed_ || session_.quit || held_ || Paused()) return;
     reading_ = true;
-    socket_.async_read_some(asio::buffer(buf_),
-                            [self = shared_from_this()](asio::error_code ec, size_t n) {
-                              self->reading_ = false;
-                              if (ec) return self->Close();  // EOF, reset or shutdown
-                              self->parser_.Feed(std::string_view(self->buf_.data(), n));
-                              self->Process();
-                            });
+    stream_.async_read_some(asio::buffer(buf_), [self = Self()](asio::error_code ec, size_t n) {
+      self->reading_ = false;
+      if (ec) return self->Close();  // EOF, reset or shutdown
+      self->parser_.Feed(std::string_view(self->buf_.data(), n));
+      self->Process();
+    });
   }
 
   // Runs the commands parsed so far, as far as backpressure allows, then
@@ -138,9 +184,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void Dispatch(const Command& cmd, std::vector<std::string> keys) {
     const uint64_t seq = Slot(std::move(keys));
-    std::weak_ptr<Connection> weak = shared_from_this();
-    std::shared_ptr<Server::Impl::Gate> gate = impl_->gate;
-    asio::io_context* io = &impl_->io;
+    std::weak_ptr<Connection> weak = Self();
+    std::shared_ptr<Loop::Gate> gate = loop_->gate;
+    asio::io_context* io = &loop_->io;
     commands_->Run(session_, cmd, [weak, gate, io, seq](std::string reply) {
       absl::ReaderMutexLock lock(&gate->mu);
       if (gate->stopped) return;
@@ -181,8 +227,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return;
     }
     std::swap(out_, writing_);
-    asio::async_write(socket_, asio::buffer(writing_),
-                      [self = shared_from_this()](asio::error_code ec, size_t) {
+    asio::async_write(stream_, asio::buffer(writing_),
+                      [self = Self()](asio::error_code ec, size_t) {
                         self->writing_.clear();
                         if (ec) return self->Close();
                         self->Write();
@@ -190,8 +236,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
                       });
   }
 
-  asio::ip::tcp::socket socket_;
-  Server::Impl* const impl_;
+  const std::shared_ptr<asio::ssl::context> tls_;  // before stream_: it uses it
+  Stream stream_;
+  Loop* const loop_;
   const ServerOptions& options_;
   Commands* const commands_;
   std::atomic<uint64_t>* const count_;
@@ -217,6 +264,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool reading_ = false;
   bool closed_ = false;
   bool processing_ = false;  // within Process()
+  // TLS only.
+  bool handshaken_ = false;
+  asio::steady_timer handshake_timer_{stream_.get_executor()};
 };
 
 namespace {
@@ -252,40 +302,56 @@ Server::~Server() { Stop(); }
 absl::Status Server::Start() {
   absl::StatusOr<asio::ip::tcp::endpoint> ep = Endpoint(options_.addr);
   if (!ep.ok()) return ep.status();
+  if (options_.tls) {
+    absl::StatusOr<std::unique_ptr<TlsContexts>> tls = TlsContexts::Create(*options_.tls);
+    if (!tls.ok()) return tls.status();
+    impl_->tls = *std::move(tls);
+  }
+  asio::ip::tcp::acceptor& acceptor = impl_->loop.acceptor;
   asio::error_code ec;
-  impl_->acceptor.open(ep->protocol(), ec);
-  if (!ec) impl_->acceptor.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
-  if (!ec) impl_->acceptor.bind(*ep, ec);
-  if (!ec) impl_->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  acceptor.open(ep->protocol(), ec);
+  if (!ec) acceptor.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor.bind(*ep, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
     asio::error_code ignored;
-    impl_->acceptor.close(ignored);
+    acceptor.close(ignored);
     return absl::FailedPreconditionError(
         absl::StrCat("--resp-addr ", options_.addr, ": cannot listen: ", ec.message()));
   }
-  port_ = impl_->acceptor.local_endpoint().port();
+  port_ = acceptor.local_endpoint().port();
   Accept();
-  thread_ = std::thread([this] { impl_->io.run(); });
+  thread_ = std::thread([this] { impl_->loop.io.run(); });
   return absl::OkStatus();
 }
 
 void Server::Accept() {
-  impl_->acceptor.async_accept([this](asio::error_code ec, asio::ip::tcp::socket socket) {
-    if (ec == asio::error::operation_aborted || !impl_->acceptor.is_open()) return;
-    if (!ec) {
-      if (connections_.load() >= options_.max_connections) {
-        static constexpr char kFull[] = "-ERR max number of clients reached\r\n";
-        asio::error_code ignored;
-        asio::write(socket, asio::buffer(kFull, sizeof(kFull) - 1), ignored);
-        socket.close(ignored);
-      } else {
-        auto conn = std::make_shared<Connection>(std::move(socket), impl_.get(), options_,
-                                                 commands_, &connections_);
-        impl_->conns.insert(conn);
-        conn->Start(impl_->next_id++);
-      }
-    } else {
+  impl_->loop.acceptor.async_accept([this](asio::error_code ec, asio::ip::tcp::socket socket) {
+    Loop& loop = impl_->loop;
+    if (ec == asio::error::operation_aborted || !loop.acceptor.is_open()) return;
+    if (ec) {
       spdlog::warn("--resp-addr: accept failed: {}", ec.message());
+    } else if (connections_.load() >= options_.max_connections) {
+      asio::error_code ignored;
+      if (!impl_->tls) {
+        static constexpr char kFull[] = "-ERR max number of clients reached\r\n";
+        asio::write(socket, asio::buffer(kFull, sizeof(kFull) - 1), ignored);
+      }
+      socket.close(ignored);
+    } else {
+      std::shared_ptr<ConnectionBase> conn;
+      if (impl_->tls) {
+        using TlsStream = asio::ssl::stream<asio::ip::tcp::socket>;
+        // The connection keeps the context it was made with alive.
+        std::shared_ptr<asio::ssl::context> ctx = impl_->tls->Current();
+        conn = std::make_shared<Connection<TlsStream>>(TlsStream(std::move(socket), *ctx), ctx,
+                                                       &loop, options_, commands_, &connections_);
+      } else {
+        conn = std::make_shared<Connection<asio::ip::tcp::socket>>(
+            std::move(socket), nullptr, &loop, options_, commands_, &connections_);
+      }
+      loop.conns.insert(conn);
+      conn->Start(loop.next_id++);
     }
     Accept();
   });
@@ -293,17 +359,18 @@ void Server::Accept() {
 
 void Server::Stop() {
   if (!thread_.joinable()) return;
+  Loop& loop = impl_->loop;
   {
-    absl::MutexLock lock(&impl_->gate->mu);
-    impl_->gate->stopped = true;
+    absl::MutexLock lock(&loop.gate->mu);
+    loop.gate->stopped = true;
   }
-  asio::post(impl_->io, [this] {
+  asio::post(loop.io, [&loop] {
     asio::error_code ignored;
-    impl_->acceptor.close(ignored);
+    loop.acceptor.close(ignored);
     // Close() erases from the set: iterate over a copy.
-    auto conns = impl_->conns;
+    auto conns = loop.conns;
     for (const auto& c : conns) c->Close();
-    impl_->io.stop();
+    loop.io.stop();
   });
   thread_.join();
   port_ = 0;

@@ -1,10 +1,11 @@
 #include "src/rpc/services.h"
 
-#include <atomic>
 #include <memory>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "src/node/batch.h"
 #include "src/rpc/convert.h"
 #include "src/rpc/service_util.h"
 
@@ -160,6 +161,72 @@ absl::Status CheckBatchOp(const security::Grant* grant, const v1::BatchOp& op) {
   return absl::OkStatus();
 }
 
+// A Batch op as the node runs it; an op that cannot run (no op set, a bad
+// consistency) comes back refused with the reason.
+node::BatchOp BatchOpFromProto(const v1::BatchOp& op, int index) {
+  node::BatchOp out;
+  absl::StatusOr<std::optional<replication::Consistency>> c =
+      std::optional<replication::Consistency>();
+  switch (op.op_case()) {
+    case v1::BatchOp::kPut:
+      out.kind = node::BatchOp::Kind::kPut;
+      out.args.key = op.put().key();
+      out.args.value = op.put().value();
+      out.args.ttl = absl::Seconds(op.put().ttl_seconds());
+      c = FromProto(op.put().consistency());
+      break;
+    case v1::BatchOp::kGet:
+      out.kind = node::BatchOp::Kind::kGet;
+      out.args.key = op.get().key();
+      c = FromProto(op.get().consistency());
+      break;
+    case v1::BatchOp::kDelete:
+      out.kind = node::BatchOp::Kind::kDelete;
+      out.args.key = op.delete_().key();
+      c = FromProto(op.delete_().consistency());
+      break;
+    case v1::BatchOp::OP_NOT_SET:
+      out.refused = absl::InvalidArgumentError(
+          absl::StrCat("batch op ", index, " is empty; set one of put, get or delete"));
+      return out;
+  }
+  if (c.ok()) {
+    out.args.consistency = *c;
+  } else {
+    out.refused = c.status();
+  }
+  return out;
+}
+
+void BatchResultToProto(node::BatchResult r, v1::BatchOp::OpCase kind, v1::BatchResult* out) {
+  if (!r.status.ok()) {
+    out->set_code(static_cast<int32_t>(r.status.code()));
+    out->set_message(std::string(r.status.message()));
+    return;
+  }
+  switch (kind) {
+    case v1::BatchOp::kPut:
+      ToProto(r.write.version, out->mutable_put()->mutable_version());
+      out->mutable_put()->set_acks(r.write.acks);
+      break;
+    case v1::BatchOp::kDelete:
+      ToProto(r.write.version, out->mutable_delete_()->mutable_version());
+      out->mutable_delete_()->set_acks(r.write.acks);
+      break;
+    case v1::BatchOp::kGet: {
+      v1::GetResponse* g = out->mutable_get();
+      g->set_found(r.get.found);
+      if (r.get.found) {
+        g->set_value(std::move(r.get.value));
+        ToProto(r.get.version, g->mutable_version());
+      }
+      break;
+    }
+    case v1::BatchOp::OP_NOT_SET:
+      break;  // refused: status was not OK
+  }
+}
+
 template <typename Resp>
 node::ClientApi::WriteCallback WriteReply(ServerUnaryReactor* reactor, Resp* resp) {
   return [reactor, resp](absl::StatusOr<replication::WriteResult> r) {
@@ -237,99 +304,24 @@ ServerUnaryReactor* KvService::Batch(CallbackServerContext* ctx, const v1::Batch
   absl::StatusOr<const security::Grant*> grant = guard_->Client(*ctx, "KV.Batch");
   if (!grant.ok()) return FinishNow(ctx, grant.status());
   if (req->ops_size() == 0) return FinishNow(ctx, absl::OkStatus());
-  ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  for (int i = 0; i < req->ops_size(); ++i) resp->add_results();
-  // The last op to complete finishes the call. Results are distinct
-  // messages, each written by its own op only.
-  auto pending = std::make_shared<std::atomic<int>>(req->ops_size());
-  auto one_done = [reactor, pending] {
-    if (pending->fetch_sub(1, std::memory_order_acq_rel) == 1) reactor->Finish(grpc::Status::OK);
-  };
-  auto set_error = [](v1::BatchResult* out, const absl::Status& s) {
-    out->set_code(static_cast<int32_t>(s.code()));
-    out->set_message(std::string(s.message()));
-  };
+  std::vector<node::BatchOp> ops(req->ops_size());
+  std::vector<int> kinds(req->ops_size());  // the proto op case of each, for the answer
   for (int i = 0; i < req->ops_size(); ++i) {
-    const v1::BatchOp& op = req->ops(i);
-    v1::BatchResult* out = resp->mutable_results(i);
+    ops[i] = BatchOpFromProto(req->ops(i), i);
+    kinds[i] = req->ops(i).op_case();
     // Every op is checked on its own: one refused key fails only its op.
-    if (absl::Status s = CheckBatchOp(*grant, op); !s.ok()) {
-      set_error(out, s);
-      one_done();
-      continue;
-    }
-    switch (op.op_case()) {
-      case v1::BatchOp::kPut: {
-        auto c = FromProto(op.put().consistency());
-        if (!c.ok()) {
-          set_error(out, c.status());
-          one_done();
-          break;
-        }
-        client_->Put(node::PutArgs{.key = op.put().key(),
-                                   .value = op.put().value(),
-                                   .consistency = *c,
-                                   .ttl = absl::Seconds(op.put().ttl_seconds())},
-                     [out, one_done, set_error](absl::StatusOr<replication::WriteResult> r) {
-                       if (r.ok()) {
-                         ToProto(r->version, out->mutable_put()->mutable_version());
-                         out->mutable_put()->set_acks(r->acks);
-                       } else {
-                         set_error(out, r.status());
-                       }
-                       one_done();
-                     });
-        break;
-      }
-      case v1::BatchOp::kGet: {
-        auto c = FromProto(op.get().consistency());
-        if (!c.ok()) {
-          set_error(out, c.status());
-          one_done();
-          break;
-        }
-        client_->Get(op.get().key(), *c,
-                     [out, one_done, set_error](absl::StatusOr<node::GetReply> r) {
-                       if (r.ok()) {
-                         v1::GetResponse* g = out->mutable_get();
-                         g->set_found(r->found);
-                         if (r->found) {
-                           g->set_value(std::move(r->value));
-                           ToProto(r->version, g->mutable_version());
-                         }
-                       } else {
-                         set_error(out, r.status());
-                       }
-                       one_done();
-                     });
-        break;
-      }
-      case v1::BatchOp::kDelete: {
-        auto c = FromProto(op.delete_().consistency());
-        if (!c.ok()) {
-          set_error(out, c.status());
-          one_done();
-          break;
-        }
-        client_->Delete(op.delete_().key(), *c,
-                        [out, one_done, set_error](absl::StatusOr<replication::WriteResult> r) {
-                          if (r.ok()) {
-                            ToProto(r->version, out->mutable_delete_()->mutable_version());
-                            out->mutable_delete_()->set_acks(r->acks);
-                          } else {
-                            set_error(out, r.status());
-                          }
-                          one_done();
-                        });
-        break;
-      }
-      case v1::BatchOp::OP_NOT_SET:
-        set_error(out, absl::InvalidArgumentError(absl::StrCat(
-                           "batch op ", i, " is empty; set one of put, get or delete")));
-        one_done();
-        break;
-    }
+    if (ops[i].refused.ok()) ops[i].refused = CheckBatchOp(*grant, req->ops(i));
   }
+  ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  node::RunBatch(client_, std::move(ops),
+                 [reactor, resp, kinds = std::move(kinds)](std::vector<node::BatchResult> results) {
+                   for (size_t i = 0; i < results.size(); ++i) {
+                     BatchResultToProto(std::move(results[i]),
+                                        static_cast<v1::BatchOp::OpCase>(kinds[i]),
+                                        resp->add_results());
+                   }
+                   reactor->Finish(grpc::Status::OK);
+                 });
   return reactor;
 }
 

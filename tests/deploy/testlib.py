@@ -67,9 +67,9 @@ def stop_process(proc, log):
 class Node:
     """A kvstore of `bin_dir` on free 127.0.0.1 ports, with --data-dir under
     `work` and --metrics-addr (and --resp-addr on resp_port with `resp`),
-    joining through `seed` (a Node) if given."""
+    joining through `seed` (a Node) if given, with `extra` flags."""
 
-    def __init__(self, bin_dir, work, name, seed=None, resp=False):
+    def __init__(self, bin_dir, work, name, seed=None, resp=False, extra=()):
         self.name, self.port, self.metrics_port = name, free_port(), free_port()
         self.resp_port = free_port() if resp else None
         self.log_path = os.path.join(work, name + ".log")
@@ -81,6 +81,7 @@ class Node:
             cmd.append("--peer=127.0.0.1:%d" % seed.port)
         if resp:
             cmd.append("--resp-addr=127.0.0.1:%d" % self.resp_port)
+        cmd.extend(extra)
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
 
     def metrics(self):
