@@ -61,7 +61,8 @@ def check_long_release_names():
     print("release names of 53 characters: every name and label value valid")
     for release in LONG_RELEASES:
         k = render(release, "kv", "metrics.serviceMonitor.enabled=true",
-                   "networkPolicy.enabled=true", "tls.auth.enabled=true")
+                   "networkPolicy.enabled=true", "tls.auth.enabled=true",
+                   "resp.enabled=true")
         name = check_valid_names(k, release)
         check(not name.endswith("-"), "the cut name does not end in '-': %s" % name)
         k = render(release, "kv", "tls.certManager.issuer.name=ca", "tls.generatedOrdinals=12")
@@ -90,6 +91,7 @@ TYPOS = [("replicaCounts=3", "(root)"), ("image.tags=1", "image"), ("metrics.pro
          ("podDisruptionBudget.maxUnavailble=1", "podDisruptionBudget"),
          ("probes.readyness.periodSeconds=1", "probes"),
          ("probes.startup.periodSecond=1", "probes.startup"),
+         ("resp.enable=true", "resp"),
          ("preStop.exe.command={a}", "preStop"),
          ("serviceAccount.nme=x", "serviceAccount"),
          ("networkPolicy.clientSelectors.matchLabels.a=b", "networkPolicy"),
@@ -103,7 +105,8 @@ TYPOS = [("replicaCounts=3", "(root)"), ("image.tags=1", "image"), ("metrics.pro
 # Values of the wrong shape in the new blocks, and the path the schema names.
 BAD_SHAPES = [("podLabels.team=1", "podLabels.team"),
               ("metrics.serviceMonitor.interval=thirty", "metrics.serviceMonitor.interval"),
-              ("metrics.port=0", "metrics.port"), ("extraEnv[0].value=x", "extraEnv.0"),
+              ("metrics.port=0", "metrics.port"), ("resp.port=0", "resp.port"),
+              ("extraEnv[0].value=x", "extraEnv.0"),
               ("extraVolumeMounts[0].name=x", "extraVolumeMounts.0"),
               ("topologySpreadConstraints[0].maxSkew=1", "topologySpreadConstraints.0"),
               ("minReadySeconds=-1", "minReadySeconds"),

@@ -1,10 +1,12 @@
 """Checks on the chart's optional parts: the metrics port and the probes on
 it, the startup probe, minReadySeconds, the ServiceMonitor, the
-NetworkPolicy, the ServiceAccount, topologySpreadConstraints, extraEnv and
-extra volumes, and storageClass "-". Names, labels and the schema are in
-chart_names.py; the helm test pod in chart_hook.py.
+NetworkPolicy, the RESP port, the ServiceAccount, topologySpreadConstraints,
+extraEnv and extra volumes, and storageClass "-". Names, labels and the
+schema are in chart_names.py; the helm test pod in chart_hook.py.
 """
-from chart import check, container, named, render, render_fails
+import re
+
+from chart import check, container, helm, named, render, render_fails, template_args
 from manifests import check_release
 
 DEFAULTS = dict(fullname="kvstore", replicas=3, rf=3, consistency="quorum", maxUnavailable=1,
@@ -146,6 +148,79 @@ def check_network_policy_defaults():
     check(froms[2:] == [{"podSelector": {}}], "clientSelector {}: every pod of the namespace")
 
 
+def resp_ports(ports):
+    return [p for p in ports if p["name"] == "resp"]
+
+
+def check_resp_port():
+    """resp.enabled: --resp-addr, container port resp, a resp port on the client
+    and headless Services, and in the NetworkPolicy's gRPC rule; off: none."""
+    print("resp: the Redis protocol port, off by default")
+    for tls, sets, extra in [("off", ["tls.enabled=false"], {}), ("generated", [], {}),
+                             ("generated", ["tls.auth.enabled=true", "tls.clientCertAuth=false"],
+                              dict(auth=True, client_cert_auth=False)),
+                             ("csi", ["tls.certManager.issuer.name=ca", "tls.certManager.mode=csi",
+                                      "persistence.enabled=false"], dict(persistence=False))]:
+        # check_release: --resp-addr, the container port and both Service ports;
+        # with TLS the node's TLS flags (and --auth-file) are there for it too.
+        want = dict(DEFAULTS, tls=tls, resp=6379, **extra)
+        check_release("kvstore", "kv", ["resp.enabled=true"] + sets, want)
+
+    k = render("kvstore", "kv", "resp.enabled=true", "resp.port=6380", "service.port=7000")
+    c = container(k)
+    check("--resp-addr=0.0.0.0:6380" in c["args"], "--resp-addr follows resp.port")
+    check(resp_ports(c["ports"]) == [{"name": "resp", "containerPort": 6380, "protocol": "TCP"}],
+          "container port resp 6380")
+    services = {s["metadata"]["name"]: s["spec"]["ports"] for s in k["Service"]}
+    resp = {"name": "resp", "port": 6380, "targetPort": "resp", "protocol": "TCP"}
+    check(services.get("kvstore") == [{"name": "grpc", "port": 7000, "targetPort": "grpc",
+                                       "protocol": "TCP", "appProtocol": "grpc"}, resp],
+          "client Service: grpc on service.port, then resp on resp.port: %s"
+          % services.get("kvstore"))
+    check(services.get("kvstore-headless") == [{"name": "grpc", "port": 50051,
+                                                "targetPort": "grpc", "protocol": "TCP"}, resp],
+          "headless Service: grpc, then resp: %s" % services.get("kvstore-headless"))
+    check(not resp_ports(services.get("kvstore-metrics", [])),
+          "no resp port on the metrics Service")
+
+    # The NetworkPolicy: the RESP port in the gRPC rule, so from the same pods.
+    np = ["networkPolicy.clientSelector.matchLabels.role=app",
+          "networkPolicy.clientNamespaceSelector.matchLabels.env=prod",
+          "networkPolicy.metricsSelector.matchLabels.app=prometheus"]
+    _, off = policy(np)
+    _, on = policy(np + ["resp.enabled=true", "resp.port=6380"])
+    if check(len(on["ingress"]) == 2 == len(off["ingress"]), "still two rules: gRPC and metrics"):
+        check(on["ingress"][0]["ports"] == [{"port": 50051, "protocol": "TCP"},
+                                            {"port": 6380, "protocol": "TCP"}],
+              "rule 1: the gRPC port and the RESP port: %s" % on["ingress"][0]["ports"])
+        check(on["ingress"][0]["from"] == off["ingress"][0]["from"],
+              "the RESP port from the same sources as gRPC (peers, test pod, clients)")
+        check(on["ingress"][1] == off["ingress"][1], "the metrics rule unchanged")
+    check(off["ingress"][0]["ports"] == [{"port": 50051, "protocol": "TCP"}],
+          "resp off: the gRPC port alone")
+
+    # Off (the default): not a byte of it, whatever resp.port says; no port
+    # conflict check either. TLS off: no random keys, so the text compares.
+    base = ["tls.enabled=false", "networkPolicy.enabled=true"] + np
+    default = helm(*template_args("kvstore", "kv", base))
+    moved = helm(*template_args("kvstore", "kv", base + ["resp.port=50051"]))
+    check(default.returncode == 0 and default.stdout == moved.stdout,
+          "resp off: the same manifests whatever resp.port is")
+    check(not re.search(r"\bresp\b", default.stdout), "resp off: nothing about it rendered")
+    k = render("kvstore", "kv", "resp.port=6380")
+    c = container(k)
+    check(not [a for a in c["args"] if a.startswith("--resp-addr")], "resp off: no --resp-addr")
+    check(not resp_ports(c["ports"]), "resp off: no container port resp")
+    check(not [s for s in k["Service"] if resp_ports(s["spec"]["ports"])],
+          "resp off: no Service port resp")
+
+    for sets, message in [(["resp.port=50051"], "resp.port and port are both 50051"),
+                          (["resp.port=9100"], "resp.port and metrics.port are both 9100"),
+                          (["service.port=6379"], "resp.port and service.port are both 6379")]:
+        render_fails("kvstore", "kv", ["resp.enabled=true"] + sets, [], message)
+    render("kvstore", "kv", "resp.enabled=true", "resp.port=9100", "metrics.enabled=false")
+
+
 def check_service_account():
     print("serviceAccount: created without a token by default; or one of yours")
     k = render("kvstore", "kv")
@@ -222,6 +297,7 @@ def check_options():
     check_metrics_port()
     check_service_monitor()
     check_network_policy()
+    check_resp_port()
     check_service_account()
     check_spread_and_extras()
     check_storage_class()

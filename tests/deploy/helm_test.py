@@ -5,9 +5,10 @@ helm lint, helm template with default and non-default values, then checks on
 the rendered manifests: required fields, the probes, the security context,
 the DNS names the pods will get, and values.schema.json rejecting bad values.
 The optional parts: the metrics port and the probes on it, ServiceMonitor,
-NetworkPolicy, ServiceAccount, spread constraints, extra env and volumes, the
-helm test pod; every name and label valid with a 53-character release name;
-a misspelt key anywhere in the values refused by the schema.
+NetworkPolicy, the RESP port (resp.enabled), ServiceAccount, spread
+constraints, extra env and volumes, the helm test pod; every name and label
+valid with a 53-character release name; a misspelt key anywhere in the
+values refused by the schema.
 TLS (on by default): the generated Secret and its certificates (checked with
 openssl), the node and kvctl flags, cert-manager's two modes, and the reuse of
 keys on `helm upgrade`, with `lookup` answered by a fake Kubernetes API.
@@ -24,8 +25,8 @@ script puts, gets and deletes a key through the nodes.
 
 The checks live in modules beside this file: chart.py (helm, rendering,
 check()), manifests.py (rendered manifests), chart_options.py (metrics,
-probes, ServiceMonitor, NetworkPolicy, ServiceAccount, spread, extras,
-storageClass), chart_hook.py (the helm test pod), chart_names.py (long names,
+probes, ServiceMonitor, NetworkPolicy, RESP port, ServiceAccount, spread,
+extras, storageClass), chart_hook.py (the helm test pod), chart_names.py (long names,
 podLabels, the schema), certificates.py (the generated Secret, with openssl),
 fake_api.py (lookup on upgrade), nodes.py and node_probes.py (--bin-dir).
 
@@ -74,6 +75,8 @@ def lint():
                    "tls.certManager.issuer.name=ca,tls.certManager.mode=csi,"
                    "persistence.enabled=false",
                    "metrics.enabled=false,tls.enabled=false",
+                   "resp.enabled=true,networkPolicy.enabled=true",
+                   "resp.enabled=true,tls.enabled=false",
                    "metrics.serviceMonitor.enabled=true,networkPolicy.enabled=true,"
                    "networkPolicy.clientSelector.matchLabels.role=app,persistence.storageClass=-,"
                    "serviceAccount.create=false,extraEnv[0].name=TZ,extraEnv[0].value=UTC"]:
@@ -107,7 +110,8 @@ def check_schema():
     print("values.schema.json rejects bad values:")
     for bad in ["replicaCount=-1", "replicaCount=0", "replicationFactor=0",
                 "replicationFactor=65", "consistency=strong", "persistence.size=lots",
-                "persistence.enabled=maybe", "port=70000", "extraArgs={rm -rf}",
+                "persistence.enabled=maybe", "port=70000", "resp.port=70000",
+                "resp.enabled=yes", "extraArgs={rm -rf}",
                 "image.pullPolicy=Sometimes", "podAntiAffinity=sometimes", "tls.enabled=maybe",
                 "tls.certManager.mode=vault", "tls.generatedOrdinals=0", "tls.validityDays=0",
                 "tls.auth.principals={cn:app root}", "tls.extraIPs={not-an-ip}",

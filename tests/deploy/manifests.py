@@ -110,6 +110,7 @@ def check_release(release, namespace, sets, want):
     check(client is not None and client["spec"].get("clusterIP") != "None",
           "client Service %s" % want["fullname"])
     metrics = want.get("metrics", True)
+    resp = want.get("resp")  # the RESP port, or None: resp.enabled=false
     check((name + "-metrics" in services) == metrics, "a metrics Service iff metrics are on")
     for s in services.values():
         check(all(labels.get(a) == b for a, b in s["spec"]["selector"].items()),
@@ -117,6 +118,11 @@ def check_release(release, namespace, sets, want):
         target = "metrics" if s["metadata"]["name"] == name + "-metrics" else "grpc"
         check(s["spec"]["ports"][0]["targetPort"] == target,
               "Service %s targets the %s port" % (s["metadata"]["name"], target))
+        want_resp = [{"name": "resp", "port": resp, "targetPort": "resp", "protocol": "TCP"}] \
+            if resp and target == "grpc" else []
+        check([p for p in s["spec"]["ports"] if p["name"] == "resp"] == want_resp,
+              "Service %s: a resp port %s iff resp is on, on the client and headless Services"
+              % (s["metadata"]["name"], want_resp))
 
     pdb = k["PodDisruptionBudget"][0]["spec"]
     check(pdb.get("maxUnavailable") == want["maxUnavailable"],
@@ -141,6 +147,9 @@ def check_release(release, namespace, sets, want):
           "container port grpc 50051")
     check([p["containerPort"] for p in c["ports"] if p["name"] == "metrics"]
           == ([9100] if metrics else []), "container port metrics 9100 iff metrics are on")
+    check([p for p in c["ports"] if p["name"] == "resp"]
+          == ([{"name": "resp", "containerPort": resp, "protocol": "TCP"}] if resp else []),
+          "container port resp %s iff resp is on" % resp)
     check(ps.get("serviceAccountName") == name and ps.get("automountServiceAccountToken") is False,
           "the pods run as ServiceAccount %s, without a token" % name)
     check_probes_and_hook(c, want)
@@ -168,6 +177,9 @@ def check_release(release, namespace, sets, want):
     check([a for a in args if a.startswith("--metrics-addr")]
           == (["--metrics-addr=0.0.0.0:9100"] if metrics else []),
           "--metrics-addr=0.0.0.0:9100 iff metrics are on")
+    check([a for a in args if a.startswith("--resp-addr")]
+          == (["--resp-addr=0.0.0.0:%d" % resp] if resp else []),
+          "--resp-addr=0.0.0.0:%s iff resp is on: %s" % (resp, args))
     for extra in want.get("extra", []):
         check(extra in args, "extra arg %s" % extra)
     check_node_tls_args(args, want)
