@@ -200,7 +200,8 @@ void AddFlags(CLI::App& app, Flags* f) {
   app.add_option("--resp-addr", f->resp_addr,
                  "host:port to serve the Redis protocol (RESP2/RESP3) on, beside gRPC: "
                  "redis-cli and Redis clients run GET, SET, DEL, MGET, MSET ... on this "
-                 "node (docs/resp.md; default: off)");
+                 "node; TLS with --cert-file, AUTH with --auth-file (docs/resp.md; default: "
+                 "off)");
   app.add_option("--metrics-addr", f->metrics_addr,
                  "host:port (IPv4) to serve Prometheus /metrics, /healthz and /readyz on over "
                  "plain HTTP (default: off)");
