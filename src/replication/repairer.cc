@@ -166,8 +166,11 @@ void Repairer::Reconcile(const dht::Contact& peer, const std::vector<uint32_t>& 
                 });
   // One request per chunk of keys; a chunk ends at a bucket boundary so that
   // the peer compares whole buckets.
+  // Keys within a bucket in key order, not the engine's scan order (a hash
+  // order that differs between processes), so that a simulated run replays.
   std::sort(keys.begin(), keys.end(), [](const KeyVersion& a, const KeyVersion& b) {
-    return BucketOfKey(a.key) < BucketOfKey(b.key);
+    const size_t ba = BucketOfKey(a.key), bb = BucketOfKey(b.key);
+    return ba != bb ? ba < bb : a.key < b.key;
   });
   struct Chunk {
     std::vector<uint32_t> buckets;
@@ -369,6 +372,10 @@ void Repairer::ServeReconcile(const dht::Contact& from, std::vector<uint32_t> bu
                       mine.push_back({std::string(key), rec});
                     }
                   });
+    // In key order, not scan order: the records sent back (and the ones cut
+    // at the byte budget) are then the same in every process.
+    std::sort(mine.begin(), mine.end(),
+              [](const KeyRecord& a, const KeyRecord& b) { return a.key < b.key; });
     ReconcilePlan plan = PlanReconcile(keys, std::move(mine), kReconcileAnswerBytes);
     // Ask only for keys this node owns and lacks: it may hold a key outside
     // the shared set when the two nodes' views of the cluster differ.
