@@ -6,19 +6,22 @@
 
 #include <cstdio>
 #include <fstream>
+#include <memory>
+#include <optional>
 #include <string>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "cmd/kvsim/chaos_workload.h"
+#include "cmd/kvsim/nemesis.h"
 #include "cmd/kvsim/workload.h"
+#include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
 #include "src/util/duration.h"
 
 namespace {
-
-using kv::sim::Nemesis;
 
 struct Flags {
   int nodes = 16;
@@ -29,6 +32,10 @@ struct Flags {
   int clients = 4;
   int keys = 100;
   std::string nemesis = "none";
+  std::string workload = "kv";
+  std::string history_dir;
+  std::string trace;
+  bool durable = false;
   std::string heartbeat = "500ms";
   std::string anti_entropy = "1m";
   std::string json;
@@ -65,14 +72,32 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 10000))
       ->capture_default_str();
   app.add_option("--keys", f.keys, "distinct keys")->check(CLI::Range(1, 10000000));
-  app.add_option("--nemesis", f.nemesis, "none, kill or partition-one")
-      ->check(CLI::IsMember({"none", "kill", "partition-one"}))
+  app.add_option("--nemesis", f.nemesis, "the chaos suite's faults (docs/simulation.md)")
+      ->check(CLI::IsMember(kv::sim::NemesisNames()))
       ->capture_default_str();
+  app.add_option("--workload", f.workload,
+                 "kv: random puts and gets, checked for lost writes; chaos: the chaos suite's "
+                 "register, set and delete clients, with histories in --history-dir for "
+                 "tests/chaos/check_run.py")
+      ->check(CLI::IsMember({"kv", "chaos"}))
+      ->capture_default_str();
+  app.add_option("--history-dir", f.history_dir, "where --workload chaos writes its histories")
+      ->check(CLI::ExistingDirectory);
+  app.add_option("--trace", f.trace,
+                 "write every message and when it was sent here, one per line (to diff two "
+                 "runs whose trace hashes differ)");
+  app.add_flag("--durable", f.durable,
+               "crashed nodes keep their data (RocksDB with sync=always); default: they "
+               "restart empty");
   app.add_option("--heartbeat-interval", f.heartbeat, "simulated")->capture_default_str();
   app.add_option("--anti-entropy-interval", f.anti_entropy, "simulated")->capture_default_str();
   app.add_option("--json", f.json, "write the results here as one JSON object");
   app.add_flag("--verbose", f.verbose, "the nodes' logs (info and above)");
   CLI11_PARSE(app, argc, argv);
+  if (f.workload == "chaos" && f.history_dir.empty()) {
+    std::fprintf(stderr, "kvsim: --workload chaos needs --history-dir DIR\n");
+    return 2;
+  }
   spdlog::set_level(f.verbose ? spdlog::level::info : spdlog::level::off);
 
   const absl::Duration duration = Parse("--duration", f.duration);
@@ -84,21 +109,35 @@ int main(int argc, char** argv) {
   co.anti_entropy_interval = Parse("--anti-entropy-interval", f.anti_entropy);
   co.network.seed = f.seed;
   co.seed = f.seed;
+  co.durable = f.durable;
   const absl::Time wall_start = absl::Now();
+  std::FILE* trace = nullptr;
+  if (!f.trace.empty() && (trace = std::fopen(f.trace.c_str(), "w")) == nullptr) {
+    std::fprintf(stderr, "kvsim: --trace %s: cannot write it\n", f.trace.c_str());
+    return 2;
+  }
   kv::sim::Cluster cluster(co);
-  kv::sim::Workload workload({.clients = f.clients,
-                              .keys = f.keys,
-                              .nemesis = f.nemesis == "kill"            ? Nemesis::kKill
-                                         : f.nemesis == "partition-one" ? Nemesis::kPartitionOne
-                                                                        : Nemesis::kNone,
-                              .seed = f.seed},
-                             &cluster);
+  cluster.net().set_trace_file(trace);
+  kv::sim::NemesisRunner nemesis(
+      {.kind = *kv::sim::ParseNemesis(f.nemesis), .max_killed = f.durable ? 2 : 1, .seed = f.seed},
+      &cluster);
+  kv::sim::Workload workload({.clients = f.clients, .keys = f.keys, .seed = f.seed}, &cluster);
+  std::unique_ptr<kv::sim::ChaosWorkload> chaos;
+  if (f.workload == "chaos") {
+    auto created = kv::sim::ChaosWorkload::Create({.dir = f.history_dir, .seed = f.seed}, &cluster);
+    if (!created.ok()) {
+      std::fprintf(stderr, "kvsim: %s\n", std::string(created.status().message()).c_str());
+      return 1;
+    }
+    chaos = *std::move(created);
+  }
 
   // Joining, then the workload, then the end: heal, settle, read back.
   const absl::Duration settle_join = absl::Seconds(10);
   const absl::Duration settle_end = co.anti_entropy_interval * 2 + absl::Seconds(10);
   cluster.RunFor(settle_join);
-  workload.Start();
+  chaos ? chaos->Start() : workload.Start();
+  nemesis.Start();
   const absl::Time start = cluster.clock().Now();
   for (absl::Duration t = absl::ZeroDuration(); t < duration;) {
     const absl::Duration step = std::min(absl::Seconds(10), duration - t);
@@ -107,53 +146,92 @@ int main(int argc, char** argv) {
     int up = 0;
     for (int i = 0; i < cluster.size(); ++i) up += cluster.up(i);
     const kv::sim::WorkloadStats& s = workload.stats();
-    std::fprintf(stderr, "kvsim: t=%s ops=%llu acked=%llu failed=%llu up=%d/%d messages=%llu\n",
+    const uint64_t ops = chaos ? chaos->stats().ops : s.puts + s.gets;
+    const uint64_t ok = chaos ? chaos->stats().ok : s.acknowledged;
+    const uint64_t failed = chaos ? chaos->stats().fail + chaos->stats().info : s.failed;
+    std::fprintf(stderr,
+                 "kvsim: t=%s ops=%llu ok=%llu failed=%llu up=%d/%d faults=%llu messages=%llu\n",
                  absl::FormatDuration(cluster.clock().Now() - start).c_str(),
-                 static_cast<unsigned long long>(s.puts + s.gets),
-                 static_cast<unsigned long long>(s.acknowledged),
-                 static_cast<unsigned long long>(s.failed), up, cluster.size(),
+                 static_cast<unsigned long long>(ops), static_cast<unsigned long long>(ok),
+                 static_cast<unsigned long long>(failed), up, cluster.size(),
+                 static_cast<unsigned long long>(nemesis.faults()),
                  static_cast<unsigned long long>(cluster.net().messages()));
   }
-  workload.Stop();
+  chaos ? chaos->Stop() : workload.Stop();
+  nemesis.Stop();
+  for (const std::string& line : nemesis.log())
+    std::fprintf(stderr, "kvsim: fault %s\n", line.c_str());
   cluster.RunFor(settle_end);
   bool checked = false;
-  workload.Check([&] { checked = true; });
-  cluster.RunUntil([&] { return checked; }, absl::Minutes(10));
+  if (chaos) {
+    chaos->AfterHeal([&] { checked = true; });
+  } else {
+    workload.Check([&] { checked = true; });
+  }
+  cluster.RunUntil([&] { return checked; }, absl::Minutes(60));
+  if (trace != nullptr) {
+    cluster.net().set_trace_file(nullptr);
+    std::fclose(trace);
+  }
   const double wall = absl::ToDoubleSeconds(absl::Now() - wall_start);
   const double simulated = absl::ToDoubleSeconds(settle_join + duration + settle_end);
 
+  // The kv workload checks lost writes itself; the chaos workload's
+  // histories are judged by tests/chaos/check_run.py.
+  struct Totals {
+    uint64_t ops, acknowledged, failed;
+    std::optional<uint64_t> lost;
+    uint64_t unreadable;
+  };
   const kv::sim::WorkloadStats& s = workload.stats();
-  const uint64_t ops = s.puts + s.gets;
+  const Totals t = chaos ? Totals{chaos->stats().ops, chaos->stats().ok,
+                                  chaos->stats().fail + chaos->stats().info, std::nullopt,
+                                  chaos->stats().final_unread}
+                         : Totals{s.puts + s.gets, s.acknowledged, s.failed, s.lost, s.unreadable};
   // Every peer call but heartbeats, per client op: the ops' own calls plus
   // background work (lookups, repair, hints), which a quiet cluster keeps low.
-  const double per_op = ops ? static_cast<double>(cluster.peer_calls()) / ops : 0;
+  const double per_op = t.ops ? static_cast<double>(cluster.peer_calls()) / t.ops : 0;
   const std::string hash = absl::StrFormat("%016x", cluster.net().trace_hash());
+  const std::string lost = t.lost ? absl::StrCat(*t.lost) : "(check_run.py)";
   std::printf(
-      "| nodes | seed | nemesis | ops | acknowledged | failed | faults | lost | unreadable "
-      "| peer calls/op | simulated s | wall s | peak RSS MiB | trace hash |\n");
-  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-  std::printf(
-      "| %d | %llu | %s | %llu | %llu | %llu | %llu | %llu | %llu | %.1f | %.0f | %.1f | "
-      "%.0f | %s |\n",
-      f.nodes, static_cast<unsigned long long>(f.seed), f.nemesis.c_str(),
-      static_cast<unsigned long long>(ops), static_cast<unsigned long long>(s.acknowledged),
-      static_cast<unsigned long long>(s.failed), static_cast<unsigned long long>(s.faults),
-      static_cast<unsigned long long>(s.lost), static_cast<unsigned long long>(s.unreadable),
-      per_op, simulated, wall, PeakRssBytes() / 1048576.0, hash.c_str());
+      "| nodes | seed | workload | nemesis | ops | acknowledged | failed | faults | lost | "
+      "unreadable | peer calls/op | simulated s | wall s | peak RSS MiB | trace hash |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  std::printf("%s", absl::StrFormat("| %d | %d | %s | %s | %d | %d | %d | %d | %s | %d | %.1f | "
+                                    "%.0f | %.1f | %.0f | %s |\n",
+                                    f.nodes, f.seed, f.workload, f.nemesis, t.ops, t.acknowledged,
+                                    t.failed, nemesis.faults(), lost, t.unreadable, per_op,
+                                    simulated, wall, PeakRssBytes() / 1048576.0, hash)
+                        .c_str());
   if (!f.json.empty()) {
+    nlohmann::json j = {{"nodes", f.nodes},
+                        {"seed", f.seed},
+                        {"workload", f.workload},
+                        {"nemesis", f.nemesis},
+                        {"durable", f.durable},
+                        {"ops", t.ops},
+                        {"acknowledged", t.acknowledged},
+                        {"failed", t.failed},
+                        {"faults", nemesis.faults()},
+                        {"unreadable", t.unreadable},
+                        {"peer_calls", cluster.peer_calls()},
+                        {"peer_calls_per_op", per_op},
+                        {"heartbeats", cluster.heartbeats()},
+                        {"simulated_seconds", simulated},
+                        {"wall_seconds", wall},
+                        {"peak_rss_bytes", PeakRssBytes()},
+                        {"trace_hash", hash}};
+    if (t.lost) {
+      j["lost"] = *t.lost;
+      j["checked_keys"] = s.checked_keys;
+    }
+    if (chaos) j["history_dir"] = f.history_dir;
     std::ofstream out(f.json);
-    out << absl::StrCat(
-        "{\"nodes\": ", f.nodes, ", \"seed\": ", f.seed, ", \"nemesis\": \"", f.nemesis,
-        "\", \"ops\": ", ops, ", \"acknowledged\": ", s.acknowledged, ", \"failed\": ", s.failed,
-        ", \"faults\": ", s.faults, ", \"checked_keys\": ", s.checked_keys, ", \"lost\": ", s.lost,
-        ", \"unreadable\": ", s.unreadable, ", \"peer_calls\": ", cluster.peer_calls(),
-        ", \"peer_calls_per_op\": ", per_op, ", \"heartbeats\": ", cluster.heartbeats(),
-        ", \"simulated_seconds\": ", simulated, ", \"wall_seconds\": ", wall,
-        ", \"peak_rss_bytes\": ", PeakRssBytes(), ", \"trace_hash\": \"", hash, "\"}\n");
+    out << j.dump() << "\n";
     if (!out) {
       std::fprintf(stderr, "kvsim: could not write %s\n", f.json.c_str());
       return 1;
     }
   }
-  return s.lost == 0 && s.unreadable == 0 ? 0 : 1;
+  return t.lost.value_or(0) == 0 && t.unreadable == 0 ? 0 : 1;
 }

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "cmd/kvsim/client_call.h"
 
 namespace kv::sim {
 
@@ -14,7 +15,7 @@ Workload::Workload(WorkloadOptions options, Cluster* cluster)
 int Workload::LiveNode() {
   std::vector<int> up;
   for (int i = 0; i < cluster_->size(); ++i) {
-    if (cluster_->up(i)) up.push_back(i);
+    if (cluster_->up(i) && !cluster_->paused(i)) up.push_back(i);
   }
   return up[std::uniform_int_distribution<size_t>(0, up.size() - 1)(rng_)];
 }
@@ -23,18 +24,6 @@ void Workload::Start() {
   running_ = true;
   for (int c = 0; c < options_.clients; ++c) {
     cluster_->executor().After(absl::Milliseconds(c), [this, c] { ClientOp(c); });
-  }
-  if (options_.nemesis != Nemesis::kNone) {
-    cluster_->executor().After(options_.fault_every, [this] { Fault(); });
-  }
-}
-
-void Workload::Stop() {
-  running_ = false;
-  cluster_->net().HealAll();
-  for (int i = 0; i < cluster_->size(); ++i) {
-    cluster_->net().Isolate(cluster_->contact(i).address, false);
-    cluster_->Restart(i);
   }
 }
 
@@ -49,40 +38,33 @@ void Workload::ClientOp(int client) {
   if (std::bernoulli_distribution(0.5)(rng_)) {
     ++stats_.puts;
     const std::string value = absl::StrCat("c", client, "-", stats_.puts);
-    cluster_->node(via).Put({.key = key, .value = value},
-                            [this, key, next](absl::StatusOr<replication::WriteResult> r) {
-                              if (r.ok()) {
-                                ++stats_.acknowledged;
-                                storage::Version& v = acked_[key];
-                                if (v < r->version) v = r->version;
-                              } else {
-                                ++stats_.failed;
-                              }
-                              next();
-                            });
+    ClientCall<replication::WriteResult>(
+        *cluster_, via, options_.timeout,
+        [key, value](node::Node& n, node::ClientApi::WriteCallback cb) {
+          n.Put({.key = key, .value = value}, std::move(cb));
+        },
+        [this, key, next](absl::StatusOr<replication::WriteResult> r) {
+          if (r.ok()) {
+            ++stats_.acknowledged;
+            storage::Version& v = acked_[key];
+            if (v < r->version) v = r->version;
+          } else {
+            ++stats_.failed;
+          }
+          next();
+        });
   } else {
     ++stats_.gets;
-    cluster_->node(via).Get(key, std::nullopt, [this, next](absl::StatusOr<node::GetReply> r) {
-      if (!r.ok()) ++stats_.failed;
-      next();
-    });
+    ClientCall<node::GetReply>(
+        *cluster_, via, options_.timeout,
+        [key](node::Node& n, node::ClientApi::GetCallback cb) {
+          n.Get(key, std::nullopt, std::move(cb));
+        },
+        [this, next](absl::StatusOr<node::GetReply> r) {
+          if (!r.ok()) ++stats_.failed;
+          next();
+        });
   }
-}
-
-void Workload::Fault() {
-  if (!running_) return;
-  const int victim = LiveNode();
-  ++stats_.faults;
-  if (options_.nemesis == Nemesis::kKill) {
-    cluster_->Crash(victim);
-    cluster_->executor().After(options_.fault_for, [this, victim] { cluster_->Restart(victim); });
-  } else {
-    const std::string address = cluster_->contact(victim).address;
-    cluster_->net().Isolate(address, true);
-    cluster_->executor().After(options_.fault_for,
-                               [this, address] { cluster_->net().Isolate(address, false); });
-  }
-  cluster_->executor().After(options_.fault_every, [this] { Fault(); });
 }
 
 void Workload::Check(std::function<void()> done) {

@@ -14,12 +14,13 @@ Cluster::Cluster(Options options)
                      absl::StrCat("10.0.", i / 250, ".", i % 250 + 1, ":50051")};
     slots_.push_back(std::move(slot));
   }
-  for (int i = 0; i < size(); ++i) Boot(i);
+  for (int i = 0; i < size(); ++i) Boot(i, absl::ZeroDuration());
   Beats();
 }
 
 Cluster::~Cluster() {
   stopping_ = true;
+  for (int i = 0; i < size(); ++i) Resume(i);  // a paused node could not stop
   for (auto& s : slots_) {
     if (s->up) s->node->Cancel();
   }
@@ -29,11 +30,13 @@ Cluster::~Cluster() {
   }
 }
 
-void Cluster::Boot(int i) {
+void Cluster::Boot(int i, absl::Duration skew) {
   Slot& s = *slots_[i];
   ++s.incarnation;
   s.executor = std::make_unique<NodeExecutor>(&executor_);
-  s.engine = std::make_unique<storage::MemoryEngine>();
+  s.clock = std::make_unique<SkewedClock>(&clock_);
+  s.clock->set_skew(skew);
+  if (s.engine == nullptr) s.engine = std::make_unique<storage::MemoryEngine>();
   s.transport = std::make_unique<Transport>(&net_, s.contact, s.incarnation);
   node::NodeOptions o;
   o.self = s.contact;
@@ -48,9 +51,9 @@ void Cluster::Boot(int i) {
   o.anti_entropy_interval = options_.anti_entropy_interval;
   o.speculative_read_after = absl::ZeroDuration();  // its timer is a thread
   o.rng_seed = options_.seed * 1000003 + static_cast<uint64_t>(i) * 7919 + s.incarnation;
-  s.node = std::make_unique<node::Node>(o, s.engine.get(), s.transport.get(), &clock_, nullptr,
-                                        s.executor.get());
-  net_.Attach(s.contact.address, s.node.get());
+  s.node = std::make_unique<node::Node>(o, s.engine.get(), s.transport.get(), s.clock.get(),
+                                        nullptr, s.executor.get());
+  net_.Attach(s.contact.address, s.node.get(), s.clock.get());
   s.up = true;
   s.node->Start();
 }
@@ -59,22 +62,47 @@ void Cluster::Crash(int i) {
   Slot& s = *slots_[i];
   if (!s.up) return;
   net_.Attach(s.contact.address, nullptr);
+  net_.Pause(s.contact.address, false);  // what waited for it is lost with it
   s.executor->Kill();
+  s.transport->Kill();
   s.node->Abandon();
   crashed_calls_ += s.transport->calls();
   crashed_beats_ += s.transport->beats();
   auto dead = std::make_unique<Slot>();
   dead->executor = std::move(s.executor);
-  dead->engine = std::move(s.engine);
+  dead->clock = std::move(s.clock);
+  // A durable engine outlives the process; none of the dead process's
+  // code runs again (its executor and transport are killed).
+  if (!options_.durable) dead->engine = std::move(s.engine);
   dead->transport = std::move(s.transport);
   dead->node = std::move(s.node);
   graveyard_.push_back(std::move(dead));
   s.up = false;
 }
 
-void Cluster::Restart(int i) {
+void Cluster::Restart(int i, absl::Duration skew) {
   if (slots_[i]->up) return;
-  Boot(i);
+  Boot(i, skew);
+}
+
+void Cluster::Pause(int i) {
+  Slot& s = *slots_[i];
+  if (!s.up) return;
+  s.executor->Pause();
+  net_.Pause(s.contact.address, true);
+}
+
+void Cluster::Resume(int i) {
+  Slot& s = *slots_[i];
+  if (!s.up) return;
+  net_.Pause(s.contact.address, false);
+  s.executor->Resume();
+}
+
+void Cluster::Submit(int i, std::function<void(node::Node&)> call, std::function<void()> down) {
+  Slot& s = *slots_[i];
+  if (!s.up) return executor_.Schedule(std::move(down));
+  s.executor->Schedule([node = s.node.get(), call = std::move(call)] { call(*node); });
 }
 
 uint64_t Cluster::peer_calls() const {
@@ -102,7 +130,7 @@ bool Cluster::RunUntil(const std::function<bool()>& done, absl::Duration limit) 
 void Cluster::Beats() {
   if (stopping_) return;
   for (auto& s : slots_) {
-    if (!s->up) continue;
+    if (!s->up || s->executor->paused()) continue;
     for (const dht::Contact& c : s->node->HeartbeatTargets(options_.k)) s->transport->Beat(c);
   }
   executor_.After(options_.heartbeat, [this] { Beats(); });

@@ -21,22 +21,51 @@
 namespace kv::sim {
 
 // An executor for one node: runs its closures on the world's executor until
-// Kill(), after which they are dropped (the node crashed).
+// Kill(), after which they are dropped (the node crashed). While paused, the
+// closures that come due wait, and run in order on Resume (a stopped
+// process's timers).
 class NodeExecutor final : public util::Executor {
  public:
-  explicit NodeExecutor(util::Executor* world)
-      : world_(world), alive_(std::make_shared<bool>(true)) {}
+  explicit NodeExecutor(util::Executor* world) : world_(world), state_(std::make_shared<State>()) {}
   void Schedule(std::function<void()> fn) override { After(absl::ZeroDuration(), std::move(fn)); }
   void After(absl::Duration delay, std::function<void()> fn) override {
-    world_->After(delay, [alive = alive_, fn = std::move(fn)] {
-      if (*alive) fn();
+    world_->After(delay, [state = state_, fn = std::move(fn)]() mutable {
+      if (!state->alive) return;
+      if (state->paused) return state->parked.push_back(std::move(fn));
+      fn();
     });
   }
-  void Kill() { *alive_ = false; }
+  void Kill() { state_->alive = false; }
+  void Pause() { state_->paused = true; }
+  void Resume() {
+    state_->paused = false;
+    std::vector<std::function<void()>> parked = std::move(state_->parked);
+    state_->parked.clear();
+    for (auto& fn : parked) Schedule(std::move(fn));
+  }
+  bool paused() const { return state_->paused; }
 
  private:
+  struct State {
+    bool alive = true;
+    bool paused = false;
+    std::vector<std::function<void()>> parked;
+  };
   util::Executor* const world_;
-  std::shared_ptr<bool> alive_;
+  std::shared_ptr<State> state_;
+};
+
+// One node's wall clock: the world's, plus a skew that can be changed.
+class SkewedClock final : public util::Clock {
+ public:
+  explicit SkewedClock(const util::Clock* world) : world_(world) {}
+  absl::Time Now() const override { return world_->Now() + skew_; }
+  void set_skew(absl::Duration skew) { skew_ = skew; }
+  absl::Duration skew() const { return skew_; }
+
+ private:
+  const util::Clock* const world_;
+  absl::Duration skew_;  // only the simulation's one thread touches it
 };
 
 // Not thread-safe: one thread drives it.
@@ -51,6 +80,9 @@ class Cluster {
     absl::Duration anti_entropy_interval = absl::Minutes(1);
     Network::Options network;
     uint64_t seed = 1;  // node RNGs (the network has its own)
+    // A crashed node keeps its engine, as RocksDB with sync=always keeps
+    // every acknowledged write; otherwise it restarts empty.
+    bool durable = false;
   };
 
   explicit Cluster(Options options);
@@ -61,6 +93,7 @@ class Cluster {
   storage::MemoryEngine& engine(int i) { return *slots_[i]->engine; }
   const dht::Contact& contact(int i) const { return slots_[i]->contact; }
   bool up(int i) const { return slots_[i]->up; }
+  bool paused(int i) const { return slots_[i]->up && slots_[i]->executor->paused(); }
   Network& net() { return net_; }
   util::ManualClock& clock() { return clock_; }
   // The world's executor, for clients and nemeses of a simulation.
@@ -78,19 +111,33 @@ class Cluster {
   // network; Restart brings a new process up under the same ID and address,
   // with an empty engine and the next incarnation.
   void Crash(int i);
-  void Restart(int i);
+  // `skew`: the new process's wall clock is this far ahead (or behind).
+  void Restart(int i, absl::Duration skew = absl::ZeroDuration());
+  absl::Duration skew(int i) const { return slots_[i]->clock->skew(); }
+
+  // The process stops (SIGSTOP): its timers, and the calls and answers that
+  // reach it, wait until Resume (SIGCONT); it sends nothing meanwhile.
+  void Pause(int i);
+  void Resume(int i);
+
+  // A client's request to node `i`, as a client would send it: `call` runs
+  // on the node's executor (so it waits while the node is paused); if the
+  // node is down, `down` runs instead. Neither may run if the node crashes
+  // with the request queued: the client needs its own deadline.
+  void Submit(int i, std::function<void(node::Node&)> call, std::function<void()> down);
 
  private:
   struct Slot {
     dht::Contact contact;
     uint64_t incarnation = 0;
     bool up = false;
+    std::unique_ptr<SkewedClock> clock;
     std::unique_ptr<NodeExecutor> executor;
     std::unique_ptr<storage::MemoryEngine> engine;
     std::unique_ptr<Transport> transport;
     std::unique_ptr<node::Node> node;
   };
-  void Boot(int i);
+  void Boot(int i, absl::Duration skew);
   void Beats();
 
   const Options options_;

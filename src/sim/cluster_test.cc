@@ -131,5 +131,78 @@ TEST(SimClusterTest, ACrashedNodeRestartsEmptyAndIsRefilled) {
   EXPECT_EQ(ValueOn(c, 2, "during"), "crash");
 }
 
+TEST(SimClusterTest, APausedNodeFallsBehindThenCatchesUpWhatWaitedForIt) {
+  Cluster c(Small());
+  c.RunFor(absl::Seconds(10));
+  c.Pause(2);
+  EXPECT_TRUE(c.paused(2));
+  c.RunFor(absl::Seconds(5));  // longer than the failure timeout: down for the others
+  ASSERT_TRUE(Put(c, 0, "p", "while-paused").ok());
+  // The store that was sent to it waits in its "socket": not applied yet.
+  EXPECT_EQ(ValueOn(c, 2, "p"), std::nullopt);
+  // A client request to it waits too.
+  bool served = false;
+  c.Submit(
+      2, [&](node::Node&) { served = true; }, [] {});
+  c.RunFor(absl::Seconds(1));
+  EXPECT_FALSE(served);
+  c.Resume(2);
+  c.RunFor(absl::Seconds(5));
+  EXPECT_TRUE(served);
+  EXPECT_EQ(ValueOn(c, 2, "p"), "while-paused");
+  EXPECT_EQ(AlivePeers(c.node(2)), 2);
+}
+
+TEST(SimClusterTest, AClogDelaysALinkWithoutLosingItsMessages) {
+  Cluster c(Small());
+  c.RunFor(absl::Seconds(10));
+  const absl::Time until = c.clock().Now() + absl::Seconds(2);
+  for (int i : {1, 2}) c.net().Clog(c.contact(0).address, c.contact(i).address, until);
+  std::optional<absl::StatusOr<replication::WriteResult>> put;
+  c.node(0).Put({.key = "c", .value = "slow", .consistency = replication::Consistency::kAll},
+                [&](absl::StatusOr<replication::WriteResult> r) { put = r; });
+  c.RunFor(absl::Seconds(1));
+  EXPECT_FALSE(put.has_value()) << "an ALL write through clogged links answered early";
+  EXPECT_EQ(ValueOn(c, 1, "c"), std::nullopt);
+  ASSERT_TRUE(c.RunUntil([&] { return put.has_value(); }, absl::Seconds(5)));
+  EXPECT_TRUE(put->ok()) << put->status();
+  EXPECT_GE(c.clock().Now(), until);
+  EXPECT_EQ(ValueOn(c, 1, "c"), "slow");
+}
+
+TEST(SimClusterTest, ADurableNodeKeepsItsDataAcrossACrash) {
+  Cluster::Options o = Small();
+  o.durable = true;
+  Cluster c(o);
+  c.RunFor(absl::Seconds(10));
+  ASSERT_TRUE(Put(c, 0, "d", "kept", replication::Consistency::kAll).ok());
+  c.Crash(2);
+  c.Restart(2);
+  EXPECT_EQ(ValueOn(c, 2, "d"), "kept");  // before any repair could bring it
+  c.RunFor(absl::Seconds(10));
+  EXPECT_TRUE(c.node(2).joined());
+}
+
+TEST(SimClusterTest, HeartbeatsMeasureASkewedClockAndTheFenceStopsItsWrites) {
+  Cluster c(Small());
+  c.RunFor(absl::Seconds(10));
+  c.Crash(2);
+  c.Restart(2, absl::Seconds(30));  // far beyond the 500 ms max clock offset
+  EXPECT_EQ(c.skew(2), absl::Seconds(30));
+  c.RunFor(absl::Seconds(10));
+  bool measured = false;
+  for (const auto& p : c.node(0).Peers()) {
+    if (p.contact.id == c.contact(2).id && p.clock) {
+      measured = true;
+      EXPECT_NEAR(absl::ToDoubleSeconds(p.clock->offset), 30, 0.01);
+    }
+  }
+  EXPECT_TRUE(measured);
+  EXPECT_TRUE(c.node(2).clock_status().fenced) << c.node(2).clock_status().description;
+  EXPECT_FALSE(c.node(0).clock_status().fenced) << c.node(0).clock_status().description;
+  EXPECT_FALSE(Put(c, 2, "skewed", "v").ok());
+  EXPECT_TRUE(Put(c, 0, "fine", "v").ok());
+}
+
 }  // namespace
 }  // namespace kv::sim

@@ -7,12 +7,57 @@ namespace kv::sim {
 Network::Network(Options options, util::ManualExecutor* executor, util::ManualClock* clock)
     : options_(options), executor_(executor), clock_(clock), rng_(options.seed) {}
 
-void Network::Attach(const std::string& address, node::PeerApi* node) {
+void Network::Attach(const std::string& address, node::PeerApi* node,
+                     const util::Clock* node_clock) {
   if (node == nullptr) {
     nodes_.erase(address);
+    clocks_.erase(address);
   } else {
     nodes_[address] = node;
+    clocks_[address] = node_clock != nullptr ? node_clock : clock_;
   }
+}
+
+absl::Time Network::NowAt(const std::string& address) const {
+  auto it = clocks_.find(address);
+  return it == clocks_.end() ? clock_->Now() : it->second->Now();
+}
+
+void Network::Clog(const std::string& from, const std::string& to, absl::Time until) {
+  absl::Time& t = clogged_[{from, to}];
+  t = std::max(t, until);
+}
+
+void Network::Pause(const std::string& address, bool paused) {
+  if (paused) {
+    parked_.try_emplace(address);
+    return;
+  }
+  auto it = parked_.find(address);
+  if (it == parked_.end()) return;
+  std::vector<std::function<void()>> waiting = std::move(it->second);
+  parked_.erase(it);
+  for (auto& deliver : waiting) executor_->Schedule(std::move(deliver));
+}
+
+void Network::Deliver(const std::string& to, std::function<void()> deliver) {
+  auto it = parked_.find(to);
+  if (it != parked_.end()) return it->second.push_back(std::move(deliver));
+  deliver();
+}
+
+absl::Duration Network::Delay(const std::string& from, const std::string& to) {
+  absl::Duration d = Latency();
+  auto it = clogged_.find({from, to});
+  if (it != clogged_.end()) {
+    const absl::Time now = clock_->Now();
+    if (it->second <= now) {
+      clogged_.erase(it);
+    } else {
+      d = std::max(d, it->second - now);
+    }
+  }
+  return d;
 }
 
 void Network::Isolate(const std::string& address, bool isolated) {
@@ -24,7 +69,12 @@ void Network::Isolate(const std::string& address, bool isolated) {
 }
 
 bool Network::Reachable(const std::string& from, const std::string& to) const {
-  return !cut_.contains({from, to}) && !isolated_.contains(from) && !isolated_.contains(to);
+  if (cut_.contains({from, to}) || isolated_.contains(from) || isolated_.contains(to)) {
+    return false;
+  }
+  if (groups_.empty()) return true;
+  auto a = groups_.find(from), b = groups_.find(to);
+  return a == groups_.end() || b == groups_.end() || a->second == b->second;
 }
 
 absl::Duration Network::Latency() {
@@ -43,6 +93,7 @@ void Network::Record(absl::string_view event) {
   // process).
   const std::string line = absl::StrCat(absl::ToUnixMicros(clock_->Now()), " ", event, "\n");
   for (unsigned char c : line) trace_hash_ = (trace_hash_ ^ c) * 1099511628211ull;
+  if (trace_file_ != nullptr) std::fputs(line.c_str(), trace_file_);
   ++messages_;
 }
 
@@ -51,14 +102,16 @@ void Network::Call(const std::string& from, const std::string& to, absl::string_
                    absl::Duration timeout) {
   Record(absl::StrCat(from, " -> ", to, " ", what));
   if (Lost() || !Reachable(from, to)) return executor_->After(timeout, std::move(fail));
-  executor_->After(Latency(), [this, from, to, call = std::move(call), fail = std::move(fail),
-                               timeout]() mutable {
-    // Cut or crashed while the message was on its way.
-    auto it = nodes_.find(to);
-    if (it == nodes_.end() || !Reachable(from, to)) {
-      return executor_->After(timeout, std::move(fail));
-    }
-    call(it->second);
+  executor_->After(Delay(from, to), [this, from, to, call = std::move(call), fail = std::move(fail),
+                                     timeout]() mutable {
+    Deliver(to, [this, from, to, call = std::move(call), fail = std::move(fail), timeout] {
+      // Cut or crashed while the message was on its way (or parked).
+      auto it = nodes_.find(to);
+      if (it == nodes_.end() || !Reachable(from, to)) {
+        return executor_->After(timeout, std::move(fail));
+      }
+      call(it->second);
+    });
   });
 }
 
@@ -66,7 +119,9 @@ void Network::Answer(const std::string& from, const std::string& to, std::functi
                      std::function<void()> fail, absl::Duration timeout) {
   Record(absl::StrCat(from, " => ", to));
   if (Lost() || !Reachable(from, to)) return executor_->After(timeout, std::move(fail));
-  executor_->After(Latency(), std::move(answer));
+  executor_->After(Delay(from, to), [this, to, answer = std::move(answer)]() mutable {
+    Deliver(to, std::move(answer));
+  });
 }
 
 }  // namespace kv::sim

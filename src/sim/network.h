@@ -1,18 +1,21 @@
 // The simulated network of kvsim and the simulation tests: every peer call
 // and its answer is a closure on one ManualExecutor, delivered after a
 // latency drawn from a seeded generator, or lost. Links can be cut in one
-// direction or both (partitions) and nodes taken off the network. Every
-// message delivered, and when, feeds a trace hash: the same seed and inputs
-// give the same hash.
+// direction or both (partitions), clogged (a link that stalls: what is sent
+// arrives when it unclogs), and nodes taken off the network or paused (what
+// reaches a paused node waits until it resumes). Every message sent, and
+// when, feeds a trace hash: the same seed and inputs give the same hash.
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <map>
 #include <random>
 #include <set>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -36,14 +39,35 @@ class Network {
   // `executor` and `clock` are not owned and must outlive the network.
   Network(Options options, util::ManualExecutor* executor, util::ManualClock* clock);
 
-  // The node serving `address`; nullptr takes it off the network (a crash).
-  void Attach(const std::string& address, node::PeerApi* node);
+  // The node serving `address`, and the clock it reads (nullptr: the
+  // world's); a null node takes it off the network (a crash).
+  void Attach(const std::string& address, node::PeerApi* node,
+              const util::Clock* node_clock = nullptr);
+  // The time on the clock of the node at `address` (the world's if none).
+  absl::Time NowAt(const std::string& address) const;
   // Messages from `from` to `to` are dropped while the link is cut.
   void Cut(const std::string& from, const std::string& to) { cut_.insert({from, to}); }
   void Heal(const std::string& from, const std::string& to) { cut_.erase({from, to}); }
-  void HealAll() { cut_.clear(); }
-  // Messages to and from `address` are dropped (a node cut off or paused).
+  // Heals every cut, partition, isolation and clog (not pauses).
+  void HealAll() {
+    cut_.clear();
+    groups_.clear();
+    isolated_.clear();
+    clogged_.clear();
+  }
+  // Splits the network: a message between two addresses of different
+  // groups is dropped; an address without a group (a bridge) reaches every
+  // group. Replaces the previous partition; an empty map heals it.
+  void Partition(std::map<std::string, int> groups) { groups_ = std::move(groups); }
+  // Messages to and from `address` are dropped (a node cut off).
   void Isolate(const std::string& address, bool isolated);
+  // Messages sent from `from` to `to` before `until` arrive no earlier than
+  // `until` (FoundationDB's "clogging"); nothing is lost.
+  void Clog(const std::string& from, const std::string& to, absl::Time until);
+  // While paused, calls and answers that reach `address` wait; they are
+  // delivered, in order, when it resumes (a stopped process's socket
+  // buffers). Resuming delivers them at once.
+  void Pause(const std::string& address, bool paused);
 
   // A call from `from` to `to`: after a latency, `call` runs with the node
   // at `to`, or `fail` runs if the message is lost, the link is cut, or no
@@ -60,10 +84,17 @@ class Network {
   util::ManualClock* clock() const { return clock_; }
   util::ManualExecutor* executor() const { return executor_; }
   uint64_t trace_hash() const { return trace_hash_; }
+  // Every event the trace hash covers is also written here, one per line
+  // (to find where two runs part); null: none. Not owned.
+  void set_trace_file(std::FILE* f) { trace_file_ = f; }
   uint64_t messages() const { return messages_; }
 
  private:
   bool Reachable(const std::string& from, const std::string& to) const;
+  // The latency of one message on the link, clogging included.
+  absl::Duration Delay(const std::string& from, const std::string& to);
+  // Runs `deliver` now, or parks it while `to` is paused.
+  void Deliver(const std::string& to, std::function<void()> deliver);
   absl::Duration Latency();
   bool Lost();
   void Record(absl::string_view event);
@@ -73,9 +104,14 @@ class Network {
   util::ManualClock* const clock_;
   std::mt19937_64 rng_;
   std::map<std::string, node::PeerApi*> nodes_;
+  std::map<std::string, const util::Clock*> clocks_;
   std::set<std::pair<std::string, std::string>> cut_;
+  std::map<std::pair<std::string, std::string>, absl::Time> clogged_;
   std::set<std::string> isolated_;
-  uint64_t trace_hash_ = 14695981039346656037ull;  // FNV-1a offset basis
+  std::map<std::string, int> groups_;
+  std::map<std::string, std::vector<std::function<void()>>> parked_;  // by paused address
+  uint64_t trace_hash_ = 14695981039346656037ull;                     // FNV-1a offset basis
+  std::FILE* trace_file_ = nullptr;
   uint64_t messages_ = 0;
 };
 

@@ -21,7 +21,11 @@ void Transport::Roundtrip(const std::string& to, absl::string_view what,
                           std::function<void(node::PeerApi*, std::function<void(Answer)>)> call,
                           std::function<void(Answer)> done) {
   ++calls_;
-  auto shared_done = std::make_shared<std::function<void(Answer)>>(std::move(done));
+  // Answers (and failures) reach the caller only while its process lives.
+  auto shared_done = std::make_shared<std::function<void(Answer)>>(
+      [alive = alive_, done = std::move(done)](Answer a) {
+        if (*alive) done(std::move(a));
+      });
   auto fail = [shared_done, to] { (*shared_done)(Answer(Unreachable(to))); };
   net_->Call(
       self_.address, to, what,
@@ -78,8 +82,8 @@ void Transport::Join(const std::string& address, JoinCallback done) {
   using R = absl::StatusOr<JoinAnswer>;
   Roundtrip<R>(
       address, "Join",
-      [this](node::PeerApi* n, std::function<void(R)> answer) {
-        answer(JoinAnswer{.contacts = n->HandleJoin(self_), .seed_clock = net_->clock()->Now()});
+      [this, address](node::PeerApi* n, std::function<void(R)> answer) {
+        answer(JoinAnswer{.contacts = n->HandleJoin(self_), .seed_clock = net_->NowAt(address)});
       },
       std::move(done));
 }
@@ -131,14 +135,20 @@ void Transport::Leaving(const dht::Contact& to, StoreCallback done) {
 
 void Transport::Beat(const dht::Contact& to) {
   ++beats_;
-  const absl::Time sent = net_->clock()->Now();
+  const absl::Time sent = net_->NowAt(self_.address);  // on this node's clock
+  const absl::Time sent_world = net_->clock()->Now();
+  const std::string receiver = to.address;
   net_->Call(
       self_.address, to.address, "Beat",
-      [this, sent](node::PeerApi* n) {
-        // One-way: the receiver measures the offset it sees, as the echo of
-        // a real stream lets it (no clock skew in the simulation yet).
-        const absl::Time at = net_->clock()->Now();
-        n->HandleHeartbeat(self_, membership::ClockSample::FromExchange(sent, at, at, at),
+      [this, sent, sent_world, receiver](node::PeerApi* n) {
+        // One-way, so the receiver's sample is made up as the echo of a real
+        // stream would give it: as if it had sent a beat one round trip of
+        // this latency before, answered at `sent` (this node's clock). The
+        // offset it measures is then exactly the two clocks' difference.
+        const absl::Time at = net_->NowAt(receiver);
+        const absl::Duration latency = net_->clock()->Now() - sent_world;
+        n->HandleHeartbeat(self_,
+                           membership::ClockSample::FromExchange(at - 2 * latency, sent, sent, at),
                            incarnation_);
       },
       [] {});

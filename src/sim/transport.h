@@ -4,6 +4,7 @@
 // (src/rpc/heartbeat.cc), are single messages here (Beat).
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,10 @@ class Transport final : public replication::PeerTransport {
  public:
   Transport(Network* net, dht::Contact self, uint64_t incarnation)
       : net_(net), self_(std::move(self)), incarnation_(incarnation) {}
+
+  // The process crashed: answers to its calls are dropped from now on, so
+  // none of its code runs again (a durable engine it shared may be reused).
+  void Kill() { *alive_ = false; }
 
   void Store(const dht::Contact& to, const std::string& key, const storage::Record& rec,
              StoreCallback done) override;
@@ -51,6 +56,7 @@ class Transport final : public replication::PeerTransport {
   Network* const net_;
   const dht::Contact self_;
   const uint64_t incarnation_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   uint64_t calls_ = 0;
   uint64_t beats_ = 0;
 };

@@ -32,7 +32,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import certs  # noqa: E402
 import checker  # noqa: E402
-import linearizable  # noqa: E402
+import judge  # noqa: E402
 import nemesis  # noqa: E402
 import report  # noqa: E402
 from hosts import Hosts, Network, die_with_parent, namespaces_unavailable  # noqa: E402
@@ -134,26 +134,6 @@ def after_heal(hosts, run_dir):
                 raise HarnessError(f"kvchaos {cmd[0]} failed: {r.stderr.strip()}")
 
 
-def check(run_dir, wall_minus_mono_ns):
-    """Every checker on the run's files; returns (results, all ops)."""
-    res, all_ops = {}, []
-    for w in WORKLOADS:
-        ops = checker.pair(checker.load_jsonl(os.path.join(run_dir, f"{w}.jsonl")))
-        all_ops += ops
-        reps = checker.load_jsonl(os.path.join(run_dir, f"replicas-{w}.jsonl"))
-        res[w] = {"convergence": checker.check_convergence(reps, ops),
-                  "summary": checker.summarize(ops)}
-        if w == "register":
-            res[w]["registers"] = checker.check_registers(ops)
-            res[w]["linearizable"] = linearizable.check(ops)
-        elif w == "set":
-            res[w]["set"] = checker.check_set(ops)
-        else:
-            res[w]["resurrection"] = checker.check_resurrection(ops)
-    res["version_clocks"] = checker.version_clocks(all_ops, wall_minus_mono_ns)
-    return res, all_ops
-
-
 def run_one(a, name, run_dir, pki):
     """One nemesis run on a fresh cluster (TLS with `pki`); returns its report row."""
     os.makedirs(run_dir)
@@ -185,7 +165,7 @@ def run_one(a, name, run_dir, pki):
         print(f"    healed; repair settled in {settled:.1f}s", flush=True)
         after_heal(hosts, run_dir)
         hosts.note_crashes()
-        res, ops = check(run_dir, wall_minus_mono_ns)
+        res, ops = judge.check(run_dir, wall_minus_mono_ns)
     finally:
         for p in workers.values():
             if p.poll() is None:
