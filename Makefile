@@ -119,6 +119,15 @@ bench: deps
 	@$(MAKE) --no-print-directory build
 	python3 bench/compare.py --bin $(BUILD)/bin $(if $(QUICK),--quick) $(BENCH_ARGS)
 
+# kvsim's standard scenarios (100, 1,000 and 10,000 simulated nodes; churn,
+# partitions, skew): the table and plot in docs/simulation.md. About 40
+# minutes, most of it the 10,000-node run. QUICK=1: small clusters, a minute.
+.PHONY: sim
+sim: deps
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="gnuplot-nox"
+	@$(MAKE) --no-print-directory build
+	python3 bench/sim.py --kvsim $(BUILD)/bin/kvsim $(if $(QUICK),--quick,--doc docs/simulation.md)
+
 # A steady third of peak on 3 nodes for SOAK (default 30m; e.g. SOAK=5m), a
 # row every 30 s: p99, and each node's RSS, threads and fds
 # (docs/benchmarks.md "Soak"). SOAK_ARGS: more flags of bench/soak.py, e.g. --data-dir.

@@ -68,7 +68,7 @@ std::vector<int> NemesisRunner::Pick(size_t n) {
 
 void NemesisRunner::Log(const std::string& what) {
   log_.push_back(
-      absl::StrCat(absl::FormatDuration(cluster_->clock().Now() - absl::UnixEpoch()), " ", what));
+      absl::StrCat("t=", absl::FormatDuration(cluster_->clock().Now() - started_), " ", what));
 }
 
 void NemesisRunner::Start() {
@@ -155,7 +155,9 @@ void NemesisRunner::Fault() {
     // Log-uniform in 2-240 s, either sign, as the chaos suite draws it.
     const double s =
         std::exp(std::uniform_real_distribution<double>(std::log(2), std::log(240))(rng_));
-    const absl::Duration skew = absl::Seconds(std::bernoulli_distribution(0.5)(rng_) ? s : -s);
+    const int64_t ms = std::llround(s * 1000);
+    const absl::Duration skew =
+        absl::Milliseconds(std::bernoulli_distribution(0.5)(rng_) ? ms : -ms);
     for (int v : victims_) {
       cluster_->Crash(v);
       cluster_->Restart(v, skew);

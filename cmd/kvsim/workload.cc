@@ -1,5 +1,7 @@
 #include "cmd/kvsim/workload.h"
 
+#include <algorithm>
+#include <cmath>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -35,6 +37,20 @@ void Workload::ClientOp(int client) {
   auto next = [this, client] {
     cluster_->executor().After(options_.think, [this, client] { ClientOp(client); });
   };
+  // The request's work is tagged, so the network counts what it caused.
+  const uint64_t op = ++next_op_;
+  cluster_->net().BeginOp(op);
+  util::ManualExecutor& ex = cluster_->executor();
+  const util::ManualExecutor::Tag outer = ex.tag();
+  ex.set_tag({op, 0});
+  // Ends the count; an answered request's cost goes into the stats.
+  auto cost = [this, op](bool ok, std::vector<uint64_t>* calls,
+                         std::vector<uint64_t>* round_trips) {
+    const Network::OpCost c = cluster_->net().EndOp(op);
+    if (!ok) return;
+    calls->push_back(c.calls);
+    round_trips->push_back((c.depth + 1) / 2);
+  };
   if (std::bernoulli_distribution(0.5)(rng_)) {
     ++stats_.puts;
     const std::string value = absl::StrCat("c", client, "-", stats_.puts);
@@ -43,7 +59,7 @@ void Workload::ClientOp(int client) {
         [key, value](node::Node& n, node::ClientApi::WriteCallback cb) {
           n.Put({.key = key, .value = value}, std::move(cb));
         },
-        [this, key, next](absl::StatusOr<replication::WriteResult> r) {
+        [this, key, next, cost](absl::StatusOr<replication::WriteResult> r) {
           if (r.ok()) {
             ++stats_.acknowledged;
             storage::Version& v = acked_[key];
@@ -51,6 +67,7 @@ void Workload::ClientOp(int client) {
           } else {
             ++stats_.failed;
           }
+          cost(r.ok(), &stats_.put_calls, &stats_.put_round_trips);
           next();
         });
   } else {
@@ -60,11 +77,20 @@ void Workload::ClientOp(int client) {
         [key](node::Node& n, node::ClientApi::GetCallback cb) {
           n.Get(key, std::nullopt, std::move(cb));
         },
-        [this, next](absl::StatusOr<node::GetReply> r) {
+        [this, next, cost](absl::StatusOr<node::GetReply> r) {
           if (!r.ok()) ++stats_.failed;
+          cost(r.ok(), &stats_.get_calls, &stats_.get_round_trips);
           next();
         });
   }
+  ex.set_tag(outer);
+}
+
+uint64_t Percentile(std::vector<uint64_t> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t rank = static_cast<size_t>(std::ceil(p / 100 * static_cast<double>(v.size())));
+  return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
 }
 
 void Workload::Check(std::function<void()> done) {

@@ -8,6 +8,7 @@
 #include <map>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "src/sim/cluster.h"
@@ -29,7 +30,15 @@ struct WorkloadStats {
   uint64_t checked_keys = 0;  // keys read back at the end
   uint64_t lost = 0;          // keys whose newest acknowledged write was not read back
   uint64_t unreadable = 0;    // keys the final read could not read
+  // Per answered request (sim::Network::OpCost): the peer calls it caused
+  // and its sequential round trips (a lookup's hops, plus one for the
+  // replicas).
+  std::vector<uint64_t> put_calls, get_calls;
+  std::vector<uint64_t> put_round_trips, get_round_trips;
 };
+
+// The p-th percentile (0-100) of `v`, nearest rank; 0 when empty.
+uint64_t Percentile(std::vector<uint64_t> v, double p);
 
 // Not thread-safe: runs on the cluster's executor.
 class Workload {
@@ -53,6 +62,7 @@ class Workload {
   Cluster* const cluster_;
   std::mt19937_64 rng_;
   bool running_ = false;
+  uint64_t next_op_ = 0;
   WorkloadStats stats_;
   // Per key, the newest version an acknowledged put returned.
   std::map<std::string, storage::Version> acked_;

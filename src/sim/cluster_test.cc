@@ -204,5 +204,26 @@ TEST(SimClusterTest, HeartbeatsMeasureASkewedClockAndTheFenceStopsItsWrites) {
   EXPECT_TRUE(Put(c, 0, "fine", "v").ok());
 }
 
+TEST(SimClusterTest, ARequestsTaggedWorkCountsItsCallsAndRoundTrips) {
+  Cluster c(Small());
+  c.RunFor(absl::Seconds(10));
+  c.net().BeginOp(7);
+  c.executor().set_tag({7, 0});
+  std::optional<absl::StatusOr<replication::WriteResult>> put;
+  c.node(0).Put({.key = "t", .value = "v", .consistency = replication::Consistency::kAll},
+                [&](absl::StatusOr<replication::WriteResult> r) { put = r; });
+  c.executor().set_tag({});
+  ASSERT_TRUE(c.RunUntil([&] { return put.has_value(); }));
+  ASSERT_TRUE(put->ok());
+  const Network::OpCost cost = c.net().EndOp(7);
+  // Node 0 is one of the 3 replicas: it stores locally and sends one Store
+  // to each other replica; the answers make a chain of 2 messages.
+  EXPECT_EQ(cost.calls, 2u);
+  EXPECT_EQ(cost.depth, 2u);
+  // Heartbeats and background work are nobody's request.
+  c.RunFor(absl::Seconds(5));
+  EXPECT_EQ(c.net().EndOp(7).calls, 0u);
+}
+
 }  // namespace
 }  // namespace kv::sim

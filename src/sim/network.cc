@@ -40,6 +40,28 @@ void Network::Pause(const std::string& address, bool paused) {
   for (auto& deliver : waiting) executor_->Schedule(std::move(deliver));
 }
 
+Network::OpCost Network::EndOp(uint64_t op) {
+  auto it = ops_.find(op);
+  if (it == ops_.end()) return {};
+  const OpCost cost = it->second;
+  ops_.erase(it);
+  return cost;
+}
+
+void Network::Send(absl::Duration delay, bool counted, std::function<void()> fn) {
+  const util::ManualExecutor::Tag tag = executor_->tag();
+  const util::ManualExecutor::Tag next{tag.op, tag.depth + 1};
+  if (tag.op != 0) {
+    if (auto it = ops_.find(tag.op); it != ops_.end()) {
+      it->second.calls += counted;
+      it->second.depth = std::max(it->second.depth, next.depth);
+    }
+  }
+  executor_->set_tag(next);
+  executor_->After(delay, std::move(fn));
+  executor_->set_tag(tag);
+}
+
 void Network::Deliver(const std::string& to, std::function<void()> deliver) {
   auto it = parked_.find(to);
   if (it != parked_.end()) return it->second.push_back(std::move(deliver));
@@ -87,41 +109,58 @@ bool Network::Lost() {
   return options_.loss > 0 && std::uniform_real_distribution<double>(0, 1)(rng_) < options_.loss;
 }
 
-void Network::Record(absl::string_view event) {
-  // FNV-1a over the event and the time it was sent: fixed across runs,
+void Network::Record(absl::string_view from, absl::string_view arrow, absl::string_view to,
+                     absl::string_view what) {
+  // FNV-1a over the time it was sent and the event: fixed across runs,
   // processes and machines (unlike absl's hashes, which are seeded per
-  // process).
-  const std::string line = absl::StrCat(absl::ToUnixMicros(clock_->Now()), " ", event, "\n");
-  for (unsigned char c : line) trace_hash_ = (trace_hash_ ^ c) * 1099511628211ull;
-  if (trace_file_ != nullptr) std::fputs(line.c_str(), trace_file_);
+  // process). Hashed piece by piece: no string is built per message.
+  const int64_t micros = absl::ToUnixMicros(clock_->Now());
+  auto mix = [this](absl::string_view piece) {
+    for (unsigned char c : piece) trace_hash_ = (trace_hash_ ^ c) * 1099511628211ull;
+  };
+  char digits[24];
+  const int n = std::snprintf(digits, sizeof(digits), "%lld", static_cast<long long>(micros));
+  mix(absl::string_view(digits, static_cast<size_t>(n)));
+  for (absl::string_view piece : {absl::string_view(" "), from, arrow, to}) mix(piece);
+  if (!what.empty()) {
+    mix(" ");
+    mix(what);
+  }
+  mix("\n");
+  if (trace_file_ != nullptr) {
+    std::fprintf(trace_file_, "%s %.*s%.*s%.*s%s%.*s\n", digits, static_cast<int>(from.size()),
+                 from.data(), static_cast<int>(arrow.size()), arrow.data(),
+                 static_cast<int>(to.size()), to.data(), what.empty() ? "" : " ",
+                 static_cast<int>(what.size()), what.data());
+  }
   ++messages_;
 }
 
 void Network::Call(const std::string& from, const std::string& to, absl::string_view what,
                    std::function<void(node::PeerApi*)> call, std::function<void()> fail,
                    absl::Duration timeout) {
-  Record(absl::StrCat(from, " -> ", to, " ", what));
-  if (Lost() || !Reachable(from, to)) return executor_->After(timeout, std::move(fail));
-  executor_->After(Delay(from, to), [this, from, to, call = std::move(call), fail = std::move(fail),
-                                     timeout]() mutable {
-    Deliver(to, [this, from, to, call = std::move(call), fail = std::move(fail), timeout] {
-      // Cut or crashed while the message was on its way (or parked).
-      auto it = nodes_.find(to);
-      if (it == nodes_.end() || !Reachable(from, to)) {
-        return executor_->After(timeout, std::move(fail));
-      }
-      call(it->second);
-    });
-  });
+  Record(from, " -> ", to, what);
+  const bool counted = what != "Beat";  // heartbeats are no request's cost
+  if (Lost() || !Reachable(from, to)) return Send(timeout, counted, std::move(fail));
+  Send(Delay(from, to), counted,
+       [this, from, to, call = std::move(call), fail = std::move(fail), timeout]() mutable {
+         Deliver(to, [this, from, to, call = std::move(call), fail = std::move(fail), timeout] {
+           // Cut or crashed while the message was on its way (or parked).
+           auto it = nodes_.find(to);
+           if (it == nodes_.end() || !Reachable(from, to)) {
+             return executor_->After(timeout, std::move(fail));
+           }
+           call(it->second);
+         });
+       });
 }
 
 void Network::Answer(const std::string& from, const std::string& to, std::function<void()> answer,
                      std::function<void()> fail, absl::Duration timeout) {
-  Record(absl::StrCat(from, " => ", to));
-  if (Lost() || !Reachable(from, to)) return executor_->After(timeout, std::move(fail));
-  executor_->After(Delay(from, to), [this, to, answer = std::move(answer)]() mutable {
-    Deliver(to, std::move(answer));
-  });
+  Record(from, " => ", to, "");
+  if (Lost() || !Reachable(from, to)) return Send(timeout, false, std::move(fail));
+  Send(Delay(from, to), false,
+       [this, to, answer = std::move(answer)]() mutable { Deliver(to, std::move(answer)); });
 }
 
 }  // namespace kv::sim

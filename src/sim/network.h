@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "src/node/api.h"
@@ -58,7 +60,9 @@ class Network {
   // Splits the network: a message between two addresses of different
   // groups is dropped; an address without a group (a bridge) reaches every
   // group. Replaces the previous partition; an empty map heals it.
-  void Partition(std::map<std::string, int> groups) { groups_ = std::move(groups); }
+  void Partition(const std::map<std::string, int>& groups) {
+    groups_ = absl::flat_hash_map<std::string, int>(groups.begin(), groups.end());
+  }
   // Messages to and from `address` are dropped (a node cut off).
   void Isolate(const std::string& address, bool isolated);
   // Messages sent from `from` to `to` before `until` arrive no earlier than
@@ -81,6 +85,18 @@ class Network {
   void Answer(const std::string& from, const std::string& to, std::function<void()> answer,
               std::function<void()> fail, absl::Duration timeout = absl::Seconds(2));
 
+  // What one client request cost: the peer calls it caused (heartbeats
+  // apart) and the longest chain of messages that followed one another
+  // (a call and its answer are two; so a request's sequential round trips
+  // are depth / 2, rounded up). Counted for the executor tag's op between
+  // BeginOp and EndOp.
+  struct OpCost {
+    uint64_t calls = 0;
+    uint32_t depth = 0;
+  };
+  void BeginOp(uint64_t op) { ops_[op] = OpCost{}; }
+  OpCost EndOp(uint64_t op);
+
   util::ManualClock* clock() const { return clock_; }
   util::ManualExecutor* executor() const { return executor_; }
   uint64_t trace_hash() const { return trace_hash_; }
@@ -93,24 +109,32 @@ class Network {
   bool Reachable(const std::string& from, const std::string& to) const;
   // The latency of one message on the link, clogging included.
   absl::Duration Delay(const std::string& from, const std::string& to);
+  // Schedules `fn` after `delay` as the next message of the current tag's
+  // chain (depth + 1), counting it for its op.
+  void Send(absl::Duration delay, bool counted, std::function<void()> fn);
   // Runs `deliver` now, or parks it while `to` is paused.
   void Deliver(const std::string& to, std::function<void()> deliver);
   absl::Duration Latency();
   bool Lost();
-  void Record(absl::string_view event);
+  // Hashes (and with a trace file, writes) "<micros> <from><arrow><to> <what>".
+  void Record(absl::string_view from, absl::string_view arrow, absl::string_view to,
+              absl::string_view what);
 
   const Options options_;
   util::ManualExecutor* const executor_;
   util::ManualClock* const clock_;
   std::mt19937_64 rng_;
-  std::map<std::string, node::PeerApi*> nodes_;
-  std::map<std::string, const util::Clock*> clocks_;
-  std::set<std::pair<std::string, std::string>> cut_;
-  std::map<std::pair<std::string, std::string>, absl::Time> clogged_;
-  std::set<std::string> isolated_;
-  std::map<std::string, int> groups_;
-  std::map<std::string, std::vector<std::function<void()>>> parked_;  // by paused address
-  uint64_t trace_hash_ = 14695981039346656037ull;                     // FNV-1a offset basis
+  // Looked up per message, never iterated: hash order cannot leak into a run.
+  absl::flat_hash_map<std::string, node::PeerApi*> nodes_;
+  absl::flat_hash_map<std::string, const util::Clock*> clocks_;
+  absl::flat_hash_set<std::pair<std::string, std::string>> cut_;
+  absl::flat_hash_map<std::pair<std::string, std::string>, absl::Time> clogged_;
+  absl::flat_hash_set<std::string> isolated_;
+  absl::flat_hash_map<std::string, int> groups_;
+  absl::flat_hash_map<uint64_t, OpCost> ops_;  // requests between BeginOp and EndOp
+  absl::flat_hash_map<std::string, std::vector<std::function<void()>>>
+      parked_;                                     // by paused address
+  uint64_t trace_hash_ = 14695981039346656037ull;  // FNV-1a offset basis
   std::FILE* trace_file_ = nullptr;
   uint64_t messages_ = 0;
 };

@@ -64,7 +64,7 @@ void ThreadExecutor::After(absl::Duration delay, std::function<void()> fn) {
 void ManualExecutor::After(absl::Duration delay, std::function<void()> fn) {
   absl::MutexLock l(&mu_);
   due_.emplace(std::make_pair(clock_->Now() + std::max(delay, absl::ZeroDuration()), next_seq_++),
-               std::move(fn));
+               Entry{std::move(fn), tag_});
 }
 
 bool ManualExecutor::RunOne(absl::Time limit) {
@@ -74,10 +74,13 @@ bool ManualExecutor::RunOne(absl::Time limit) {
     if (due_.empty() || due_.begin()->first.first > limit) return false;
     const absl::Time at = due_.begin()->first.first;
     if (at > clock_->Now()) clock_->Set(at);
-    fn = std::move(due_.begin()->second);
+    fn = std::move(due_.begin()->second.fn);
+    tag_ = due_.begin()->second.tag;
     due_.erase(due_.begin());
   }
   fn();
+  absl::MutexLock l(&mu_);
+  tag_ = Tag{};
   return true;
 }
 

@@ -96,13 +96,35 @@ class ManualExecutor final : public Executor {
   // Closures waiting, due or not.
   size_t pending() const;
 
+  // A tag that follows work across continuations: each closure runs with
+  // the tag that was current when it was scheduled (and none between
+  // closures). kvsim tags a client request's work with the request to
+  // count the messages it caused and how many followed one another.
+  struct Tag {
+    uint64_t op = 0;     // 0: no request
+    uint32_t depth = 0;  // messages in the chain that led here
+  };
+  Tag tag() const {
+    absl::MutexLock l(&mu_);
+    return tag_;
+  }
+  void set_tag(Tag tag) {
+    absl::MutexLock l(&mu_);
+    tag_ = tag;
+  }
+
  private:
   // Runs the earliest closure if it is due by `limit`; false if none is.
   bool RunOne(absl::Time limit);
 
   ManualClock* const clock_;
   mutable absl::Mutex mu_;
-  std::map<std::pair<absl::Time, uint64_t>, std::function<void()>> due_ ABSL_GUARDED_BY(mu_);
+  struct Entry {
+    std::function<void()> fn;
+    Tag tag;
+  };
+  std::map<std::pair<absl::Time, uint64_t>, Entry> due_ ABSL_GUARDED_BY(mu_);
+  Tag tag_ ABSL_GUARDED_BY(mu_);
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
