@@ -139,10 +139,23 @@ int main(int argc, char** argv) {
     chaos = *std::move(created);
   }
 
+  // Runs the world for `d` in steps of 10 simulated seconds, a progress line
+  // after each, so that a long run (10,000 nodes) shows where it is.
+  auto run_with_progress = [&](const char* phase, absl::Duration d) {
+    for (absl::Duration t = absl::ZeroDuration(); t < d;) {
+      const absl::Duration step = std::min(absl::Seconds(10), d - t);
+      cluster.RunFor(step);
+      t += step;
+      std::fprintf(stderr, "kvsim: %s %s of %s, messages=%llu, wall %.0f s\n", phase,
+                   absl::FormatDuration(t).c_str(), absl::FormatDuration(d).c_str(),
+                   static_cast<unsigned long long>(cluster.net().messages()),
+                   absl::ToDoubleSeconds(absl::Now() - wall_start));
+    }
+  };
   // Joining, then the workload, then the end: heal, settle, read back.
   const absl::Duration settle_join = absl::Seconds(10);
   const absl::Duration settle_end = co.anti_entropy_interval * 2 + absl::Seconds(10);
-  cluster.RunFor(settle_join);
+  run_with_progress("joining", settle_join);
   chaos ? chaos->Start() : workload.Start();
   nemesis.Start();
   const absl::Time start = cluster.clock().Now();
@@ -168,7 +181,7 @@ int main(int argc, char** argv) {
   nemesis.Stop();
   for (const std::string& line : nemesis.log())
     std::fprintf(stderr, "kvsim: fault %s\n", line.c_str());
-  cluster.RunFor(settle_end);
+  run_with_progress("settling", settle_end);
   bool checked = false;
   if (chaos) {
     chaos->AfterHeal([&] { checked = true; });
