@@ -207,6 +207,12 @@ def main():
         for n in nodes:
             if not wait_for("%s answers PING on its RESP port" % n.name, lambda: answers(n)):
                 return 1
+        # Formed: every node sees the other two alive. (A node answers on its
+        # RESP port before it has joined, and would read only itself.)
+        for n in nodes:
+            if not wait_for("%s sees its two peers alive" % n.name,
+                            lambda: n.alive_peers() >= 2, seconds=60):
+                return 1
         # A write at QUORUM needs the cluster formed: retry the first one.
         wait_for("a first SET through n0 succeeds", lambda: raw(
             nodes[0].resp_port, b"SET warm up\r\n") == b"+OK\r\n", seconds=60)

@@ -120,8 +120,10 @@ def certificate_checks(redis, n0, n1, d):
         ssl_ca_certs=os.path.join(d, "ca.crt"), ssl_certfile=os.path.join(other, "alice.crt"),
         ssl_keyfile=os.path.join(other, "alice.key")).ping()) != "",
         "--client-cert-auth: a certificate from another CA cannot connect")
-    check(client(redis, n1.resp_port, d, cert="alice").get("any") == b"from-alice",
-          "--client-cert-auth: alice's certificate reads through n1 what she wrote through n0")
+    got = client(redis, n1.resp_port, d, cert="alice").get("any")
+    check(got == b"from-alice",
+          "--client-cert-auth: alice's certificate reads through n1 what she wrote through n0 "
+          "(got %r)" % got)
 
 
 def cli_and_kvctl_checks(bin_dir, n0, d):
@@ -204,6 +206,12 @@ def main():
         for n in nodes:
             if not wait_for("%s answers PING over TLS on its RESP port" % n.name,
                             lambda: answers(n)):
+                return 1
+        # Formed: each node sees the other alive. (A node answers on its
+        # RESP port before it has joined, and would read only itself.)
+        for n in nodes:
+            if not wait_for("%s sees its peer alive" % n.name, lambda: n.alive_peers() >= 1,
+                            seconds=60):
                 return 1
         w = client(redis, nodes[0].resp_port, d, password=WRITE_TOKEN)
 
