@@ -84,6 +84,10 @@ class Commands {
 
  private:
   node::ClientApi* const client_;
+  // The commands without keys (server_commands.cc) and with keys
+  // (key_commands.cc), once Run let them through.
+  void RunServer(Session& s, const std::string& name, const Command& cmd, Reply reply);
+  void RunKey(Session& s, const std::string& name, const Command& cmd, Reply reply);
   // True when `s` may run commands beyond AUTH, HELLO and QUIT; a listed
   // certificate authenticates on first use.
   bool Authenticated(Session& s) const;
