@@ -1,6 +1,5 @@
 #include "src/resp/tls_context.h"
 
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
 
 #include <system_error>
@@ -90,19 +89,10 @@ std::shared_ptr<asio::ssl::context> TlsContexts::Current() {
 std::optional<security::CertificateInfo> PeerCertificate(SSL* ssl) {
   X509* cert = SSL_get1_peer_certificate(ssl);
   if (cert == nullptr) return std::nullopt;
-  std::optional<security::CertificateInfo> out;
-  if (BIO* bio = BIO_new(BIO_s_mem())) {
-    if (PEM_write_bio_X509(bio, cert) == 1) {
-      char* data = nullptr;
-      const long n = BIO_get_mem_data(bio, &data);
-      absl::StatusOr<security::CertificateInfo> info =
-          security::ParseCertificatePem(absl::string_view(data, static_cast<size_t>(n)));
-      if (info.ok()) out = *std::move(info);
-    }
-    BIO_free(bio);
-  }
+  absl::StatusOr<security::CertificateInfo> info = security::CertificateInfoOf(cert);
   X509_free(cert);
-  return out;
+  if (!info.ok()) return std::nullopt;
+  return *std::move(info);
 }
 
 }  // namespace kv::resp

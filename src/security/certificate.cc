@@ -52,13 +52,17 @@ absl::StatusOr<CertificateInfo> ParseCertificatePem(absl::string_view pem) {
   if (!cert) {
     return absl::InvalidArgumentError("no PEM certificate (BEGIN CERTIFICATE) could be read");
   }
+  return CertificateInfoOf(cert.get());
+}
+
+absl::StatusOr<CertificateInfo> CertificateInfoOf(X509* cert) {
   unsigned char* der = nullptr;
-  const int der_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert.get()), &der);
+  const int der_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
   if (der_len <= 0) return absl::InvalidArgumentError("the certificate's public key is unreadable");
   std::array<uint8_t, dht::kIdBytes> digest;
   SHA1(der, static_cast<size_t>(der_len), digest.data());
   OPENSSL_free(der);
-  return CertificateInfo{.common_name = CommonName(cert.get()), .id = dht::NodeId(digest)};
+  return CertificateInfo{.common_name = CommonName(cert), .id = dht::NodeId(digest)};
 }
 
 absl::StatusOr<std::string> ReadSmallFile(const std::string& path) {

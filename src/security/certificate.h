@@ -3,6 +3,8 @@
 // S/Kademlia: choosing an ID means holding a key pair the cluster CA signed).
 #pragma once
 
+#include <openssl/types.h>
+
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -19,6 +21,9 @@ struct CertificateInfo {
 // Parses the first certificate of a PEM chain. INVALID_ARGUMENT when `pem`
 // holds no certificate OpenSSL can read.
 [[nodiscard]] absl::StatusOr<CertificateInfo> ParseCertificatePem(absl::string_view pem);
+
+// The same, of a certificate OpenSSL has already parsed (a TLS peer's).
+[[nodiscard]] absl::StatusOr<CertificateInfo> CertificateInfoOf(X509* cert);
 
 // Reads `path` and parses it as above; the error names the file.
 [[nodiscard]] absl::StatusOr<CertificateInfo> ReadCertificateFile(const std::string& path);
