@@ -143,22 +143,14 @@ class LeaveReactor final : public grpc::ServerWriteReactor<v1::LeaveProgress> {
 };
 
 // A Batch op against the caller's grant (null: everything allowed).
-absl::Status CheckBatchOp(const security::Grant* grant, const v1::BatchOp& op) {
-  using security::KeyAccess;
-  switch (op.op_case()) {
-    case v1::BatchOp::kPut:
-      return security::AccessPolicy::CheckKey(grant, KeyAccess::kWrite, op.put().key(),
-                                              "KV.Batch put");
-    case v1::BatchOp::kGet:
-      return security::AccessPolicy::CheckKey(grant, KeyAccess::kRead, op.get().key(),
-                                              "KV.Batch get");
-    case v1::BatchOp::kDelete:
-      return security::AccessPolicy::CheckKey(grant, KeyAccess::kWrite, op.delete_().key(),
-                                              "KV.Batch delete");
-    case v1::BatchOp::OP_NOT_SET:
-      break;
-  }
-  return absl::OkStatus();
+absl::Status CheckBatchOp(const security::Grant* grant, const node::BatchOp& op) {
+  using Kind = node::BatchOp::Kind;
+  const char* call = op.kind == Kind::kPut   ? "KV.Batch put"
+                     : op.kind == Kind::kGet ? "KV.Batch get"
+                                             : "KV.Batch delete";
+  return security::AccessPolicy::CheckKey(
+      grant, op.kind == Kind::kGet ? security::KeyAccess::kRead : security::KeyAccess::kWrite,
+      op.args.key, call);
 }
 
 // A Batch op as the node runs it; an op that cannot run (no op set, a bad
@@ -305,23 +297,21 @@ ServerUnaryReactor* KvService::Batch(CallbackServerContext* ctx, const v1::Batch
   if (!grant.ok()) return FinishNow(ctx, grant.status());
   if (req->ops_size() == 0) return FinishNow(ctx, absl::OkStatus());
   std::vector<node::BatchOp> ops(req->ops_size());
-  std::vector<int> kinds(req->ops_size());  // the proto op case of each, for the answer
   for (int i = 0; i < req->ops_size(); ++i) {
     ops[i] = BatchOpFromProto(req->ops(i), i);
-    kinds[i] = req->ops(i).op_case();
     // Every op is checked on its own: one refused key fails only its op.
-    if (ops[i].refused.ok()) ops[i].refused = CheckBatchOp(*grant, req->ops(i));
+    if (ops[i].refused.ok()) ops[i].refused = CheckBatchOp(*grant, ops[i]);
   }
   ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  node::RunBatch(client_, std::move(ops),
-                 [reactor, resp, kinds = std::move(kinds)](std::vector<node::BatchResult> results) {
-                   for (size_t i = 0; i < results.size(); ++i) {
-                     BatchResultToProto(std::move(results[i]),
-                                        static_cast<v1::BatchOp::OpCase>(kinds[i]),
-                                        resp->add_results());
-                   }
-                   reactor->Finish(grpc::Status::OK);
-                 });
+  // `req` lives until Finish: each result takes its op's kind from it.
+  node::RunBatch(
+      client_, std::move(ops), [reactor, req, resp](std::vector<node::BatchResult> results) {
+        for (size_t i = 0; i < results.size(); ++i) {
+          BatchResultToProto(std::move(results[i]), req->ops(static_cast<int>(i)).op_case(),
+                             resp->add_results());
+        }
+        reactor->Finish(grpc::Status::OK);
+      });
   return reactor;
 }
 
