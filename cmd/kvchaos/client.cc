@@ -3,6 +3,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "cmd/kvchaos/history.h"
 
 namespace kv::chaos {
 
@@ -17,7 +18,7 @@ std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout) {
 }
 
 std::string VersionText(const v1::Version& v) {
-  return absl::StrCat(v.timestamp(), "@", v.node_id().substr(0, 8));
+  return kv::chaos::VersionText(v.timestamp(), v.node_id());
 }
 
 Outcome Failed(const grpc::Status& s, bool is_write) {
@@ -40,22 +41,14 @@ Nodes::Nodes(const std::vector<std::string>& addresses,
   }
 }
 
+// gRPC's codes are absl's, number for number.
 std::string ErrorText(const grpc::Status& s) {
-  // gRPC's codes are absl's, number for number.
-  return absl::StrCat(absl::StatusCodeToString(static_cast<absl::StatusCode>(s.error_code())), ": ",
-                      s.error_message());
+  return kv::chaos::ErrorText(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
 }
 
 std::string Classify(const grpc::Status& s, bool is_write) {
-  if (s.ok()) return "ok";
-  if (!is_write) return "fail";
-  if (s.error_code() == grpc::StatusCode::INVALID_ARGUMENT) return "fail";
-  // gRPC's own message when no connection could be made: nothing was sent.
-  if (s.error_code() == grpc::StatusCode::UNAVAILABLE &&
-      absl::StartsWith(s.error_message(), "failed to connect to all addresses")) {
-    return "fail";
-  }
-  return "info";
+  return kv::chaos::Classify(static_cast<absl::StatusCode>(s.error_code()), s.error_message(),
+                             is_write);
 }
 
 Outcome Put(v1::KV::Stub& kv, const std::string& key, const std::string& value,

@@ -8,11 +8,32 @@
 #include <unordered_set>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 
 namespace kv::chaos {
+
+std::string VersionText(uint64_t timestamp, absl::string_view node_id) {
+  return absl::StrCat(timestamp, "@", node_id.substr(0, 8));
+}
+
+std::string ErrorText(absl::StatusCode code, absl::string_view message) {
+  return absl::StrCat(absl::StatusCodeToString(code), ": ", message);
+}
+
+std::string Classify(absl::StatusCode code, absl::string_view message, bool is_write) {
+  if (code == absl::StatusCode::kOk) return "ok";
+  if (!is_write) return "fail";
+  if (code == absl::StatusCode::kInvalidArgument) return "fail";
+  // gRPC's own message when no connection could be made: nothing was sent.
+  if (code == absl::StatusCode::kUnavailable &&
+      absl::StartsWith(message, "failed to connect to all addresses")) {
+    return "fail";
+  }
+  return "info";
+}
 
 int64_t MonotonicNanos() {
   timespec ts;

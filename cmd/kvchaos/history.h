@@ -10,7 +10,9 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 
 namespace kv::chaos {
@@ -40,6 +42,18 @@ struct ReplicaAnswer {
   std::string node_id;
 };
 std::string ToJson(const ReplicaAnswer& r);
+
+// How histories record an outcome, the same for kvchaos (real nodes) and
+// kvsim (simulated ones):
+//   VersionText: "<timestamp>@<first 8 chars of the node id>";
+//   ErrorText:   "CODE: message";
+//   Classify:    "ok"; a failed read is "fail" (it changed nothing); a failed
+//                write is "fail" only when certainly not applied (INVALID_ARGUMENT,
+//                or no connection made: a message starting "failed to connect
+//                to all addresses"), else "info" (it may still take effect).
+std::string VersionText(uint64_t timestamp, absl::string_view node_id);
+std::string ErrorText(absl::StatusCode code, absl::string_view message);
+std::string Classify(absl::StatusCode code, absl::string_view message, bool is_write);
 
 // One line of a history: an invocation or its completion.
 struct Event {

@@ -3,7 +3,6 @@
 #include <fstream>
 #include <utility>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "cmd/kvsim/client_call.h"
 #include "src/util/executor.h"
@@ -14,20 +13,10 @@ namespace {
 using replication::Consistency;
 
 std::string VersionText(const storage::Version& v) {
-  return absl::StrCat(v.timestamp, "@", v.node_id.substr(0, 8));
+  return chaos::VersionText(v.timestamp, v.node_id);
 }
 
-std::string ErrorText(const absl::Status& s) {
-  return absl::StrCat(absl::StatusCodeToString(s.code()), ": ", s.message());
-}
-
-// As the chaos suite classifies a failed write: certainly not applied only
-// when the request was invalid or never reached a node; anything else
-// (a quorum not reached, a deadline) may still take effect.
-bool CertainlyNotApplied(const absl::Status& s) {
-  return s.code() == absl::StatusCode::kInvalidArgument ||
-         absl::StrContains(s.message(), "failed to connect");
-}
+std::string ErrorText(const absl::Status& s) { return chaos::ErrorText(s.code(), s.message()); }
 
 }  // namespace
 
@@ -124,7 +113,7 @@ void ChaosWorkload::Do(Client& c, const std::string& f, const std::string& key,
       ++stats_.ok;
     } else {
       e.error = ErrorText(s);
-      e.type = e.f == "read" || CertainlyNotApplied(s) ? "fail" : "info";
+      e.type = chaos::Classify(s.code(), s.message(), e.f != "read");
       ++(e.type == "fail" ? stats_.fail : stats_.info);
     }
     if (e.f == "read") e.value = std::move(read);

@@ -16,8 +16,8 @@
 namespace kv::sim {
 
 // Sends `op` to node `i` and calls `done` exactly once: with the node's
-// answer, with UNAVAILABLE when the node is down ("failed to connect", so
-// the request certainly did nothing), or with DEADLINE_EXCEEDED after
+// answer, with UNAVAILABLE when the node is down (gRPC's "failed to connect
+// to all addresses", so the request certainly did nothing), or with DEADLINE_EXCEEDED after
 // `timeout`. `op` gets the node and the callback to answer with.
 template <typename R>
 void ClientCall(Cluster& cluster, int i, absl::Duration timeout,
@@ -39,7 +39,9 @@ void ClientCall(Cluster& cluster, int i, absl::Duration timeout,
   });
   cluster.Submit(
       i, [op = std::move(op), finish](node::Node& n) { op(n, finish); },
-      [finish] { finish(absl::UnavailableError("simulated: failed to connect (node down)")); });
+      [finish] {
+        finish(absl::UnavailableError("failed to connect to all addresses (simulated: node down)"));
+      });
 }
 
 }  // namespace kv::sim
