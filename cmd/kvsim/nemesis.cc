@@ -4,6 +4,7 @@
 #include <cmath>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -116,7 +117,7 @@ void NemesisRunner::Fault() {
       std::vector<int> all(n);
       for (int i = 0; i < n; ++i) all[i] = i;
       std::shuffle(all.begin(), all.end(), rng_);
-      std::map<std::string, int> groups;
+      absl::flat_hash_map<std::string, int> groups;
       // With a bridge, all[0] keeps talking to both sides (no group).
       const int first = options_.kind == Nemesis::kPartitionBridge ? 1 : 0;
       const int half = first + (n - first) / 2;

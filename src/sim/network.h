@@ -60,9 +60,7 @@ class Network {
   // Splits the network: a message between two addresses of different
   // groups is dropped; an address without a group (a bridge) reaches every
   // group. Replaces the previous partition; an empty map heals it.
-  void Partition(const std::map<std::string, int>& groups) {
-    groups_ = absl::flat_hash_map<std::string, int>(groups.begin(), groups.end());
-  }
+  void Partition(absl::flat_hash_map<std::string, int> groups) { groups_ = std::move(groups); }
   // Messages to and from `address` are dropped (a node cut off).
   void Isolate(const std::string& address, bool isolated);
   // Messages sent from `from` to `to` before `until` arrive no earlier than
