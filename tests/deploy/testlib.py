@@ -96,6 +96,24 @@ class Node:
         stop_process(self.proc, self.log)
 
 
+def missing_exit(missing):
+    """For tests that need Debian packages: prints which of `missing` are not
+    installed and returns the exit code, 1 in CI (CI=true, where make deps
+    must have installed them) or 77 (skipped) elsewhere."""
+    ci = os.environ.get("CI") == "true"
+    print("%s: %s not installed (make deps installs them)" %
+          ("FAIL" if ci else "SKIP", ", ".join(missing)))
+    return 1 if ci else 77
+
+
+def wait_formed(nodes, seconds=60):
+    """Waits until every node sees every other alive (a node answers clients
+    before it has joined, and would then read only itself)."""
+    return all(wait_for("%s sees its %d peers alive" % (n.name, len(nodes) - 1),
+                        lambda n=n: n.alive_peers() >= len(nodes) - 1, seconds=seconds)
+               for n in nodes)
+
+
 def kvctl(bin_dir, node, *args):
     """kvctl of `bin_dir` against `node` (5 s per call): a CompletedProcess."""
     return subprocess.run([os.path.join(bin_dir, "kvctl"), "--addr=127.0.0.1:%d" % node.port,

@@ -24,9 +24,9 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "deploy"))
-from testlib import Node, check, stop_all, verdict, wait_for  # noqa: E402
+from testlib import (Node, check, missing_exit, stop_all, verdict, wait_for,  # noqa: E402
+                     wait_formed)
 
-SKIP = 77
 
 
 def raw(port, data, read_until_close=False, timeout=5):
@@ -189,9 +189,7 @@ def main():
     missing = [what for what, ok in (("python3-redis", redis is not None),
                                      ("redis-tools", shutil.which("redis-cli"))) if not ok]
     if missing:
-        print("%s: %s not installed (make deps installs them)" %
-              ("FAIL" if os.environ.get("CI") == "true" else "SKIP", ", ".join(missing)))
-        return 1 if os.environ.get("CI") == "true" else SKIP
+        return missing_exit(missing)
     work = tempfile.mkdtemp(prefix="kv-resp-")
     nodes = []
     try:
@@ -207,12 +205,8 @@ def main():
         for n in nodes:
             if not wait_for("%s answers PING on its RESP port" % n.name, lambda: answers(n)):
                 return 1
-        # Formed: every node sees the other two alive. (A node answers on its
-        # RESP port before it has joined, and would read only itself.)
-        for n in nodes:
-            if not wait_for("%s sees its two peers alive" % n.name,
-                            lambda: n.alive_peers() >= 2, seconds=60):
-                return 1
+        if not wait_formed(nodes):
+            return 1
         # A write at QUORUM needs the cluster formed: retry the first one.
         wait_for("a first SET through n0 succeeds", lambda: raw(
             nodes[0].resp_port, b"SET warm up\r\n") == b"+OK\r\n", seconds=60)

@@ -30,9 +30,9 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "deploy"))
-from testlib import Node, check, stop_all, verdict, wait_for  # noqa: E402
+from testlib import (Node, check, missing_exit, stop_all, verdict, wait_for,  # noqa: E402
+                     wait_formed)
 
-SKIP = 77
 WRITE_TOKEN, READ_TOKEN = "w-3f1c9a", "r-77d2e0"
 
 
@@ -178,9 +178,7 @@ def main():
                                      ("redis-tools", shutil.which("redis-cli")),
                                      ("openssl", shutil.which("openssl"))) if not ok]
     if missing:
-        print("%s: %s not installed (make deps installs them)" %
-              ("FAIL" if os.environ.get("CI") == "true" else "SKIP", ", ".join(missing)))
-        return 1 if os.environ.get("CI") == "true" else SKIP
+        return missing_exit(missing)
     work = tempfile.mkdtemp(prefix="kv-resp-tls-")
     d = os.path.join(work, "tls")
     make_certs(args.certs_script, d)
@@ -207,12 +205,8 @@ def main():
             if not wait_for("%s answers PING over TLS on its RESP port" % n.name,
                             lambda: answers(n)):
                 return 1
-        # Formed: each node sees the other alive. (A node answers on its
-        # RESP port before it has joined, and would read only itself.)
-        for n in nodes:
-            if not wait_for("%s sees its peer alive" % n.name, lambda: n.alive_peers() >= 1,
-                            seconds=60):
-                return 1
+        if not wait_formed(nodes):
+            return 1
         w = client(redis, nodes[0].resp_port, d, password=WRITE_TOKEN)
 
         def first_write():
