@@ -106,6 +106,23 @@ std::vector<Contact> RoutingTable::Closest(const NodeId& target, size_t n) const
   return out;
 }
 
+bool RoutingTable::Complete(const NodeId& target, int depth) const {
+  // The IDs sharing `depth` bits with target share them with self too when
+  // target and self agree that far: they are self plus buckets depth..159.
+  // Otherwise they lie inside bucket cpl(self, target), whose contacts
+  // differ from self at that bit just as target does. Either way they lie
+  // in the region around self made of buckets `from`..159.
+  const int from = std::min(depth, self_.CommonPrefixLength(target));
+  size_t held = 0;
+  for (int i = from; i < kIdBits; ++i) {
+    if (!buckets_[i].replacements.empty()) return false;
+    held += buckets_[i].contacts.size();
+  }
+  // Fewer than k nodes there: each of them, joining, looked up its own ID
+  // and so asked self (one of its k closest), and self heard of it.
+  return held < options_.k;
+}
+
 std::vector<Contact> RoutingTable::All() const {
   std::vector<Contact> out;
   out.reserve(size_);

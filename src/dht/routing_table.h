@@ -69,12 +69,25 @@ class RoutingTable {
   // Up to n contacts (never self) sorted by XOR distance to `target`, closest first.
   std::vector<Contact> Closest(const NodeId& target, size_t n) const;
 
+  // Whether the table holds every node whose ID shares at least `depth`
+  // leading bits with `target`: that region lies in the smallest region
+  // around self that takes in target's (self plus buckets
+  // min(depth, cpl(self, target))..159), and that one holds fewer than k
+  // contacts and no waiting replacement. A node joining looks up its own
+  // ID and so meets each of its k closest nodes; every node of such a small
+  // region around self is among them, so self has heard of it.
+  // REQUIRES: 0 <= depth <= kIdBits.
+  bool Complete(const NodeId& target, int depth) const;
+
   // Every contact in the table (not the replacement caches), in no particular order.
   std::vector<Contact> All() const;
 
   // The contact with this ID, or nullopt if it is not in the table (replacement-cache
   // entries are not found).
   std::optional<Contact> Find(const NodeId& id) const;
+
+  // Number of contacts in bucket `bucket_index`. REQUIRES: 0 <= bucket_index < kIdBits.
+  size_t BucketSize(int bucket_index) const { return buckets_[bucket_index].contacts.size(); }
 
   // Number of contacts in the table (not counting replacement caches).
   size_t size() const { return size_; }

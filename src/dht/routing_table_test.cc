@@ -274,5 +274,56 @@ TEST(RoutingTableTest, ClosestMatchesBruteForceAcrossRandomTables) {
   }
 }
 
+// Complete, recomputed from the contacts: the region around self made of
+// the IDs sharing at least min(depth, cpl(self, target)) bits with self
+// holds fewer than k contacts, and no bucket overlapping it has a waiting
+// replacement.
+bool BruteComplete(const RoutingTable& t, const NodeId& target, int depth) {
+  const int d = std::min(depth, t.self().CommonPrefixLength(target));
+  size_t held = 0;
+  for (const Contact& c : t.All()) held += t.self().CommonPrefixLength(c.id) >= d;
+  for (int i = d; i < kIdBits; ++i) {
+    if (!t.ReplacementCache(i).empty()) return false;
+  }
+  return held < t.options().k;
+}
+
+TEST(RoutingTableTest, CompleteHoldsEveryHeardNodeOfTheRegion) {
+  int complete = 0;
+  int incomplete = 0;
+  for (uint64_t seed = 0; seed < 20; ++seed) {
+    SCOPED_TRACE(absl::StrCat("seed ", seed));
+    std::mt19937_64 rng(seed);
+    RoutingTable t(NodeId::Random(rng), {.k = 8, .replacement_cache_size = 2}, kT0);
+    // Every ping answers, so nothing heard is ever dropped from the table
+    // except into a full bucket's replacement cache.
+    std::vector<NodeId> heard;
+    for (int i = 0; i < 30; ++i) {
+      const NodeId id =
+          rng() % 2 ? NodeId::Random(rng) : t.RandomIdInBucket(static_cast<int>(rng() % 10), rng);
+      heard.push_back(id);
+      RoutingTable::UpdateResult r = t.Update({id, absl::StrCat("h", i, ":1")}, kT0);
+      if (r.ping_candidate) t.OnPingResult(r.ping_candidate->id, true, kT0);
+    }
+    for (int q = 0; q < 200; ++q) {
+      const NodeId target = q % 3 == 0 ? heard[rng() % heard.size()] : NodeId::Random(rng);
+      const int depth = static_cast<int>(rng() % 14);
+      const bool c = t.Complete(target, depth);
+      ASSERT_EQ(c, BruteComplete(t, target, depth)) << "depth " << depth;
+      (c ? complete : incomplete)++;
+      if (!c) continue;
+      for (const NodeId& id : heard) {
+        if (id.CommonPrefixLength(target) >= depth && id != t.self()) {
+          ASSERT_TRUE(t.Find(id).has_value()) << id << " is in the region but not the table";
+        }
+      }
+    }
+    EXPECT_TRUE(t.Complete(t.self(), kIdBits));
+  }
+  // Both answers occur, so the checks above ran on both sides.
+  EXPECT_GT(complete, 100);
+  EXPECT_GT(incomplete, 100);
+}
+
 }  // namespace
 }  // namespace kv::dht

@@ -9,6 +9,7 @@ namespace kv::membership {
 Membership::Membership(Options options, const util::Clock* clock)
     : self_(options.self),
       k_(options.k),
+      probe_interval_(options.full_bucket_probe_interval),
       clock_(clock),
       table_(options.self.id,
              dht::RoutingTable::Options{.k = options.k, .replacement_cache_size = options.k},
@@ -16,13 +17,33 @@ Membership::Membership(Options options, const util::Clock* clock)
       detector_(FailureDetector::Options{.failure_timeout = options.failure_timeout,
                                          .phi_suspect = options.phi_suspect,
                                          .phi_down = options.phi_down,
-                                         .dead_after = options.dead_after}) {}
+                                         .dead_after = options.dead_after}) {
+  last_evict_probe_.fill(absl::InfinitePast());
+  last_claim_probe_.fill(absl::InfinitePast());
+}
 
 std::optional<dht::Contact> Membership::Observe(const dht::Contact& c) {
   if (c.id == self_.id || c.address.empty()) return std::nullopt;
   const absl::Time now = clock_->Now();
   absl::MutexLock l(&mu_);
-  return table_.Update(c, now).ping_candidate;
+  std::optional<dht::Contact> oldest = table_.Update(c, now).ping_candidate;
+  if (!oldest) return std::nullopt;
+  absl::Time& last = last_evict_probe_[table_.BucketIndex(c.id)];
+  if (now - last < probe_interval_) return std::nullopt;
+  last = now;
+  return oldest;
+}
+
+bool Membership::WorthVerifying(const dht::NodeId& id) {
+  if (id == self_.id) return false;
+  const absl::Time now = clock_->Now();
+  absl::MutexLock l(&mu_);
+  const int bucket = table_.BucketIndex(id);
+  if (table_.Find(id) || table_.BucketSize(bucket) < k_) return true;
+  absl::Time& last = last_claim_probe_[bucket];
+  if (now - last < probe_interval_) return false;
+  last = now;
+  return true;
 }
 
 void Membership::OnPingResult(const dht::NodeId& id, bool alive) {
@@ -130,6 +151,21 @@ std::vector<dht::Contact> Membership::Owners(const dht::NodeId& target, size_t n
   return ClosestWhere(
       target, n, /*with_self=*/true,
       [&](const FailureDetector& fd, const dht::NodeId& id) { return !fd.Dead(id, now); });
+}
+
+std::optional<std::vector<dht::Contact>> Membership::CertainOwners(const dht::NodeId& target,
+                                                                   size_t n, bool with_self) const {
+  const absl::Time now = clock_->Now();
+  absl::MutexLock l(&mu_);
+  std::vector<dht::Contact> owners = ClosestWhere(
+      target, n, with_self,
+      [&](const FailureDetector& fd, const dht::NodeId& id) { return !fd.Dead(id, now); });
+  // Any node nearer to target than the farthest owner shares at least as
+  // many leading bits with target; with fewer than n owners, any node at all
+  // would be one.
+  const int depth = owners.size() < n ? 0 : owners.back().id.CommonPrefixLength(target);
+  if (!table_.Complete(target, depth)) return std::nullopt;
+  return owners;
 }
 
 std::vector<dht::Contact> Membership::OwnerCandidates() const {

@@ -9,6 +9,7 @@
 //          been down for dead_after (writes for it go to hints meanwhile).
 #pragma once
 
+#include <array>
 #include <optional>
 #include <random>
 #include <vector>
@@ -36,6 +37,11 @@ class Membership {
     double phi_suspect = 5;
     double phi_down = 8;
     absl::Duration dead_after = absl::Minutes(5);
+    // A full bucket spends at most one claim verification and one ping of
+    // its oldest contact per interval (see Observe and WorthVerifying): in a
+    // big cluster most senders fall in full buckets, and checking each would
+    // cost two pings per request served.
+    absl::Duration full_bucket_probe_interval = absl::Seconds(30);
   };
   // `clock` is not owned and must outlive this.
   Membership(Options options, const util::Clock* clock);
@@ -44,9 +50,16 @@ class Membership {
   size_t k() const { return k_; }
 
   // Learns of `c` because it sent us a message or was named in one. Returns
-  // the least-recently-seen contact of `c`'s bucket when that bucket is full:
-  // the caller pings it and reports with OnPingResult (ping-before-evict).
+  // the least-recently-seen contact of `c`'s bucket when that bucket is full
+  // and was not probed within full_bucket_probe_interval: the caller pings it
+  // and reports with OnPingResult (ping-before-evict). Otherwise `c` waits
+  // in the bucket's replacement cache.
   std::optional<dht::Contact> Observe(const dht::Contact& c);
+  // Whether a claim that `id` is at some new address deserves a ping to
+  // verify it: always when `id` is in the table or its bucket has room;
+  // for a full bucket, once per full_bucket_probe_interval (this call
+  // spends it), since the claim can at best wait in the replacement cache.
+  bool WorthVerifying(const dht::NodeId& id);
   void OnPingResult(const dht::NodeId& id, bool alive);
   // The routing-table contact with this ID, or nullopt.
   std::optional<dht::Contact> Find(const dht::NodeId& id) const;
@@ -81,6 +94,12 @@ class Membership {
   // contact that is neither dead nor left (down ones included). Closest
   // first; fewer than `n` only if fewer such nodes are known.
   std::vector<dht::Contact> Owners(const dht::NodeId& target, size_t n) const;
+  // Owners(target, n) (without this node unless `with_self`) when this node
+  // has heard of every node that could be among them: the region of the ID
+  // space they span is complete in the routing table. nullopt when a full
+  // bucket covers that region: a node nearer to target knows it better.
+  std::optional<std::vector<dht::Contact>> CertainOwners(const dht::NodeId& target, size_t n,
+                                                         bool with_self) const;
   // This node (first) plus every routing-table contact that is neither dead
   // nor left, in no particular order: a snapshot from which dht::ClosestAmong
   // computes Owners for many keys under one lock acquisition.
@@ -127,12 +146,17 @@ class Membership {
   // Const after construction.
   const dht::Contact self_;
   const size_t k_;
+  const absl::Duration probe_interval_;
   const util::Clock* const clock_;
 
   mutable absl::Mutex mu_;
   dht::RoutingTable table_ ABSL_GUARDED_BY(mu_);
   FailureDetector detector_ ABSL_GUARDED_BY(mu_);
   ClockOffsets clocks_ ABSL_GUARDED_BY(mu_);
+  // Per bucket: when a full bucket last pinged its oldest contact, and last
+  // let a claim be verified.
+  std::array<absl::Time, dht::kIdBits> last_evict_probe_ ABSL_GUARDED_BY(mu_);
+  std::array<absl::Time, dht::kIdBits> last_claim_probe_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace kv::membership

@@ -1,6 +1,7 @@
 #include "src/membership/membership.h"
 
 #include <algorithm>
+#include <memory>
 #include <random>
 
 #include "absl/container/flat_hash_set.h"
@@ -116,6 +117,50 @@ TEST_F(MembershipTest, OwnersKeepDownNodesUntilDeadAndMatchBruteForce) {
       EXPECT_EQ(Ids(m_.ClosestLive(target, n)), BruteForceClosest(live, target, n));
     }
   }
+}
+
+// A world of 300 nodes where each has heard of every other (its buckets keep
+// what fits). Whenever a node is certain of a key's owners it names the
+// true three closest, and the nodes nearest the key are certain.
+TEST(MembershipCertainOwnersTest, CertainAnswersAreTheTrueOwners) {
+  std::mt19937_64 rng(7);
+  util::ManualClock clock;
+  std::vector<dht::NodeId> world;
+  for (int i = 0; i < 300; ++i) world.push_back(dht::NodeId::Random(rng));
+  std::vector<std::unique_ptr<Membership>> nodes;
+  for (size_t i = 0; i < world.size(); ++i) {
+    auto m = std::make_unique<Membership>(Membership::Options{.self = {world[i], "self:1"}, .k = 8},
+                                          &clock);
+    for (size_t j = 0; j < world.size(); ++j) {
+      if (j != i) m->Observe({world[j], "peer:1"});
+    }
+    nodes.push_back(std::move(m));
+  }
+  int certain = 0;
+  int nearest_certain = 0;
+  const int keys = 200;
+  for (int q = 0; q < keys; ++q) {
+    const dht::NodeId key = dht::NodeId::Random(rng);
+    const std::vector<dht::NodeId> want = BruteForceClosest(world, key, 3);
+    for (const auto& m : nodes) {
+      std::optional<std::vector<dht::Contact>> owners = m->CertainOwners(key, 3, true);
+      if (!owners) continue;
+      ++certain;
+      ASSERT_EQ(Ids(*owners), want) << "node " << m->self().id << " key " << key;
+    }
+    const auto& nearest = *std::find_if(nodes.begin(), nodes.end(),
+                                        [&](const auto& m) { return m->self().id == want[0]; });
+    nearest_certain += nearest->CertainOwners(key, 3, true).has_value();
+    // Without itself a node still answers truly: the next three.
+    if (std::optional<std::vector<dht::Contact>> others = nearest->CertainOwners(key, 3, false)) {
+      std::vector<dht::NodeId> rest(world);
+      std::erase(rest, want[0]);
+      ASSERT_EQ(Ids(*others), BruteForceClosest(rest, key, 3));
+    }
+  }
+  // Far nodes defer (a full bucket covers the key), near ones answer.
+  EXPECT_LT(certain, keys * 300 / 4);
+  EXPECT_GE(nearest_certain, keys * 9 / 10);
 }
 
 TEST_F(MembershipTest, LeftPeerIsExcludedEvenWhileHeardUntilRejoined) {

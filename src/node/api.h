@@ -24,6 +24,7 @@
 #include "src/replication/anti_entropy.h"
 #include "src/replication/coordinator.h"
 #include "src/replication/leaver.h"
+#include "src/replication/peer_transport.h"
 #include "src/storage/record.h"
 
 namespace kv::node {
@@ -114,8 +115,12 @@ class PeerApi {
   virtual void HandleHeartbeat(const dht::Contact& from,
                                std::optional<membership::ClockSample> clock = std::nullopt,
                                uint64_t incarnation = 0) = 0;
-  virtual std::vector<dht::Contact> HandleFindNode(const dht::Contact& from,
-                                                   const dht::NodeId& target) = 0;
+  // FIND_NODE: this node's closest contacts to `target` and, when `owners`
+  // is not 0, the `owners` nodes owning target's keys if it is certain of
+  // them (Router::AnswerFindNode).
+  virtual replication::PeerTransport::Neighbours HandleFindNode(const dht::Contact& from,
+                                                                const dht::NodeId& target,
+                                                                size_t owners = 0) = 0;
   // Applies a replica write; `done` gets whether it was newer than what the
   // engine held.
   virtual void HandleStore(const dht::Contact& from, const std::string& key, storage::Record rec,

@@ -188,8 +188,9 @@ class Node final : public ClientApi, public PeerApi, public AdminApi {
   void HandleHeartbeat(const dht::Contact& from,
                        std::optional<membership::ClockSample> clock = std::nullopt,
                        uint64_t incarnation = 0) override;
-  std::vector<dht::Contact> HandleFindNode(const dht::Contact& from,
-                                           const dht::NodeId& target) override;
+  replication::PeerTransport::Neighbours HandleFindNode(const dht::Contact& from,
+                                                        const dht::NodeId& target,
+                                                        size_t owners = 0) override;
   // Applies a replica write; `done` gets whether it was newer than what the
   // engine held.
   void HandleStore(const dht::Contact& from, const std::string& key, storage::Record rec,

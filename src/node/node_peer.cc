@@ -34,10 +34,11 @@ void Node::HandleHeartbeat(const dht::Contact& from, std::optional<membership::C
   }
 }
 
-std::vector<dht::Contact> Node::HandleFindNode(const dht::Contact& from,
-                                               const dht::NodeId& target) {
+replication::PeerTransport::Neighbours Node::HandleFindNode(const dht::Contact& from,
+                                                            const dht::NodeId& target,
+                                                            size_t owners) {
   router_.Learn(from);
-  return membership_.Closest(target, options_.k);
+  return router_.AnswerFindNode(target, owners);
 }
 
 void Node::HandleStore(const dht::Contact& from, const std::string& key, storage::Record rec,

@@ -99,6 +99,7 @@ void Router::LearnThen(const dht::Contact& c, std::function<void()> then) {
     Insert(c);
     return then();
   }
+  if (!membership_->WorthVerifying(c.id)) return then();
   Verify(c, [this, c, then = std::move(then)](bool answered) {
     if (answered) Insert(c);
     then();
@@ -175,13 +176,83 @@ void Router::Lookup(const dht::NodeId& target, std::function<void()> done) {
   FindClosest(target, [fire](std::vector<dht::Contact>) { fire(); });
 }
 
+replication::PeerTransport::Neighbours Router::AnswerFindNode(const dht::NodeId& target,
+                                                              size_t owners) const {
+  replication::PeerTransport::Neighbours out{membership_->Closest(target, options_.k), {}};
+  if (owners > 0 && !leaving_()) {
+    std::optional<std::vector<dht::Contact>> certain =
+        membership_->CertainOwners(target, owners, /*with_self=*/true);
+    if (certain) out.owners = *std::move(certain);
+  }
+  return out;
+}
+
+// One ResolveReplicas that asks other nodes. Its questions go one at a time,
+// so the callbacks that touch it never overlap.
+struct Router::OwnerSearch {
+  dht::NodeId key;
+  size_t want = 0;  // owners asked for: N, plus this node's place when it is leaving
+  bool leaving = false;
+  ContactsCallback done;
+  std::vector<dht::Contact> candidates;  // not asked yet, nearest to key first
+  absl::flat_hash_set<dht::NodeId> seen;
+  int asked = 0;
+};
+
 void Router::ResolveReplicas(const dht::NodeId& key_id, ContactsCallback done) {
   const size_t n = options_.replicas;
-  // A table with room in it has seen every node the cluster told it about:
-  // the replica set needs no network hop.
-  if (membership_->KnownNodes() <= options_.k) {
-    return done(dht::ClosestAmong(OwnerCandidates(), key_id, n));
+  const bool leaving = leaving_();
+  std::optional<std::vector<dht::Contact>> certain =
+      membership_->CertainOwners(key_id, n, /*with_self=*/!leaving);
+  if (certain) return done(*std::move(certain));
+  auto search = std::make_shared<OwnerSearch>();
+  search->key = key_id;
+  search->want = n + (leaving ? 1 : 0);
+  search->leaving = leaving;
+  search->done = std::move(done);
+  search->seen.insert(options_.self.id);
+  for (dht::Contact& c : membership_->ClosestLive(key_id, options_.k)) {
+    if (search->seen.insert(c.id).second) search->candidates.push_back(std::move(c));
   }
+  AskForOwners(std::move(search));
+}
+
+void Router::AskForOwners(std::shared_ptr<OwnerSearch> s) {
+  if (s->candidates.empty() || s->asked == kMaxOwnerHops) {
+    return LookupReplicas(s->key, std::move(s->done));
+  }
+  const dht::Contact to = s->candidates.front();
+  s->candidates.erase(s->candidates.begin());
+  ++s->asked;
+  transport_->FindOwners(
+      to, s->key, s->want,
+      [this, s, to](absl::StatusOr<replication::PeerTransport::Neighbours> r) mutable {
+        if (!r.ok()) return AskForOwners(std::move(s));  // the next nearest
+        // The transport checked that the node at to.address answered as to.id.
+        Insert(to);
+        membership_->Heard(to.id);
+        if (!r->owners.empty()) {
+          std::vector<dht::Contact> owners = std::move(r->owners);
+          if (s->leaving) {
+            std::erase_if(owners,
+                          [this](const dht::Contact& c) { return c.id == options_.self.id; });
+          }
+          if (owners.size() > options_.replicas) owners.resize(options_.replicas);
+          return s->done(std::move(owners));
+        }
+        for (dht::Contact& c : r->closest) {
+          if (s->seen.insert(c.id).second) s->candidates.push_back(std::move(c));
+        }
+        std::sort(s->candidates.begin(), s->candidates.end(),
+                  [&](const dht::Contact& a, const dht::Contact& b) {
+                    return dht::CloserTo(s->key, a.id, b.id);
+                  });
+        AskForOwners(std::move(s));
+      });
+}
+
+void Router::LookupReplicas(const dht::NodeId& key_id, ContactsCallback done) {
+  const size_t n = options_.replicas;
   FindClosest(key_id, [this, n, done = std::move(done)](std::vector<dht::Contact> found) {
     if (leaving_()) {
       std::erase_if(found, [this](const dht::Contact& c) { return c.id == options_.self.id; });

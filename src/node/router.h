@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -39,8 +40,10 @@ class Router {
   // with its ID (verify before insert, as S/Kademlia recommends), so invented
   // IDs pointing nowhere never enter; for an ID the table holds at another
   // address, the known address is pinged first and keeps the ID if it still
-  // answers. At most kMaxVerifying verifications run at once; claims beyond
-  // that are dropped (a real node is met again).
+  // answers. A claim that could at best wait in a full bucket's replacement
+  // cache is verified at most once per probe interval
+  // (Membership::WorthVerifying); the rest are dropped, as are claims beyond
+  // kMaxVerifying verifications at once (a real node is met again).
   static constexpr size_t kMaxVerifying = 64;
   void Learn(const dht::Contact& c);
   // Learn, then `then` once the contact is in the table or was dropped.
@@ -61,13 +64,29 @@ class Router {
   // The replica set of `key_id`: the N closest nodes that are not dead
   // (down nodes included: they keep their keys until --dead-after, and
   // writes leave hints for them). Resolved from the routing table when it
-  // knows the whole cluster, else by a lookup (which finds live nodes only).
+  // holds every node of the key's region (Membership::CertainOwners); else
+  // by asking the closest known nodes, nearest first, until one is certain
+  // (one hop when the cluster is not much bigger than k squared, two for
+  // about k cubed); after kMaxOwnerHops such questions, or when old peers
+  // never answer with owners, by a full lookup (which finds live nodes only).
+  static constexpr int kMaxOwnerHops = 6;
   void ResolveReplicas(const dht::NodeId& key_id, ContactsCallback done);
+  // The answer to a peer's FIND_NODE for `target`: the k closest contacts
+  // and, when `owners` is not 0 and this node is certain of them (and not
+  // leaving), the `owners` nodes owning target's keys.
+  replication::PeerTransport::Neighbours AnswerFindNode(const dht::NodeId& target,
+                                                        size_t owners) const;
   // Nodes that may own keys now: this node (unless leaving) and every
   // contact neither dead nor left.
   std::vector<dht::Contact> OwnerCandidates() const;
 
  private:
+  struct OwnerSearch;
+  // Asks the nearest candidate of `search` not asked yet for the owners.
+  void AskForOwners(std::shared_ptr<OwnerSearch> search);
+  // The lookup ResolveReplicas falls back on.
+  void LookupReplicas(const dht::NodeId& key_id, ContactsCallback done);
+
   // Learn's ping of c.address; `done` runs once with whether it answered as
   // c.id (false also when the verification was dropped).
   void Verify(const dht::Contact& c, std::function<void(bool)> done);

@@ -25,6 +25,14 @@ class PeerTransport {
   using FetchCallback = std::function<void(absl::StatusOr<std::optional<storage::Record>>)>;
   using FindNodeCallback = std::function<void(absl::StatusOr<std::vector<dht::Contact>>)>;
   using PingCallback = std::function<void(absl::StatusOr<dht::Contact>)>;
+  // A FIND_NODE answer that may also name a key's owners: `owners` is empty
+  // unless the answering node is certain of them
+  // (membership::Membership::CertainOwners).
+  struct Neighbours {
+    std::vector<dht::Contact> closest;
+    std::vector<dht::Contact> owners;
+  };
+  using FindOwnersCallback = std::function<void(absl::StatusOr<Neighbours>)>;
   // A join answer: the seed's own contact first, then the peers it
   // suggested; and the seed's wall clock when it answered (nullopt from
   // seeds that do not send it), the joiner's first measurement of a peer's
@@ -57,6 +65,12 @@ class PeerTransport {
   // The calls below have defaults that fail with UNIMPLEMENTED, so that test
   // transports only implement what their tests use.
 
+  // FIND_NODE that also asks `to` for the `owners` nodes owning target's
+  // keys, if it is certain of them.
+  virtual void FindOwners(const dht::Contact& to, const dht::NodeId& target, size_t owners,
+                          FindOwnersCallback done) {
+    done(absl::UnimplementedError("FindOwners"));
+  }
   // Asks `to` to keep `rec` as a hint for `target`, a replica that is down.
   virtual void StoreHint(const dht::Contact& to, const dht::NodeId& target, const std::string& key,
                          const storage::Record& rec, StoreCallback done) {

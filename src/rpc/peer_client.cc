@@ -158,9 +158,18 @@ std::vector<dht::Contact> ContactsFrom(const google::protobuf::RepeatedPtrField<
 
 void GrpcPeerTransport::FindNode(const dht::Contact& to, const dht::NodeId& target,
                                  FindNodeCallback done) {
+  FindOwners(to, target, 0, [done = std::move(done)](absl::StatusOr<Neighbours> r) {
+    if (!r.ok()) return done(r.status());
+    done(std::move(r->closest));
+  });
+}
+
+void GrpcPeerTransport::FindOwners(const dht::Contact& to, const dht::NodeId& target, size_t owners,
+                                   FindOwnersCallback done) {
   v1::FindNodeRequest req;
   ToProto(options_.self, req.mutable_from());
   req.set_target(target.ToHex());
+  req.set_owners(static_cast<uint32_t>(owners));
   v1::Peer::Stub* stub = PeerFor(to.address)->peer.get();
   Call<v1::FindNodeRequest, v1::FindNodeResponse>(
       std::move(req),
@@ -175,7 +184,7 @@ void GrpcPeerTransport::FindNode(const dht::Contact& to, const dht::NodeId& targ
               "the node at ", to.address, " answered FIND_NODE as '",
               resp.node().id().substr(0, 40), "', not ", to.id.ToHex(), "; the contact is stale")));
         }
-        done(ContactsFrom(resp.closest()));
+        done(Neighbours{ContactsFrom(resp.closest()), ContactsFrom(resp.owners())});
       });
 }
 

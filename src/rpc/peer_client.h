@@ -57,6 +57,8 @@ class GrpcPeerTransport final : public replication::PeerTransport {
              StoreCallback done) override;
   void Fetch(const dht::Contact& to, const std::string& key, FetchCallback done) override;
   void FindNode(const dht::Contact& to, const dht::NodeId& target, FindNodeCallback done) override;
+  void FindOwners(const dht::Contact& to, const dht::NodeId& target, size_t owners,
+                  FindOwnersCallback done) override;
   void Ping(const std::string& address, PingCallback done) override;
   void Join(const std::string& address, JoinCallback done) override;
   void StoreHint(const dht::Contact& to, const dht::NodeId& target, const std::string& key,

@@ -470,10 +470,16 @@ ServerUnaryReactor* PeerService::FindNode(CallbackServerContext* ctx,
   }
   absl::StatusOr<dht::NodeId> target = dht::NodeId::FromHex(req->target());
   if (!target.ok()) return FinishNow(ctx, target.status());
-  ToProto(node_->self(), resp->mutable_node());
-  for (const dht::Contact& c : node_->HandleFindNode(*from, *target)) {
-    ToProto(c, resp->add_closest());
+  constexpr uint32_t kMaxOwners = 128;
+  if (req->owners() > kMaxOwners) {
+    return FinishNow(ctx, absl::InvalidArgumentError(absl::StrCat(
+                              "FindNode asked for ", req->owners(), " owners; ask for at most ",
+                              kMaxOwners, " (the replication factor)")));
   }
+  ToProto(node_->self(), resp->mutable_node());
+  replication::PeerTransport::Neighbours n = node_->HandleFindNode(*from, *target, req->owners());
+  for (const dht::Contact& c : n.closest) ToProto(c, resp->add_closest());
+  for (const dht::Contact& c : n.owners) ToProto(c, resp->add_owners());
   return FinishNow(ctx, absl::OkStatus());
 }
 

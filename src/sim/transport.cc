@@ -14,6 +14,31 @@ absl::Status Unreachable(const std::string& to) {
   return absl::DeadlineExceededError(absl::StrCat("simulated: no answer from ", to));
 }
 
+// One beat from `from` to the node at `to`, carrying a clock sample as the
+// real exchange would measure it. With `echo` the receiver beats back, as
+// the far end of a real heartbeat stream writes on it: a node hears every
+// peer it watches, whether or not that peer watches it.
+void SendBeat(Network* net, const dht::Contact& from, uint64_t incarnation, const std::string& to,
+              bool echo) {
+  const absl::Time sent = net->NowAt(from.address);  // on the sender's clock
+  const absl::Time sent_world = net->clock()->Now();
+  net->Call(
+      from.address, to, "Beat",
+      [net, from, incarnation, to, sent, sent_world, echo](node::PeerApi* n) {
+        // One-way, so the receiver's sample is made up as the echo of a real
+        // stream would give it: as if it had sent a beat one round trip of
+        // this latency before, answered at `sent` (the sender's clock). The
+        // offset it measures is then exactly the two clocks' difference.
+        const absl::Time at = net->NowAt(to);
+        const absl::Duration latency = net->clock()->Now() - sent_world;
+        n->HandleHeartbeat(from,
+                           membership::ClockSample::FromExchange(at - 2 * latency, sent, sent, at),
+                           incarnation);
+        if (echo) SendBeat(net, n->self(), n->incarnation(), from.address, /*echo=*/false);
+      },
+      [] {});
+}
+
 }  // namespace
 
 template <typename Answer>
@@ -62,7 +87,18 @@ void Transport::FindNode(const dht::Contact& to, const dht::NodeId& target, Find
   Roundtrip<R>(
       to.address, "FindNode " + target.ShortHex(),
       [this, target](node::PeerApi* n, std::function<void(R)> answer) {
-        answer(n->HandleFindNode(self_, target));
+        answer(n->HandleFindNode(self_, target).closest);
+      },
+      std::move(done));
+}
+
+void Transport::FindOwners(const dht::Contact& to, const dht::NodeId& target, size_t owners,
+                           FindOwnersCallback done) {
+  using R = absl::StatusOr<Neighbours>;
+  Roundtrip<R>(
+      to.address, "FindOwners " + target.ShortHex(),
+      [this, target, owners](node::PeerApi* n, std::function<void(R)> answer) {
+        answer(n->HandleFindNode(self_, target, owners));
       },
       std::move(done));
 }
@@ -135,23 +171,7 @@ void Transport::Leaving(const dht::Contact& to, StoreCallback done) {
 
 void Transport::Beat(const dht::Contact& to) {
   ++beats_;
-  const absl::Time sent = net_->NowAt(self_.address);  // on this node's clock
-  const absl::Time sent_world = net_->clock()->Now();
-  const std::string receiver = to.address;
-  net_->Call(
-      self_.address, to.address, "Beat",
-      [this, sent, sent_world, receiver](node::PeerApi* n) {
-        // One-way, so the receiver's sample is made up as the echo of a real
-        // stream would give it: as if it had sent a beat one round trip of
-        // this latency before, answered at `sent` (this node's clock). The
-        // offset it measures is then exactly the two clocks' difference.
-        const absl::Time at = net_->NowAt(receiver);
-        const absl::Duration latency = net_->clock()->Now() - sent_world;
-        n->HandleHeartbeat(self_,
-                           membership::ClockSample::FromExchange(at - 2 * latency, sent, sent, at),
-                           incarnation_);
-      },
-      [] {});
+  SendBeat(net_, self_, incarnation_, to.address, /*echo=*/true);
 }
 
 }  // namespace kv::sim

@@ -1,7 +1,8 @@
 // One simulated node's PeerTransport: each call goes through the Network to
 // the PeerApi of the node at the address called, and its answer comes back
 // the same way. Heartbeats, which the real binary sends on gRPC streams
-// (src/rpc/heartbeat.cc), are single messages here (Beat).
+// (src/rpc/heartbeat.cc), are single messages here (Beat), each answered by
+// one from the receiver as the stream's far end would.
 #pragma once
 
 #include <memory>
@@ -27,6 +28,8 @@ class Transport final : public replication::PeerTransport {
              StoreCallback done) override;
   void Fetch(const dht::Contact& to, const std::string& key, FetchCallback done) override;
   void FindNode(const dht::Contact& to, const dht::NodeId& target, FindNodeCallback done) override;
+  void FindOwners(const dht::Contact& to, const dht::NodeId& target, size_t owners,
+                  FindOwnersCallback done) override;
   void Ping(const std::string& address, PingCallback done) override;
   void Join(const std::string& address, JoinCallback done) override;
   void StoreHint(const dht::Contact& to, const dht::NodeId& target, const std::string& key,
@@ -38,7 +41,8 @@ class Transport final : public replication::PeerTransport {
   void Leaving(const dht::Contact& to, StoreCallback done) override;
 
   // One heartbeat to `to`, carrying a clock sample as the real exchange
-  // would measure it (the receiver's clock read when the beat arrives).
+  // would measure it (the receiver's clock read when the beat arrives), and
+  // `to`'s beat back.
   void Beat(const dht::Contact& to);
 
   // Calls sent by this transport so far (not answers), heartbeats apart.
