@@ -150,6 +150,37 @@ TEST_F(ClusterTest, EachKeyLivesOnExactlyTheNClosestNodes) {
   }
 }
 
+// Peer.FindNode with `owners`: a node of a cluster smaller than k is certain
+// of every key's owners and names them, itself included; without `owners`
+// it names none (as nodes before the field did), and too many is refused.
+TEST_F(ClusterTest, FindNodeNamesTheOwnersWhenAsked) {
+  StartCluster();
+  auto find = [&](const std::string& key, uint32_t owners, v1::FindNodeResponse* resp) {
+    v1::FindNodeRequest req;
+    req.mutable_from()->set_id(cluster_->id(1));
+    req.mutable_from()->set_address(cluster_->address(1));
+    req.set_target(dht::NodeId::FromKey(key).ToHex());
+    req.set_owners(owners);
+    auto ctx = Context();
+    return cluster_->peer(0).FindNode(ctx.get(), req, resp);
+  };
+  for (int i = 0; i < 10; ++i) {
+    v1::FindNodeResponse resp;
+    ASSERT_TRUE(find(Key(i), 2, &resp).ok());
+    const std::vector<std::string> expected = ExpectedReplicas(Key(i), 2, AllNodes());
+    ASSERT_EQ(resp.owners_size(), 2) << resp.DebugString();
+    for (int r = 0; r < 2; ++r) EXPECT_EQ(resp.owners(r).id(), expected[r]) << Key(i);
+    resp.Clear();
+    ASSERT_TRUE(find(Key(i), 0, &resp).ok());
+    EXPECT_EQ(resp.owners_size(), 0);
+    EXPECT_GT(resp.closest_size(), 0);
+  }
+  v1::FindNodeResponse resp;
+  grpc::Status s = find("k", 129, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("at most 128"), std::string::npos) << s.error_message();
+}
+
 TEST_F(ClusterTest, KilledNodeIsMarkedDownAndEveryKeyStillReadsAtQuorum) {
   StartCluster({.failure_timeout = "2s"});
   std::uniform_int_distribution<int> pick(0, cluster_->size() - 1);
