@@ -21,3 +21,13 @@ for nemesis in none kill pause partition-one partition-halves partition-bridge p
   [ "$ha" = "$hb" ] || { echo "$nemesis: two runs differ: $ha vs $hb"; exit 1; }
   echo "$nemesis: $(tail -1 "$tmp/a.out")"
 done
+# Beyond k nodes a coordinator asks the key's neighbours for its owners:
+# every Locate after the run must name the true owners.
+args=(--nodes 150 --k 8 --duration 20s --seed 3 --anti-entropy-interval 10s)
+"$kvsim" "${args[@]}" --json "$tmp/c.json" >"$tmp/c.out" 2>&1 ||
+  { echo "kvsim ${args[*]} failed:"; cat "$tmp/c.out"; exit 1; }
+[ "$(field lost "$tmp/c.json")" = 0 ] || { echo "lost writes: $(cat "$tmp/c.json")"; exit 1; }
+agreement=$(field replica_set_agreement "$tmp/c.json")
+awk -v a="$agreement" 'BEGIN { exit !(a == 1) }' ||
+  { echo "150 nodes: coordinators named other owners than the true ones: $(cat "$tmp/c.json")"; exit 1; }
+echo "150 nodes, k 8: $(tail -1 "$tmp/c.out")"

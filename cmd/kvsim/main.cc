@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "cmd/kvsim/agreement.h"
 #include "cmd/kvsim/chaos_workload.h"
 #include "cmd/kvsim/nemesis.h"
 #include "cmd/kvsim/workload.h"
@@ -38,6 +39,7 @@ struct Flags {
   std::string trace;
   bool durable = false;
   std::string heartbeat = "500ms";
+  int agreement_keys = 200;
   std::string anti_entropy = "1m";
   std::string json;
   bool verbose = false;
@@ -98,6 +100,11 @@ int main(int argc, char** argv) {
                "restart empty");
   app.add_option("--heartbeat-interval", f.heartbeat, "simulated")->capture_default_str();
   app.add_option("--anti-entropy-interval", f.anti_entropy, "simulated")->capture_default_str();
+  app.add_option("--agreement-keys", f.agreement_keys,
+                 "after the run, this many random keys are located by 5 random nodes each and "
+                 "the answers compared with the true owners (0: skip)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100000));
   app.add_option("--json", f.json, "write the results here as one JSON object");
   app.add_flag("--verbose", f.verbose, "the nodes' logs (info and above)");
   CLI11_PARSE(app, argc, argv);
@@ -189,6 +196,22 @@ int main(int argc, char** argv) {
     workload.Check([&] { checked = true; });
   }
   cluster.RunUntil([&] { return checked; }, absl::Minutes(60));
+  std::optional<kv::sim::Agreement> agreement;
+  if (f.agreement_keys > 0) {
+    kv::sim::MeasureAgreement(&cluster, f.agreement_keys, 5, f.replicas, f.seed,
+                              [&](kv::sim::Agreement a) { agreement = a; });
+    cluster.RunUntil([&] { return agreement.has_value(); }, absl::Minutes(5));
+    if (agreement) {
+      std::fprintf(stderr,
+                   "kvsim: replica sets: %llu of %llu located keys named the true owners; "
+                   "%llu keys split between coordinators\n",
+                   static_cast<unsigned long long>(agreement->agreeing),
+                   static_cast<unsigned long long>(agreement->answered),
+                   static_cast<unsigned long long>(agreement->keys_split));
+    } else {
+      std::fprintf(stderr, "kvsim: replica sets: not every Locate answered within 5 minutes\n");
+    }
+  }
   if (trace != nullptr) {
     cluster.net().set_trace_file(nullptr);
     std::fclose(trace);
@@ -256,6 +279,13 @@ int main(int argc, char** argv) {
       // A lookup's hops: the round trips before the replicas' own.
       j["lookup_hops_p50"] = std::max<int64_t>(0, int64_t(Percentile(s.get_round_trips, 50)) - 1);
       j["lookup_hops_p99"] = std::max<int64_t>(0, int64_t(Percentile(s.get_round_trips, 99)) - 1);
+    }
+    if (agreement) {
+      j["agreement_located"] = agreement->answered;
+      j["agreement_asked"] = agreement->asked;
+      j["agreement_keys_split"] = agreement->keys_split;
+      j["replica_set_agreement"] =
+          agreement->answered ? static_cast<double>(agreement->agreeing) / agreement->answered : 0;
     }
     if (chaos) j["history_dir"] = f.history_dir;
     std::ofstream out(f.json);
