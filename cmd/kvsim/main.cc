@@ -4,15 +4,21 @@
 // message (the trace hash says so). See docs/simulation.md.
 #include <sys/resource.h>
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <numeric>
 #include <optional>
+#include <random>
 #include <string>
+#include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "cmd/kvsim/agreement.h"
@@ -40,6 +46,7 @@ struct Flags {
   bool durable = false;
   std::string heartbeat = "500ms";
   int agreement_keys = 200;
+  double mass_kill = 0;
   std::string anti_entropy = "1m";
   std::string json;
   bool verbose = false;
@@ -105,6 +112,10 @@ int main(int argc, char** argv) {
                  "the answers compared with the true owners (0: skip)")
       ->capture_default_str()
       ->check(CLI::Range(0, 100000));
+  app.add_option("--mass-kill", f.mass_kill,
+                 "percent of the nodes crashed at once 10 s into the workload and restarted "
+                 "when it ends; the client requests' calls to them afterwards are counted")
+      ->check(CLI::Range(0.0, 50.0));
   app.add_option("--json", f.json, "write the results here as one JSON object");
   app.add_flag("--verbose", f.verbose, "the nodes' logs (info and above)");
   CLI11_PARSE(app, argc, argv);
@@ -166,6 +177,29 @@ int main(int argc, char** argv) {
   chaos ? chaos->Start() : workload.Start();
   nemesis.Start();
   const absl::Time start = cluster.clock().Now();
+  // --mass-kill: which nodes, and when.
+  std::vector<int> victims;
+  const absl::Time kill_at = start + absl::Seconds(10);
+  if (f.mass_kill > 0) {
+    std::mt19937_64 rng(f.seed ^ 0x6d61737373ull);
+    std::vector<int> all(cluster.size());
+    std::iota(all.begin(), all.end(), 0);
+    std::shuffle(all.begin(), all.end(), rng);
+    const int n = std::max(1, static_cast<int>(std::ceil(cluster.size() * f.mass_kill / 100)));
+    victims.assign(all.begin(), all.begin() + std::min(n, cluster.size()));
+    cluster.executor().After(kill_at - cluster.clock().Now(), [&] {
+      absl::flat_hash_set<std::string> addresses;
+      for (int i : victims) {
+        if (cluster.up(i)) cluster.Crash(i);
+        addresses.insert(cluster.contact(i).address);
+      }
+      cluster.net().WatchRequestCallsTo(std::move(addresses));
+      std::fprintf(stderr, "kvsim: crashed %zu nodes at once: %s\n", victims.size(),
+                   absl::StrJoin(victims, " ", [&](std::string* out, int i) {
+                     out->append(cluster.contact(i).address);
+                   }).c_str());
+    });
+  }
   for (absl::Duration t = absl::ZeroDuration(); t < duration;) {
     const absl::Duration step = std::min(absl::Seconds(10), duration - t);
     cluster.RunFor(step);
@@ -185,7 +219,23 @@ int main(int argc, char** argv) {
                  static_cast<unsigned long long>(cluster.net().messages()));
   }
   chaos ? chaos->Stop() : workload.Stop();
-  nemesis.Stop();
+  // What the clients' requests still sent to the crashed nodes; then they
+  // come back (empty) so the end-of-run check can read at ALL.
+  const uint64_t calls_to_victims = cluster.net().watched_calls();
+  const absl::Time last_call_to_victims = cluster.net().last_watched_call();
+  for (int i : victims) {
+    if (!cluster.up(i)) cluster.Restart(i);
+  }
+  if (!victims.empty()) {
+    std::fprintf(stderr,
+                 "kvsim: client requests sent %llu calls to the %zu crashed nodes; the last "
+                 "%s after the crash\n",
+                 static_cast<unsigned long long>(calls_to_victims), victims.size(),
+                 last_call_to_victims == absl::InfinitePast()
+                     ? "never"
+                     : absl::FormatDuration(last_call_to_victims - kill_at).c_str());
+  }
+  nemesis.Stop();  // after the victims' restart: it resumes every node
   for (const std::string& line : nemesis.log())
     std::fprintf(stderr, "kvsim: fault %s\n", line.c_str());
   run_with_progress("settling", settle_end);
@@ -279,6 +329,14 @@ int main(int argc, char** argv) {
       // A lookup's hops: the round trips before the replicas' own.
       j["lookup_hops_p50"] = std::max<int64_t>(0, int64_t(Percentile(s.get_round_trips, 50)) - 1);
       j["lookup_hops_p99"] = std::max<int64_t>(0, int64_t(Percentile(s.get_round_trips, 99)) - 1);
+    }
+    if (!victims.empty()) {
+      j["mass_kill_victims"] = victims.size();
+      j["request_calls_to_victims"] = calls_to_victims;
+      j["last_request_call_to_victims_s"] =
+          last_call_to_victims == absl::InfinitePast()
+              ? -1.0
+              : absl::ToDoubleSeconds(last_call_to_victims - kill_at);
     }
     if (agreement) {
       j["agreement_located"] = agreement->answered;

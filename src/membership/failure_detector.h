@@ -82,6 +82,8 @@ class FailureDetector {
   // Rejoined(id). The leaving process's own beats keep it left.
   void HeardIncarnation(const dht::NodeId& id, uint64_t incarnation, absl::Time now);
   bool Left(const dht::NodeId& id) const { return left_.contains(id); }
+  // Whether this detector judges `id`: it is tracked, or it left.
+  bool Judges(const dht::NodeId& id) const { return left_.contains(id) || peers_.contains(id); }
 
   // kAlive for untracked peers (nothing is known against them) unless left.
   PeerState State(const dht::NodeId& id, absl::Time now) const;

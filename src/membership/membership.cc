@@ -86,7 +86,37 @@ PeerState Membership::State(const dht::NodeId& id) const {
   if (id == self_.id) return PeerState::kAlive;
   const absl::Time now = clock_->Now();
   absl::MutexLock l(&mu_);
+  return StateLocked(id, now);
+}
+
+PeerState Membership::StateLocked(const dht::NodeId& id, absl::Time now) const {
+  if (!detector_.Judges(id)) {
+    auto it = reported_down_.find(id);
+    if (it != reported_down_.end() && now < it->second) return PeerState::kDown;
+  }
   return detector_.State(id, now);
+}
+
+bool Membership::SeesDown(const dht::NodeId& id) const {
+  if (id == self_.id) return false;
+  const absl::Time now = clock_->Now();
+  absl::MutexLock l(&mu_);
+  return detector_.Judges(id) && detector_.State(id, now) == PeerState::kDown;
+}
+
+void Membership::Reported(const dht::NodeId& id, bool down) {
+  if (id == self_.id) return;
+  const absl::Time now = clock_->Now();
+  absl::MutexLock l(&mu_);
+  if (!down) {
+    reported_down_.erase(id);
+    return;
+  }
+  if (reported_down_.size() >= kMaxReports) {
+    absl::erase_if(reported_down_, [&](const auto& r) { return r.second <= now; });
+    if (reported_down_.size() >= kMaxReports) return;
+  }
+  reported_down_[id] = now + kReportTtl;
 }
 
 bool Membership::IsDead(const dht::NodeId& id) const {
@@ -140,8 +170,8 @@ std::vector<dht::Contact> Membership::ClosestLive(const dht::NodeId& target, siz
   const absl::Time now = clock_->Now();
   absl::MutexLock l(&mu_);
   return ClosestWhere(target, n, /*with_self=*/true,
-                      [&](const FailureDetector& fd, const dht::NodeId& id) {
-                        return fd.State(id, now) != PeerState::kDown;
+                      [&](const FailureDetector&, const dht::NodeId& id) {
+                        return StateLocked(id, now) != PeerState::kDown;
                       });
 }
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/functional/function_ref.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -73,9 +74,21 @@ class Membership {
 
   // True if `id` is alive or suspect and has not left. Always true for self.
   bool IsAlive(const dht::NodeId& id) const;
-  // kAlive for self and for untracked peers that have not left; kDown for left
-  // peers.
+  // kAlive for self and for untracked peers that have not left, unless a
+  // node that watches them reported them down within kReportTtl (Reported);
+  // kDown for left peers.
   PeerState State(const dht::NodeId& id) const;
+  // Whether this node's own failure detector watches `id` and judges it
+  // down (or it left): what this node may report to others.
+  bool SeesDown(const dht::NodeId& id) const;
+  // Word from a node that watches `id` (it named `id` as an owner in a
+  // FIND_NODE answer): `id` is down, or it is not. For a peer this node
+  // does not watch itself, a report of down makes it down for kReportTtl
+  // (it is still an owner: writes leave it hints instead of waiting out a
+  // timeout); a report of not down clears it. At most kMaxReports are kept.
+  static constexpr absl::Duration kReportTtl = absl::Seconds(10);
+  static constexpr size_t kMaxReports = 4096;
+  void Reported(const dht::NodeId& id, bool down);
   // Down for at least dead_after, or left. Never true for self.
   bool IsDead(const dht::NodeId& id) const;
   // `id` announced a planned leave: it is dead (no owner, not alive) at once,
@@ -135,6 +148,9 @@ class Membership {
   std::vector<dht::NodeId> BucketsToRefresh(absl::Duration idle, std::mt19937_64& rng);
 
  private:
+  // State, with mu_ held.
+  PeerState StateLocked(const dht::NodeId& id, absl::Time now) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The `n` nodes closest to `target` among the routing-table contacts for
   // which `keep(detector_, id)` holds, and self when `with_self` (self is
   // then always kept). Closest first.
@@ -157,6 +173,8 @@ class Membership {
   // let a claim be verified.
   std::array<absl::Time, dht::kIdBits> last_evict_probe_ ABSL_GUARDED_BY(mu_);
   std::array<absl::Time, dht::kIdBits> last_claim_probe_ ABSL_GUARDED_BY(mu_);
+  // Peers reported down by nodes that watch them, and until when it counts.
+  absl::flat_hash_map<dht::NodeId, absl::Time> reported_down_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace kv::membership

@@ -163,6 +163,37 @@ TEST(MembershipCertainOwnersTest, CertainAnswersAreTheTrueOwners) {
   EXPECT_GE(nearest_certain, keys * 9 / 10);
 }
 
+TEST_F(MembershipTest, ReportsOfDownCountForUnwatchedPeersOnlyAndExpire) {
+  ASSERT_GE(peers_.size(), 4u);
+  const dht::NodeId watched = m_.HeartbeatTargets(1).front().id;
+  dht::NodeId unwatched = peers_[0] == watched ? peers_[1] : peers_[0];
+  const dht::NodeId stranger = dht::NodeId::Random(rng_);  // not even in the table
+
+  // Hearsay moves peers this node does not watch, not the ones it does.
+  m_.Heard(watched);
+  for (const dht::NodeId& id : {watched, unwatched, stranger}) m_.Reported(id, true);
+  EXPECT_TRUE(m_.IsAlive(watched));
+  EXPECT_FALSE(m_.IsAlive(unwatched));
+  EXPECT_FALSE(m_.IsAlive(stranger));
+  EXPECT_FALSE(m_.IsDead(unwatched)) << "reported down still owns its keys";
+  EXPECT_FALSE(m_.SeesDown(unwatched)) << "hearsay is not passed on";
+  const auto live = Ids(m_.ClosestLive(unwatched, 1000));
+  EXPECT_EQ(std::count(live.begin(), live.end(), unwatched), 0);
+  const auto owners = Ids(m_.Owners(unwatched, 1000));
+  EXPECT_EQ(std::count(owners.begin(), owners.end(), unwatched), 1);
+
+  // A report of not down clears it; an unrenewed one expires.
+  m_.Reported(stranger, false);
+  EXPECT_TRUE(m_.IsAlive(stranger));
+  clock_.Advance(Membership::kReportTtl);
+  EXPECT_TRUE(m_.IsAlive(unwatched));
+
+  // What this node sees down itself, it reports.
+  Run(absl::Seconds(10), {});
+  EXPECT_TRUE(m_.SeesDown(watched));
+  EXPECT_FALSE(m_.SeesDown(unwatched));
+}
+
 TEST_F(MembershipTest, LeftPeerIsExcludedEvenWhileHeardUntilRejoined) {
   m_.HeartbeatTargets(1000);
   const dht::NodeId leaver = peers_[0];

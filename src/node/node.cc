@@ -106,7 +106,15 @@ Node::Node(NodeOptions options, storage::Engine* engine, replication::PeerTransp
                     .speculate_after = options_.speculative_read_after,
                     .replica_failed =
                         [this](const dht::Contact& replica, const std::string& key,
-                               const storage::Record& rec) { hints_.Send(replica, key, rec); }},
+                               const storage::Record& rec, const absl::Status& why) {
+                          // No answer: down for a while here, so the next
+                          // writes hint it at once rather than wait out a
+                          // deadline too.
+                          if (absl::IsDeadlineExceeded(why) || absl::IsUnavailable(why)) {
+                            membership_.Reported(replica.id, true);
+                          }
+                          hints_.Send(replica, key, rec);
+                        }},
                    engine, transport) {
   // Versions issued before a restart stay below every new one, whatever the
   // clock now says.

@@ -183,6 +183,9 @@ replication::PeerTransport::Neighbours Router::AnswerFindNode(const dht::NodeId&
     std::optional<std::vector<dht::Contact>> certain =
         membership_->CertainOwners(target, owners, /*with_self=*/true);
     if (certain) out.owners = *std::move(certain);
+    for (const dht::Contact& o : out.owners) {
+      if (membership_->SeesDown(o.id)) out.down.push_back(o.id);
+    }
   }
   return out;
 }
@@ -227,11 +230,24 @@ void Router::AskForOwners(std::shared_ptr<OwnerSearch> s) {
   transport_->FindOwners(
       to, s->key, s->want,
       [this, s, to](absl::StatusOr<replication::PeerTransport::Neighbours> r) mutable {
-        if (!r.ok()) return AskForOwners(std::move(s));  // the next nearest
+        if (!r.ok()) {
+          // No answer: down for a while in this node's eyes (as if a node
+          // watching it had said so), so the next requests skip it.
+          if (absl::IsDeadlineExceeded(r.status()) || absl::IsUnavailable(r.status())) {
+            membership_->Reported(to.id, true);
+          }
+          return AskForOwners(std::move(s));  // the next nearest
+        }
         // The transport checked that the node at to.address answered as to.id.
         Insert(to);
         membership_->Heard(to.id);
         if (!r->owners.empty()) {
+          // The answering node watches the owners: its word on which are
+          // down spreads their failures to every coordinator that asks.
+          for (const dht::Contact& o : r->owners) {
+            membership_->Reported(o.id,
+                                  std::find(r->down.begin(), r->down.end(), o.id) != r->down.end());
+          }
           std::vector<dht::Contact> owners = std::move(r->owners);
           if (s->leaving) {
             std::erase_if(owners,

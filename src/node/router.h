@@ -73,7 +73,8 @@ class Router {
   void ResolveReplicas(const dht::NodeId& key_id, ContactsCallback done);
   // The answer to a peer's FIND_NODE for `target`: the k closest contacts
   // and, when `owners` is not 0 and this node is certain of them (and not
-  // leaving), the `owners` nodes owning target's keys.
+  // leaving), the `owners` nodes owning target's keys, with those of them
+  // its own failure detector judges down.
   replication::PeerTransport::Neighbours AnswerFindNode(const dht::NodeId& target,
                                                         size_t owners) const;
   // Nodes that may own keys now: this node (unless leaving) and every

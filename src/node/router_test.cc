@@ -8,6 +8,7 @@
 #include <random>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "src/util/clock.h"
@@ -42,6 +43,9 @@ class WorldTransport final : public replication::PeerTransport {
     const bool certain =
         std::any_of(near.begin(), near.end(), [&](const dht::Contact& c) { return c.id == to.id; });
     if (!old_ && certain) n.owners = Closest(target, owners, std::nullopt);
+    for (const dht::Contact& o : n.owners) {
+      if (down.contains(o.id)) n.down.push_back(o.id);
+    }
     done(std::move(n));
   }
   void Ping(const std::string& address, PingCallback done) override {
@@ -70,6 +74,7 @@ class WorldTransport final : public replication::PeerTransport {
 
   int find_node = 0;
   int find_owners = 0;
+  absl::flat_hash_set<dht::NodeId> down;  // what the answering nodes see down
 
  private:
   const std::vector<dht::Contact> world_;
@@ -128,6 +133,28 @@ TEST(RouterTest, NodesOfThisVersionNameTheOwnersWithoutALookup) {
   EXPECT_EQ(f.transport->find_node, 0) << "no lookup";
   EXPECT_GT(f.transport->find_owners, 0);
   EXPECT_LE(f.transport->find_owners, 50 * 4) << "a few questions per key";
+}
+
+// An owner its neighbours see down is down for the coordinator too (it
+// leaves hints instead of waiting out a timeout), until they say otherwise.
+TEST(RouterTest, OwnersTheNeighboursSeeDownAreDownHere) {
+  Fixture f(/*old=*/false);
+  std::mt19937_64 rng(8);
+  dht::NodeId key;
+  std::vector<dht::Contact> owners;
+  // A key whose first owner this node does not watch (nor is).
+  do {
+    key = dht::NodeId::Random(rng);
+    owners = f.transport->Closest(key, 3, std::nullopt);
+  } while (owners[0].id == f.self.id || f.membership->Find(owners[0].id));
+  const dht::NodeId victim = owners[0].id;
+  EXPECT_TRUE(f.membership->IsAlive(victim));
+  f.transport->down.insert(victim);
+  EXPECT_EQ(Ids(f.Resolve(key)), Ids(owners)) << "still an owner";
+  EXPECT_FALSE(f.membership->IsAlive(victim));
+  f.transport->down.clear();
+  f.Resolve(key);
+  EXPECT_TRUE(f.membership->IsAlive(victim));
 }
 
 TEST(RouterTest, OlderNodesNeverNameOwnersSoTheLookupRuns) {

@@ -144,7 +144,7 @@ void Coordinator::Write(const std::string& key, const storage::Record& rec,
     transport_->Store(replica, key, rec, [this, state, replica, for_hints](absl::Status s) {
       if (!s.ok() && for_hints && s.code() != absl::StatusCode::kResourceExhausted &&
           s.code() != absl::StatusCode::kInvalidArgument) {
-        options_.replica_failed(replica, for_hints->first, for_hints->second);
+        options_.replica_failed(replica, for_hints->first, for_hints->second, s);
       }
       if (auto cb = state->OnAnswer(s)) cb();
     });

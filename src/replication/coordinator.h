@@ -54,9 +54,9 @@ class Coordinator {
 
   // Called, on any thread, for every peer replica whose Store of a Write
   // failed for a reason a later retry may fix (not RESOURCE_EXHAUSTED or
-  // INVALID_ARGUMENT): the node keeps a hint for it.
-  using ReplicaFailedFn =
-      std::function<void(const dht::Contact&, const std::string& key, const storage::Record&)>;
+  // INVALID_ARGUMENT), with why: the node keeps a hint for it.
+  using ReplicaFailedFn = std::function<void(const dht::Contact&, const std::string& key,
+                                             const storage::Record&, const absl::Status& why)>;
   struct Options {
     dht::NodeId self;
     // With a pool, local writes run there instead of on the calling thread

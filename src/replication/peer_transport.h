@@ -31,6 +31,7 @@ class PeerTransport {
   struct Neighbours {
     std::vector<dht::Contact> closest;
     std::vector<dht::Contact> owners;
+    std::vector<dht::NodeId> down;  // of `owners`, those the answering node sees down
   };
   using FindOwnersCallback = std::function<void(absl::StatusOr<Neighbours>)>;
   // A join answer: the seed's own contact first, then the peers it

@@ -184,7 +184,13 @@ void GrpcPeerTransport::FindOwners(const dht::Contact& to, const dht::NodeId& ta
               "the node at ", to.address, " answered FIND_NODE as '",
               resp.node().id().substr(0, 40), "', not ", to.id.ToHex(), "; the contact is stale")));
         }
-        done(Neighbours{ContactsFrom(resp.closest()), ContactsFrom(resp.owners())});
+        Neighbours n{ContactsFrom(resp.closest()), ContactsFrom(resp.owners()), {}};
+        for (const std::string& hex : resp.down()) {
+          if (absl::StatusOr<dht::NodeId> id = dht::NodeId::FromHex(hex); id.ok()) {
+            n.down.push_back(*id);
+          }
+        }
+        done(std::move(n));
       });
 }
 

@@ -480,6 +480,7 @@ ServerUnaryReactor* PeerService::FindNode(CallbackServerContext* ctx,
   replication::PeerTransport::Neighbours n = node_->HandleFindNode(*from, *target, req->owners());
   for (const dht::Contact& c : n.closest) ToProto(c, resp->add_closest());
   for (const dht::Contact& c : n.owners) ToProto(c, resp->add_owners());
+  for (const dht::NodeId& id : n.down) resp->add_down(id.ToHex());
   return FinishNow(ctx, absl::OkStatus());
 }
 

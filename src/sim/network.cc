@@ -141,6 +141,10 @@ void Network::Call(const std::string& from, const std::string& to, absl::string_
                    absl::Duration timeout) {
   Record(from, " -> ", to, what);
   const bool counted = what != "Beat";  // heartbeats are no request's cost
+  if (counted && !watched_.empty() && executor_->tag().op != 0 && watched_.contains(to)) {
+    ++watched_calls_;
+    last_watched_call_ = clock_->Now();
+  }
   if (Lost() || !Reachable(from, to)) return Send(timeout, counted, std::move(fail));
   Send(Delay(from, to), counted,
        [this, from, to, call = std::move(call), fail = std::move(fail), timeout]() mutable {

@@ -95,6 +95,18 @@ class Network {
   void BeginOp(uint64_t op) { ops_[op] = OpCost{}; }
   OpCost EndOp(uint64_t op);
 
+  // Calls a client request caused (executor tag set; heartbeats apart) to
+  // any of `addresses` are counted from now on, with the time of the last
+  // one: kvsim's measure of how soon coordinators stop sending to crashed
+  // nodes. Replaces the previous set.
+  void WatchRequestCallsTo(absl::flat_hash_set<std::string> addresses) {
+    watched_ = std::move(addresses);
+    watched_calls_ = 0;
+    last_watched_call_ = absl::InfinitePast();
+  }
+  uint64_t watched_calls() const { return watched_calls_; }
+  absl::Time last_watched_call() const { return last_watched_call_; }
+
   util::ManualClock* clock() const { return clock_; }
   util::ManualExecutor* executor() const { return executor_; }
   uint64_t trace_hash() const { return trace_hash_; }
@@ -130,6 +142,9 @@ class Network {
   absl::flat_hash_set<std::string> isolated_;
   absl::flat_hash_map<std::string, int> groups_;
   absl::flat_hash_map<uint64_t, OpCost> ops_;  // requests between BeginOp and EndOp
+  absl::flat_hash_set<std::string> watched_;   // WatchRequestCallsTo
+  uint64_t watched_calls_ = 0;
+  absl::Time last_watched_call_ = absl::InfinitePast();
   absl::flat_hash_map<std::string, std::vector<std::function<void()>>>
       parked_;                                     // by paused address
   uint64_t trace_hash_ = 14695981039346656037ull;  // FNV-1a offset basis
