@@ -122,6 +122,14 @@ bench: deps
 # kvsim's standard scenarios (100, 1,000 and 10,000 simulated nodes; churn,
 # partitions, skew): the table and plot in docs/simulation.md. About 40
 # minutes, most of it the 10,000-node run. QUICK=1: small clusters, a minute.
+# Throughput and latency against cluster size on real processes (issue 18's
+# cliff check: 20, 21, 32 and 64 nodes, interleaved, noise marked); prints
+# the table and writes bench/results/scale-<time>.{json,md}. About 5 minutes.
+.PHONY: scale
+scale: deps
+	@$(MAKE) --no-print-directory build
+	python3 bench/scale.py --bin $(BUILD)/bin $(if $(QUICK),--sizes 3,5 --repeat 1 --duration 2,--sizes 20,21,32,64)
+
 .PHONY: sim
 sim: deps
 	@$(MAKE) --no-print-directory deps DEB_PACKAGES="gnuplot-nox"
