@@ -165,10 +165,9 @@ def main(argv):
     print(f"sim: {stem}.json, .md, .png")
     if o.doc:
         rel = os.path.relpath(stem, os.path.dirname(o.doc))
-        skipped = (f", runs above {o.max_nodes:,} nodes skipped (`--max-nodes`)"
-                   if o.max_nodes else "")
+        skipped = f" MAX_NODES={o.max_nodes}" if o.max_nodes else ""
         block = (f"Run {datetime.date.today()}, seed {o.seed}, {duration} simulated per run "
-                 f"(`make sim`{skipped}; [{os.path.basename(stem)}.json]({rel}.json)):\n\n"
+                 f"(`make sim{skipped}`; [{os.path.basename(stem)}.json]({rel}.json)):\n\n"
                  f"{md}\n\n"
                  f"![round trips and RPCs per request against cluster size]({rel}.png)")
         write_doc(o.doc, block)
