@@ -248,9 +248,13 @@ int main(int argc, char** argv) {
   cluster.RunUntil([&] { return checked; }, absl::Minutes(60));
   std::optional<kv::sim::Agreement> agreement;
   if (f.agreement_keys > 0) {
+    // Shared with the probe's callback, which may outlive this scope if an
+    // answer comes only as the cluster shuts down.
+    auto answer = std::make_shared<std::optional<kv::sim::Agreement>>();
     kv::sim::MeasureAgreement(&cluster, f.agreement_keys, 5, f.replicas, f.seed,
-                              [&](kv::sim::Agreement a) { agreement = a; });
-    cluster.RunUntil([&] { return agreement.has_value(); }, absl::Minutes(5));
+                              [answer](kv::sim::Agreement a) { *answer = a; });
+    cluster.RunUntil([&] { return answer->has_value(); }, absl::Minutes(5));
+    agreement = *answer;
     if (agreement) {
       std::fprintf(stderr,
                    "kvsim: replica sets: %llu of %llu located keys named the true owners; "
