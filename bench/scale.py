@@ -36,42 +36,31 @@ import testlib  # noqa: E402
 
 
 class Cluster:
-    """`n` kvstore processes on loopback, the first the others' seed."""
+    """`n` kvstore processes on loopback (testlib.Node, memory engine), the
+    first the others' seed."""
 
     def __init__(self, bin_dir, work, n, extra):
         self.nodes = []
         for i in range(n):
-            port, metrics = testlib.free_port(), testlib.free_port()
-            log = open(os.path.join(work, f"n{i}.log"), "w")
-            cmd = [os.path.join(bin_dir, "kvstore"), f"--addr=127.0.0.1:{port}",
-                   f"--metrics-addr=127.0.0.1:{metrics}", *extra]
-            if self.nodes:
-                cmd.append(f"--peer=127.0.0.1:{self.nodes[0]['port']}")
-            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-            self.nodes.append({"port": port, "metrics": metrics, "proc": proc, "log": log})
-
-    def alive_peers(self, node):
-        _, body = testlib.http_get(node["metrics"], "/metrics")
-        for line in (body or "").splitlines():
-            if line.startswith('kvstore_peers{state="alive"}'):
-                return float(line.split()[-1])
-        return 0
+            seed = self.nodes[0] if self.nodes else None
+            self.nodes.append(testlib.Node(bin_dir, work, f"n{i}", seed=seed, extra=extra,
+                                           durable=False))
 
     def formed(self, k=20):
         """Every node sees every other alive, or (beyond k + 1 nodes, where
         full buckets keep a table from holding everyone) at least k."""
         want = min(len(self.nodes) - 1, k)
-        return all(self.alive_peers(n) >= want for n in self.nodes)
+        return all(n.alive_peers() >= want for n in self.nodes)
 
     def addrs(self):
-        return ",".join(f"127.0.0.1:{n['port']}" for n in self.nodes)
+        return ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
 
     def stop(self):
         for n in self.nodes:
-            if n["proc"].poll() is None:
-                n["proc"].terminate()
+            if n.proc.poll() is None:
+                n.proc.terminate()
         for n in self.nodes:
-            testlib.stop_process(n["proc"], n["log"])
+            n.stop()
 
 
 def run_point(o, build, n, work):
@@ -84,8 +73,8 @@ def run_point(o, build, n, work):
         deadline = start + o.form_timeout
         while not cluster.formed():
             if time.monotonic() > deadline:
-                exited = [i for i, x in enumerate(cluster.nodes) if x["proc"].poll() is not None]
-                alive = [cluster.alive_peers(x) for x in cluster.nodes]
+                exited = [x.name for x in cluster.nodes if x.proc.poll() is not None]
+                alive = [x.alive_peers() for x in cluster.nodes]
                 return {"build": label, "nodes": n,
                         "error": f"not formed within {o.form_timeout} s (fewest peers seen "
                                  f"alive {min(alive):.0f}; exited: {exited or 'none'})"}

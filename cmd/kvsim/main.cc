@@ -219,13 +219,10 @@ int main(int argc, char** argv) {
                  static_cast<unsigned long long>(cluster.net().messages()));
   }
   chaos ? chaos->Stop() : workload.Stop();
-  // What the clients' requests still sent to the crashed nodes; then they
-  // come back (empty) so the end-of-run check can read at ALL.
+  // What the clients' requests still sent to the crashed nodes; the
+  // nemesis's Stop then restarts them (empty), with every other down node.
   const uint64_t calls_to_victims = cluster.net().watched_calls();
   const absl::Time last_call_to_victims = cluster.net().last_watched_call();
-  for (int i : victims) {
-    if (!cluster.up(i)) cluster.Restart(i);
-  }
   if (!victims.empty()) {
     std::fprintf(stderr,
                  "kvsim: client requests sent %llu calls to the %zu crashed nodes; the last "
@@ -235,7 +232,7 @@ int main(int argc, char** argv) {
                      ? "never"
                      : absl::FormatDuration(last_call_to_victims - kill_at).c_str());
   }
-  nemesis.Stop();  // after the victims' restart: it resumes every node
+  nemesis.Stop();
   for (const std::string& line : nemesis.log())
     std::fprintf(stderr, "kvsim: fault %s\n", line.c_str());
   run_with_progress("settling", settle_end);

@@ -27,11 +27,16 @@ std::optional<dht::Contact> Membership::Observe(const dht::Contact& c) {
   const absl::Time now = clock_->Now();
   absl::MutexLock l(&mu_);
   std::optional<dht::Contact> oldest = table_.Update(c, now).ping_candidate;
-  if (!oldest) return std::nullopt;
-  absl::Time& last = last_evict_probe_[table_.BucketIndex(c.id)];
-  if (now - last < probe_interval_) return std::nullopt;
-  last = now;
+  if (!oldest || !SpendProbe(last_evict_probe_[table_.BucketIndex(c.id)], now)) {
+    return std::nullopt;
+  }
   return oldest;
+}
+
+bool Membership::SpendProbe(absl::Time& last, absl::Time now) const {
+  if (now - last < probe_interval_) return false;
+  last = now;
+  return true;
 }
 
 bool Membership::WorthVerifying(const dht::NodeId& id) {
@@ -40,10 +45,7 @@ bool Membership::WorthVerifying(const dht::NodeId& id) {
   absl::MutexLock l(&mu_);
   const int bucket = table_.BucketIndex(id);
   if (table_.Find(id) || table_.BucketSize(bucket) < k_) return true;
-  absl::Time& last = last_claim_probe_[bucket];
-  if (now - last < probe_interval_) return false;
-  last = now;
-  return true;
+  return SpendProbe(last_claim_probe_[bucket], now);
 }
 
 void Membership::OnPingResult(const dht::NodeId& id, bool alive) {
@@ -102,6 +104,10 @@ bool Membership::SeesDown(const dht::NodeId& id) const {
   const absl::Time now = clock_->Now();
   absl::MutexLock l(&mu_);
   return detector_.Judges(id) && detector_.State(id, now) == PeerState::kDown;
+}
+
+void Membership::Unanswered(const dht::NodeId& id, const absl::Status& why) {
+  if (absl::IsDeadlineExceeded(why) || absl::IsUnavailable(why)) Reported(id, true);
 }
 
 void Membership::Reported(const dht::NodeId& id, bool down) {

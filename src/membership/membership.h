@@ -17,6 +17,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "src/dht/node_id.h"
@@ -89,6 +90,10 @@ class Membership {
   static constexpr absl::Duration kReportTtl = absl::Seconds(10);
   static constexpr size_t kMaxReports = 4096;
   void Reported(const dht::NodeId& id, bool down);
+  // A call this node made to `id` failed with `why`: with no answer at all
+  // (DEADLINE_EXCEEDED, UNAVAILABLE) `id` counts as reported down, so the
+  // next requests skip it or hint it instead of waiting out a deadline too.
+  void Unanswered(const dht::NodeId& id, const absl::Status& why);
   // Down for at least dead_after, or left. Never true for self.
   bool IsDead(const dht::NodeId& id) const;
   // `id` announced a planned leave: it is dead (no owner, not alive) at once,
@@ -148,6 +153,9 @@ class Membership {
   std::vector<dht::NodeId> BucketsToRefresh(absl::Duration idle, std::mt19937_64& rng);
 
  private:
+  // Whether a full bucket may probe now, given when it `last` did; if so,
+  // `last` becomes now. (full_bucket_probe_interval)
+  bool SpendProbe(absl::Time& last, absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // State, with mu_ held.
   PeerState StateLocked(const dht::NodeId& id, absl::Time now) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

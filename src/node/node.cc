@@ -107,12 +107,7 @@ Node::Node(NodeOptions options, storage::Engine* engine, replication::PeerTransp
                     .replica_failed =
                         [this](const dht::Contact& replica, const std::string& key,
                                const storage::Record& rec, const absl::Status& why) {
-                          // No answer: down for a while here, so the next
-                          // writes hint it at once rather than wait out a
-                          // deadline too.
-                          if (absl::IsDeadlineExceeded(why) || absl::IsUnavailable(why)) {
-                            membership_.Reported(replica.id, true);
-                          }
+                          membership_.Unanswered(replica.id, why);
                           hints_.Send(replica, key, rec);
                         }},
                    engine, transport) {

@@ -231,11 +231,7 @@ void Router::AskForOwners(std::shared_ptr<OwnerSearch> s) {
       to, s->key, s->want,
       [this, s, to](absl::StatusOr<replication::PeerTransport::Neighbours> r) mutable {
         if (!r.ok()) {
-          // No answer: down for a while in this node's eyes (as if a node
-          // watching it had said so), so the next requests skip it.
-          if (absl::IsDeadlineExceeded(r.status()) || absl::IsUnavailable(r.status())) {
-            membership_->Reported(to.id, true);
-          }
+          membership_->Unanswered(to.id, r.status());
           return AskForOwners(std::move(s));  // the next nearest
         }
         // The transport checked that the node at to.address answered as to.id.

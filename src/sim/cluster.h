@@ -113,7 +113,10 @@ class Cluster {
   void Crash(int i);
   // `skew`: the new process's wall clock is this far ahead (or behind).
   void Restart(int i, absl::Duration skew = absl::ZeroDuration());
-  absl::Duration skew(int i) const { return slots_[i]->clock->skew(); }
+  // Node `i`'s skew; zero while it is down (its clock went with it).
+  absl::Duration skew(int i) const {
+    return slots_[i]->up ? slots_[i]->clock->skew() : absl::ZeroDuration();
+  }
 
   // The process stops (SIGSTOP): its timers, and the calls and answers that
   // reach it, wait until Resume (SIGCONT); it sends nothing meanwhile.

@@ -66,17 +66,19 @@ def stop_process(proc, log):
 
 class Node:
     """A kvstore of `bin_dir` on free 127.0.0.1 ports, with --data-dir under
-    `work` and --metrics-addr (and --resp-addr on resp_port with `resp`),
-    joining through `seed` (a Node) if given, with `extra` flags."""
+    `work` (the memory engine instead when not `durable`) and --metrics-addr
+    (and --resp-addr on resp_port with `resp`), joining through `seed` (a
+    Node) if given, with `extra` flags; its log is work/<name>.log."""
 
-    def __init__(self, bin_dir, work, name, seed=None, resp=False, extra=()):
+    def __init__(self, bin_dir, work, name, seed=None, resp=False, extra=(), durable=True):
         self.name, self.port, self.metrics_port = name, free_port(), free_port()
         self.resp_port = free_port() if resp else None
         self.log_path = os.path.join(work, name + ".log")
         self.log = open(self.log_path, "w")
         cmd = [os.path.join(bin_dir, "kvstore"), "--addr=127.0.0.1:%d" % self.port,
-               "--metrics-addr=127.0.0.1:%d" % self.metrics_port,
-               "--data-dir=%s" % os.path.join(work, name)]
+               "--metrics-addr=127.0.0.1:%d" % self.metrics_port]
+        if durable:
+            cmd.append("--data-dir=%s" % os.path.join(work, name))
         if seed:
             cmd.append("--peer=127.0.0.1:%d" % seed.port)
         if resp:
