@@ -181,6 +181,44 @@ TEST_F(ClusterTest, FindNodeNamesTheOwnersWhenAsked) {
   EXPECT_NE(s.error_message().find("at most 128"), std::string::npos) << s.error_message();
 }
 
+TEST_F(ClusterTest, GossipSpreadsWordOfAFailureAndItsSubjectRefutesIt) {
+  StartCluster();
+  auto gossip = [&](int to, std::vector<v1::Rumour> rumours, v1::GossipResponse* resp) {
+    v1::GossipRequest req;
+    req.mutable_from()->set_id(cluster_->id(1));
+    req.mutable_from()->set_address(cluster_->address(1));
+    req.set_epoch(1);
+    for (v1::Rumour& r : rumours) *req.add_rumours() = std::move(r);
+    auto ctx = Context();
+    return cluster_->peer(to).Gossip(ctx.get(), req, resp);
+  };
+  auto rumour = [](const std::string& id, bool down, uint64_t epoch) {
+    v1::Rumour r;
+    r.set_id(id);
+    r.set_down(down);
+    r.set_epoch(epoch);
+    return r;
+  };
+  // Word that node 2 is down at an epoch below its own: node 2 answers
+  // with word that it is alive, at an epoch above the rumour's.
+  v1::GossipResponse resp;
+  ASSERT_TRUE(gossip(2, {rumour(cluster_->id(2), true, 12345)}, &resp).ok());
+  EXPECT_GT(resp.epoch(), 12345u);
+  bool refuted = false;
+  for (const v1::Rumour& r : resp.rumours()) {
+    refuted |= r.id() == cluster_->id(2) && !r.down() && r.epoch() == resp.epoch();
+  }
+  EXPECT_TRUE(refuted) << resp.DebugString();
+
+  resp.Clear();
+  grpc::Status s = gossip(0, std::vector<v1::Rumour>(65, rumour(cluster_->id(2), true, 1)), &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("at most 64"), std::string::npos) << s.error_message();
+  s = gossip(0, {rumour("not-an-id", true, 1)}, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("40 hex"), std::string::npos) << s.error_message();
+}
+
 TEST_F(ClusterTest, KilledNodeIsMarkedDownAndEveryKeyStillReadsAtQuorum) {
   StartCluster({.failure_timeout = "2s"});
   std::uniform_int_distribution<int> pick(0, cluster_->size() - 1);

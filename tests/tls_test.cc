@@ -182,6 +182,13 @@ TEST_F(TlsTest, ClientCertificateIsRefusedOnEveryMemberOnlyCall) {
                    "Peer.FindNode");
   }
   {
+    v1::GossipRequest req;
+    *req.mutable_from() = from;
+    v1::GossipResponse resp;
+    EXPECT_REFUSED(alice.peer->Gossip(Context().get(), req, &resp), PERMISSION_DENIED,
+                   "Peer.Gossip");
+  }
+  {
     v1::StoreRequest req;
     *req.mutable_from() = from;
     req.set_key("k");

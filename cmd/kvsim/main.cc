@@ -24,6 +24,7 @@
 #include "cmd/kvsim/agreement.h"
 #include "cmd/kvsim/chaos_workload.h"
 #include "cmd/kvsim/nemesis.h"
+#include "cmd/kvsim/spread.h"
 #include "cmd/kvsim/workload.h"
 #include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
@@ -179,6 +180,7 @@ int main(int argc, char** argv) {
   const absl::Time start = cluster.clock().Now();
   // --mass-kill: which nodes, and when.
   std::vector<int> victims;
+  std::shared_ptr<kv::sim::SpreadProbe> spread;  // how fast every node hears of them
   const absl::Time kill_at = start + absl::Seconds(10);
   if (f.mass_kill > 0) {
     std::mt19937_64 rng(f.seed ^ 0x6d61737373ull);
@@ -194,6 +196,9 @@ int main(int argc, char** argv) {
         addresses.insert(cluster.contact(i).address);
       }
       cluster.net().WatchRequestCallsTo(std::move(addresses));
+      spread = std::make_shared<kv::sim::SpreadProbe>(&cluster, victims, absl::Milliseconds(100),
+                                                      absl::Seconds(60));
+      spread->Start();
       std::fprintf(stderr, "kvsim: crashed %zu nodes at once: %s\n", victims.size(),
                    absl::StrJoin(victims, " ", [&](std::string* out, int i) {
                      out->append(cluster.contact(i).address);
@@ -231,6 +236,16 @@ int main(int argc, char** argv) {
                  last_call_to_victims == absl::InfinitePast()
                      ? "never"
                      : absl::FormatDuration(last_call_to_victims - kill_at).c_str());
+  }
+  // Read now: the restarts below would count as news of the victims.
+  const kv::sim::Spread spread_result = spread ? spread->result() : kv::sim::Spread{};
+  if (spread) {
+    std::fprintf(stderr,
+                 "kvsim: every live node saw the crashed ones down: half the pairs after %.1f s, "
+                 "99 %% after %.1f s, all after %.1f s (%llu of %llu pairs; -1: never)\n",
+                 spread_result.p50_s, spread_result.p99_s, spread_result.all_s,
+                 static_cast<unsigned long long>(spread_result.seen),
+                 static_cast<unsigned long long>(spread_result.pairs));
   }
   nemesis.Stop();
   for (const std::string& line : nemesis.log())
@@ -311,6 +326,7 @@ int main(int argc, char** argv) {
                         {"peer_calls", cluster.peer_calls()},
                         {"peer_calls_per_op", per_op},
                         {"heartbeats", cluster.heartbeats()},
+                        {"gossip_calls", cluster.gossips()},
                         {"simulated_seconds", simulated},
                         {"wall_seconds", wall},
                         {"peak_rss_bytes", PeakRssBytes()},
@@ -334,6 +350,11 @@ int main(int argc, char** argv) {
     if (!victims.empty()) {
       j["mass_kill_victims"] = victims.size();
       j["request_calls_to_victims"] = calls_to_victims;
+      if (spread) {
+        j["victims_seen_down_p50_s"] = spread_result.p50_s;
+        j["victims_seen_down_p99_s"] = spread_result.p99_s;
+        j["victims_seen_down_all_s"] = spread_result.all_s;
+      }
       j["last_request_call_to_victims_s"] =
           last_call_to_victims == absl::InfinitePast()
               ? -1.0

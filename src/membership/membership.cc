@@ -1,6 +1,7 @@
 #include "src/membership/membership.h"
 
 #include <algorithm>
+#include <bit>
 
 #include "absl/container/flat_hash_set.h"
 
@@ -20,6 +21,9 @@ Membership::Membership(Options options, const util::Clock* clock)
                                          .dead_after = options.dead_after}) {
   last_evict_probe_.fill(absl::InfinitePast());
   last_claim_probe_.fill(absl::InfinitePast());
+  epoch_ = options.epoch != 0
+               ? options.epoch
+               : static_cast<uint64_t>(std::max<int64_t>(1, absl::ToUnixMicros(clock->Now())));
 }
 
 std::optional<dht::Contact> Membership::Observe(const dht::Contact& c) {
@@ -95,6 +99,8 @@ PeerState Membership::StateLocked(const dht::NodeId& id, absl::Time now) const {
   if (!detector_.Judges(id)) {
     auto it = reported_down_.find(id);
     if (it != reported_down_.end() && now < it->second) return PeerState::kDown;
+    const Rumour* r = rumours_.Find(id);
+    if (r != nullptr && r->down) return PeerState::kDown;
   }
   return detector_.State(id, now);
 }
@@ -256,13 +262,131 @@ std::vector<dht::Contact> Membership::HeartbeatTargets(size_t max) {
   }
   detector_.RetainOnly(ids);
   clocks_.RetainOnly(ids);
+  absl::erase_if(peer_epochs_, [&](const auto& e) { return !ids.contains(e.first); });
   return targets;
 }
 
 std::vector<FailureDetector::Transition> Membership::Sweep() {
   const absl::Time now = clock_->Now();
   absl::MutexLock l(&mu_);
-  return detector_.Sweep(now);
+  std::vector<FailureDetector::Transition> changes = detector_.Sweep(now);
+  for (const FailureDetector::Transition& t : changes) {
+    if (t.state != PeerState::kDown || t.left) continue;
+    // This node's own verdict, at the latest epoch it knows of the peer, so
+    // that it replaces any word of the peer being alive at that epoch.
+    uint64_t epoch = 0;
+    if (auto it = peer_epochs_.find(t.id); it != peer_epochs_.end()) epoch = it->second;
+    if (const Rumour* r = rumours_.Find(t.id)) epoch = std::max(epoch, r->epoch);
+    rumours_.Offer({t.id, /*down=*/true, epoch}, SendBudget(), now);
+  }
+  return changes;
+}
+
+int Membership::SendBudget() const {
+  // log2 of the nodes known, rounded up: the routing table holds about
+  // k log2(n) of n nodes, so this is about log2(log2 n) short of log2 n; the
+  // factor covers it.
+  const int log2_known = std::bit_width(table_.size() + 1);
+  return kSendsPerLogN * std::max(log2_known, 1);
+}
+
+uint64_t Membership::epoch() const {
+  absl::MutexLock l(&mu_);
+  return epoch_;
+}
+
+namespace {
+
+// Epochs start at a process's start time in microseconds and grow by one per
+// refutation: one more than a day ahead of this node's clock is made up, and
+// would leave its subject no epoch to refute from.
+bool Plausible(uint64_t epoch, absl::Time now) {
+  return epoch <= static_cast<uint64_t>(absl::ToUnixMicros(now + absl::Hours(24)));
+}
+
+}  // namespace
+
+std::optional<Rumour> Membership::HeardEpoch(const dht::NodeId& id, uint64_t epoch) {
+  if (id == self_.id || epoch == 0) return std::nullopt;
+  const absl::Time now = clock_->Now();
+  if (!Plausible(epoch, now)) return std::nullopt;
+  absl::MutexLock l(&mu_);
+  if (detector_.Judges(id)) peer_epochs_[id] = epoch;
+  const Rumour* r = rumours_.Find(id);
+  if (r == nullptr || !r->down) return std::nullopt;
+  if (r->epoch < epoch) {
+    // Alive at a later epoch than it was found dead: pass that on.
+    rumours_.Offer({id, /*down=*/false, epoch}, SendBudget(), now);
+    return std::nullopt;
+  }
+  absl::Time& told = told_[id];
+  if (now - told < kTellInterval) return std::nullopt;
+  told = now;
+  if (told_.size() > Rumours::kMaxEntries) {
+    absl::erase_if(told_, [&](const auto& t) { return now - t.second >= kTellInterval; });
+  }
+  return *r;
+}
+
+size_t Membership::Hear(const std::vector<Rumour>& rumours) {
+  const absl::Time now = clock_->Now();
+  absl::MutexLock l(&mu_);
+  size_t news = 0;
+  for (const Rumour& r : rumours) {
+    if (!Plausible(r.epoch, now)) continue;
+    if (r.subject != self_.id) {
+      news += rumours_.Offer(r, SendBudget(), now) ? 1 : 0;
+      continue;
+    }
+    // About this node. Word of it alive at a later epoch than its own (its
+    // clock went back across a restart) moves its epoch there, so that its
+    // watchers' verdicts, made at the epoch it beats with, are not older.
+    // Word of its death is refuted from an epoch above it.
+    // Word of its death is refuted from an epoch above it, even when this
+    // node refuted it before: some node still passes the old word on.
+    const uint64_t floor = r.down ? r.epoch + 1 : r.epoch;
+    if (floor <= epoch_ && !r.down) continue;
+    epoch_ = std::max(epoch_, floor);
+    news += rumours_.Offer({self_.id, /*down=*/false, epoch_}, SendBudget(), now,
+                           /*renew=*/r.down)
+                ? 1
+                : 0;
+  }
+  return news;
+}
+
+std::vector<Rumour> Membership::RumoursToSend(size_t max) {
+  absl::MutexLock l(&mu_);
+  return rumours_.Take(max);
+}
+
+size_t Membership::PendingRumours() const {
+  absl::MutexLock l(&mu_);
+  return rumours_.pending();
+}
+
+std::optional<Rumour> Membership::RumourAbout(const dht::NodeId& id) const {
+  absl::MutexLock l(&mu_);
+  const Rumour* r = rumours_.Find(id);
+  if (r == nullptr) return std::nullopt;
+  return *r;
+}
+
+std::vector<dht::Contact> Membership::RandomLive(size_t n, std::mt19937_64& rng) const {
+  const absl::Time now = clock_->Now();
+  absl::MutexLock l(&mu_);
+  std::vector<dht::Contact> live;
+  for (dht::Contact& c : table_.All()) {
+    if (StateLocked(c.id, now) != PeerState::kDown) live.push_back(std::move(c));
+  }
+  // Partial Fisher-Yates: the first n are a uniform sample.
+  n = std::min(n, live.size());
+  for (size_t i = 0; i < n; ++i) {
+    std::uniform_int_distribution<size_t> pick(i, live.size() - 1);
+    std::swap(live[i], live[pick(rng)]);
+  }
+  live.resize(n);
+  return live;
 }
 
 std::vector<dht::NodeId> Membership::BucketsToRefresh(absl::Duration idle, std::mt19937_64& rng) {

@@ -24,6 +24,7 @@
 #include "src/dht/routing_table.h"
 #include "src/membership/clock_offsets.h"
 #include "src/membership/failure_detector.h"
+#include "src/membership/rumours.h"
 #include "src/util/clock.h"
 
 namespace kv::membership {
@@ -44,6 +45,9 @@ class Membership {
     // big cluster most senders fall in full buckets, and checking each would
     // cost two pings per request served.
     absl::Duration full_bucket_probe_interval = absl::Seconds(30);
+    // This process's first epoch (rumours.h); 0: its clock's time at
+    // construction, in microseconds since the Unix epoch.
+    uint64_t epoch = 0;
   };
   // `clock` is not owned and must outlive this.
   Membership(Options options, const util::Clock* clock);
@@ -105,6 +109,36 @@ class Membership {
   // `id` had not left.
   void Rejoined(const dht::NodeId& id);
 
+  // ---- Dissemination of failures (rumours.h, docs/architecture.md). A node
+  // this node does not watch is down when a rumour says so; one it watches
+  // is judged by this node's own detector alone.
+  //
+  // This node's epoch, sent with every beat and gossip message.
+  uint64_t epoch() const;
+  // A message came from `id` itself, at its epoch `epoch`: proof that it is
+  // alive there. A rumour of its death at an older epoch gives way. When
+  // this node holds one at `epoch` or later, `id` does not know that it is
+  // believed dead: the rumour is returned, at most once per kTellInterval
+  // per node, for the caller to tell it (it will refute).
+  static constexpr absl::Duration kTellInterval = absl::Seconds(2);
+  std::optional<Rumour> HeardEpoch(const dht::NodeId& id, uint64_t epoch);
+  // Rumours another node passed on. One about this node that says it is
+  // down is refuted: this node raises its epoch above it and queues word
+  // that it is alive. Rumours (and, in HeardEpoch, epochs) more than a day
+  // ahead of this node's clock are ignored. Returns how many were news
+  // (queued to pass on).
+  size_t Hear(const std::vector<Rumour>& rumours);
+  // Up to `max` rumours to pass on in one gossip message; each is passed on
+  // kSendsPerLogN * log2(known nodes) times in all.
+  static constexpr int kSendsPerLogN = 3;
+  std::vector<Rumour> RumoursToSend(size_t max);
+  size_t PendingRumours() const;
+  // What this node believes of `id` from rumours, if anything.
+  std::optional<Rumour> RumourAbout(const dht::NodeId& id) const;
+  // Up to `n` distinct routing-table contacts, chosen uniformly at random
+  // among those that are not down.
+  std::vector<dht::Contact> RandomLive(size_t n, std::mt19937_64& rng) const;
+
   // Up to `n` nodes closest to `target`, this node included, skipping nodes
   // that are down or left. Closest first.
   std::vector<dht::Contact> ClosestLive(const dht::NodeId& target, size_t n) const;
@@ -146,7 +180,8 @@ class Membership {
   // new ones and stops for the rest); other contacts count as alive.
   std::vector<dht::Contact> HeartbeatTargets(size_t max);
   // State changes of tracked peers since the previous call, for logging; see
-  // FailureDetector::Transition for the one-time `dead` event.
+  // FailureDetector::Transition for the one-time `dead` event. A peer this
+  // node finds down becomes a rumour to pass on.
   std::vector<FailureDetector::Transition> Sweep();
   // Random lookup targets, one per bucket idle longer than `idle`; the
   // buckets count as refreshed from now on.
@@ -159,6 +194,8 @@ class Membership {
   // State, with mu_ held.
   PeerState StateLocked(const dht::NodeId& id, absl::Time now) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // How many times a new rumour is passed on: kSendsPerLogN * log2(n).
+  int SendBudget() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The `n` nodes closest to `target` among the routing-table contacts for
   // which `keep(detector_, id)` holds, and self when `with_self` (self is
   // then always kept). Closest first.
@@ -183,6 +220,13 @@ class Membership {
   std::array<absl::Time, dht::kIdBits> last_claim_probe_ ABSL_GUARDED_BY(mu_);
   // Peers reported down by nodes that watch them, and until when it counts.
   absl::flat_hash_map<dht::NodeId, absl::Time> reported_down_ ABSL_GUARDED_BY(mu_);
+  // Dissemination: this node's epoch, the epochs its watched peers last
+  // beat with, what it has heard, and when it last told a node it is
+  // believed dead.
+  uint64_t epoch_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<dht::NodeId, uint64_t> peer_epochs_ ABSL_GUARDED_BY(mu_);
+  Rumours rumours_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<dht::NodeId, absl::Time> told_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace kv::membership

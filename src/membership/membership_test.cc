@@ -1,6 +1,8 @@
 #include "src/membership/membership.h"
 
 #include <algorithm>
+#include <bit>
+#include <limits>
 #include <memory>
 #include <random>
 
@@ -241,6 +243,123 @@ TEST_F(MembershipTest, PeerViewShowsPhiGrowingWithSilence) {
   EXPECT_TRUE(m_.IsAlive(after.contact.id));  // suspect still counts as alive
   EXPECT_FALSE(after.dead);
   EXPECT_FALSE(after.left);
+}
+
+}  // namespace
+}  // namespace kv::membership
+
+namespace kv::membership {
+namespace {
+
+// Dissemination (rumours.h): the verdicts a node passes on and what it
+// believes of the nodes it does not watch.
+using dht::Contact;
+using dht::NodeId;
+
+class MembershipRumourTest : public MembershipTest {
+ protected:
+  // Drains the rumours queued to pass on.
+  std::vector<Rumour> Sent() {
+    std::vector<Rumour> all;
+    for (std::vector<Rumour> r; !(r = m_.RumoursToSend(100)).empty();) {
+      all.insert(all.end(), r.begin(), r.end());
+    }
+    return all;
+  }
+};
+
+TEST_F(MembershipRumourTest, OwnVerdictsArePassedOnAtThePeersEpoch) {
+  const std::vector<Contact> watched = m_.HeartbeatTargets(3);
+  ASSERT_EQ(watched.size(), 3u);
+  const NodeId quiet = watched[0].id;
+  EXPECT_FALSE(m_.HeardEpoch(quiet, 77).has_value());
+  Run(absl::Seconds(10), {watched[1].id, watched[2].id});
+  m_.Sweep();
+  const std::vector<Rumour> sent = Sent();
+  ASSERT_FALSE(sent.empty());
+  EXPECT_EQ(sent.front(), (Rumour{quiet, /*down=*/true, 77}));
+  // Passed on a bounded number of times: 3 * log2(known nodes) in all.
+  EXPECT_EQ(std::count(sent.begin(), sent.end(), sent.front()),
+            Membership::kSendsPerLogN * std::bit_width(m_.KnownNodes()));
+  EXPECT_EQ(m_.PendingRumours(), 0u);
+}
+
+TEST_F(MembershipRumourTest, UnwatchedPeersAreDownByRumourUntilALaterEpoch) {
+  m_.HeartbeatTargets(1);
+  const NodeId far = peers_.back();
+  ASSERT_EQ(m_.State(far), PeerState::kAlive);
+  EXPECT_EQ(m_.Hear({{far, true, 10}}), 1u);
+  EXPECT_EQ(m_.State(far), PeerState::kDown);
+  EXPECT_FALSE(m_.IsAlive(far));
+  EXPECT_FALSE(m_.IsDead(far)) << "a rumour does not take a node's keys away";
+  EXPECT_EQ(m_.Hear({{far, true, 10}, {far, false, 10}, {far, true, 9}}), 0u)
+      << "old news, and word of life at the same epoch, change nothing";
+  EXPECT_EQ(m_.State(far), PeerState::kDown);
+  Sent();
+  // It talks to this node at the epoch it was found dead: it does not know.
+  // It is told once per interval.
+  EXPECT_EQ(m_.HeardEpoch(far, 10), (Rumour{far, true, 10}));
+  EXPECT_FALSE(m_.HeardEpoch(far, 10).has_value());
+  clock_.Advance(Membership::kTellInterval);
+  EXPECT_TRUE(m_.HeardEpoch(far, 10).has_value());
+  // A message at a later epoch (a restart, or its refutation) is proof of
+  // life, passed on.
+  EXPECT_FALSE(m_.HeardEpoch(far, 11).has_value());
+  EXPECT_EQ(m_.State(far), PeerState::kAlive);
+  EXPECT_EQ(Sent().front(), (Rumour{far, false, 11}));
+}
+
+TEST_F(MembershipRumourTest, AWatchedPeerIsJudgedByThisNodesDetectorAlone) {
+  const std::vector<Contact> watched = m_.HeartbeatTargets(1);
+  ASSERT_EQ(watched.size(), 1u);
+  m_.Hear({{watched[0].id, true, 5}});
+  EXPECT_EQ(m_.State(watched[0].id), PeerState::kAlive);
+}
+
+TEST_F(MembershipRumourTest, WordOfItsOwnDeathIsRefutedAtAHigherEpoch) {
+  const uint64_t mine = m_.epoch();
+  EXPECT_GT(mine, 0u);
+  EXPECT_EQ(m_.Hear({{self_.id, true, mine}}), 1u);
+  EXPECT_EQ(m_.epoch(), mine + 1);
+  EXPECT_EQ(m_.State(self_.id), PeerState::kAlive);
+  EXPECT_EQ(Sent().front(), (Rumour{self_.id, false, mine + 1}));
+  // Stale word of its death is refuted again, without a new epoch: some
+  // node still passes it on.
+  EXPECT_EQ(m_.Hear({{self_.id, true, mine - 5}}), 1u);
+  EXPECT_EQ(m_.epoch(), mine + 1);
+  EXPECT_EQ(Sent().front(), (Rumour{self_.id, false, mine + 1}));
+  // Word of it alive at a later epoch than its own (its clock went back
+  // across a restart) moves its epoch up to it.
+  m_.Hear({{self_.id, false, mine + 100}});
+  EXPECT_EQ(m_.epoch(), mine + 100);
+}
+
+TEST_F(MembershipRumourTest, RandomLiveSkipsNodesKnownDown) {
+  m_.HeartbeatTargets(0);
+  for (size_t i = 0; i + 1 < peers_.size(); ++i) m_.Hear({{peers_[i], true, 1}});
+  std::mt19937_64 rng(1);
+  for (int i = 0; i < 20; ++i) {
+    const std::vector<Contact> picked = m_.RandomLive(3, rng);
+    ASSERT_EQ(picked.size(), 1u);
+    EXPECT_EQ(picked[0].id, peers_.back());
+  }
+}
+
+}  // namespace
+}  // namespace kv::membership
+
+namespace kv::membership {
+namespace {
+
+TEST_F(MembershipRumourTest, EpochsFarAheadOfTheClockAreIgnored) {
+  const NodeId far = peers_.back();
+  // At the largest epoch its subject could never refute it.
+  EXPECT_EQ(m_.Hear({{far, true, std::numeric_limits<uint64_t>::max()}}), 0u);
+  EXPECT_EQ(m_.Hear({{self_.id, true, std::numeric_limits<uint64_t>::max()}}), 0u);
+  EXPECT_EQ(m_.State(far), PeerState::kAlive);
+  const uint64_t tomorrow = absl::ToUnixMicros(clock_.Now() + absl::Hours(25));
+  EXPECT_EQ(m_.Hear({{far, true, tomorrow}}), 0u);
+  EXPECT_EQ(m_.Hear({{far, true, m_.epoch()}}), 1u);
 }
 
 }  // namespace

@@ -99,6 +99,8 @@ class PeerApi {
   virtual const dht::Contact& self() const = 0;
   // This process's incarnation (NodeOptions::incarnation), sent in beats.
   virtual uint64_t incarnation() const = 0;
+  // This node's epoch (membership/rumours.h), sent in beats and gossip.
+  virtual uint64_t epoch() const = 0;
   virtual ClockStatus clock_status() const = 0;
   // The peers this node should keep heartbeat streams with, at most `max`.
   virtual std::vector<dht::Contact> HeartbeatTargets(size_t max) = 0;
@@ -112,9 +114,14 @@ class PeerApi {
   // `clock`: the clock offset the beat measured, if it carried an echo.
   // `incarnation`: the sender process's (0: not sent); a beat from another
   // incarnation than the one that left brings a left peer back.
+  // `epoch`: the sender's (0: not sent).
   virtual void HandleHeartbeat(const dht::Contact& from,
                                std::optional<membership::ClockSample> clock = std::nullopt,
-                               uint64_t incarnation = 0) = 0;
+                               uint64_t incarnation = 0, uint64_t epoch = 0) = 0;
+  // A gossip exchange: takes the sender's epoch and rumours, answers with
+  // this node's.
+  virtual replication::PeerTransport::GossipMessage HandleGossip(
+      const dht::Contact& from, replication::PeerTransport::GossipMessage in) = 0;
   // FIND_NODE: this node's closest contacts to `target` and, when `owners`
   // is not 0, the `owners` nodes owning target's keys if it is certain of
   // them (Router::AnswerFindNode).

@@ -228,6 +228,7 @@ void Maintenance::SettleStep() {
 
 void Maintenance::SweepStep() {
   LogTransitions();
+  parts_.gossiper->Tick();  // after the sweep: its verdicts are news
   parts_.fence->Update();
   SaveContactsIfChanged();
   parts_.hints->Replay([this] { RepairStep(); });

@@ -1,6 +1,6 @@
 // The node's background work, a tick every interval on the node's executor:
 // joining through the seeds (retried with backoff), settling lookups after
-// the join, failure-detector sweeps, the clock fence, saving contacts, hint
+// the join, failure-detector sweeps and gossip, the clock fence, saving contacts, hint
 // replay, repair rounds and bucket refreshes. A tick's steps are
 // continuations: none blocks, and the next tick is scheduled when the last
 // step of this one has ended.
@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "src/membership/membership.h"
 #include "src/node/clock_fence.h"
+#include "src/node/gossiper.h"
 #include "src/node/router.h"
 #include "src/replication/hinted_handoff.h"
 #include "src/replication/peer_transport.h"
@@ -54,6 +55,7 @@ class Maintenance {
     ClockFence* fence;
     replication::HintedHandoff* hints;
     replication::Repairer* repairer;
+    Gossiper* gossiper;
   };
 
   Maintenance(Options options, Parts parts);

@@ -49,6 +49,7 @@ Node::Node(NodeOptions options, storage::Engine* engine, replication::PeerTransp
                    .failure_timeout = options_.failure_timeout,
                    .dead_after = options_.dead_after},
                   clock),
+      gossiper_({.rng_seed = SeedOf(options_) + 1}, &membership_, transport, executor_, clock),
       router_({.self = options_.self,
                .replicas = static_cast<size_t>(options_.replicas),
                .k = options_.k,
@@ -91,7 +92,8 @@ Node::Node(NodeOptions options, storage::Engine* engine, replication::PeerTransp
                     .executor = executor_,
                     .fence = &fence_,
                     .hints = &hints_,
-                    .repairer = &repairer_}),
+                    .repairer = &repairer_,
+                    .gossiper = &gossiper_}),
       // A quarter of the delay: a speculative read goes out within 1.25x of
       // it, and the timer wakes at most every 5 ms at the default 20 ms.
       read_timer_(options_.speculative_read_after > absl::ZeroDuration()
@@ -125,6 +127,7 @@ Node::~Node() {
 void Node::Start() { maintenance_.Start(); }
 
 void Node::Cancel() {
+  gossiper_.Cancel();
   leaver_.Cancel();
   repairer_.Stop();
   maintenance_.Cancel();
@@ -132,12 +135,14 @@ void Node::Cancel() {
 
 void Node::Abandon() {
   abandoned_ = true;
+  gossiper_.Cancel();
   leaver_.Abandon();
   repairer_.Stop();
   maintenance_.Abandon();
 }
 
 void Node::Stop() {
+  gossiper_.Cancel();
   leaver_.Stop();
   repairer_.Stop();
   maintenance_.Stop();

@@ -22,6 +22,7 @@
 #include "src/membership/membership.h"
 #include "src/node/api.h"
 #include "src/node/clock_fence.h"
+#include "src/node/gossiper.h"
 #include "src/node/maintenance.h"
 #include "src/node/router.h"
 #include "src/replication/anti_entropy.h"
@@ -187,7 +188,9 @@ class Node final : public ClientApi, public PeerApi, public AdminApi {
   // incarnation than the one that left brings a left peer back.
   void HandleHeartbeat(const dht::Contact& from,
                        std::optional<membership::ClockSample> clock = std::nullopt,
-                       uint64_t incarnation = 0) override;
+                       uint64_t incarnation = 0, uint64_t epoch = 0) override;
+  replication::PeerTransport::GossipMessage HandleGossip(
+      const dht::Contact& from, replication::PeerTransport::GossipMessage in) override;
   replication::PeerTransport::Neighbours HandleFindNode(const dht::Contact& from,
                                                         const dht::NodeId& target,
                                                         size_t owners = 0) override;
@@ -218,10 +221,14 @@ class Node final : public ClientApi, public PeerApi, public AdminApi {
 
   const dht::Contact& self() const override { return options_.self; }
   uint64_t incarnation() const override { return options_.incarnation; }
+  uint64_t epoch() const override { return membership_.epoch(); }
   std::vector<dht::Contact> HeartbeatTargets(size_t max) override {
     return membership_.HeartbeatTargets(max);
   }
   const NodeOptions& options() const { return options_; }
+  // What this node knows of the others (read-only; for simulators and tests
+  // that compare views).
+  const membership::Membership& membership() const { return membership_; }
   // True once a seed answered a Join (always true without seeds).
   bool joined() const { return maintenance_.joined(); }
 
@@ -266,6 +273,7 @@ class Node final : public ClientApi, public PeerApi, public AdminApi {
 
   replication::HybridClock hlc_;
   membership::Membership membership_;
+  Gossiper gossiper_;
   // A memory-only hint store when options_.hints is null.
   std::unique_ptr<replication::HintStore> owned_hints_;
   Router router_;

@@ -24,14 +24,23 @@ void Node::HandlePing(const std::optional<dht::Contact>& from) {
 }
 
 void Node::HandleHeartbeat(const dht::Contact& from, std::optional<membership::ClockSample> clock,
-                           uint64_t incarnation) {
+                           uint64_t incarnation, uint64_t epoch) {
   membership_.HeardIncarnation(from.id, incarnation);
   router_.Learn(from);
   membership_.Heard(from.id);
+  if (std::optional<membership::Rumour> r = membership_.HeardEpoch(from.id, epoch)) {
+    gossiper_.Tell(from, *r);
+  }
   if (clock) {
     membership_.RecordClock(from.id, *clock);
     fence_.Measured();
   }
+}
+
+replication::PeerTransport::GossipMessage Node::HandleGossip(
+    const dht::Contact& from, replication::PeerTransport::GossipMessage in) {
+  router_.Learn(from);
+  return gossiper_.Answer(from, in);
 }
 
 replication::PeerTransport::Neighbours Node::HandleFindNode(const dht::Contact& from,

@@ -21,11 +21,13 @@ struct LookupRun : std::enable_shared_from_this<LookupRun> {
   Router::ContactsCallback done;
 };
 
-// `learn` is told of every contact that answered.
+// `learn` is told of every contact that answered; contacts named in
+// answers for which `worth_asking` is false are dropped.
 using LearnFn = std::function<void(const dht::Contact&)>;
+using KeepFn = std::function<bool(const dht::Contact&)>;
 
 void Pump(const std::shared_ptr<LookupRun>& run, const dht::NodeId& target,
-          replication::PeerTransport* transport, const LearnFn& learn) {
+          replication::PeerTransport* transport, const LearnFn& learn, const KeepFn& worth_asking) {
   std::vector<dht::Contact> requests;
   std::vector<dht::Contact> result;
   bool finish = false;
@@ -44,20 +46,23 @@ void Pump(const std::shared_ptr<LookupRun>& run, const dht::NodeId& target,
     return;
   }
   for (const dht::Contact& to : requests) {
-    transport->FindNode(
-        to, target,
-        [run, to, target, transport, learn](absl::StatusOr<std::vector<dht::Contact>> r) {
-          {
-            absl::MutexLock l(&run->mu);
-            if (r.ok()) {
-              run->lookup.OnResponse(to.id, *r);
-            } else {
-              run->lookup.OnFailure(to.id);
-            }
-          }
-          if (r.ok()) learn(to);
-          Pump(run, target, transport, learn);
-        });
+    transport->FindNode(to, target,
+                        [run, to, target, transport, learn,
+                         worth_asking](absl::StatusOr<std::vector<dht::Contact>> r) {
+                          if (r.ok())
+                            std::erase_if(*r,
+                                          [&](const dht::Contact& c) { return !worth_asking(c); });
+                          {
+                            absl::MutexLock l(&run->mu);
+                            if (r.ok()) {
+                              run->lookup.OnResponse(to.id, *r);
+                            } else {
+                              run->lookup.OnFailure(to.id);
+                            }
+                          }
+                          if (r.ok()) learn(to);
+                          Pump(run, target, transport, learn, worth_asking);
+                        });
   }
 }
 
@@ -83,6 +88,9 @@ std::vector<dht::Contact> Router::OwnerCandidates() const {
 void Router::Insert(const dht::Contact& c) {
   std::optional<dht::Contact> oldest = membership_->Observe(c);
   if (!oldest) return;
+  // Known to be down (by this node's detector or by rumour): the ping
+  // would go unanswered; evict at once.
+  if (!membership_->IsAlive(oldest->id)) return membership_->OnPingResult(oldest->id, false);
   transport_->Ping(oldest->address, [this, id = oldest->id](absl::StatusOr<dht::Contact> r) {
     membership_->OnPingResult(id, r.ok() && r->id == id);
   });
@@ -106,7 +114,10 @@ void Router::LearnThen(const dht::Contact& c, std::function<void()> then) {
   });
 }
 
-void Router::LearnAll(const std::vector<dht::Contact>& contacts, std::function<void()> done) {
+void Router::LearnAll(std::vector<dht::Contact> contacts, std::function<void()> done) {
+  // Hearsay about nodes known to be down is not worth a ping: they come
+  // back into view when they talk to this node themselves.
+  std::erase_if(contacts, [this](const dht::Contact& c) { return !membership_->IsAlive(c.id); });
   std::function<void()> learned = util::AfterAll(executor_, contacts.size(), std::move(done));
   for (const dht::Contact& c : contacts) LearnThen(c, learned);
 }
@@ -155,10 +166,13 @@ void Router::FindClosest(const dht::NodeId& target, ContactsCallback done) {
       std::move(with_self));
   // A contact that answered is verified: the transport checks that the node
   // at its address answered as its ID.
-  Pump(run, target, transport_, [this](const dht::Contact& c) {
-    Insert(c);
-    membership_->Heard(c.id);
-  });
+  Pump(
+      run, target, transport_,
+      [this](const dht::Contact& c) {
+        Insert(c);
+        membership_->Heard(c.id);
+      },
+      [this](const dht::Contact& c) { return membership_->IsAlive(c.id); });
 }
 
 void Router::Lookup(const dht::NodeId& target, std::function<void()> done) {
@@ -253,6 +267,7 @@ void Router::AskForOwners(std::shared_ptr<OwnerSearch> s) {
           return s->done(std::move(owners));
         }
         for (dht::Contact& c : r->closest) {
+          if (!membership_->IsAlive(c.id)) continue;  // known down: no answer would come
           if (s->seen.insert(c.id).second) s->candidates.push_back(std::move(c));
         }
         std::sort(s->candidates.begin(), s->candidates.end(),

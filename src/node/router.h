@@ -50,7 +50,7 @@ class Router {
   void LearnThen(const dht::Contact& c, std::function<void()> then);
   // Learns each of `contacts`; `done` runs on the executor once every
   // verification ended (or timed out).
-  void LearnAll(const std::vector<dht::Contact>& contacts, std::function<void()> done);
+  void LearnAll(std::vector<dht::Contact> contacts, std::function<void()> done);
   // Adds `c`, which answered a call this node made to c.address as c.id, to
   // the routing table; pings the oldest contact of a full bucket.
   void Insert(const dht::Contact& c);

@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "src/dht/node_id.h"
+#include "src/membership/rumours.h"
 #include "src/replication/anti_entropy.h"
 #include "src/storage/record.h"
 
@@ -43,6 +44,14 @@ class PeerTransport {
     std::optional<absl::Time> seed_clock;
   };
   using JoinCallback = std::function<void(absl::StatusOr<JoinAnswer>)>;
+
+  // One side of a gossip exchange (Peer.Gossip): the sender's epoch and the
+  // rumours it passes on (membership/rumours.h).
+  struct GossipMessage {
+    uint64_t epoch = 0;
+    std::vector<membership::Rumour> rumours;
+  };
+  using GossipCallback = std::function<void(absl::StatusOr<GossipMessage>)>;
 
   // Anti-entropy answers (see anti_entropy.h and docs/protocol.md).
   using DigestCallback = std::function<void(absl::StatusOr<DigestAnswer>)>;
@@ -88,6 +97,11 @@ class PeerTransport {
   virtual void Reconcile(const dht::Contact& to, const std::vector<uint32_t>& buckets,
                          const std::vector<KeyVersion>& keys, ReconcileCallback done) {
     done(absl::UnimplementedError("Reconcile"));
+  }
+  // Dissemination: gives `to` this node's epoch and rumours; the answer
+  // carries `to`'s.
+  virtual void Gossip(const dht::Contact& to, GossipMessage message, GossipCallback done) {
+    done(absl::UnimplementedError("Gossip"));
   }
   // Tells `to` that this node is leaving the cluster (planned leave).
   virtual void Leaving(const dht::Contact& to, StoreCallback done) {

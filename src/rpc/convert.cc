@@ -59,6 +59,21 @@ absl::StatusOr<dht::Contact> FromProto(const kvstore::v1::NodeInfo& n) {
   return dht::Contact{*id, n.address()};
 }
 
+void ToProto(const membership::Rumour& r, kvstore::v1::Rumour* out) {
+  out->set_id(r.subject.ToHex());
+  out->set_down(r.down);
+  out->set_epoch(r.epoch);
+}
+
+absl::StatusOr<membership::Rumour> FromProto(const kvstore::v1::Rumour& r) {
+  absl::StatusOr<dht::NodeId> id = dht::NodeId::FromHex(r.id());
+  if (!id.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("rumour about node '", r.id().substr(0, 40), "': not 40 hex characters"));
+  }
+  return membership::Rumour{*id, r.down(), r.epoch()};
+}
+
 absl::StatusOr<std::optional<replication::Consistency>> FromProto(kvstore::v1::Consistency c) {
   switch (c) {
     case kvstore::v1::CONSISTENCY_DEFAULT:

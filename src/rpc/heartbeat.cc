@@ -15,10 +15,12 @@ namespace v1 = kvstore::v1;
 
 namespace {
 
-v1::HeartbeatMessage Beat(const dht::Contact& self, uint64_t incarnation, uint64_t sequence) {
+v1::HeartbeatMessage Beat(const dht::Contact& self, uint64_t incarnation, uint64_t epoch,
+                          uint64_t sequence) {
   v1::HeartbeatMessage m;
   ToProto(self, m.mutable_from());
   m.set_incarnation(incarnation);
+  m.set_epoch(epoch);
   m.set_sequence(sequence);
   m.set_sent_unix_micros(absl::ToUnixMicros(absl::Now()));
   return m;
@@ -117,7 +119,7 @@ class HeartbeatServerStream final
                        ", but the caller's certificate is node ", required_->ToHex(), "'s"))));
     }
     const absl::Time arrived = absl::Now();
-    node_->HandleHeartbeat(*from, SampleOf(in_, arrived), in_.incarnation());
+    node_->HandleHeartbeat(*from, SampleOf(in_, arrived), in_.incarnation(), in_.epoch());
     {
       absl::MutexLock l(&mu_);
       dialer_ = from->id;
@@ -287,7 +289,7 @@ class HeartbeatClientStream final
     // Over TLS a beat counts only from the node the server's certificate
     // proves, so no member can move another node's address.
     if (from.ok() && (!server_id_ || *server_id_ == from->id)) {
-      node_->HandleHeartbeat(*from, SampleOf(in_, arrived), in_.incarnation());
+      node_->HandleHeartbeat(*from, SampleOf(in_, arrived), in_.incarnation(), in_.epoch());
     }
     {
       absl::MutexLock l(&mu_);
@@ -384,7 +386,8 @@ void HeartbeatClient::Loop() {
 void HeartbeatClient::Tick(uint64_t sequence) {
   std::vector<dht::Contact> targets = node_->HeartbeatTargets(options_.max_streams);
   const dht::NodeId self = node_->self().id;
-  const v1::HeartbeatMessage beat = Beat(node_->self(), node_->incarnation(), sequence);
+  const v1::HeartbeatMessage beat =
+      Beat(node_->self(), node_->incarnation(), node_->epoch(), sequence);
   const absl::Time now = absl::Now();
   // A stream silent for two failure timeouts counts as gone, either way.
   const absl::Duration silence = 2 * options_.failure_timeout;

@@ -143,6 +143,28 @@ void GrpcPeerTransport::Leaving(const dht::Contact& to, StoreCallback done) {
       [done = std::move(done)](absl::Status s, v1::LeaveNoticeResponse) { done(s); });
 }
 
+void GrpcPeerTransport::Gossip(const dht::Contact& to, GossipMessage message, GossipCallback done) {
+  v1::GossipRequest req;
+  ToProto(options_.self, req.mutable_from());
+  req.set_epoch(message.epoch);
+  for (const membership::Rumour& r : message.rumours) ToProto(r, req.add_rumours());
+  v1::Peer::Stub* stub = PeerFor(to.address)->peer.get();
+  Call<v1::GossipRequest, v1::GossipResponse>(
+      std::move(req),
+      [stub](grpc::ClientContext* ctx, const v1::GossipRequest* rq, v1::GossipResponse* rs,
+             std::function<void(grpc::Status)> cb) { stub->async()->Gossip(ctx, rq, rs, cb); },
+      [done = std::move(done)](absl::Status s, v1::GossipResponse resp) {
+        if (!s.ok()) return done(s);
+        GossipMessage answer{.epoch = resp.epoch()};
+        for (const v1::Rumour& r : resp.rumours()) {
+          if (absl::StatusOr<membership::Rumour> rumour = FromProto(r); rumour.ok()) {
+            answer.rumours.push_back(*rumour);
+          }
+        }
+        done(std::move(answer));
+      });
+}
+
 namespace {
 
 std::vector<dht::Contact> ContactsFrom(const google::protobuf::RepeatedPtrField<v1::NodeInfo>& in) {

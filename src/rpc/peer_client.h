@@ -68,6 +68,7 @@ class GrpcPeerTransport final : public replication::PeerTransport {
   void Reconcile(const dht::Contact& to, const std::vector<uint32_t>& buckets,
                  const std::vector<replication::KeyVersion>& keys, ReconcileCallback done) override;
   void Leaving(const dht::Contact& to, StoreCallback done) override;
+  void Gossip(const dht::Contact& to, GossipMessage message, GossipCallback done) override;
 
   // The shared channel to `address` (created on first use).
   std::shared_ptr<grpc::Channel> Channel(const std::string& address);

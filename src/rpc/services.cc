@@ -563,4 +563,29 @@ ServerUnaryReactor* PeerService::Leaving(CallbackServerContext* ctx, const v1::L
   return FinishNow(ctx, absl::OkStatus());
 }
 
+ServerUnaryReactor* PeerService::Gossip(CallbackServerContext* ctx, const v1::GossipRequest* req,
+                                        v1::GossipResponse* resp) {
+  absl::StatusOr<dht::Contact> from = Sender(req->from());
+  if (!from.ok()) return FinishNow(ctx, from.status());
+  if (absl::Status s = guard_->Member(*ctx, "Peer.Gossip", &from->id); !s.ok()) {
+    return FinishNow(ctx, s);
+  }
+  constexpr int kMaxRumours = 64;
+  if (req->rumours_size() > kMaxRumours) {
+    return FinishNow(ctx, absl::InvalidArgumentError(absl::StrCat(
+                              "Gossip carries ", req->rumours_size(), " rumours; send at most ",
+                              kMaxRumours, " per message")));
+  }
+  replication::PeerTransport::GossipMessage in{.epoch = req->epoch()};
+  for (const v1::Rumour& r : req->rumours()) {
+    absl::StatusOr<membership::Rumour> rumour = FromProto(r);
+    if (!rumour.ok()) return FinishNow(ctx, rumour.status());
+    in.rumours.push_back(*rumour);
+  }
+  replication::PeerTransport::GossipMessage out = node_->HandleGossip(*from, std::move(in));
+  resp->set_epoch(out.epoch);
+  for (const membership::Rumour& r : out.rumours) ToProto(r, resp->add_rumours());
+  return FinishNow(ctx, absl::OkStatus());
+}
+
 }  // namespace kv::rpc

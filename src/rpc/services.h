@@ -116,6 +116,9 @@ class PeerService final : public kvstore::v1::Peer::CallbackService {
   grpc::ServerUnaryReactor* Leaving(grpc::CallbackServerContext* ctx,
                                     const kvstore::v1::LeaveNotice* req,
                                     kvstore::v1::LeaveNoticeResponse* resp) override;
+  grpc::ServerUnaryReactor* Gossip(grpc::CallbackServerContext* ctx,
+                                   const kvstore::v1::GossipRequest* req,
+                                   kvstore::v1::GossipResponse* resp) override;
 
  private:
   // One replica write or hint (`hint_for` empty or 40 hex chars), checked as

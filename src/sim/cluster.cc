@@ -68,6 +68,7 @@ void Cluster::Crash(int i) {
   s.node->Abandon();
   crashed_calls_ += s.transport->calls();
   crashed_beats_ += s.transport->beats();
+  crashed_gossips_ += s.transport->gossips();
   auto dead = std::make_unique<Slot>();
   dead->executor = std::move(s.executor);
   dead->clock = std::move(s.clock);
@@ -121,6 +122,14 @@ uint64_t Cluster::heartbeats() const {
   return n;
 }
 
+uint64_t Cluster::gossips() const {
+  uint64_t n = crashed_gossips_;
+  for (const auto& s : slots_) {
+    if (s->up) n += s->transport->gossips();
+  }
+  return n;
+}
+
 bool Cluster::RunUntil(const std::function<bool()>& done, absl::Duration limit) {
   const absl::Time end = clock_.Now() + limit;
   while (!done() && clock_.Now() < end) executor_.RunFor(absl::Milliseconds(1));
@@ -131,7 +140,9 @@ void Cluster::Beats() {
   if (stopping_) return;
   for (auto& s : slots_) {
     if (!s->up || s->executor->paused()) continue;
-    for (const dht::Contact& c : s->node->HeartbeatTargets(options_.k)) s->transport->Beat(c);
+    for (const dht::Contact& c : s->node->HeartbeatTargets(options_.k)) {
+      s->transport->Beat(c, s->node->epoch());
+    }
   }
   executor_.After(options_.heartbeat, [this] { Beats(); });
 }

@@ -102,6 +102,8 @@ class Cluster {
   // heartbeats sent by every node so far, crashed processes included.
   uint64_t peer_calls() const;
   uint64_t heartbeats() const;
+  // Of peer_calls(), the gossip exchanges (node/gossiper.h).
+  uint64_t gossips() const;
 
   void RunFor(absl::Duration d) { executor_.RunFor(d); }
   // Runs in steps of 1 ms until `done()` or `limit` of simulated time.
@@ -152,6 +154,7 @@ class Cluster {
   std::vector<std::unique_ptr<Slot>> graveyard_;
   uint64_t crashed_calls_ = 0;
   uint64_t crashed_beats_ = 0;
+  uint64_t crashed_gossips_ = 0;
   bool stopping_ = false;
 };
 

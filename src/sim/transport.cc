@@ -18,13 +18,13 @@ absl::Status Unreachable(const std::string& to) {
 // real exchange would measure it. With `echo` the receiver beats back, as
 // the far end of a real heartbeat stream writes on it: a node hears every
 // peer it watches, whether or not that peer watches it.
-void SendBeat(Network* net, const dht::Contact& from, uint64_t incarnation, const std::string& to,
-              bool echo) {
+void SendBeat(Network* net, const dht::Contact& from, uint64_t incarnation, uint64_t epoch,
+              const std::string& to, bool echo) {
   const absl::Time sent = net->NowAt(from.address);  // on the sender's clock
   const absl::Time sent_world = net->clock()->Now();
   net->Call(
       from.address, to, "Beat",
-      [net, from, incarnation, to, sent, sent_world, echo](node::PeerApi* n) {
+      [net, from, incarnation, epoch, to, sent, sent_world, echo](node::PeerApi* n) {
         // One-way, so the receiver's sample is made up as the echo of a real
         // stream would give it: as if it had sent a beat one round trip of
         // this latency before, answered at `sent` (the sender's clock). The
@@ -33,8 +33,10 @@ void SendBeat(Network* net, const dht::Contact& from, uint64_t incarnation, cons
         const absl::Duration latency = net->clock()->Now() - sent_world;
         n->HandleHeartbeat(from,
                            membership::ClockSample::FromExchange(at - 2 * latency, sent, sent, at),
-                           incarnation);
-        if (echo) SendBeat(net, n->self(), n->incarnation(), from.address, /*echo=*/false);
+                           incarnation, epoch);
+        if (echo) {
+          SendBeat(net, n->self(), n->incarnation(), n->epoch(), from.address, /*echo=*/false);
+        }
       },
       [] {});
 }
@@ -169,9 +171,20 @@ void Transport::Leaving(const dht::Contact& to, StoreCallback done) {
       std::move(done));
 }
 
-void Transport::Beat(const dht::Contact& to) {
+void Transport::Gossip(const dht::Contact& to, GossipMessage message, GossipCallback done) {
+  using R = absl::StatusOr<GossipMessage>;
+  ++gossips_;
+  Roundtrip<R>(
+      to.address, "Gossip",
+      [this, message = std::move(message)](node::PeerApi* n, std::function<void(R)> answer) {
+        answer(n->HandleGossip(self_, message));
+      },
+      std::move(done));
+}
+
+void Transport::Beat(const dht::Contact& to, uint64_t epoch) {
   ++beats_;
-  SendBeat(net_, self_, incarnation_, to.address, /*echo=*/true);
+  SendBeat(net_, self_, incarnation_, epoch, to.address, /*echo=*/true);
 }
 
 }  // namespace kv::sim

@@ -39,15 +39,18 @@ class Transport final : public replication::PeerTransport {
   void Reconcile(const dht::Contact& to, const std::vector<uint32_t>& buckets,
                  const std::vector<replication::KeyVersion>& keys, ReconcileCallback done) override;
   void Leaving(const dht::Contact& to, StoreCallback done) override;
+  void Gossip(const dht::Contact& to, GossipMessage message, GossipCallback done) override;
 
   // One heartbeat to `to`, carrying a clock sample as the real exchange
   // would measure it (the receiver's clock read when the beat arrives), and
-  // `to`'s beat back.
-  void Beat(const dht::Contact& to);
+  // `to`'s beat back. `epoch`: the sending node's.
+  void Beat(const dht::Contact& to, uint64_t epoch);
 
   // Calls sent by this transport so far (not answers), heartbeats apart.
   uint64_t calls() const { return calls_; }
   uint64_t beats() const { return beats_; }
+  // Of calls(), the gossip exchanges.
+  uint64_t gossips() const { return gossips_; }
 
  private:
   // Sends `call` to `to`; its answer, or UNAVAILABLE/DEADLINE_EXCEEDED, to
@@ -63,6 +66,7 @@ class Transport final : public replication::PeerTransport {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   uint64_t calls_ = 0;
   uint64_t beats_ = 0;
+  uint64_t gossips_ = 0;
 };
 
 }  // namespace kv::sim

@@ -1,0 +1,86 @@
+#include "src/node/gossiper.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace kv::node {
+
+Gossiper::Gossiper(Options options, membership::Membership* membership,
+                   replication::PeerTransport* transport, util::Executor* executor,
+                   const util::Clock* clock)
+    : options_(options),
+      membership_(membership),
+      transport_(transport),
+      executor_(executor),
+      clock_(clock),
+      rng_(options.rng_seed) {}
+
+void Gossiper::Tick() {
+  if (cancelled_) return;
+  if (membership_->PendingRumours() > 0) return Flush();
+  const absl::Time now = clock_->Now();
+  std::vector<dht::Contact> to;
+  {
+    absl::MutexLock l(&mu_);
+    if (now < next_pull_) return;
+    next_pull_ = now + options_.pull_interval;
+    to = membership_->RandomLive(1, rng_);
+  }
+  for (const dht::Contact& c : to) Exchange(c, {});
+}
+
+void Gossiper::Soon() {
+  if (cancelled_ || flush_scheduled_.exchange(true)) return;
+  executor_->After(options_.flush_delay, [this] {
+    flush_scheduled_ = false;
+    Flush();
+  });
+}
+
+void Gossiper::Flush() {
+  if (cancelled_ || membership_->PendingRumours() == 0) return;
+  std::vector<dht::Contact> to;
+  {
+    absl::MutexLock l(&mu_);
+    to = membership_->RandomLive(options_.fanout, rng_);
+    next_pull_ = clock_->Now() + options_.pull_interval;
+  }
+  for (const dht::Contact& c : to) Exchange(c, membership_->RumoursToSend(options_.max_rumours));
+}
+
+void Gossiper::Tell(const dht::Contact& to, const membership::Rumour& rumour) {
+  if (cancelled_) return;
+  std::vector<membership::Rumour> rumours =
+      membership_->RumoursToSend(options_.max_rumours > 0 ? options_.max_rumours - 1 : 0);
+  rumours.push_back(rumour);
+  Exchange(to, std::move(rumours));
+}
+
+void Gossiper::Exchange(const dht::Contact& to, std::vector<membership::Rumour> rumours) {
+  exchanges_.fetch_add(1, std::memory_order_relaxed);
+  transport_->Gossip(to, GossipMessage{membership_->epoch(), std::move(rumours)},
+                     [this, to](absl::StatusOr<GossipMessage> answer) {
+                       if (!answer.ok()) return membership_->Unanswered(to.id, answer.status());
+                       Heard(to, *answer);
+                     });
+}
+
+void Gossiper::Heard(const dht::Contact& from, const GossipMessage& m) {
+  if (std::optional<membership::Rumour> tell = membership_->HeardEpoch(from.id, m.epoch)) {
+    Tell(from, *tell);
+  }
+  if (membership_->Hear(m.rumours) > 0) Soon();
+}
+
+Gossiper::GossipMessage Gossiper::Answer(const dht::Contact& from, const GossipMessage& in) {
+  std::optional<membership::Rumour> tell = membership_->HeardEpoch(from.id, in.epoch);
+  if (membership_->Hear(in.rumours) > 0) Soon();
+  GossipMessage out{membership_->epoch(), membership_->RumoursToSend(options_.max_rumours)};
+  if (tell && std::none_of(out.rumours.begin(), out.rumours.end(),
+                           [&](const membership::Rumour& r) { return r.subject == from.id; })) {
+    out.rumours.push_back(*tell);
+  }
+  return out;
+}
+
+}  // namespace kv::node
