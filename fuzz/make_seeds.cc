@@ -226,6 +226,14 @@ void RpcHandlers() {
   v1::LeaveNotice leaving;
   *leaving.mutable_from() = from;
   Rpc("leaving", 19, leaving);
+  v1::GossipRequest gossip;
+  *gossip.mutable_from() = from;
+  gossip.set_epoch(1);
+  v1::Rumour* rumour = gossip.add_rumours();
+  rumour->set_id(peer.id.ToHex());
+  rumour->set_down(true);
+  rumour->set_epoch(1);
+  Rpc("gossip", 20, gossip);
 }
 
 }  // namespace

@@ -214,6 +214,7 @@ enum Method : uint8_t {
   kSyncDigest,
   kReconcile,
   kLeaving,
+  kGossip,
   kMethods,
 };
 
@@ -320,6 +321,10 @@ int Call(Method method, std::string_view body) {
     case kLeaving:
       return Unary<v1::LeaveNotice, v1::LeaveNoticeResponse>(
           body, [&](ClientContext* c, auto& q, auto* r) { return h.peer->Leaving(c, q, r); });
+    case kGossip:
+      return Unary<v1::GossipRequest, v1::GossipResponse>(
+          body, [&](ClientContext* c, auto& q, auto* r) { return h.peer->Gossip(c, q, r); },
+          [](auto&, auto& r) { FUZZ_CHECK(r.epoch() > 0 && r.rumours_size() <= 17); });
     case kMethods:
       break;
   }

@@ -28,7 +28,8 @@ const absl::flat_hash_set<std::string>& Levels() {
                                            "rocksdb_live_data_bytes",
                                            "rocksdb_memtable_bytes",
                                            "rocksdb_pending_compaction_bytes",
-                                           "rocksdb_write_stopped"};
+                                           "rocksdb_write_stopped",
+                                           "serving_reads"};
   return *levels;
 }
 
@@ -61,6 +62,7 @@ const absl::flat_hash_map<std::string, std::string>& Help() {
       {"leave_bytes_moved", "Key and value bytes of the records a planned leave moved."},
       {"read_repairs", "Read-repair writes started by reads coordinated here."},
       {"speculative_reads", "Extra owners asked by reads after --speculative-read-after."},
+      {"serving_reads", "1 once this node has its data and answers reads; 0 while pending."},
       {"keys", "Records in the local store, tombstones and expired records included."},
       {"stored_bytes",
        "Bytes the local store holds: the memory engine's count against --max-memory-bytes, or "

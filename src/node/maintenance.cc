@@ -11,6 +11,7 @@ namespace kv::node {
 Maintenance::Maintenance(Options options, Parts parts)
     : options_(std::move(options)), parts_(parts), rng_(options_.rng_seed) {
   joined_ = alone();
+  if (joined_) joined_at_ = absl::InfinitePast();
 }
 
 Maintenance::~Maintenance() { Stop(); }
@@ -18,6 +19,16 @@ Maintenance::~Maintenance() { Stop(); }
 bool Maintenance::joined() const {
   absl::MutexLock l(&mu_);
   return joined_;
+}
+
+absl::Time Maintenance::joined_at() const {
+  absl::MutexLock l(&mu_);
+  return joined_at_;
+}
+
+size_t Maintenance::nodes_named_at_join() const {
+  absl::MutexLock l(&mu_);
+  return nodes_named_at_join_;
 }
 
 bool Maintenance::stopping() const {
@@ -146,6 +157,10 @@ void Maintenance::JoinSeeds(std::function<void(bool)> done) {
             spdlog::info("joined via {} ({}); it suggested {} peers", seed,
                          contacts[0].id.ShortHex(), contacts.size() - 1);
           }
+          {
+            absl::MutexLock l(&mu_);
+            nodes_named_at_join_ = std::max(nodes_named_at_join_, contacts.size());
+          }
           std::vector<dht::Contact> suggested;
           for (size_t i = 1; i < contacts.size(); ++i) {
             if (contacts[i].id != self) suggested.push_back(contacts[i]);
@@ -204,6 +219,7 @@ void Maintenance::JoinStep() {
       {
         absl::MutexLock l(&mu_);
         joined_ = true;
+        joined_at_ = tick_start_;
       }
       next_settle_ = tick_start_ + settle_step_;
     } else {
@@ -242,6 +258,8 @@ void Maintenance::RepairStep() {
     known_nodes_ = known;
     repair_soon_ = true;
   }
+  // A node that waits for its data repairs on every tick until it has it.
+  if (options_.awaiting_data && options_.awaiting_data()) next_repair_ = tick_start_;
   if (repair_soon_.exchange(false)) {
     next_repair_ = std::min(
         next_repair_, tick_start_ + std::min(absl::Seconds(1), options_.anti_entropy_interval));

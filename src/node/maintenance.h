@@ -45,6 +45,10 @@ class Maintenance {
     // on Stop(), so a data dir can remember them.
     std::function<void(const std::vector<dht::Contact>&)> save_contacts;
     uint64_t rng_seed = 0;  // bucket refresh targets
+    // True while the node still waits for its data (Node::ServesReads):
+    // a repair round then runs on every tick instead of every
+    // anti_entropy_interval. Optional.
+    std::function<bool()> awaiting_data;
   };
   struct Parts {
     membership::Membership* membership;
@@ -65,6 +69,12 @@ class Maintenance {
   bool alone() const { return options_.seeds.empty() && !options_.discover_seeds; }
   // True once a seed answered a Join (always true when alone()).
   bool joined() const;
+  // When a seed first answered (absl::InfinitePast() when alone(),
+  // absl::InfiniteFuture() before).
+  absl::Time joined_at() const;
+  // How many nodes the seeds' join answers named, the seed included (the
+  // most of any answer): the cluster as the seed saw it, down nodes too.
+  size_t nodes_named_at_join() const;
 
   // Schedules the first tick. REQUIRES: called once.
   void Start();
@@ -115,6 +125,8 @@ class Maintenance {
   bool ticking_ ABSL_GUARDED_BY(mu_) = false;  // a tick is in progress
   bool started_ ABSL_GUARDED_BY(mu_) = false;  // Start ran and Stop did not yet
   bool joined_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time joined_at_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
+  size_t nodes_named_at_join_ ABSL_GUARDED_BY(mu_) = 0;
   std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> repair_soon_{false};
 

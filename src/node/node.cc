@@ -84,7 +84,8 @@ Node::Node(NodeOptions options, storage::Engine* engine, replication::PeerTransp
                     .bucket_refresh = options_.bucket_refresh,
                     .dead_after = options_.dead_after,
                     .save_contacts = options_.save_contacts,
-                    .rng_seed = SeedOf(options_)},
+                    .rng_seed = SeedOf(options_),
+                    .awaiting_data = [this] { return !ServesReads().ok(); }},
                    {.membership = &membership_,
                     .router = &router_,
                     .transport = transport,
@@ -111,7 +112,8 @@ Node::Node(NodeOptions options, storage::Engine* engine, replication::PeerTransp
                                const storage::Record& rec, const absl::Status& why) {
                           membership_.Unanswered(replica.id, why);
                           hints_.Send(replica, key, rec);
-                        }},
+                        },
+                    .local_reads = [this] { return ServesReads(); }},
                    engine, transport) {
   // Versions issued before a restart stay below every new one, whatever the
   // clock now says.

@@ -231,6 +231,15 @@ class Node final : public ClientApi, public PeerApi, public AdminApi {
   const membership::Membership& membership() const { return membership_; }
   // True once a seed answered a Join (always true without seeds).
   bool joined() const { return maintenance_.joined(); }
+  // Pending reads (Cassandra's pending ranges): a node that joined through
+  // seeds, including one restarted under its old ID, takes writes at once but
+  // answers no replica read until it has received its data: until a repair
+  // round that started after the join, knowing at least N nodes (or all the
+  // seed named, if fewer), reconciled with every co-owner in full. Until
+  // then a read it is asked for, or coordinates with itself as a replica,
+  // fails with FAILED_PRECONDITION and the coordinator reads the other
+  // replicas. Latches: OK from then on.
+  absl::Status ServesReads() const;
 
   // This node's clock against its peers', as last judged (every maintenance
   // tick). While `fenced`, Put, Delete and Batch writes coordinated here fail
@@ -288,6 +297,8 @@ class Node final : public ClientApi, public PeerApi, public AdminApi {
   std::unique_ptr<util::TimerThread> read_timer_;
   replication::Coordinator coordinator_;
 
+  // ServesReads has returned OK once.
+  mutable std::atomic<bool> serves_reads_{false};
   // Abandon() was called: Stop() must not wait for the executor.
   std::atomic<bool> abandoned_{false};
   // Refused-record warnings: the last one's wall time (unix ms) and how many

@@ -128,6 +128,7 @@ std::vector<std::pair<std::string, uint64_t>> Node::Stats() const {
       {"keys", engine_->Size()},
       {"read_repairs", coordinator_.read_repairs()},
       {"speculative_reads", coordinator_.speculative_reads()},
+      {"serving_reads", ServesReads().ok() ? 1u : 0u},
   };
   repairer_.AppendStats(&out);
   hints_.AppendStats(&out);

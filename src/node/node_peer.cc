@@ -62,7 +62,29 @@ void Node::HandleStore(const dht::Contact& from, const std::string& key, storage
 }
 
 absl::StatusOr<std::optional<storage::Record>> Node::HandleFetch(const std::string& key) const {
+  if (absl::Status s = ServesReads(); !s.ok()) return s;
   return engine_->Read(key);
+}
+
+absl::Status Node::ServesReads() const {
+  if (serves_reads_.load(std::memory_order_acquire)) return absl::OkStatus();
+  const absl::Time joined = maintenance_.joined_at();
+  // The round must have known at least N owner candidates, or every node
+  // the seed named if fewer: a node cut off when this one joined never
+  // entered its routing table (contacts are verified before they are
+  // inserted), and may be the one that holds a write.
+  const replication::Repairer::CompleteRound round = repairer_.last_complete_round();
+  const size_t must_know =
+      std::min(static_cast<size_t>(options_.replicas), maintenance_.nodes_named_at_join() + 1);
+  if (joined == absl::InfinitePast() ||
+      (joined != absl::InfiniteFuture() && round.started >= joined &&
+       round.candidates >= must_know)) {
+    serves_reads_.store(true, std::memory_order_release);
+    return absl::OkStatus();
+  }
+  return absl::FailedPreconditionError(
+      "this replica joined recently and has not received its data yet (pending); the "
+      "coordinator reads the other replicas");
 }
 
 void Node::HandleStoreHint(const dht::Contact& from, const dht::NodeId& target,

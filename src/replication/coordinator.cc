@@ -329,6 +329,9 @@ void Coordinator::Ask(const std::shared_ptr<ReadState>& state, size_t i) {
     if (next) Ask(state, *next);
   };
   if (state->replicas[i].id == options_.self) {
+    if (options_.local_reads) {
+      if (absl::Status s = options_.local_reads(); !s.ok()) return on_answer(s);
+    }
     on_answer(local_->Read(state->key));
   } else {
     transport_->Fetch(state->replicas[i], state->key,

@@ -76,6 +76,10 @@ class Coordinator {
     util::Timer* timer = nullptr;
     absl::Duration speculate_after = absl::ZeroDuration();
     ReplicaFailedFn replica_failed;  // optional
+    // Whether this node may answer reads as a replica now (optional: always).
+    // A node that has not yet received its data (Node's pending reads)
+    // counts as a failed replica in the reads it coordinates too.
+    std::function<absl::Status()> local_reads;
   };
   Coordinator(Options options, storage::Engine* local, PeerTransport* transport);
   // Sends `rec` to every live replica in parallel. `n` is the size the

@@ -61,12 +61,27 @@ void Repairer::Purge(int64_t now_ms) {
   Bump(counters_.purged_tombstones, p->tombstones_dropped);
 }
 
+Repairer::CompleteRound Repairer::last_complete_round() const {
+  absl::MutexLock l(&complete_mu_);
+  return last_complete_;
+}
+
 void Repairer::Round(std::function<void()> done) {
   Bump(counters_.rounds);
   const int64_t now_ms = clock_->NowMillis();
+  const absl::Time started = clock_->Now();
+  round_incomplete_ = false;
   Purge(now_ms);
 
   auto candidates = std::make_shared<const std::vector<dht::Contact>>(owner_candidates_());
+  // Whether this round reached every co-owner in full, once it is over.
+  done = [this, started, known = candidates->size(), done = std::move(done)] {
+    if (!round_incomplete_ && !stopping_) {
+      absl::MutexLock l(&complete_mu_);
+      last_complete_ = {started, known};
+    }
+    done();
+  };
   const size_t n = options_.replicas;
   struct PeerDigest {
     dht::Contact contact;
@@ -111,7 +126,10 @@ void Repairer::Round(std::function<void()> done) {
       [this, peers, candidates](size_t i, std::function<void(bool)> next) {
         if (stopping_) return next(false);
         const PeerDigest& d = (*peers)[i];
-        if (membership_->State(d.contact.id) != membership::PeerState::kAlive) return next(true);
+        if (membership_->State(d.contact.id) != membership::PeerState::kAlive) {
+          round_incomplete_ = true;
+          return next(true);
+        }
         SyncWith(d.contact, d.digest, candidates, [next = std::move(next)] { next(true); });
       },
       [this, not_mine, candidates, done = std::move(done)]() mutable {
@@ -130,6 +148,7 @@ void Repairer::SyncWith(const dht::Contact& peer, std::shared_ptr<const Digest> 
                   done = std::move(done)](absl::StatusOr<DigestAnswer> root) mutable {
     if (!root.ok()) {
       spdlog::debug("anti-entropy with {} failed: {}", peer.address, root.status().ToString());
+      round_incomplete_ = true;
       return done();
     }
     Bump(counters_.bytes_received, 4);
@@ -139,6 +158,7 @@ void Repairer::SyncWith(const dht::Contact& peer, std::shared_ptr<const Digest> 
                       done = std::move(done)](absl::StatusOr<DigestAnswer> answer) mutable {
       if (!answer.ok()) {
         spdlog::debug("anti-entropy with {} failed: {}", peer.address, answer.status().ToString());
+        round_incomplete_ = true;
         return done();
       }
       Bump(counters_.bytes_received, answer->differing.size() * 4 + 4);
@@ -204,8 +224,10 @@ void Repairer::Reconcile(const dht::Contact& peer, const std::vector<uint32_t>& 
                         next = std::move(next)](absl::StatusOr<ReconcilePlan> plan) {
           if (!plan.ok()) {
             spdlog::debug("reconcile with {} failed: {}", peer.address, plan.status().ToString());
+            round_incomplete_ = true;
             return next(false);
           }
+          if (plan->truncated) round_incomplete_ = true;  // the next round continues
           Exchange(peer, n_buckets, *std::move(plan), [next] { next(true); });
         };
         transport_->Reconcile(

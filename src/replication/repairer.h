@@ -77,6 +77,17 @@ class Repairer {
                       std::vector<KeyVersion> keys,
                       std::function<void(absl::StatusOr<ReconcilePlan>)> done);
 
+  // The latest complete round: one that reconciled with every co-owner it
+  // had a digest for (none skipped as down, none failed, no answer cut
+  // short), so this node then held every record any of them did. When it
+  // started (absl::InfinitePast() before the first), and how many owner
+  // candidates, this node included, it knew of.
+  struct CompleteRound {
+    absl::Time started = absl::InfinitePast();
+    size_t candidates = 0;
+  };
+  CompleteRound last_complete_round() const;
+
   // Ends a running round at its next step, and serves later requests on
   // the caller's thread (nothing more is queued). Idempotent; never waits.
   void Stop() { stopping_ = true; }
@@ -130,6 +141,11 @@ class Repairer {
   const AdmitFn admit_;
 
   std::atomic<bool> stopping_{false};
+  // The round in progress missed a co-owner or part of an answer. Rounds
+  // never overlap.
+  std::atomic<bool> round_incomplete_{false};
+  mutable absl::Mutex complete_mu_;
+  CompleteRound last_complete_ ABSL_GUARDED_BY(complete_mu_);
   absl::Mutex serve_mu_;
   int requests_ ABSL_GUARDED_BY(serve_mu_) = 0;  // requests queued or being answered
 
