@@ -270,6 +270,7 @@ int main(int argc, char** argv) {
        .version = std::string(kVersion).substr(sizeof("kvstore ") - 1),
        .admin = node.apis().admin,
        .joined = [&node] { return node.joined(); },
+       .serves_reads = [&node] { return node.ServesReads().ok(); },
        .serving = &serving,
        .member_credentials = security.tls ? security.tls->PeerCredentials() : nullptr});
   if (!metrics.ok()) {

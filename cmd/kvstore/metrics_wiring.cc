@@ -35,7 +35,11 @@ class BuildInfo final : public prometheus::Collectable {
 // What /readyz lacks, one phrase each; empty when ready.
 std::vector<std::string> Missing(const MetricsOptions& o) {
   std::vector<std::string> out;
-  if (!o.joined()) out.push_back("not joined the cluster yet");
+  if (!o.joined()) {
+    out.push_back("not joined the cluster yet");
+  } else if (o.serves_reads && !o.serves_reads()) {
+    out.push_back("not yet holding its data (pending reads: reconciling with its co-owners)");
+  }
   if (o.serving == nullptr || o.serving->load() == nullptr) {
     out.push_back("gRPC server not serving");
   }

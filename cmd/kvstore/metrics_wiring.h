@@ -31,6 +31,9 @@ struct MetricsOptions {
   // Whether the node has joined its cluster (Node::joined). Called on HTTP
   // threads: must be thread-safe. REQUIRES: set when `addr` is.
   std::function<bool()> joined;
+  // Whether the node answers replica reads (Node::ServesReads: it has
+  // received its data since it joined). Optional: always, when unset.
+  std::function<bool()> serves_reads;
   // The gRPC server once it serves, null before and once it drains (main's
   // `serving`). Not owned; must outlive the endpoint.
   const std::atomic<rpc::Server*>* serving = nullptr;
@@ -72,8 +75,9 @@ class MetricsEndpoint {
 // Builds the endpoint and, when `options.addr` is set, starts serving it:
 //   /metrics  the registry (gRPC calls), the node collector and process_* metrics;
 //   /healthz  200 while the process runs;
-//   /readyz   200 once the node has joined and the gRPC server serves, else
-//             503 naming what is missing ("not ready: not joined the cluster yet");
+//   /readyz   200 once the node has joined, has received its data (pending
+//             reads) and the gRPC server serves, else 503 naming what is
+//             missing ("not ready: not joined the cluster yet");
 //   /         the status page (status/page.h).
 // With `addr` empty it returns an endpoint that does nothing. Errors are
 // HttpServer::Start's, prefixed with "--metrics-addr " (e.g. "--metrics-addr

@@ -48,6 +48,7 @@ TEST(MetricsWiringTest, WithoutAnAddressServesNothingAndInstallsNoInterceptor) {
 TEST(MetricsWiringTest, ReadyOnlyOnceJoinedAndServingAndSaysWhatIsMissing) {
   EmptyAdmin admin;
   std::atomic<bool> joined{false};
+  std::atomic<bool> has_data{false};
   std::atomic<rpc::Server*> serving{nullptr};
   // Never started: only its address stands for "the gRPC server serves".
   rpc::Server server(node::Apis{}, nullptr, "127.0.0.1:0", 1 << 20);
@@ -55,6 +56,7 @@ TEST(MetricsWiringTest, ReadyOnlyOnceJoinedAndServingAndSaysWhatIsMissing) {
                          .version = "0.1.0",
                          .admin = &admin,
                          .joined = [&joined] { return joined.load(); },
+                         .serves_reads = [&has_data] { return has_data.load(); },
                          .serving = &serving});
   ASSERT_TRUE(m.ok()) << m.status();
   const int port = (*m)->port();
@@ -74,6 +76,12 @@ TEST(MetricsWiringTest, ReadyOnlyOnceJoinedAndServingAndSaysWhatIsMissing) {
   EXPECT_FALSE(absl::StrContains(r->body, "joined")) << r->body;
 
   serving = &server;
+  r = HttpRequest(port, "GET", "/readyz");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 503);
+  EXPECT_TRUE(absl::StrContains(r->body, "pending reads")) << r->body;
+
+  has_data = true;
   r = HttpRequest(port, "GET", "/readyz");
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->status, 200) << r->body;
