@@ -239,7 +239,7 @@ std::vector<Membership::PeerView> Membership::Peers() const {
   std::vector<PeerView> out;
   for (dht::Contact& c : table_.Closest(self_.id, table_.size())) {
     PeerView v{.contact = c,
-               .state = detector_.State(c.id, now),
+               .state = StateLocked(c.id, now),
                .bucket = table_.BucketIndex(c.id),
                .last_heard = detector_.LastHeard(c.id),
                .dead = detector_.Dead(c.id, now),

@@ -166,7 +166,7 @@ class Membership {
 
   struct PeerView {
     dht::Contact contact;
-    PeerState state;
+    PeerState state;  // State(): its own detector's verdict, else what it heard
     int bucket;
     absl::Time last_heard;             // absl::InfinitePast() if never
     bool dead = false;                 // IsDead

@@ -292,6 +292,11 @@ TEST_F(MembershipRumourTest, UnwatchedPeersAreDownByRumourUntilALaterEpoch) {
   EXPECT_EQ(m_.State(far), PeerState::kDown);
   EXPECT_FALSE(m_.IsAlive(far));
   EXPECT_FALSE(m_.IsDead(far)) << "a rumour does not take a node's keys away";
+  for (const Membership::PeerView& p : m_.Peers()) {
+    if (p.contact.id == far) {
+      EXPECT_EQ(p.state, PeerState::kDown) << "kvctl peers shows it";
+    }
+  }
   EXPECT_EQ(m_.Hear({{far, true, 10}, {far, false, 10}, {far, true, 9}}), 0u)
       << "old news, and word of life at the same epoch, change nothing";
   EXPECT_EQ(m_.State(far), PeerState::kDown);
