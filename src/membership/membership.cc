@@ -341,7 +341,6 @@ size_t Membership::Hear(const std::vector<Rumour>& rumours) {
     // About this node. Word of it alive at a later epoch than its own (its
     // clock went back across a restart) moves its epoch there, so that its
     // watchers' verdicts, made at the epoch it beats with, are not older.
-    // Word of its death is refuted from an epoch above it.
     // Word of its death is refuted from an epoch above it, even when this
     // node refuted it before: some node still passes the old word on.
     const uint64_t floor = r.down ? r.epoch + 1 : r.epoch;
@@ -363,13 +362,6 @@ std::vector<Rumour> Membership::RumoursToSend(size_t max) {
 size_t Membership::PendingRumours() const {
   absl::MutexLock l(&mu_);
   return rumours_.pending();
-}
-
-std::optional<Rumour> Membership::RumourAbout(const dht::NodeId& id) const {
-  absl::MutexLock l(&mu_);
-  const Rumour* r = rumours_.Find(id);
-  if (r == nullptr) return std::nullopt;
-  return *r;
 }
 
 std::vector<dht::Contact> Membership::RandomLive(size_t n, std::mt19937_64& rng) const {

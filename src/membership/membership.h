@@ -133,8 +133,6 @@ class Membership {
   static constexpr int kSendsPerLogN = 3;
   std::vector<Rumour> RumoursToSend(size_t max);
   size_t PendingRumours() const;
-  // What this node believes of `id` from rumours, if anything.
-  std::optional<Rumour> RumourAbout(const dht::NodeId& id) const;
   // Up to `n` distinct routing-table contacts, chosen uniformly at random
   // among those that are not down.
   std::vector<dht::Contact> RandomLive(size_t n, std::mt19937_64& rng) const;

@@ -26,6 +26,8 @@ const Rumour* Rumours::Find(const dht::NodeId& id) const {
 }
 
 std::vector<Rumour> Rumours::Take(size_t max) {
+  // Every exchange answered asks, and most find nothing to pass on: no scan.
+  if (pending_ == 0 || max == 0) return {};
   std::vector<Entry*> queued;
   queued.reserve(pending_);
   for (auto& [id, e] : entries_) {

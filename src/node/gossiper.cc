@@ -57,24 +57,24 @@ void Gossiper::Tell(const dht::Contact& to, const membership::Rumour& rumour) {
 }
 
 void Gossiper::Exchange(const dht::Contact& to, std::vector<membership::Rumour> rumours) {
-  exchanges_.fetch_add(1, std::memory_order_relaxed);
   transport_->Gossip(to, GossipMessage{membership_->epoch(), std::move(rumours)},
                      [this, to](absl::StatusOr<GossipMessage> answer) {
                        if (!answer.ok()) return membership_->Unanswered(to.id, answer.status());
-                       Heard(to, *answer);
+                       if (std::optional<membership::Rumour> tell = Heard(to, *answer)) {
+                         Tell(to, *tell);
+                       }
                      });
 }
 
-void Gossiper::Heard(const dht::Contact& from, const GossipMessage& m) {
-  if (std::optional<membership::Rumour> tell = membership_->HeardEpoch(from.id, m.epoch)) {
-    Tell(from, *tell);
-  }
+std::optional<membership::Rumour> Gossiper::Heard(const dht::Contact& from,
+                                                  const GossipMessage& m) {
+  std::optional<membership::Rumour> tell = membership_->HeardEpoch(from.id, m.epoch);
   if (membership_->Hear(m.rumours) > 0) Soon();
+  return tell;
 }
 
 Gossiper::GossipMessage Gossiper::Answer(const dht::Contact& from, const GossipMessage& in) {
-  std::optional<membership::Rumour> tell = membership_->HeardEpoch(from.id, in.epoch);
-  if (membership_->Hear(in.rumours) > 0) Soon();
+  std::optional<membership::Rumour> tell = Heard(from, in);
   GossipMessage out{membership_->epoch(), membership_->RumoursToSend(options_.max_rumours)};
   if (tell && std::none_of(out.rumours.begin(), out.rumours.end(),
                            [&](const membership::Rumour& r) { return r.subject == from.id; })) {

@@ -20,6 +20,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -62,15 +63,14 @@ class Gossiper {
   // Sends nothing more. Answers still arrive and are heard.
   void Cancel() { cancelled_ = true; }
 
-  // Exchanges started, for Stats and the simulator.
-  uint64_t exchanges() const { return exchanges_.load(std::memory_order_relaxed); }
-
  private:
   // Sends the pending rumours to `fanout` random live contacts.
   void Flush();
   void Exchange(const dht::Contact& to, std::vector<membership::Rumour> rumours);
-  // What an exchange's other side said: its epoch and rumours.
-  void Heard(const dht::Contact& from, const GossipMessage& m);
+  // Takes in what `from` said in an exchange (either side): its epoch and
+  // rumours; news is flushed soon. Returns the rumour `from` must be told,
+  // if it does not know it is believed dead (Membership::HeardEpoch).
+  std::optional<membership::Rumour> Heard(const dht::Contact& from, const GossipMessage& m);
 
   const Options options_;
   membership::Membership* const membership_;
@@ -80,7 +80,6 @@ class Gossiper {
 
   std::atomic<bool> cancelled_{false};
   std::atomic<bool> flush_scheduled_{false};
-  std::atomic<uint64_t> exchanges_{0};
   mutable absl::Mutex mu_;
   std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
   absl::Time next_pull_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();

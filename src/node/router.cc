@@ -49,9 +49,10 @@ void Pump(const std::shared_ptr<LookupRun>& run, const dht::NodeId& target,
     transport->FindNode(to, target,
                         [run, to, target, transport, learn,
                          worth_asking](absl::StatusOr<std::vector<dht::Contact>> r) {
-                          if (r.ok())
+                          if (r.ok()) {
                             std::erase_if(*r,
                                           [&](const dht::Contact& c) { return !worth_asking(c); });
+                          }
                           {
                             absl::MutexLock l(&run->mu);
                             if (r.ok()) {

@@ -106,29 +106,17 @@ void Cluster::Submit(int i, std::function<void(node::Node&)> call, std::function
   s.executor->Schedule([node = s.node.get(), call = std::move(call)] { call(*node); });
 }
 
-uint64_t Cluster::peer_calls() const {
-  uint64_t n = crashed_calls_;
+uint64_t Cluster::Total(uint64_t crashed, uint64_t (Transport::*count)() const) const {
+  uint64_t n = crashed;
   for (const auto& s : slots_) {
-    if (s->up) n += s->transport->calls();
+    if (s->up) n += ((*s->transport).*count)();
   }
   return n;
 }
 
-uint64_t Cluster::heartbeats() const {
-  uint64_t n = crashed_beats_;
-  for (const auto& s : slots_) {
-    if (s->up) n += s->transport->beats();
-  }
-  return n;
-}
-
-uint64_t Cluster::gossips() const {
-  uint64_t n = crashed_gossips_;
-  for (const auto& s : slots_) {
-    if (s->up) n += s->transport->gossips();
-  }
-  return n;
-}
+uint64_t Cluster::peer_calls() const { return Total(crashed_calls_, &Transport::calls); }
+uint64_t Cluster::heartbeats() const { return Total(crashed_beats_, &Transport::beats); }
+uint64_t Cluster::gossips() const { return Total(crashed_gossips_, &Transport::gossips); }
 
 bool Cluster::RunUntil(const std::function<bool()>& done, absl::Duration limit) {
   const absl::Time end = clock_.Now() + limit;

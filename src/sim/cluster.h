@@ -144,6 +144,8 @@ class Cluster {
   };
   void Boot(int i, absl::Duration skew);
   void Beats();
+  // `crashed` plus `count` over the transports of the nodes that are up.
+  uint64_t Total(uint64_t crashed, uint64_t (Transport::*count)() const) const;
 
   const Options options_;
   util::ManualClock clock_;
