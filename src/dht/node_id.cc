@@ -1,14 +1,11 @@
 #include "src/dht/node_id.h"
 
-#include <openssl/evp.h>
-#include <openssl/sha.h>
-
 #include <algorithm>
-#include <memory>
 #include <ostream>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "src/util/sha1.h"
 
 namespace kv::dht {
 namespace {
@@ -34,22 +31,8 @@ std::string Quote(std::string_view hex) {
 }  // namespace
 
 NodeId NodeId::FromKey(std::string_view key) {
-  static_assert(SHA_DIGEST_LENGTH == kIdBytes);
-  // OpenSSL 3's one-shot SHA1() looks the algorithm up and allocates a
-  // context on every call (4% of a node's CPU under batched reads). Fetch it
-  // once, keep one context per thread.
-  static EVP_MD* const sha1 = EVP_MD_fetch(nullptr, "SHA1", nullptr);
-  thread_local const std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
-                                                                                 &EVP_MD_CTX_free);
-  std::array<uint8_t, kIdBytes> digest;
-  unsigned int size = 0;
-  if (sha1 == nullptr || ctx == nullptr || !EVP_DigestInit_ex2(ctx.get(), sha1, nullptr) ||
-      !EVP_DigestUpdate(ctx.get(), key.data(), key.size()) ||
-      !EVP_DigestFinal_ex(ctx.get(), digest.data(), &size)) {
-    // Out of memory inside OpenSSL: the one-shot call reports nothing either.
-    SHA1(reinterpret_cast<const unsigned char*>(key.data()), key.size(), digest.data());
-  }
-  return NodeId(digest);
+  static_assert(util::kSha1Bytes == kIdBytes);
+  return NodeId(util::Sha1(key));
 }
 
 absl::StatusOr<NodeId> NodeId::FromHex(std::string_view hex) {

@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "src/storage/digest_tree.h"
 #include "src/storage/record.h"
 
 namespace kv::storage {
@@ -25,6 +26,12 @@ struct PurgeStats {
   // (MemoryEngine: MemoryEngine::RecordBytes; RocksDbEngine: key plus encoded
   // record bytes, reclaimed on disk only when RocksDB compacts).
   size_t bytes_freed = 0;
+  // True if Purge read the store; false if it skipped the scan because no
+  // stored record could be due (the counts above are then 0).
+  bool scanned = false;
+  // Tombstones the scan left stored (expired records it turned into
+  // tombstones included); 0 when it did not scan.
+  size_t tombstones_kept = 0;
 };
 
 // One write of a group (Engine::ApplyGroup).
@@ -95,10 +102,20 @@ class Engine {
   // change is atomic with respect to concurrent Apply of that key: the rule
   // is re-checked under the key's lock, so a record rewritten meanwhile is
   // judged as it now is. Not a snapshot: records written during the call may
-  // or may not be visited. Fails only on an engine error; changes made
-  // before it stay. REQUIRES: tombstone_grace >= 0.
+  // or may not be visited. An engine may skip the scan when no stored record
+  // can be due (it keeps a lower bound of the earliest expiry and death
+  // time): the result is the same, with PurgeStats::scanned false. Fails
+  // only on an engine error; changes made before it stay.
+  // REQUIRES: tombstone_grace >= 0.
   [[nodiscard]] virtual absl::StatusOr<PurgeStats> Purge(int64_t now_ms,
                                                          absl::Duration tombstone_grace) = 0;
+
+  // The digest tree of the stored records (digest_tree.h), current with
+  // every completed change: a change is in the tree once the call that made
+  // it returns, and a failed change leaves it alone. Tombstones and expired
+  // records are in it as long as they are stored. Owned by the engine and
+  // valid for its lifetime; thread-safe.
+  virtual const DigestTree& digest_tree() const = 0;
 
   // Test-only: forget a key entirely (simulates a replica that lost data).
   // A no-op if the key is absent.

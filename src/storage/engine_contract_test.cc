@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -13,6 +14,7 @@
 #include "absl/synchronization/barrier.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "src/storage/digest_tree.h"
 
 namespace kv::storage {
 namespace {
@@ -489,6 +491,161 @@ TEST_P(EngineContractTest, ConcurrentWritersAndReadersKeepLastWriterWins) {
   // Sanity: readers observed data (if not, the backwards check proved nothing).
   // Not asserted, since a reader may legitimately finish before any write.
   RecordProperty("reads_with_value", reads_with_value.load());
+}
+
+// ---- Digest tree --------------------------------------------------------------
+
+// Fails the test unless the engine's digest tree equals one built from its
+// records: at the root, at every stored leaf and in its non-empty leaves.
+// REQUIRES: no change in progress.
+void ExpectTreeMatchesStore(const Engine& engine) {
+  DigestTree want;
+  engine.ForEach(
+      [&](std::string_view key, const Record& rec) { want.Replace(key, nullptr, &rec.version); });
+  const DigestTree& got = engine.digest_tree();
+  EXPECT_EQ(got.Hash(0, 0), want.Hash(0, 0));
+  EXPECT_EQ(got.NonEmptyLeaves(), want.NonEmptyLeaves());
+  for (uint32_t leaf : want.NonEmptyLeaves()) {
+    EXPECT_EQ(got.Hash(leaf, kTreeDepth), want.Hash(leaf, kTreeDepth)) << "leaf " << leaf;
+  }
+}
+
+TEST_P(EngineContractTest, DigestTreeFollowsEveryKindOfChange) {
+  EXPECT_EQ(engine_->digest_tree().Hash(0, 0), 0u);
+  EXPECT_TRUE(engine_->digest_tree().NonEmptyLeaves().empty());
+
+  // Apply: wins, then losses (older, equal) that change nothing.
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(MustApply(*engine_, absl::StrCat("k", i), Rec("v", HlcAt(kNowMs) + 10)));
+  }
+  EXPECT_NE(engine_->digest_tree().Hash(0, 0), 0u);
+  ExpectTreeMatchesStore(*engine_);
+  const uint64_t root = engine_->digest_tree().Hash(0, 0);
+  EXPECT_FALSE(MustApply(*engine_, "k1", Rec("older", HlcAt(kNowMs) + 9)));
+  EXPECT_FALSE(MustApply(*engine_, "k2", Rec("equal", HlcAt(kNowMs) + 10)));
+  EXPECT_EQ(engine_->digest_tree().Hash(0, 0), root);
+  // An overwrite and a tombstone replace the stored version.
+  ASSERT_TRUE(MustApply(*engine_, "k3", Rec("newer", HlcAt(kNowMs) + 11)));
+  ASSERT_TRUE(MustApply(*engine_, "k4",
+                        Record{.version = {HlcAt(kNowMs) + 11, kNodeA}, .tombstone = true}));
+  EXPECT_NE(engine_->digest_tree().Hash(0, 0), root);
+  ExpectTreeMatchesStore(*engine_);
+
+  // ApplyGroup: a key written twice, a loss to the stored record, new keys.
+  EXPECT_EQ(MustApplyGroup(*engine_, {{"k5", Rec("a", HlcAt(kNowMs) + 20)},
+                                      {"k5", Rec("b", HlcAt(kNowMs) + 21)},
+                                      {"k6", Rec("old", HlcAt(kNowMs) + 1)},
+                                      {"g1", Rec("new", HlcAt(kNowMs) + 1)},
+                                      {"g1", Rec("older", HlcAt(kNowMs))}}),
+            (std::vector<bool>{true, true, false, true, false}));
+  ExpectTreeMatchesStore(*engine_);
+
+  // EraseIf: a hit, a miss (other version) and an absent key.
+  ASSERT_TRUE(*engine_->EraseIf("k7", Version{HlcAt(kNowMs) + 10, kNodeA}));
+  ASSERT_FALSE(*engine_->EraseIf("k8", Version{HlcAt(kNowMs) + 9, kNodeA}));
+  ASSERT_FALSE(*engine_->EraseIf("absent", Version{HlcAt(kNowMs) + 9, kNodeA}));
+  ExpectTreeMatchesStore(*engine_);
+
+  // Purge: an expired record becomes a tombstone (same version: the tree
+  // keeps it), then it and the other tombstone are dropped.
+  Record expiring = Rec("ttl", HlcAt(kNowMs) + 30);
+  expiring.expires_at_ms = kNowMs + 1000;
+  ASSERT_TRUE(MustApply(*engine_, "ttl", expiring));
+  const uint64_t with_ttl = engine_->digest_tree().Hash(0, 0);
+  EXPECT_EQ(MustPurge(*engine_, kNowMs + 1000).expired, 1u);
+  EXPECT_EQ(engine_->digest_tree().Hash(0, 0), with_ttl);
+  ExpectTreeMatchesStore(*engine_);
+  EXPECT_EQ(MustPurge(*engine_, kNowMs + 1000 + kGraceMs).tombstones_dropped, 2u);
+  EXPECT_EQ(MustRead(*engine_, "ttl"), std::nullopt);
+  EXPECT_EQ(MustRead(*engine_, "k4"), std::nullopt);
+  ExpectTreeMatchesStore(*engine_);
+
+  // TEST_Erase, of a stored key and of an absent one.
+  engine_->TEST_Erase("k9");
+  engine_->TEST_Erase("absent");
+  ExpectTreeMatchesStore(*engine_);
+
+  // Erasing everything empties the tree.
+  std::vector<std::pair<std::string, Version>> all;
+  engine_->ForEach(
+      [&](std::string_view key, const Record& rec) { all.emplace_back(key, rec.version); });
+  for (const auto& [key, version] : all) ASSERT_TRUE(*engine_->EraseIf(key, version)) << key;
+  EXPECT_EQ(engine_->digest_tree().Hash(0, 0), 0u);
+  EXPECT_TRUE(engine_->digest_tree().NonEmptyLeaves().empty());
+}
+
+TEST_P(EngineContractTest, DigestTreeMatchesTheStoreAfterConcurrentWritesAndPurges) {
+  constexpr int kThreads = 2;
+  constexpr int kKeys = 300;
+  std::atomic<int> errors{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      const std::string node = std::string(39, '0') + static_cast<char>('a' + t);
+      for (int i = 0; i < 2000; ++i) {
+        // Both threads write every key, with interleaved versions.
+        const std::string key = absl::StrCat("key", (i * 7 + t) % kKeys);
+        Record rec = Rec("v", HlcAt(kNowMs) + static_cast<uint64_t>(i), node);
+        if (i % 5 == 0) rec.expires_at_ms = kNowMs;
+        if (i % 7 == 0) rec = Record{.version = rec.version, .tombstone = true};
+        if (!engine_->Apply(key, rec).ok()) ++errors;
+        if (i % 11 == 0 && !engine_->EraseIf(key, rec.version).ok()) ++errors;
+        if (i % 250 == 0 && !engine_->Purge(kNowMs, absl::ZeroDuration()).ok()) ++errors;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(errors.load(), 0);
+  ExpectTreeMatchesStore(*engine_);
+}
+
+// ---- Purge without a scan ---------------------------------------------------
+
+TEST_P(EngineContractTest, PurgeSkipsTheScanOnlyWhenNothingCanBeDue) {
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(MustApply(*engine_, absl::StrCat("k", i), Rec("v", HlcAt(kNowMs))));
+  }
+  MustPurge(*engine_, kNowMs);  // may scan: an engine may not know its records yet
+  // No TTLs and no tombstones: nothing can be due, whenever.
+  PurgeStats stats = MustPurge(*engine_, kNowMs);
+  EXPECT_FALSE(stats.scanned);
+  EXPECT_FALSE(MustPurge(*engine_, kNowMs + 100 * kGraceMs).scanned);
+
+  // A record that expires later: not due before, due (and purged) at it.
+  Record expiring = Rec("ttl", HlcAt(kNowMs));
+  expiring.expires_at_ms = kNowMs + 1000;
+  ASSERT_TRUE(MustApply(*engine_, "ttl", expiring));
+  EXPECT_FALSE(MustPurge(*engine_, kNowMs + 999).scanned);
+  stats = MustPurge(*engine_, kNowMs + 1000);
+  EXPECT_TRUE(stats.scanned);
+  EXPECT_EQ(stats.expired, 1u);
+  // Its tombstone died at the expiry: due only once the grace has passed.
+  EXPECT_FALSE(MustPurge(*engine_, kNowMs + 1000 + kGraceMs - 1).scanned);
+  stats = MustPurge(*engine_, kNowMs + 1000 + kGraceMs);
+  EXPECT_TRUE(stats.scanned);
+  EXPECT_EQ(stats.tombstones_dropped, 1u);
+  EXPECT_FALSE(MustPurge(*engine_, kNowMs + 1000 + kGraceMs).scanned);
+
+  // A tombstone written after a skipped purge is still dropped once its
+  // grace has passed.
+  ASSERT_TRUE(
+      MustApply(*engine_, "k0", Record{.version = {HlcAt(kNowMs) + 1, kNodeA}, .tombstone = true}));
+  stats = MustPurge(*engine_, kNowMs + kGraceMs - 1);
+  EXPECT_FALSE(stats.scanned);
+  EXPECT_EQ(stats.tombstones_dropped, 0u);
+  stats = MustPurge(*engine_, kNowMs + kGraceMs);
+  EXPECT_TRUE(stats.scanned);
+  EXPECT_EQ(stats.tombstones_dropped, 1u);
+  EXPECT_EQ(MustRead(*engine_, "k0"), std::nullopt);
+  // The grace is the one Purge is given, not one the engine kept.
+  ASSERT_TRUE(
+      MustApply(*engine_, "k1", Record{.version = {HlcAt(kNowMs) + 2, kNodeA}, .tombstone = true}));
+  EXPECT_FALSE(MustPurge(*engine_, kNowMs + 9, absl::Milliseconds(10)).scanned);
+  EXPECT_EQ(MustPurge(*engine_, kNowMs + 10, absl::Milliseconds(10)).tombstones_dropped, 1u);
+  EXPECT_EQ(MustRead(*engine_, "k1"), std::nullopt);
+  EXPECT_EQ(engine_->Size(), 18u);
+  EXPECT_FALSE(MustPurge(*engine_, kNowMs + 100 * kGraceMs).scanned);
+  ExpectTreeMatchesStore(*engine_);
 }
 
 }  // namespace

@@ -58,6 +58,7 @@ class HeldEngine final : public Engine {
     return mem_.Purge(now_ms, grace);
   }
   void TEST_Erase(std::string_view key) override { mem_.TEST_Erase(key); }
+  const DigestTree& digest_tree() const override { return mem_.digest_tree(); }
 
   void Hold() {
     absl::MutexLock lock(&mu_);

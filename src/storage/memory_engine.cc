@@ -37,6 +37,12 @@ std::strong_ordering CompareVersion(const MemoryEntry& entry, const WriterTable&
   return writers.NodeId(meta.writer).compare(v.node_id) <=> 0;
 }
 
+// The version `entry` holds.
+Version VersionOf(const MemoryEntry& entry, const WriterTable& writers) {
+  return Version{.timestamp = entry.meta().timestamp,
+                 .node_id = std::string(writers.NodeId(entry.meta().writer))};
+}
+
 // Sets `rec` to what `entry` holds, reusing rec's buffers.
 void CopyOut(const MemoryEntry& entry, const WriterTable& writers, Record& rec) {
   const MemoryEntryMeta meta = entry.meta();
@@ -132,18 +138,24 @@ absl::StatusOr<bool> MemoryEngine::Apply(std::string_view key, const Record& rec
                              .tombstone = rec.tombstone};
   if (old == nullptr) {
     shard.entries.insert(MemoryEntry::Make(key, rec.value, meta));
-    return true;
-  }
-  used_bytes_.fetch_sub(shard.writers.Release(old->meta().writer), std::memory_order_relaxed);
-  if (old->CanOverwrite(rec.value, meta)) {
-    old->Overwrite(rec.value, meta);
+    tree_.Replace(key, nullptr, &rec.version);
   } else {
-    // A new block of the new size, so a shorter value really frees the
-    // longer one's memory, as the account says.
-    MemoryEntryPtr fresh = MemoryEntry::Make(key, rec.value, meta);
-    shard.entries.erase(it);
-    shard.entries.insert(std::move(fresh));
+    // Copied before the old writer's reference is released, which may free
+    // its node ID.
+    const Version before = VersionOf(*old, shard.writers);
+    used_bytes_.fetch_sub(shard.writers.Release(old->meta().writer), std::memory_order_relaxed);
+    if (old->CanOverwrite(rec.value, meta)) {
+      old->Overwrite(rec.value, meta);
+    } else {
+      // A new block of the new size, so a shorter value really frees the
+      // longer one's memory, as the account says.
+      MemoryEntryPtr fresh = MemoryEntry::Make(key, rec.value, meta);
+      shard.entries.erase(it);
+      shard.entries.insert(std::move(fresh));
+    }
+    tree_.Replace(key, &before, &rec.version);
   }
+  purge_bounds_.Note(rec.tombstone, rec.version.timestamp, rec.expires_at_ms);
   return true;
 }
 
@@ -189,6 +201,7 @@ absl::StatusOr<bool> MemoryEngine::EraseIf(std::string_view key, const Version& 
   used_bytes_.fetch_sub(EntryBytes(**it) + shard.writers.Release((*it)->meta().writer),
                         std::memory_order_relaxed);
   shard.entries.erase(it);
+  tree_.Replace(key, &version, nullptr);
   return true;
 }
 
@@ -198,7 +211,15 @@ absl::StatusOr<PurgeStats> MemoryEngine::Purge(int64_t now_ms, absl::Duration to
     return PurgeActionFor(meta.tombstone, meta.timestamp, meta.expires_at_ms, now_ms,
                           tombstone_grace);
   };
+  auto note = [&](const MemoryEntryMeta& meta) {
+    purge_bounds_.Note(meta.tombstone, meta.timestamp, meta.expires_at_ms);
+  };
   PurgeStats stats;
+  if (!purge_bounds_.MayBeDue(now_ms, tombstone_grace)) return stats;
+  stats.scanned = true;
+  // Raised before the scan and lowered again for every record kept: a write
+  // the scan misses lowers the bounds itself, after this.
+  purge_bounds_.Raise();
   std::vector<std::string> picked;
   for (size_t i = 0; i < num_shards_; ++i) {
     Shard& shard = shards_[i];
@@ -206,7 +227,12 @@ absl::StatusOr<PurgeStats> MemoryEngine::Purge(int64_t now_ms, absl::Duration to
     {
       absl::ReaderMutexLock lock(&shard.mu);
       for (const MemoryEntryPtr& entry : shard.entries) {
-        if (action_for(*entry) != PurgeAction::kKeep) picked.emplace_back(entry->key());
+        if (action_for(*entry) == PurgeAction::kKeep) {
+          note(entry->meta());
+          stats.tombstones_kept += entry->meta().tombstone;
+        } else {
+          picked.emplace_back(entry->key());
+        }
       }
     }
     if (picked.empty()) continue;
@@ -219,12 +245,16 @@ absl::StatusOr<PurgeStats> MemoryEngine::Purge(int64_t now_ms, absl::Duration to
       const size_t old_bytes = EntryBytes(entry);
       switch (action_for(entry)) {
         case PurgeAction::kKeep:
+          note(entry.meta());
+          stats.tombstones_kept += entry.meta().tombstone;
           break;
         case PurgeAction::kTombstone: {
           // Same version and expiry (so the same writer reference), no value:
-          // a smaller block, which frees the value's memory.
+          // a smaller block, which frees the value's memory. The version
+          // stays, so the digest tree does not change.
           MemoryEntryMeta meta = entry.meta();
           meta.tombstone = true;
+          note(meta);
           MemoryEntryPtr tombstone = MemoryEntry::Make(key, "", meta);
           const size_t freed = old_bytes - EntryBytes(*tombstone);  // never negative
           shard.entries.erase(it);
@@ -232,9 +262,12 @@ absl::StatusOr<PurgeStats> MemoryEngine::Purge(int64_t now_ms, absl::Duration to
           used_bytes_.fetch_sub(freed, std::memory_order_relaxed);
           stats.bytes_freed += freed;
           ++stats.expired;
+          ++stats.tombstones_kept;
           break;
         }
         case PurgeAction::kErase: {
+          const Version before = VersionOf(entry, shard.writers);
+          tree_.Replace(key, &before, nullptr);
           const size_t freed = old_bytes + shard.writers.Release(entry.meta().writer);
           used_bytes_.fetch_sub(freed, std::memory_order_relaxed);
           shard.entries.erase(it);
@@ -253,6 +286,8 @@ void MemoryEngine::TEST_Erase(std::string_view key) {
   absl::MutexLock lock(&shard.mu);
   auto it = shard.entries.find(AsAbsl(key));
   if (it == shard.entries.end()) return;
+  const Version before = VersionOf(**it, shard.writers);
+  tree_.Replace(key, &before, nullptr);
   used_bytes_.fetch_sub(EntryBytes(**it) + shard.writers.Release((*it)->meta().writer),
                         std::memory_order_relaxed);
   shard.entries.erase(it);

@@ -14,8 +14,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "src/storage/digest_tree.h"
 #include "src/storage/engine.h"
 #include "src/storage/memory_entry.h"
+#include "src/storage/purge_bounds.h"
 #include "src/storage/record.h"
 #include "src/storage/writer_table.h"
 
@@ -82,9 +84,11 @@ class MemoryEngine final : public Engine {
   // shard's writer lock once to re-judge and change the records it picked;
   // so writers wait for at most one shard's changes, not for the scan.
   // bytes_freed is counted in RecordBytes and leaves the byte limit's total.
+  // Skips the scan when no record can be due (see purge_bounds_).
   [[nodiscard]] absl::StatusOr<PurgeStats> Purge(int64_t now_ms,
                                                  absl::Duration tombstone_grace) override;
   void TEST_Erase(std::string_view key) override;
+  const DigestTree& digest_tree() const override { return tree_; }
 
   // Bytes the stored records take, as counted against Options::max_bytes
   // (the sum of their RecordBytes). Exact when no write is in progress.
@@ -134,6 +138,12 @@ class MemoryEngine final : public Engine {
   // EraseIf, Purge and TEST_Erase, always while holding the shard lock of the
   // key whose record changes.
   std::atomic<size_t> used_bytes_{0};
+
+  // The digest tree of the stored records: Replace is called for every
+  // change, under the shard lock of the key that changes.
+  DigestTree tree_;
+  // When the next Purge may find work; lowered by every stored write.
+  PurgeBounds purge_bounds_;
 };
 
 }  // namespace kv::storage

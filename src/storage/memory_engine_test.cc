@@ -260,6 +260,35 @@ TEST(MemoryEngineLimitTest, RefusesARecordThatWouldPassTheLimitWithAMessageNamin
             absl::StatusCode::kResourceExhausted);
 }
 
+TEST(MemoryEngineLimitTest, RefusedWritesLeaveTheDigestTreeUnchanged) {
+  const Record rec = Rec(std::string(1000, 'v'), 1);
+  const size_t each = MemoryEngine::RecordBytes("key-0", rec);
+  MemoryEngine engine(MemoryEngine::Options{.shards = 1, .max_bytes = each * 5 / 2 + kWriter});
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(*engine.Apply(absl::StrCat("key-", i), rec)) << i;
+  const uint64_t root = engine.digest_tree().Hash(0, 0);
+  const std::vector<uint32_t> leaves = engine.digest_tree().NonEmptyLeaves();
+  ASSERT_NE(root, 0u);
+
+  // A new key, an overwrite that grows its record, a key too long to store.
+  EXPECT_EQ(engine.Apply("key-2", rec).status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(engine.Apply("key-0", Rec(std::string(3000, 'v'), 2)).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(
+      engine.Apply(std::string(MemoryEntry::kMaxKeyBytes + 1, 'k'), Rec("v", 1)).status().code(),
+      absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(engine.digest_tree().Hash(0, 0), root);
+  EXPECT_EQ(engine.digest_tree().NonEmptyLeaves(), leaves);
+
+  // A write that fits still moves the tree.
+  ASSERT_TRUE(*engine.Apply("key-0", Rec(std::string(10, 'v'), 3)));
+  DigestTree want;
+  const Version v1 = rec.version;
+  const Version v3{3, kNode};
+  want.Replace("key-0", nullptr, &v3);
+  want.Replace("key-1", nullptr, &v1);
+  EXPECT_EQ(engine.digest_tree().Hash(0, 0), want.Hash(0, 0));
+}
+
 TEST(MemoryEngineLimitTest, OverwritesThatShrinkOrKeepSizeAreAllowedAtTheLimit) {
   const size_t each = MemoryEngine::RecordBytes("key-0", Rec(std::string(1000, 'v'), 1));
   MemoryEngine engine(MemoryEngine::Options{.shards = 1, .max_bytes = 2 * each + kWriter});

@@ -104,7 +104,10 @@ absl::StatusOr<std::unique_ptr<RocksDbEngine>> RocksDbEngine::Open(const std::st
         absl::StrCat("cannot create data directory ", dir, ": ", ec.message()));
   }
 
-  auto filter = std::make_unique<ExpiryCompactionFilter>(options.clock, options.tombstone_grace);
+  // A longer grace than Purge's: Purge erases tombstones first, through the
+  // engine and its digest tree; the filter is a backstop.
+  auto filter = std::make_unique<ExpiryCompactionFilter>(
+      options.clock, options.tombstone_grace + kCompactionBackstop);
 
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;
@@ -137,7 +140,30 @@ absl::StatusOr<std::unique_ptr<RocksDbEngine>> RocksDbEngine::Open(const std::st
   engine->data_cf_ = handles[0];
   engine->meta_cf_ = handles[1];
   engine->hints_cf_ = handles[2];
+  RETURN_IF_ERROR(engine->LoadRecords());
   return engine;
+}
+
+absl::Status RocksDbEngine::LoadRecords() {
+  rocksdb::ReadOptions read_options;
+  read_options.fill_cache = false;  // a full scan would evict the hot blocks
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options, data_cf_));
+  Version version;  // reused, so that its buffer is too
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string_view key = AsView(it->key());
+    absl::StatusOr<RecordView> rec = DecodeRecordView(AsView(it->value()));
+    if (!rec.ok()) {
+      spdlog::error("leaving {} out of the digest tree: {}", Describe(key),
+                    rec.status().ToString());
+      continue;
+    }
+    version.timestamp = rec->timestamp;
+    version.node_id.assign(rec->node_id);
+    tree_.Replace(key, nullptr, &version);
+    purge_bounds_.Note(rec->tombstone, rec->timestamp, rec->expires_at_ms);
+  }
+  return FromRocksDb(it->status(),
+                     absl::StrCat("reading the records in ", dir_, " to build their digest tree"));
 }
 
 RocksDbEngine::RocksDbEngine(std::string dir, Options options,
@@ -179,6 +205,7 @@ absl::StatusOr<bool> RocksDbEngine::Apply(std::string_view key, const Record& re
 
   rocksdb::PinnableSlice existing;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), data_cf_, AsSlice(key), &existing);
+  std::optional<Version> before;
   if (s.ok()) {
     absl::StatusOr<RecordView> stored = DecodeRecordView(AsView(existing));
     if (!stored.ok()) {
@@ -187,6 +214,7 @@ absl::StatusOr<bool> RocksDbEngine::Apply(std::string_view key, const Record& re
                        ": the stored record does not decode: ", stored.status().message()));
     }
     if (StoredIsAtLeast(*stored, rec.version)) return false;
+    before = VersionOf(*stored);
   } else if (!s.IsNotFound()) {
     return FromRocksDb(s, absl::StrCat("reading ", Describe(key), " before writing it"));
   }
@@ -195,6 +223,8 @@ absl::StatusOr<bool> RocksDbEngine::Apply(std::string_view key, const Record& re
   RETURN_IF_ERROR(GuardedWrite(absl::StrCat("writing ", Describe(key)), [&] {
     return db_->Put(SyncedPerPolicy(), data_cf_, AsSlice(key), encoded);
   }));
+  tree_.Replace(key, before ? &*before : nullptr, &rec.version);
+  purge_bounds_.Note(rec.tombstone, rec.version.timestamp, rec.expires_at_ms);
   return true;
 }
 
@@ -212,15 +242,22 @@ std::vector<absl::StatusOr<bool>> RocksDbEngine::ApplyGroup(std::span<const Keye
   };
 
   rocksdb::WriteBatch batch;
-  // Key -> the write of this group now holding it; the writes that depend on
-  // the batch (in it, or kept out by one in it).
-  absl::flat_hash_map<std::string_view, size_t> newest;
+  // A key the batch writes: the write of this group now holding it, and the
+  // version stored before the group (nullopt: none).
+  struct Batched {
+    size_t newest;
+    std::optional<Version> before;
+  };
+  absl::flat_hash_map<std::string_view, Batched> batched;
+  // The writes that depend on the batch (in it, or kept out by one in it).
   std::vector<size_t> on_batch;
   for (size_t i = 0; i < writes.size(); ++i) {
     const KeyedRecord& w = writes[i];
-    if (auto it = newest.find(w.key); it != newest.end()) {
+    std::optional<Version> before;
+    if (auto it = batched.find(w.key); it != batched.end()) {
       on_batch.push_back(i);
-      if (writes[it->second].rec.version >= w.rec.version) continue;  // false
+      if (writes[it->second.newest].rec.version >= w.rec.version) continue;  // false
+      it->second.newest = i;
     } else {
       rocksdb::PinnableSlice existing;
       rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), data_cf_, AsSlice(w.key), &existing);
@@ -233,14 +270,15 @@ std::vector<absl::StatusOr<bool>> RocksDbEngine::ApplyGroup(std::span<const Keye
           continue;
         }
         if (StoredIsAtLeast(*stored, w.rec.version)) continue;  // false
+        before = VersionOf(*stored);
       } else if (!s.IsNotFound()) {
         results[i] =
             FromRocksDb(s, absl::StrCat("reading ", Describe(w.key), " before writing it"));
         continue;
       }
       on_batch.push_back(i);
+      batched.emplace(w.key, Batched{.newest = i, .before = std::move(before)});
     }
-    newest[w.key] = i;
     batch.Put(data_cf_, AsSlice(w.key), EncodeRecord(w.rec));
     results[i] = true;
   }
@@ -250,6 +288,13 @@ std::vector<absl::StatusOr<bool>> RocksDbEngine::ApplyGroup(std::span<const Keye
                    [&] { return db_->Write(SyncedPerPolicy(), &batch); });
   if (!s.ok()) {
     for (size_t i : on_batch) results[i] = s;
+    return results;
+  }
+  // One change per key, from what was stored to the group's newest write.
+  for (const auto& [key, b] : batched) {
+    const Record& rec = writes[b.newest].rec;
+    tree_.Replace(key, b.before ? &*b.before : nullptr, &rec.version);
+    purge_bounds_.Note(rec.tombstone, rec.version.timestamp, rec.expires_at_ms);
   }
   return results;
 }
@@ -333,15 +378,33 @@ absl::StatusOr<bool> RocksDbEngine::EraseIf(std::string_view key, const Version&
   RETURN_IF_ERROR(GuardedWrite(absl::StrCat("erasing ", Describe(key)), [&] {
     return db_->Delete(SyncedPerPolicy(), data_cf_, AsSlice(key));
   }));
+  tree_.Replace(key, &version, nullptr);
   return true;
 }
 
 void RocksDbEngine::TEST_Erase(std::string_view key) {
   absl::MutexLock lock(&StripeFor(key));
+  // The stored version, for the digest tree (which holds no record that
+  // does not decode).
+  rocksdb::PinnableSlice existing;
+  rocksdb::Status read = db_->Get(rocksdb::ReadOptions(), data_cf_, AsSlice(key), &existing);
+  if (read.IsNotFound()) return;
+  std::optional<Version> before;
+  if (read.ok()) {
+    if (absl::StatusOr<RecordView> stored = DecodeRecordView(AsView(existing)); stored.ok()) {
+      before = VersionOf(*stored);
+    }
+  } else {
+    spdlog::error("{}", FromRocksDb(read, absl::StrCat("reading ", Describe(key))).ToString());
+  }
   absl::Status s = GuardedWrite(absl::StrCat("erasing ", Describe(key)), [&] {
     return db_->Delete(SyncedPerPolicy(), data_cf_, AsSlice(key));
   });
-  if (!s.ok()) spdlog::error("{}", s.ToString());
+  if (!s.ok()) {
+    spdlog::error("{}", s.ToString());
+    return;
+  }
+  if (before) tree_.Replace(key, &*before, nullptr);
 }
 
 absl::Status RocksDbEngine::PutMeta(std::string_view key, std::string_view value) {

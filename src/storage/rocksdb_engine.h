@@ -18,7 +18,9 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "src/storage/digest_tree.h"
 #include "src/storage/engine.h"
+#include "src/storage/purge_bounds.h"
 #include "src/storage/record.h"
 #include "src/util/clock.h"
 
@@ -52,10 +54,14 @@ struct RocksDbEngineOptions {
   // Time for the compaction filter (expiry and tombstone grace). Not owned;
   // must outlive the engine. nullptr means util::SystemClock::Default().
   const util::Clock* clock = nullptr;
-  // The compaction filter keeps tombstones at least this long after their
-  // death time (PurgeActionFor in record.h), so that older writes still in
-  // flight (hints, read repair, a slow replica) meet the tombstone instead of
-  // resurrecting the key. Must be >= 0.
+  // Tombstones are kept at least this long after their death time
+  // (PurgeActionFor in record.h), so that older writes still in flight
+  // (hints, read repair, a slow replica) meet the tombstone instead of
+  // resurrecting the key. Engine::Purge, which every node's repair round
+  // calls with the same grace, erases them once it has passed, through the
+  // engine (so the digest tree sees it); the compaction filter drops them
+  // only after tombstone_grace + RocksDbEngine::kCompactionBackstop, as a
+  // backstop for those Purge has not erased. Must be >= 0.
   absl::Duration tombstone_grace = absl::Hours(1);
   // The RocksDB environment for all file access; not owned, must outlive the
   // engine. nullptr means rocksdb::Env::Default(). Tests pass a
@@ -67,10 +73,22 @@ struct RocksDbEngineOptions {
 // three column families: "default" holds the records (key -> EncodeRecord
 // bytes, see record_codec.h), "meta" holds the node's own small state (node
 // ID, routing table) and "hints" holds opaque hinted-handoff entries by
-// sequence number (src/replication/hint_store.h). A compaction filter
-// (compaction_filter.h) applies Purge's rule to the records, so expired
-// records may turn into tombstones, and tombstones past their grace
-// disappear from Read, ForEach and Size, at any time.
+// sequence number (src/replication/hint_store.h).
+//
+// Digest tree: the engine keeps digest_tree() current on every change. Open
+// builds it by reading every record once (one sequential scan of the
+// records, fill_cache off): a startup cost that grows with the number of
+// records stored. The same scan sets the bounds that let Purge skip its own
+// scan when nothing can be due.
+//
+// A compaction filter (compaction_filter.h) applies Purge's rule to the
+// records with a grace of Options::tombstone_grace + kCompactionBackstop. So
+// at any time expired records may turn into tombstones (same version: the
+// digest tree does not change), and tombstones past that longer grace may
+// disappear from Read, ForEach and Size. Purge erases tombstones first, at
+// tombstone_grace and through the engine, so the filter is only a backstop
+// for tombstones no Purge erased in time; its drops are not seen by the
+// digest tree, which keeps such a tombstone's hash until the next Open.
 //
 // Write errors: after a write fails with an I/O error, the engine refuses
 // every write itself until it has recovered. The next write attempt (at most
@@ -104,11 +122,18 @@ class RocksDbEngine final : public Engine {
   static constexpr absl::Duration kResumeInterval = absl::Milliseconds(100);
   static constexpr uint64_t kMinFreeBytesToResume = uint64_t{1} << 20;
 
+  // How much longer than Options::tombstone_grace the compaction filter
+  // keeps tombstones, so that Purge erases them first (see above).
+  static constexpr absl::Duration kCompactionBackstop = absl::Hours(1);
+
   // Opens the database in `dir`, creating the directory (and its parents),
   // the database and any missing column family (a directory written before
-  // "hints" existed gains it). Fails if the directory cannot be created,
-  // is already open (in this or another process: RocksDB's LOCK file), holds
-  // column families this build does not know, or options are invalid.
+  // "hints" existed gains it), then reads every record to build the digest
+  // tree (see "Digest tree" above). Fails if the directory cannot be
+  // created, is already open (in this or another process: RocksDB's LOCK
+  // file), holds column families this build does not know, options are
+  // invalid, or the scan of the records fails. Records that do not decode
+  // are logged and left out of the tree.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<RocksDbEngine>> Open(const std::string& dir,
                                                                            Options options);
 
@@ -158,12 +183,15 @@ class RocksDbEngine final : public Engine {
   // stripe's mutex and durable as Options::sync says (so with kAlways a
   // batch costs at most kLockStripes fsyncs). Records that do not decode are
   // logged and kept. Fails with the RocksDB error of a read, the scan or a
-  // write; batches written before it stay. The compaction filter applies the
-  // same rule with Options::tombstone_grace whenever RocksDB compacts.
+  // write; batches written before it stay (and the next Purge scans). Skips
+  // the scan when no record can be due (PurgeStats::scanned false). The
+  // compaction filter applies the same rule, with Options::tombstone_grace
+  // + kCompactionBackstop, whenever RocksDB compacts.
   [[nodiscard]] absl::StatusOr<PurgeStats> Purge(int64_t now_ms,
                                                  absl::Duration tombstone_grace) override;
   // Deletes the key (honouring the sync policy); errors are logged.
   void TEST_Erase(std::string_view key) override;
+  const DigestTree& digest_tree() const override { return tree_; }
 
   // Hinted handoff storage: opaque `bytes` under the sequence number `seq`
   // in the hints column family (key: seq as 8 bytes big-endian, so
@@ -227,6 +255,10 @@ class RocksDbEngine final : public Engine {
   RocksDbEngine(std::string dir, Options options,
                 std::unique_ptr<ExpiryCompactionFilter> compaction_filter);
 
+  // Open's scan of every record: builds tree_ and sets purge_bounds_.
+  // Fails with the RocksDB error of the scan.
+  [[nodiscard]] absl::Status LoadRecords();
+
   size_t StripeIndex(std::string_view key) const;
   absl::Mutex& StripeFor(std::string_view key) { return stripes_[StripeIndex(key)].mu; }
 
@@ -273,6 +305,13 @@ class RocksDbEngine final : public Engine {
   rocksdb::ColumnFamilyHandle* hints_cf_ = nullptr;  // owned; released before db_
 
   std::array<Stripe, kLockStripes> stripes_;
+
+  // The digest tree of the stored records: built by Open, then Replace is
+  // called for every change, under the stripe mutex of the key that changes.
+  DigestTree tree_;
+  // When the next Purge may find work: set by Open's scan, lowered by every
+  // stored write.
+  PurgeBounds purge_bounds_;
 
   // Held shared by every RocksDB write (GuardedWrite), exclusively by a
   // recovery attempt, so that no write reaches RocksDB while it recovers.

@@ -24,6 +24,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "src/storage/digest_tree.h"
 #include "src/storage/engine_contract_test.h"
 #include "src/storage/record.h"
 #include "src/storage/record_codec.h"
@@ -66,6 +67,7 @@ class TempDirEngine final : public Engine {
     return engine_->Purge(now_ms, tombstone_grace);
   }
   void TEST_Erase(std::string_view key) override { engine_->TEST_Erase(key); }
+  const DigestTree& digest_tree() const override { return engine_->digest_tree(); }
 
  private:
   ScopedTempDir dir_;  // declared first: outlives the engine
@@ -152,6 +154,43 @@ TEST_P(RocksDbEngineReopenTest, ReopenKeepsEveryRecordAndItsVersion) {
   absl::StatusOr<bool> stored = engine->Apply("key-1", Rec("stale", 1));
   ASSERT_TRUE(stored.ok()) << stored.status();
   EXPECT_FALSE(*stored);
+}
+
+TEST_P(RocksDbEngineReopenTest, ReopenRebuildsTheSameDigestTree) {
+  ScopedTempDir tmp;
+  const std::string dir = tmp.Sub("db");
+  uint64_t root = 0;
+  std::vector<uint32_t> leaves;
+  {
+    std::unique_ptr<RocksDbEngine> engine = MustOpen(dir, {.sync = GetParam()});
+    ASSERT_NE(engine, nullptr);
+    for (int i = 0; i < 300; ++i) {
+      Record rec = Rec(absl::StrCat("value-", i), 1000 + i);
+      if (i % 10 == 0) rec.expires_at_ms = 1700000000000 + i;
+      if (i % 17 == 0) rec = Record{.version = {2000u + i, kNode}, .tombstone = true};
+      ASSERT_TRUE(*engine->Apply(absl::StrCat("key-", i), rec));
+    }
+    ASSERT_TRUE(*engine->Apply("key-1", Rec("newer", 5000)));
+    ASSERT_TRUE(*engine->EraseIf("key-2", Version{1002, kNode}));
+    engine->TEST_Erase("key-3");
+    root = engine->digest_tree().Hash(0, 0);
+    leaves = engine->digest_tree().NonEmptyLeaves();
+    ASSERT_NE(root, 0u);
+  }
+  std::unique_ptr<RocksDbEngine> engine = MustOpen(dir, {.sync = GetParam()});
+  ASSERT_NE(engine, nullptr);
+  EXPECT_EQ(engine->digest_tree().Hash(0, 0), root);
+  EXPECT_EQ(engine->digest_tree().NonEmptyLeaves(), leaves);
+  // And it is the tree of what is stored, node by node.
+  DigestTree rebuilt;
+  engine->ForEach([&](std::string_view key, const Record& rec) {
+    rebuilt.Replace(key, nullptr, &rec.version);
+  });
+  for (int depth : {4, 9, 16}) {
+    for (uint32_t p = 0; p < (uint32_t{1} << depth); ++p) {
+      ASSERT_EQ(engine->digest_tree().Hash(p, depth), rebuilt.Hash(p, depth)) << depth << " " << p;
+    }
+  }
 }
 
 TEST(RocksDbEngineTest, CreatesMissingParentDirectories) {
@@ -333,8 +372,15 @@ TEST(RocksDbEngineTest, UndecodableStoredRecordIsReportedAndNeverOverwritten) {
   std::vector<std::string> visited;
   engine->ForEach([&](std::string_view key, const Record&) { visited.emplace_back(key); });
   EXPECT_EQ(visited, std::vector<std::string>{"good"});
+  // Open left it out of the digest tree, and TEST_Erase of it keeps it out.
+  const Version good_version{1, kNode};
+  EXPECT_EQ(engine->digest_tree().Hash(0, 0), RecordHash("good", good_version));
+  EXPECT_EQ(engine->digest_tree().NonEmptyLeaves(), std::vector<uint32_t>{LeafOf("good")});
   EXPECT_EQ(MustRead(*engine, "good")->value, "v");
   EXPECT_EQ(engine->Size(), 2u);
+  engine->TEST_Erase("bad");
+  EXPECT_EQ(engine->Size(), 1u);
+  EXPECT_EQ(engine->digest_tree().Hash(0, 0), RecordHash("good", good_version));
 }
 
 TEST(RocksDbEnginePropertiesTest, NamesEveryGaugeAndCountsLiveData) {
@@ -412,6 +458,34 @@ TEST_F(RocksDbEngineFaultTest, DiskFullFailsApplyWithResourceExhaustedAndLosesNo
   ASSERT_NE(engine, nullptr);
   EXPECT_EQ(MustRead(*engine, "k")->value, "before");
   EXPECT_TRUE(*engine->Apply("k", Rec("after", 3)));
+}
+
+TEST_F(RocksDbEngineFaultTest, FailedWritesLeaveTheDigestTreeUnchanged) {
+  std::unique_ptr<RocksDbEngine> engine = OpenFaulty(SyncPolicy::kAlways);
+  ASSERT_NE(engine, nullptr);
+  ASSERT_TRUE(*engine->Apply("k", Rec("before", 1)));
+  ASSERT_TRUE(*engine->Apply("gone", Record{.version = {2, kNode}, .tombstone = true}));
+  const uint64_t root = engine->digest_tree().Hash(0, 0);
+  const std::vector<uint32_t> leaves = engine->digest_tree().NonEmptyLeaves();
+
+  faults_.fail_sync = true;
+  ASSERT_FALSE(engine->Apply("k", Rec("during", 3)).ok());
+  EXPECT_GT(faults_.syncs_failed.load(), 0);
+  // Refused while the error stands: they must not reach the tree either.
+  ASSERT_FALSE(engine->Apply("new", Rec("during", 3)).ok());
+  const std::vector<KeyedRecord> group = {{"k", Rec("group", 4)}, {"other", Rec("group", 4)}};
+  for (const absl::StatusOr<bool>& result : engine->ApplyGroup(group)) {
+    EXPECT_FALSE(result.ok());
+  }
+  ASSERT_FALSE(engine->EraseIf("k", Version{1, kNode}).ok());
+  // Purge with the tombstone due: its erasure fails.
+  ASSERT_FALSE(engine->Purge(int64_t{1} << 40, absl::ZeroDuration()).ok());
+  engine->TEST_Erase("k");
+
+  EXPECT_EQ(engine->digest_tree().Hash(0, 0), root);
+  EXPECT_EQ(engine->digest_tree().NonEmptyLeaves(), leaves);
+  EXPECT_EQ(MustRead(*engine, "k")->value, "before");
+  EXPECT_TRUE(MustRead(*engine, "gone")->tombstone);
 }
 
 TEST_F(RocksDbEngineFaultTest, FailedHintWriteIsReportedAndNotStored) {

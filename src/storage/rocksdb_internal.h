@@ -6,6 +6,7 @@
 #include <rocksdb/slice.h>
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "absl/strings/string_view.h"
@@ -26,6 +27,11 @@ inline rocksdb::Slice AsSlice(std::string_view s) { return rocksdb::Slice(s.data
 
 inline std::string_view AsView(const rocksdb::Slice& s) {
   return std::string_view(s.data(), s.size());
+}
+
+// An owning copy of the stored version.
+inline Version VersionOf(const RecordView& stored) {
+  return Version{.timestamp = stored.timestamp, .node_id = std::string(stored.node_id)};
 }
 
 inline bool SameVersion(const RecordView& stored, const Version& v) {

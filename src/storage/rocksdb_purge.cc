@@ -6,8 +6,11 @@
 #include <algorithm>
 #include <array>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 #include "src/storage/rocksdb_engine.h"
@@ -27,6 +30,14 @@ using namespace rocksdb_internal;  // NOLINT: this file's own helpers
 
 absl::StatusOr<PurgeStats> RocksDbEngine::Purge(int64_t now_ms, absl::Duration tombstone_grace) {
   PurgeStats stats;
+  if (!purge_bounds_.MayBeDue(now_ms, tombstone_grace)) return stats;
+  stats.scanned = true;
+  // Raised before the scan's snapshot is taken and lowered again for every
+  // record kept: a write the snapshot misses lowers the bounds itself, after
+  // this. If the purge stops early, records it did not reach are unaccounted
+  // for, so the next one must scan.
+  purge_bounds_.Raise();
+  absl::Cleanup mark_due = [this] { purge_bounds_.MarkDue(); };
   // picked[i]: keys in stripe i the scan found something to do for.
   std::array<std::vector<std::string>, kLockStripes> picked;
   size_t num_picked = 0;
@@ -50,12 +61,17 @@ absl::StatusOr<PurgeStats> RocksDbEngine::Purge(int64_t now_ms, absl::Duration t
       spdlog::error("purge is keeping {}: {}", Describe(key), rec.status().ToString());
       continue;
     }
-    if (ActionFor(*rec, now_ms, tombstone_grace) == PurgeAction::kKeep) continue;
+    if (ActionFor(*rec, now_ms, tombstone_grace) == PurgeAction::kKeep) {
+      purge_bounds_.Note(rec->tombstone, rec->timestamp, rec->expires_at_ms);
+      stats.tombstones_kept += rec->tombstone;
+      continue;
+    }
     picked[StripeIndex(key)].emplace_back(key);
     if (++num_picked == kPurgeBatchKeys) RETURN_IF_ERROR(flush());
   }
   RETURN_IF_ERROR(FromRocksDb(it->status(), absl::StrCat("scanning records in ", dir_)));
   RETURN_IF_ERROR(flush());
+  std::move(mark_due).Cancel();
   return stats;
 }
 
@@ -65,6 +81,8 @@ absl::Status RocksDbEngine::PurgeStripe(size_t stripe, const std::vector<std::st
   absl::MutexLock lock(&stripes_[stripe].mu);
   rocksdb::WriteBatch batch;
   PurgeStats batched;
+  // What the batch erases, for the digest tree once it is written.
+  std::vector<std::pair<std::string_view, Version>> erased;
   for (const std::string& key : keys) {
     // Judged again as stored now: an Apply may have replaced the record since
     // the scan.
@@ -76,29 +94,40 @@ absl::Status RocksDbEngine::PurgeStripe(size_t stripe, const std::vector<std::st
     if (!rec.ok()) continue;  // logged by the scan
     switch (ActionFor(*rec, now_ms, tombstone_grace)) {
       case PurgeAction::kKeep:
+        purge_bounds_.Note(rec->tombstone, rec->timestamp, rec->expires_at_ms);
+        batched.tombstones_kept += rec->tombstone;
         break;
       case PurgeAction::kTombstone: {
+        // Same version, so the digest tree does not change. Noted before the
+        // write: a bound may be low, never high (if the write fails, Purge
+        // fails and the next one scans).
+        purge_bounds_.Note(/*tombstone=*/true, rec->timestamp, rec->expires_at_ms);
         const std::string tombstone = EncodeExpiredTombstone(*rec);
         RETURN_IF_ERROR(FromRocksDb(batch.Put(data_cf_, AsSlice(key), tombstone),
                                     absl::StrCat("batching a tombstone for ", Describe(key))));
         batched.bytes_freed += existing.size() - tombstone.size();
         ++batched.expired;
+        ++batched.tombstones_kept;
         break;
       }
       case PurgeAction::kErase:
         RETURN_IF_ERROR(FromRocksDb(batch.Delete(data_cf_, AsSlice(key)),
                                     absl::StrCat("batching the erasure of ", Describe(key))));
+        erased.emplace_back(key, VersionOf(*rec));
         batched.bytes_freed += key.size() + existing.size();
         ++batched.tombstones_dropped;
         break;
     }
   }
-  if (batch.Count() == 0) return absl::OkStatus();
-  RETURN_IF_ERROR(GuardedWrite(absl::StrCat("writing purged records in ", dir_),
-                               [&] { return db_->Write(SyncedPerPolicy(), &batch); }));
+  if (batch.Count() != 0) {
+    RETURN_IF_ERROR(GuardedWrite(absl::StrCat("writing purged records in ", dir_),
+                                 [&] { return db_->Write(SyncedPerPolicy(), &batch); }));
+  }
+  for (const auto& [key, version] : erased) tree_.Replace(key, &version, nullptr);
   stats->expired += batched.expired;
   stats->tombstones_dropped += batched.tombstones_dropped;
   stats->bytes_freed += batched.bytes_freed;
+  stats->tombstones_kept += batched.tombstones_kept;
   return absl::OkStatus();
 }
 

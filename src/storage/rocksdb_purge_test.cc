@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "src/storage/digest_tree.h"
 #include "src/storage/record.h"
 #include "src/storage/record_codec.h"
 #include "src/storage/rocksdb_engine.h"
@@ -68,6 +69,9 @@ TEST(RocksDbEngineTest, CompactionAppliesThePurgeRule) {
   };
   const RocksDbEngine::Options options = {
       .sync = SyncPolicy::kNone, .clock = &clock, .tombstone_grace = absl::Hours(1)};
+  // The filter's grace: the backstop's hour longer than Purge's.
+  const absl::Duration filter_grace = options.tombstone_grace + RocksDbEngine::kCompactionBackstop;
+  const int64_t filter_grace_ms = absl::ToInt64Milliseconds(filter_grace);
   {
     std::unique_ptr<RocksDbEngine> engine = MustOpen(dir, options);
     ASSERT_NE(engine, nullptr);
@@ -77,7 +81,7 @@ TEST(RocksDbEngineTest, CompactionAppliesThePurgeRule) {
       expiring.expires_at_ms = now + 30 * 60 * 1000;  // in 30 minutes
       Record expired = Rec("expired", HlcAt(now - 1000));
       expired.expires_at_ms = now - 1;
-      const Record old_tombstone{.version = {HlcAt(now - 2 * 3600 * 1000), kNode},
+      const Record old_tombstone{.version = {HlcAt(now - filter_grace_ms - 3600 * 1000), kNode},
                                  .tombstone = true};
       const Record young_tombstone{.version = {HlcAt(now - 10 * 60 * 1000), kNode},
                                    .tombstone = true};
@@ -111,10 +115,10 @@ TEST(RocksDbEngineTest, CompactionAppliesThePurgeRule) {
   EXPECT_EQ(counts.iterated, 4u * kEach);
   EXPECT_EQ(counts.estimated, 4u * kEach);
 
-  // An hour later the young tombstones and the expired ones (dead since their
-  // expiry) are past their grace, and the expiring records have expired: they
-  // become tombstones in turn. The filter reads the injected clock.
-  clock.Advance(absl::Hours(1));
+  // One filter grace later the young tombstones and the expired ones (dead
+  // since their expiry) are past it, and the expiring records have expired:
+  // they become tombstones in turn. The filter reads the injected clock.
+  clock.Advance(filter_grace);
   {
     std::unique_ptr<RocksDbEngine> engine = MustOpen(dir, options);
     ASSERT_NE(engine, nullptr);
@@ -129,13 +133,44 @@ TEST(RocksDbEngineTest, CompactionAppliesThePurgeRule) {
   EXPECT_EQ(counts.iterated, 2u * kEach);
   EXPECT_EQ(counts.estimated, 2u * kEach);
 
-  // 30 minutes more: the expiring records' tombstones pass their grace too.
+  // 30 minutes more: the expiring records' tombstones pass the grace too.
   clock.Advance(absl::Minutes(30));
   std::unique_ptr<RocksDbEngine> engine = MustOpen(dir, options);
   ASSERT_NE(engine, nullptr);
   ASSERT_TRUE(engine->CompactAll().ok());
   EXPECT_EQ(engine->Size(), 1u * kEach);
   EXPECT_EQ(MustRead(*engine, key("expiring", 0)), std::nullopt);
+}
+
+// Purge erases a tombstone at Options::tombstone_grace, through the engine
+// (so the digest tree sees it); the compaction filter waits
+// kCompactionBackstop longer.
+TEST(RocksDbEngineTest, CompactionLeavesTombstonesWithinTheBackstopToPurge) {
+  ScopedTempDir tmp;
+  util::ManualClock clock;
+  const int64_t now = clock.NowMillis();
+  const RocksDbEngine::Options options = {
+      .sync = SyncPolicy::kNone, .clock = &clock, .tombstone_grace = absl::Hours(1)};
+  std::unique_ptr<RocksDbEngine> engine = MustOpen(tmp.Sub("db"), options);
+  ASSERT_NE(engine, nullptr);
+  const int64_t grace_ms = absl::ToInt64Milliseconds(options.tombstone_grace);
+  const int64_t backstop_ms = absl::ToInt64Milliseconds(RocksDbEngine::kCompactionBackstop);
+  // Past Purge's grace, within the backstop.
+  const Record due{.version = {HlcAt(now - grace_ms - backstop_ms / 2), kNode}, .tombstone = true};
+  ASSERT_TRUE(*engine->Apply("due", due));
+  ASSERT_TRUE(*engine->Apply("live", Rec("v", HlcAt(now))));
+  ASSERT_TRUE(engine->CompactAll().ok());
+  ASSERT_TRUE(MustRead(*engine, "due").has_value());
+
+  absl::StatusOr<PurgeStats> stats = engine->Purge(now, options.tombstone_grace);
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->tombstones_dropped, 1u);
+  EXPECT_EQ(MustRead(*engine, "due"), std::nullopt);
+  DigestTree want;
+  const Version live_version{HlcAt(now), kNode};
+  want.Replace("live", nullptr, &live_version);
+  EXPECT_EQ(engine->digest_tree().Hash(0, 0), want.Hash(0, 0));
+  EXPECT_EQ(engine->digest_tree().NonEmptyLeaves(), want.NonEmptyLeaves());
 }
 
 // ---- Purge and EraseIf beyond the contract ---------------------------------
