@@ -328,14 +328,19 @@ std::optional<Rumour> Membership::HeardEpoch(const dht::NodeId& id, uint64_t epo
   return *r;
 }
 
-size_t Membership::Hear(const std::vector<Rumour>& rumours) {
+size_t Membership::Hear(const std::vector<Rumour>& rumours, std::vector<Rumour>* newer) {
   const absl::Time now = clock_->Now();
   absl::MutexLock l(&mu_);
   size_t news = 0;
   for (const Rumour& r : rumours) {
     if (!Plausible(r.epoch, now)) continue;
     if (r.subject != self_.id) {
-      news += rumours_.Offer(r, SendBudget(), now) ? 1 : 0;
+      if (rumours_.Offer(r, SendBudget(), now)) {
+        ++news;
+      } else if (const Rumour* known = rumours_.Find(r.subject);
+                 newer != nullptr && known != nullptr && known->Supersedes(r)) {
+        newer->push_back(*known);
+      }
       continue;
     }
     // About this node. Word of it alive at a later epoch than its own (its
@@ -352,6 +357,11 @@ size_t Membership::Hear(const std::vector<Rumour>& rumours) {
                 : 0;
   }
   return news;
+}
+
+std::vector<Rumour> Membership::SettledDown(size_t max, std::mt19937_64& rng) const {
+  absl::MutexLock l(&mu_);
+  return rumours_.SettledDown(max, rng);
 }
 
 std::vector<Rumour> Membership::RumoursToSend(size_t max) {

@@ -127,7 +127,11 @@ class Membership {
   // that it is alive. Rumours (and, in HeardEpoch, epochs) more than a day
   // ahead of this node's clock are ignored. Returns how many were news
   // (queued to pass on).
-  size_t Hear(const std::vector<Rumour>& rumours);
+  // When `newer` is given, what this node knows that supersedes a rumour
+  // heard (about another node) is appended to it, to answer with.
+  size_t Hear(const std::vector<Rumour>& rumours, std::vector<Rumour>* newer = nullptr);
+  // Up to `max` settled rumours of nodes down (Rumours::SettledDown).
+  std::vector<Rumour> SettledDown(size_t max, std::mt19937_64& rng) const;
   // Up to `max` rumours to pass on in one gossip message; each is passed on
   // kSendsPerLogN * log2(known nodes) times in all.
   static constexpr int kSendsPerLogN = 3;

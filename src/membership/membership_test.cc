@@ -284,6 +284,19 @@ TEST_F(MembershipRumourTest, OwnVerdictsArePassedOnAtThePeersEpoch) {
   EXPECT_EQ(m_.PendingRumours(), 0u);
 }
 
+TEST_F(MembershipRumourTest, OlderWordIsAnsweredWithWhatThisNodeKnows) {
+  m_.HeartbeatTargets(1);
+  const NodeId far = peers_.back();
+  m_.Hear({{far, true, 10}});
+  m_.Hear({{far, false, 11}});  // restarted: alive at a later epoch
+  std::vector<Rumour> newer;
+  EXPECT_EQ(m_.Hear({{far, true, 10}}, &newer), 0u);
+  EXPECT_EQ(newer, (std::vector<Rumour>{{far, false, 11}}));
+  newer.clear();
+  m_.Hear({{far, false, 11}}, &newer);
+  EXPECT_TRUE(newer.empty()) << "the same word needs no answer";
+}
+
 TEST_F(MembershipRumourTest, UnwatchedPeersAreDownByRumourUntilALaterEpoch) {
   m_.HeartbeatTargets(1);
   const NodeId far = peers_.back();

@@ -50,6 +50,19 @@ std::vector<Rumour> Rumours::Take(size_t max) {
   return out;
 }
 
+std::vector<Rumour> Rumours::SettledDown(size_t max, std::mt19937_64& rng) const {
+  std::vector<Rumour> settled;
+  for (const auto& [id, e] : entries_) {
+    if (e.rumour.down && e.sends_left == 0) settled.push_back(e.rumour);
+  }
+  // By subject first, so that the sample depends only on the seed.
+  std::sort(settled.begin(), settled.end(),
+            [](const Rumour& a, const Rumour& b) { return a.subject < b.subject; });
+  std::vector<Rumour> out;
+  std::sample(settled.begin(), settled.end(), std::back_inserter(out), max, rng);
+  return out;
+}
+
 void Rumours::EvictOldest() {
   auto oldest = entries_.end();
   for (auto it = entries_.begin(); it != entries_.end(); ++it) {

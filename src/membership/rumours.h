@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <random>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -54,6 +55,11 @@ class Rumours {
   // Up to `max` rumours to pass on in one message, fewest sends first; each
   // counts as sent once.
   std::vector<Rumour> Take(size_t max);
+  // Up to `max` rumours that a node is down whose sends are all spent,
+  // chosen at random: a node's periodic pull carries them, so that a peer
+  // that heard since of the subject alive again can answer with that
+  // (Membership::Hear's `newer`). O(size()).
+  std::vector<Rumour> SettledDown(size_t max, std::mt19937_64& rng) const;
   // How many rumours still have sends left.
   size_t pending() const { return pending_; }
   size_t size() const { return entries_.size(); }

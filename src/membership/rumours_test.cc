@@ -43,6 +43,20 @@ TEST_F(RumoursTest, EachRumourIsPassedOnItsBudgetOfTimesFewestSendsFirst) {
   EXPECT_EQ(r_.size(), 2u);
 }
 
+TEST_F(RumoursTest, SettledDownHoldsOnlyDeathsWhoseSendsAreSpent) {
+  r_.Offer({a_, /*down=*/true, 1}, 1, now_);
+  r_.Offer({b_, /*down=*/false, 1}, 1, now_);
+  EXPECT_TRUE(r_.SettledDown(8, rng_).empty()) << "still being passed on";
+  r_.Take(8);
+  EXPECT_EQ(r_.SettledDown(8, rng_), (std::vector<Rumour>{{a_, true, 1}}))
+      << "word of life is not carried";
+  const dht::NodeId c = dht::NodeId::Random(rng_);
+  r_.Offer({c, true, 2}, 1, now_);
+  r_.Take(8);
+  EXPECT_EQ(r_.SettledDown(8, rng_).size(), 2u);
+  EXPECT_EQ(r_.SettledDown(1, rng_).size(), 1u) << "a sample of at most max";
+}
+
 TEST_F(RumoursTest, NewsRestartsTheBudget) {
   r_.Offer({a_, true, 1}, 1, now_);
   EXPECT_EQ(r_.Take(8).size(), 1u);

@@ -20,13 +20,18 @@ void Gossiper::Tick() {
   if (membership_->PendingRumours() > 0) return Flush();
   const absl::Time now = clock_->Now();
   std::vector<dht::Contact> to;
+  std::vector<membership::Rumour> stale;
   {
     absl::MutexLock l(&mu_);
     if (now < next_pull_) return;
     next_pull_ = now + options_.pull_interval;
     to = membership_->RandomLive(1, rng_);
+    // Old news of deaths go along: a node that missed word of a subject
+    // alive again (a rumour's sends are a budget, and the spread is
+    // random) is corrected by the first peer that heard it.
+    if (!to.empty()) stale = membership_->SettledDown(kSettledPerPull, rng_);
   }
-  for (const dht::Contact& c : to) Exchange(c, {});
+  for (const dht::Contact& c : to) Exchange(c, std::move(stale));
 }
 
 void Gossiper::Soon() {
@@ -66,16 +71,25 @@ void Gossiper::Exchange(const dht::Contact& to, std::vector<membership::Rumour> 
                      });
 }
 
-std::optional<membership::Rumour> Gossiper::Heard(const dht::Contact& from,
-                                                  const GossipMessage& m) {
+std::optional<membership::Rumour> Gossiper::Heard(const dht::Contact& from, const GossipMessage& m,
+                                                  std::vector<membership::Rumour>* newer) {
   std::optional<membership::Rumour> tell = membership_->HeardEpoch(from.id, m.epoch);
-  if (membership_->Hear(m.rumours) > 0) Soon();
+  if (membership_->Hear(m.rumours, newer) > 0) Soon();
   return tell;
 }
 
 Gossiper::GossipMessage Gossiper::Answer(const dht::Contact& from, const GossipMessage& in) {
-  std::optional<membership::Rumour> tell = Heard(from, in);
+  std::vector<membership::Rumour> newer;
+  std::optional<membership::Rumour> tell = Heard(from, in, &newer);
   GossipMessage out{membership_->epoch(), membership_->RumoursToSend(options_.max_rumours)};
+  // What the sender has older word of, in the room left.
+  for (const membership::Rumour& r : newer) {
+    if (out.rumours.size() >= options_.max_rumours) break;
+    if (std::none_of(out.rumours.begin(), out.rumours.end(),
+                     [&](const membership::Rumour& o) { return o.subject == r.subject; })) {
+      out.rumours.push_back(r);
+    }
+  }
   if (tell && std::none_of(out.rumours.begin(), out.rumours.end(),
                            [&](const membership::Rumour& r) { return r.subject == from.id; })) {
     out.rumours.push_back(*tell);

@@ -8,7 +8,10 @@
 //     each answer carries the other side's pending rumours back.
 //   - Every maintenance tick flushes what is still pending, and every
 //     `pull_interval` one exchange happens even with nothing to send, so a
-//     node that missed a rumour still hears the ones in flight.
+//     node that missed a rumour still hears the ones in flight. A pull
+//     carries a few of this node's settled rumours of deaths; a peer that
+//     knows better (the subject alive at a later epoch) answers with that,
+//     so a node the random spread missed is corrected within a few pulls.
 //   - A node found to be believed dead while it talks to this node is told
 //     directly, so it refutes within one exchange.
 //
@@ -70,7 +73,13 @@ class Gossiper {
   // Takes in what `from` said in an exchange (either side): its epoch and
   // rumours; news is flushed soon. Returns the rumour `from` must be told,
   // if it does not know it is believed dead (Membership::HeardEpoch).
-  std::optional<membership::Rumour> Heard(const dht::Contact& from, const GossipMessage& m);
+  // With `newer`, what this node knows that supersedes the rumours heard
+  // is appended to it.
+  std::optional<membership::Rumour> Heard(const dht::Contact& from, const GossipMessage& m,
+                                          std::vector<membership::Rumour>* newer = nullptr);
+
+  // Settled rumours of deaths a pull carries.
+  static constexpr size_t kSettledPerPull = 4;
 
   const Options options_;
   membership::Membership* const membership_;
