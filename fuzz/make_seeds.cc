@@ -16,6 +16,7 @@
 #include "proto/kv.pb.h"
 #include "src/dht/node_id.h"
 #include "src/replication/hint_store.h"
+#include "src/replication/ownership.h"
 #include "src/storage/record_codec.h"
 
 namespace {
@@ -234,6 +235,18 @@ void RpcHandlers() {
   rumour->set_down(true);
   rumour->set_epoch(1);
   Rpc("gossip", 20, gossip);
+  v1::TreeRequest tree;
+  *tree.mutable_from() = from;
+  for (uint32_t p = 0; p < 16; ++p) {
+    v1::TreeRange* range = tree.add_ranges();
+    range->set_prefix(p);
+    range->set_depth(4);
+    range->set_hash(p == 3 ? 42 : 0);
+  }
+  Rpc("sync_tree", 21, tree);
+  reconcile.clear_buckets();
+  reconcile.add_leaves(kv::replication::LeafOfId(kv::dht::NodeId::FromKey("k")));
+  Rpc("reconcile_leaves", 18, reconcile);
 }
 
 }  // namespace

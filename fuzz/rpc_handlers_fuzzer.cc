@@ -215,6 +215,7 @@ enum Method : uint8_t {
   kReconcile,
   kLeaving,
   kGossip,
+  kSyncTree,
   kMethods,
 };
 
@@ -325,6 +326,13 @@ int Call(Method method, std::string_view body) {
       return Unary<v1::GossipRequest, v1::GossipResponse>(
           body, [&](ClientContext* c, auto& q, auto* r) { return h.peer->Gossip(c, q, r); },
           [](auto&, auto& r) { FUZZ_CHECK(r.epoch() > 0 && r.rumours_size() <= 17); });
+    case kSyncTree:
+      return Unary<v1::TreeRequest, v1::TreeResponse>(
+          body, [&](ClientContext* c, auto& q, auto* r) { return h.peer->SyncTree(c, q, r); },
+          [](auto& q, auto& r) {
+            FUZZ_CHECK(r.differing_size() == r.hashes_size());
+            for (uint32_t i : r.differing()) FUZZ_CHECK(i < static_cast<uint32_t>(q.ranges_size()));
+          });
     case kMethods:
       break;
   }

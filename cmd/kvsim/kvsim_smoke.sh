@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # kvsim under CTest: 16 nodes under each nemesis lose no acknowledged write
 # (the kv workload's own check), and a second process with the same seed and
-# flags replays the same run (same trace hash).
+# flags replays the same run (same trace hash); anti-entropy reads nothing on
+# an unchanged store.
 set -euo pipefail
 kvsim=$1
 tmp=$(mktemp -d)
@@ -39,3 +40,12 @@ args=(--nodes 100 --duration 20s --seed 3 --mass-kill 3 --anti-entropy-interval 
 [ "$(field lost "$tmp/d.json")" = 0 ] || { echo "lost writes: $(cat "$tmp/d.json")"; exit 1; }
 [ "$(field mass_kill_victims "$tmp/d.json")" = 3 ] || { echo "no mass kill: $(cat "$tmp/d.json")"; exit 1; }
 echo "mass kill: $(grep 'client requests sent' "$tmp/d.out")"
+# Anti-entropy's cost: rounds on an unchanged store read no record, and one
+# lost record comes back.
+args=(--nodes 20 --workload repair --keys 20000 --seed 3 --anti-entropy-interval 10s)
+"$kvsim" "${args[@]}" --json "$tmp/e.json" >"$tmp/e.out" 2>&1 ||
+  { echo "kvsim ${args[*]} failed:"; cat "$tmp/e.out"; exit 1; }
+unchanged_scans=$(grep -o '"unchanged":{[^}]*}' "$tmp/e.json" | grep -o '"scans":[0-9]*' | cut -d: -f2)
+[ "$unchanged_scans" = 0 ] || { echo "rounds on an unchanged store scanned: $(cat "$tmp/e.json")"; exit 1; }
+[ "$(field restored_keys "$tmp/e.json")" = 1 ] || { echo "lost record not back: $(cat "$tmp/e.json")"; exit 1; }
+echo "repair: $(grep 'lost records back' "$tmp/e.out")"

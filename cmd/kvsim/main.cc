@@ -24,6 +24,7 @@
 #include "cmd/kvsim/agreement.h"
 #include "cmd/kvsim/chaos_workload.h"
 #include "cmd/kvsim/nemesis.h"
+#include "cmd/kvsim/repair_probe.h"
 #include "cmd/kvsim/spread.h"
 #include "cmd/kvsim/workload.h"
 #include "nlohmann/json.hpp"
@@ -48,6 +49,7 @@ struct Flags {
   std::string heartbeat = "500ms";
   int agreement_keys = 200;
   double mass_kill = 0;
+  int lose_keys = 1;
   std::string anti_entropy = "1m";
   std::string json;
   bool verbose = false;
@@ -66,6 +68,55 @@ int64_t PeakRssBytes() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return int64_t{u.ru_maxrss} * 1024;
+}
+
+// Prints --workload repair's results (and writes --json); the exit status.
+int ReportRepair(const Flags& f, const kv::sim::RepairProbeResult& r, double wall_s) {
+  // What every round costs on a store where nothing differs, and what the
+  // loss cost beyond that.
+  const double per_round =
+      r.unchanged.rounds ? static_cast<double>(r.unchanged.bytes) / r.unchanged.rounds : 0;
+  const double excess = std::max(0.0, r.repair.bytes - per_round * r.repair.rounds);
+  std::printf(
+      "| nodes | keys | phase | rounds | scans | tree requests | bytes exchanged | bytes per "
+      "round | keys moved |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|\n");
+  for (auto [phase, c] : {std::pair{"unchanged", &r.unchanged}, std::pair{"repair", &r.repair}}) {
+    std::printf(
+        "%s", absl::StrFormat("| %d | %d | %s | %d | %d | %d | %d | %.0f | %d |\n", f.nodes, f.keys,
+                              phase, c->rounds, c->scans, c->tree_requests, c->bytes,
+                              c->rounds ? double(c->bytes) / c->rounds : 0.0, c->keys_moved)
+                  .c_str());
+  }
+  std::fprintf(stderr,
+               "kvsim: %d of %d lost records back after %.1f s; the loss cost %.0f bytes beyond "
+               "the rounds' %.0f per round; wall %.0f s\n",
+               r.restored, f.lose_keys, r.restore_s, excess, per_round, wall_s);
+  if (!f.json.empty()) {
+    nlohmann::json j = {{"nodes", f.nodes},
+                        {"seed", f.seed},
+                        {"workload", "repair"},
+                        {"keys", f.keys},
+                        {"lost_keys", f.lose_keys},
+                        {"restored_keys", r.restored},
+                        {"restore_seconds", r.restore_s},
+                        {"load_wall_seconds", r.load_wall_s},
+                        {"bytes_per_unchanged_round", per_round},
+                        {"repair_bytes_beyond_rounds", excess},
+                        {"wall_seconds", wall_s},
+                        {"peak_rss_bytes", PeakRssBytes()}};
+    for (auto [phase, c] : {std::pair{"unchanged", &r.unchanged}, std::pair{"repair", &r.repair}}) {
+      j[phase] = {{"rounds", c->rounds},
+                  {"scans", c->scans},
+                  {"tree_requests", c->tree_requests},
+                  {"bytes", c->bytes},
+                  {"keys_moved", c->keys_moved}};
+    }
+    std::ofstream out(f.json);
+    out << j.dump() << "\n";
+    if (!out) return 1;
+  }
+  return r.restored == f.lose_keys ? 0 : 1;
 }
 
 }  // namespace
@@ -95,8 +146,10 @@ int main(int argc, char** argv) {
   app.add_option("--workload", f.workload,
                  "kv: random puts and gets, checked for lost writes; chaos: the chaos suite's "
                  "register, set and delete clients, with histories in --history-dir for "
-                 "tests/chaos/check_run.py")
-      ->check(CLI::IsMember({"kv", "chaos"}))
+                 "tests/chaos/check_run.py; repair: --keys records loaded into their owners, "
+                 "rounds on them unchanged, then --lose-keys of them dropped from one owner "
+                 "each and repaired (anti-entropy's cost)")
+      ->check(CLI::IsMember({"kv", "chaos", "repair"}))
       ->capture_default_str();
   app.add_option("--history-dir", f.history_dir, "where --workload chaos writes its histories")
       ->check(CLI::ExistingDirectory);
@@ -117,6 +170,9 @@ int main(int argc, char** argv) {
                  "percent of the nodes crashed at once 10 s into the workload and restarted "
                  "when it ends; the client requests' calls to them afterwards are counted")
       ->check(CLI::Range(0.0, 50.0));
+  app.add_option("--lose-keys", f.lose_keys, "--workload repair: records dropped")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
   app.add_option("--json", f.json, "write the results here as one JSON object");
   app.add_flag("--verbose", f.verbose, "the nodes' logs (info and above)");
   CLI11_PARSE(app, argc, argv);
@@ -175,6 +231,15 @@ int main(int argc, char** argv) {
   const absl::Duration settle_join = absl::Seconds(10);
   const absl::Duration settle_end = co.anti_entropy_interval * 2 + absl::Seconds(10);
   run_with_progress("joining", settle_join);
+  if (f.workload == "repair") {
+    const kv::sim::RepairProbeResult r =
+        kv::sim::RunRepairProbe(&cluster, {.keys = f.keys,
+                                           .lose_keys = f.lose_keys,
+                                           .replicas = f.replicas,
+                                           .seed = f.seed,
+                                           .interval = co.anti_entropy_interval});
+    return ReportRepair(f, r, absl::ToDoubleSeconds(absl::Now() - wall_start));
+  }
   chaos ? chaos->Start() : workload.Start();
   nemesis.Start();
   const absl::Time start = cluster.clock().Now();

@@ -40,6 +40,9 @@ const absl::flat_hash_map<std::string, std::string>& Help() {
       {"anti_entropy_rounds", "Anti-entropy repair rounds run."},
       {"anti_entropy_exchanges", "Digest exchanges this node started, failed ones included."},
       {"anti_entropy_buckets_differing", "Digest buckets that differed in exchanges started here."},
+      {"anti_entropy_leaves_differing", "Digest-tree leaves reconciled key by key, started here."},
+      {"anti_entropy_scans", "Reads of the whole store by repair rounds and reconcile answers."},
+      {"anti_entropy_tree_requests", "Peers' SyncTree requests answered from the digest tree."},
       {"anti_entropy_keys_pulled", "Newer records received from peers by anti-entropy."},
       {"anti_entropy_keys_pushed", "Records sent to peers that asked for them, acknowledged."},
       {"anti_entropy_keys_served", "Records sent in answers to peers' reconcile requests."},
@@ -67,7 +70,7 @@ const absl::flat_hash_map<std::string, std::string>& Help() {
       {"stored_bytes",
        "Bytes the local store holds: the memory engine's count against --max-memory-bytes, or "
        "RocksDB's estimate of its live data plus its memtables."},
-      {"tombstones", "Tombstones in the local store, as the last anti-entropy round counted."},
+      {"tombstones", "Tombstones in the local store, as the last purge that read it counted."},
       {"rocksdb_live_data_bytes", "RocksDB's estimate of the records' live data, in bytes."},
       {"rocksdb_memtable_bytes", "Bytes of RocksDB's memtables: writes not yet flushed to files."},
       {"rocksdb_pending_compaction_bytes",

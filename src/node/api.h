@@ -146,9 +146,13 @@ class PeerApi {
       const dht::Contact& from, uint64_t root, std::optional<replication::Digest> theirs,
       std::function<void(absl::StatusOr<replication::DigestAnswer>)> done) = 0;
   virtual void HandleReconcile(
-      const dht::Contact& from, std::vector<uint32_t> buckets,
+      const dht::Contact& from, std::vector<uint32_t> buckets, std::vector<uint32_t> leaves,
       std::vector<replication::KeyVersion> keys,
       std::function<void(absl::StatusOr<replication::ReconcilePlan>)> done) = 0;
+  // Anti-entropy over digest trees, answered at once from the engine's tree.
+  // REQUIRES: every range valid (replication::ValidTreeRange).
+  virtual replication::TreeAnswer HandleSyncTree(
+      const dht::Contact& from, const std::vector<replication::TreeRange>& ranges) = 0;
   // `from` announced a planned leave: it owns no keys from now on, until it
   // joins again or beats as another incarnation than `incarnation`.
   virtual void HandleLeaving(const dht::Contact& from, uint64_t incarnation = 0) = 0;

@@ -212,9 +212,12 @@ class Node final : public ClientApi, public PeerApi, public AdminApi {
       const dht::Contact& from, uint64_t root, std::optional<replication::Digest> theirs,
       std::function<void(absl::StatusOr<replication::DigestAnswer>)> done) override;
   void HandleReconcile(
-      const dht::Contact& from, std::vector<uint32_t> buckets,
+      const dht::Contact& from, std::vector<uint32_t> buckets, std::vector<uint32_t> leaves,
       std::vector<replication::KeyVersion> keys,
       std::function<void(absl::StatusOr<replication::ReconcilePlan>)> done) override;
+  // Answered at once from the engine's digest tree: no scan.
+  replication::TreeAnswer HandleSyncTree(
+      const dht::Contact& from, const std::vector<replication::TreeRange>& ranges) override;
   // `from` announced a planned leave: it owns no keys from now on, until it
   // joins again or beats as another incarnation than `incarnation`.
   void HandleLeaving(const dht::Contact& from, uint64_t incarnation = 0) override;

@@ -103,10 +103,17 @@ void Node::HandleSyncDigest(const dht::Contact& from, uint64_t root,
 }
 
 void Node::HandleReconcile(const dht::Contact& from, std::vector<uint32_t> buckets,
-                           std::vector<replication::KeyVersion> keys,
+                           std::vector<uint32_t> leaves, std::vector<replication::KeyVersion> keys,
                            std::function<void(absl::StatusOr<replication::ReconcilePlan>)> done) {
   router_.Learn(from);
-  repairer_.ServeReconcile(from, std::move(buckets), std::move(keys), std::move(done));
+  repairer_.ServeReconcile(from, std::move(buckets), std::move(leaves), std::move(keys),
+                           std::move(done));
+}
+
+replication::TreeAnswer Node::HandleSyncTree(const dht::Contact& from,
+                                             const std::vector<replication::TreeRange>& ranges) {
+  router_.Learn(from);
+  return repairer_.ServeTree(from, ranges);
 }
 
 void Node::HandleLeaving(const dht::Contact& from, uint64_t incarnation) {

@@ -12,43 +12,25 @@ size_t BucketOf(const dht::NodeId& key_id) {
   return ((size_t{b[0]} << 8) | b[1]) >> (16 - kDigestBucketBits);
 }
 
-namespace {
-
-constexpr uint64_t kFnvOffset = 0xcbf29ce484222325ULL;
-constexpr uint64_t kFnvPrime = 0x100000001b3ULL;
-
-uint64_t Fnv(uint64_t h, std::string_view bytes) {
-  for (unsigned char c : bytes) {
-    h ^= c;
-    h *= kFnvPrime;
-  }
-  return h;
-}
-
-uint64_t SplitMix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
-}  // namespace
-
-uint64_t RecordHash(std::string_view key, const storage::Version& version) {
-  uint64_t h = Fnv(kFnvOffset, key);
-  h ^= 0xff;                                     // separates the key from what follows
-  for (int shift = 0; shift < 64; shift += 8) {  // little-endian on every host
-    h ^= (version.timestamp >> shift) & 0xff;
-    h *= kFnvPrime;
-  }
-  h = Fnv(h, version.node_id);
-  return SplitMix(h);
-}
-
 uint64_t DigestRoot(const Digest& d) {
   uint64_t root = 0;
   for (uint64_t b : d) root ^= b;
   return root;
+}
+
+bool ValidTreeRange(uint32_t prefix, int depth) {
+  return depth >= 0 && depth <= storage::kTreeDepth && uint64_t{prefix} < (uint64_t{1} << depth);
+}
+
+TreeAnswer CompareTree(const storage::DigestTree& mine, const std::vector<TreeRange>& theirs) {
+  TreeAnswer answer;
+  for (size_t i = 0; i < theirs.size(); ++i) {
+    const uint64_t h = mine.Hash(theirs[i].prefix, theirs[i].depth);
+    if (h == theirs[i].hash) continue;
+    answer.differing.push_back(static_cast<uint32_t>(i));
+    answer.hashes.push_back(h);
+  }
+  return answer;
 }
 
 std::vector<uint32_t> DifferingBuckets(const Digest& a, const Digest& b) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "src/dht/node_id.h"
+#include "src/storage/digest_tree.h"
 #include "src/storage/record.h"
 
 namespace kv::replication {
@@ -27,11 +28,8 @@ using Digest = std::array<uint64_t, kDigestBuckets>;
 // The bucket of a key with ID `key_id`: its first kDigestBucketBits bits.
 size_t BucketOf(const dht::NodeId& key_id);
 
-// A hash of one record's identity, the key and the version, stable across
-// processes and builds (FNV-1a then a SplitMix64 finalizer). The tombstone
-// flag is left out on purpose: a version names one write, and an expired
-// record turned into a tombstone by the purge keeps its version.
-uint64_t RecordHash(std::string_view key, const storage::Version& version);
+// The hash of one record in digests and trees (storage/digest_tree.h).
+using storage::RecordHash;
 
 // Adds (or removes: XOR is its own inverse) a record to a digest.
 inline void DigestAdd(Digest& d, size_t bucket, uint64_t hash) { d[bucket] ^= hash; }
@@ -48,6 +46,26 @@ struct DigestAnswer {
 
 // Indices where `a` and `b` differ, ascending.
 std::vector<uint32_t> DifferingBuckets(const Digest& a, const Digest& b);
+
+// Anti-entropy over digest trees: ranges of key IDs (ownership.h) with the
+// requester's hash of each, and the responder's answer. At most
+// kMaxTreeRanges ranges go in one request.
+inline constexpr size_t kMaxTreeRanges = 4096;
+struct TreeRange {
+  uint32_t prefix = 0;
+  int depth = 0;  // 0..storage::kTreeDepth; prefix < 2^depth
+  uint64_t hash = 0;
+};
+struct TreeAnswer {
+  std::vector<uint32_t> differing;  // indices into the request's ranges, ascending
+  std::vector<uint64_t> hashes;     // the responder's hash of each differing range
+};
+
+// The ranges of `theirs` where `mine` hashes otherwise. REQUIRES: every
+// range valid (ValidTreeRange).
+TreeAnswer CompareTree(const storage::DigestTree& mine, const std::vector<TreeRange>& theirs);
+// True if depth <= kTreeDepth and prefix < 2^depth.
+bool ValidTreeRange(uint32_t prefix, int depth);
 
 struct KeyVersion {
   std::string key;

@@ -56,6 +56,7 @@ class PeerTransport {
   // Anti-entropy answers (see anti_entropy.h and docs/protocol.md).
   using DigestCallback = std::function<void(absl::StatusOr<DigestAnswer>)>;
   using ReconcileCallback = std::function<void(absl::StatusOr<ReconcilePlan>)>;
+  using TreeCallback = std::function<void(absl::StatusOr<TreeAnswer>)>;
 
   virtual ~PeerTransport() = default;
 
@@ -92,10 +93,18 @@ class PeerTransport {
                           DigestCallback done) {
     done(absl::UnimplementedError("SyncDigest"));
   }
-  // Anti-entropy step 2: `keys` are this node's records in `buckets` that
-  // both nodes own; `to` answers what it has newer and what it wants.
+  // Anti-entropy over digest trees: `to` answers which of `ranges` it
+  // hashes otherwise (nodes of the previous release: UNIMPLEMENTED).
+  virtual void SyncTree(const dht::Contact& to, const std::vector<TreeRange>& ranges,
+                        TreeCallback done) {
+    done(absl::UnimplementedError("SyncTree"));
+  }
+  // Anti-entropy step 2: `keys` are this node's records in `buckets` (of
+  // the 1024-bucket digest) and `leaves` (of the digest tree) that both
+  // nodes own; `to` answers what it has newer and what it wants.
   virtual void Reconcile(const dht::Contact& to, const std::vector<uint32_t>& buckets,
-                         const std::vector<KeyVersion>& keys, ReconcileCallback done) {
+                         const std::vector<uint32_t>& leaves, const std::vector<KeyVersion>& keys,
+                         ReconcileCallback done) {
     done(absl::UnimplementedError("Reconcile"));
   }
   // Dissemination: gives `to` this node's epoch and rumours; the answer

@@ -3,12 +3,16 @@
 // repair round a node runs every --anti-entropy-interval, and the answers it
 // gives to its peers' rounds.
 //
-// A round scans the engine once. For every record it computes the owners
-// (the N closest nodes that are neither dead nor left). Records this node
-// owns feed one digest per co-owner (anti_entropy.h); records it does not
-// own are handed to their owners and then dropped. Each co-owner is sent its
-// digest; only the buckets that differ are reconciled key by key, so two
-// replicas that agree exchange kDigestBuckets * 8 bytes, whatever they hold.
+// A round reads no record unless something differs. It cuts the key space
+// into the ranges this node owns (ownership.h) and, with each co-owner,
+// compares the engines' digest trees (storage/digest_tree.h) over the
+// ranges both own: the roots of those ranges first, then the children of
+// each range that differs, down to leaves of 1/65,536 of the key space.
+// Only the leaves that differ are reconciled key by key, which takes one
+// scan of the store on each side. Records in leaves this node does not own
+// are found from the tree too, handed to their owners and then dropped.
+// Peers of the previous release, which do not answer SyncTree, get the
+// older exchange: a 1024-bucket digest built by a scan (anti_entropy.h).
 #pragma once
 
 #include <atomic>
@@ -30,6 +34,7 @@
 #include "src/membership/membership.h"
 #include "src/replication/anti_entropy.h"
 #include "src/replication/owner_push.h"
+#include "src/replication/ownership.h"
 #include "src/replication/peer_transport.h"
 #include "src/storage/engine.h"
 #include "src/util/clock.h"
@@ -65,16 +70,20 @@ class Repairer {
   // from the executor: the round starts with a scan of the engine.
   void Round(std::function<void()> done);
 
+  // Answers a peer's tree ranges from the engine's digest tree, at once, on
+  // the caller's thread: no scan. REQUIRES: every range valid.
+  TreeAnswer ServeTree(const dht::Contact& from, const std::vector<TreeRange>& ranges);
   // Answers a peer's digest (`theirs` is nullopt when the peer sent only
-  // its root) and a peer's reconcile request. Both scan the engine on the
-  // executor, never on the caller's thread. At most kMaxRequests are queued
-  // or running at once; beyond that `done` gets RESOURCE_EXHAUSTED at once
-  // (the peer's next round retries).
+  // its root; peers of the previous release) and a peer's reconcile request
+  // (records in `buckets` of the 1024-bucket digest and in `leaves` of the
+  // tree). Both scan the engine on the executor, never on the caller's
+  // thread. At most kMaxRequests are queued or running at once; beyond that
+  // `done` gets RESOURCE_EXHAUSTED at once (the peer's next round retries).
   static constexpr int kMaxRequests = 16;
   void ServeDigest(const dht::Contact& from, uint64_t root, std::optional<Digest> theirs,
                    std::function<void(absl::StatusOr<DigestAnswer>)> done);
   void ServeReconcile(const dht::Contact& from, std::vector<uint32_t> buckets,
-                      std::vector<KeyVersion> keys,
+                      std::vector<uint32_t> leaves, std::vector<KeyVersion> keys,
                       std::function<void(absl::StatusOr<ReconcilePlan>)> done);
 
   // The latest complete round: one that reconciled with every co-owner it
@@ -99,29 +108,60 @@ class Repairer {
   void AppendStats(std::vector<std::pair<std::string, uint64_t>>* out) const;
 
  private:
+  // A range of the tree to compare with a peer.
+  struct Probe {
+    uint32_t prefix = 0;
+    int depth = 0;
+    bool partial = false;  // a leaf only part of which both nodes own
+  };
+  // A leaf the peer hashes otherwise.
+  struct LeafDiff {
+    uint32_t leaf = 0;
+    uint64_t mine = 0, theirs = 0;
+  };
+  struct TreeWalk;
+  using Candidates = std::shared_ptr<const std::vector<dht::Contact>>;
+
   // True for a tombstone, or an expired record, whose grace has passed.
   bool PastGrace(const storage::Record& rec, int64_t now_ms) const;
   void Purge(int64_t now_ms);
   // Calls fn(key, record, key id) for every record, not past its grace, that
-  // this node and `peer` both own among `candidates`.
+  // this node and `peer` both own among `candidates`. Reads the whole store.
   void ForEachShared(const dht::NodeId& peer, const std::vector<dht::Contact>& candidates,
                      const std::function<void(std::string_view, const storage::Record&,
                                               const dht::NodeId&)>& fn) const;
-  // The exchange with one co-owner; then `done`.
-  void SyncWith(const dht::Contact& peer, std::shared_ptr<const Digest> mine,
-                std::shared_ptr<const std::vector<dht::Contact>> candidates,
-                std::function<void()> done);
-  // Reconciles the differing buckets key by key, chunk after chunk.
-  void Reconcile(const dht::Contact& peer, const std::vector<uint32_t>& differing,
-                 const std::vector<dht::Contact>& candidates, std::function<void()> done);
+  // The exchange with one co-owner over the ranges both own; then `done`.
+  void SyncTreeWith(const dht::Contact& peer, std::vector<Probe> probes, Candidates candidates,
+                    uint64_t view, std::function<void()> done);
+  // One level of the comparison: the walk's probes, then their children
+  // that differ, until only leaves are left.
+  void Descend(const dht::Contact& peer, std::shared_ptr<TreeWalk> walk, Candidates candidates,
+               uint64_t view, std::function<void()> done);
+  // Reconciles the leaves that differ, but for those an earlier exchange
+  // found nothing to move in at the same hashes.
+  void ReconcileLeaves(const dht::Contact& peer, std::vector<LeafDiff> leaves,
+                       Candidates candidates, uint64_t view, std::function<void()> done);
+  // The exchange of the previous release with a peer that does not answer
+  // SyncTree: a 1024-bucket digest built by a scan.
+  void LegacySync(const dht::Contact& peer, Candidates candidates, std::function<void()> done);
+  void SyncDigestWith(const dht::Contact& peer, std::shared_ptr<const Digest> mine,
+                      Candidates candidates, std::function<void()> done);
+  // Reconciles, key by key, the records both own in `units` (sorted): tree
+  // leaves, or buckets of the 1024-bucket digest. done(quiet): true when
+  // every answer was complete and found nothing to move either way.
+  void Reconcile(const dht::Contact& peer, bool leaves, const std::vector<uint32_t>& units,
+                 const std::vector<dht::Contact>& candidates, std::function<void(bool)> done);
   // Pulls the newer records of a reconcile plan, then pushes the wanted
   // ones; then `done`.
-  void Exchange(const dht::Contact& peer, size_t buckets, ReconcilePlan plan,
+  void Exchange(const dht::Contact& peer, size_t units, ReconcilePlan plan,
                 std::function<void()> done);
+  // Finds records this node holds in leaves it does not own (all of), from
+  // the tree, and hands them off; then `done`.
+  void HandOffStrays(std::shared_ptr<const std::vector<OwnedRange>> ranges, Candidates candidates,
+                     uint64_t view, std::function<void()> done);
   // Pushes records this node no longer owns to their owners, then drops
   // them; then `done`.
-  void HandOff(std::shared_ptr<const std::vector<KeyVersion>> keys,
-               std::shared_ptr<const std::vector<dht::Contact>> candidates,
+  void HandOff(std::shared_ptr<const std::vector<KeyVersion>> keys, Candidates candidates,
                std::function<void()> done);
   // Takes a slot for one served request; false when all are taken.
   bool QueueRequest();
@@ -146,16 +186,34 @@ class Repairer {
   std::atomic<bool> round_incomplete_{false};
   mutable absl::Mutex complete_mu_;
   CompleteRound last_complete_ ABSL_GUARDED_BY(complete_mu_);
+  // What earlier rounds learnt, valid while the hashes and this node's view
+  // of the cluster (a fingerprint of the owner candidates) are the same:
+  // leaves whose reconcile with a peer found nothing to move (partial
+  // leaves, or views that differ), and partial leaves the handoff's scan
+  // found no stray record in. Bounded; cleared when full.
+  struct QuietLeaf {
+    uint64_t mine = 0, theirs = 0, view = 0;
+  };
+  static constexpr size_t kMaxRemembered = 1 << 16;
+  absl::Mutex cache_mu_;
+  absl::flat_hash_map<std::pair<dht::NodeId, uint32_t>, QuietLeaf> quiet_leaves_
+      ABSL_GUARDED_BY(cache_mu_);
+  absl::flat_hash_map<uint32_t, std::pair<uint64_t, uint64_t>> no_strays_
+      ABSL_GUARDED_BY(cache_mu_);
   absl::Mutex serve_mu_;
   int requests_ ABSL_GUARDED_BY(serve_mu_) = 0;  // requests queued or being answered
 
   struct Counters {
-    std::atomic<uint64_t> rounds{0}, exchanges{0}, buckets_differing{0};
+    std::atomic<uint64_t> rounds{0}, exchanges{0}, buckets_differing{0}, leaves_differing{0};
+    // Reads of the whole store by rounds (reconcile, handoff, the previous
+    // release's digest) and by answers to peers' reconcile requests.
+    std::atomic<uint64_t> scans{0}, tree_requests{0};
     std::atomic<uint64_t> keys_pulled{0}, keys_pushed{0}, keys_served{0};
     std::atomic<uint64_t> bytes_sent{0}, bytes_received{0};
     std::atomic<uint64_t> handoff_keys_pushed{0}, handoff_keys_dropped{0}, handoff_bytes{0};
     std::atomic<uint64_t> purged_expired{0}, purged_tombstones{0};
-    // Tombstones the last round's scan found (a level, not a count).
+    // Tombstones the last purge that read the store left (a level, not a
+    // count).
     std::atomic<uint64_t> tombstones_seen{0};
   };
   mutable Counters counters_;

@@ -101,12 +101,39 @@ void GrpcPeerTransport::SyncDigest(const dht::Contact& to, const replication::Di
       options_.repair_timeout);
 }
 
+void GrpcPeerTransport::SyncTree(const dht::Contact& to,
+                                 const std::vector<replication::TreeRange>& ranges,
+                                 TreeCallback done) {
+  v1::TreeRequest req;
+  ToProto(options_.self, req.mutable_from());
+  for (const replication::TreeRange& r : ranges) {
+    v1::TreeRange* out = req.add_ranges();
+    out->set_prefix(r.prefix);
+    out->set_depth(static_cast<uint32_t>(r.depth));
+    out->set_hash(r.hash);
+  }
+  v1::Peer::Stub* stub = PeerFor(to.address)->peer.get();
+  Call<v1::TreeRequest, v1::TreeResponse>(
+      std::move(req),
+      [stub](grpc::ClientContext* ctx, const v1::TreeRequest* rq, v1::TreeResponse* rs,
+             std::function<void(grpc::Status)> cb) { stub->async()->SyncTree(ctx, rq, rs, cb); },
+      [done = std::move(done)](absl::Status s, v1::TreeResponse resp) {
+        if (!s.ok()) return done(s);
+        done(replication::TreeAnswer{
+            .differing = std::vector<uint32_t>(resp.differing().begin(), resp.differing().end()),
+            .hashes = std::vector<uint64_t>(resp.hashes().begin(), resp.hashes().end())});
+      },
+      options_.repair_timeout);
+}
+
 void GrpcPeerTransport::Reconcile(const dht::Contact& to, const std::vector<uint32_t>& buckets,
+                                  const std::vector<uint32_t>& leaves,
                                   const std::vector<replication::KeyVersion>& keys,
                                   ReconcileCallback done) {
   v1::ReconcileRequest req;
   ToProto(options_.self, req.mutable_from());
   req.mutable_buckets()->Add(buckets.begin(), buckets.end());
+  req.mutable_leaves()->Add(leaves.begin(), leaves.end());
   for (const replication::KeyVersion& kv : keys) {
     v1::KeyVersion* out = req.add_keys();
     out->set_key(kv.key);

@@ -66,7 +66,10 @@ class GrpcPeerTransport final : public replication::PeerTransport {
   void SyncDigest(const dht::Contact& to, const replication::Digest& digest, bool root_only,
                   DigestCallback done) override;
   void Reconcile(const dht::Contact& to, const std::vector<uint32_t>& buckets,
+                 const std::vector<uint32_t>& leaves,
                  const std::vector<replication::KeyVersion>& keys, ReconcileCallback done) override;
+  void SyncTree(const dht::Contact& to, const std::vector<replication::TreeRange>& ranges,
+                TreeCallback done) override;
   void Leaving(const dht::Contact& to, StoreCallback done) override;
   void Gossip(const dht::Contact& to, GossipMessage message, GossipCallback done) override;
 

@@ -530,13 +530,22 @@ ServerUnaryReactor* PeerService::Reconcile(CallbackServerContext* ctx,
     }
     buckets.push_back(b);
   }
+  std::vector<uint32_t> leaves;
+  for (uint32_t l : req->leaves()) {
+    if (l >= storage::kTreeLeaves) {
+      return FinishNow(
+          ctx, absl::InvalidArgumentError(absl::StrCat(
+                   "leaf ", l, " is out of range; leaves are below ", storage::kTreeLeaves)));
+    }
+    leaves.push_back(l);
+  }
   std::vector<replication::KeyVersion> keys;
   keys.reserve(req->keys_size());
   for (const v1::KeyVersion& k : req->keys()) {
     keys.push_back({k.key(), FromProto(k.version()), k.tombstone()});
   }
   ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  node_->HandleReconcile(*from, std::move(buckets), std::move(keys),
+  node_->HandleReconcile(*from, std::move(buckets), std::move(leaves), std::move(keys),
                          [reactor, resp](absl::StatusOr<replication::ReconcilePlan> planned) {
                            if (!planned.ok()) return reactor->Finish(ToGrpc(planned.status()));
                            replication::ReconcilePlan& plan = *planned;
@@ -550,6 +559,36 @@ ServerUnaryReactor* PeerService::Reconcile(CallbackServerContext* ctx,
                            reactor->Finish(grpc::Status::OK);
                          });
   return reactor;
+}
+
+ServerUnaryReactor* PeerService::SyncTree(CallbackServerContext* ctx, const v1::TreeRequest* req,
+                                          v1::TreeResponse* resp) {
+  absl::StatusOr<dht::Contact> from = Sender(req->from());
+  if (!from.ok()) return FinishNow(ctx, from.status());
+  if (absl::Status s = guard_->Member(*ctx, "Peer.SyncTree", &from->id); !s.ok()) {
+    return FinishNow(ctx, s);
+  }
+  if (static_cast<size_t>(req->ranges_size()) > replication::kMaxTreeRanges) {
+    return FinishNow(ctx, absl::InvalidArgumentError(
+                              absl::StrCat("the request has ", req->ranges_size(),
+                                           " ranges; send at most ", replication::kMaxTreeRanges)));
+  }
+  std::vector<replication::TreeRange> ranges;
+  ranges.reserve(req->ranges_size());
+  for (const v1::TreeRange& r : req->ranges()) {
+    if (r.depth() > static_cast<uint32_t>(storage::kTreeDepth) ||
+        !replication::ValidTreeRange(r.prefix(), static_cast<int>(r.depth()))) {
+      return FinishNow(
+          ctx, absl::InvalidArgumentError(absl::StrCat(
+                   "range ", r.prefix(), "/", r.depth(), " is invalid: depth must be at most ",
+                   storage::kTreeDepth, " and the prefix below 2^depth")));
+    }
+    ranges.push_back({r.prefix(), static_cast<int>(r.depth()), r.hash()});
+  }
+  replication::TreeAnswer answer = node_->HandleSyncTree(*from, ranges);
+  resp->mutable_differing()->Add(answer.differing.begin(), answer.differing.end());
+  resp->mutable_hashes()->Add(answer.hashes.begin(), answer.hashes.end());
+  return FinishNow(ctx, absl::OkStatus());
 }
 
 ServerUnaryReactor* PeerService::Leaving(CallbackServerContext* ctx, const v1::LeaveNotice* req,

@@ -113,6 +113,9 @@ class PeerService final : public kvstore::v1::Peer::CallbackService {
   grpc::ServerUnaryReactor* Reconcile(grpc::CallbackServerContext* ctx,
                                       const kvstore::v1::ReconcileRequest* req,
                                       kvstore::v1::ReconcileResponse* resp) override;
+  grpc::ServerUnaryReactor* SyncTree(grpc::CallbackServerContext* ctx,
+                                     const kvstore::v1::TreeRequest* req,
+                                     kvstore::v1::TreeResponse* resp) override;
   grpc::ServerUnaryReactor* Leaving(grpc::CallbackServerContext* ctx,
                                     const kvstore::v1::LeaveNotice* req,
                                     kvstore::v1::LeaveNoticeResponse* resp) override;

@@ -150,13 +150,25 @@ void Transport::SyncDigest(const dht::Contact& to, const replication::Digest& di
 }
 
 void Transport::Reconcile(const dht::Contact& to, const std::vector<uint32_t>& buckets,
+                          const std::vector<uint32_t>& leaves,
                           const std::vector<replication::KeyVersion>& keys,
                           ReconcileCallback done) {
   using R = absl::StatusOr<replication::ReconcilePlan>;
   Roundtrip<R>(
       to.address, "Reconcile",
-      [this, buckets, keys](node::PeerApi* n, std::function<void(R)> answer) {
-        n->HandleReconcile(self_, buckets, keys, std::move(answer));
+      [this, buckets, leaves, keys](node::PeerApi* n, std::function<void(R)> answer) {
+        n->HandleReconcile(self_, buckets, leaves, keys, std::move(answer));
+      },
+      std::move(done));
+}
+
+void Transport::SyncTree(const dht::Contact& to, const std::vector<replication::TreeRange>& ranges,
+                         TreeCallback done) {
+  using R = absl::StatusOr<replication::TreeAnswer>;
+  Roundtrip<R>(
+      to.address, "SyncTree",
+      [this, ranges](node::PeerApi* n, std::function<void(R)> answer) {
+        answer(n->HandleSyncTree(self_, ranges));
       },
       std::move(done));
 }

@@ -1,0 +1,93 @@
+// Anti-entropy over digest trees on the simulated world: what a round costs
+// when nothing differs, and when one key does.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "src/sim/cluster.h"
+
+namespace kv::sim {
+namespace {
+
+Cluster::Options Options(int nodes) {
+  Cluster::Options o;
+  o.nodes = nodes;
+  o.anti_entropy_interval = absl::Seconds(5);
+  return o;
+}
+
+uint64_t Stat(Cluster& c, const std::string& name) {
+  uint64_t sum = 0;
+  for (int i = 0; i < c.size(); ++i) {
+    for (const auto& [k, v] : c.node(i).Stats()) {
+      if (k == name) sum += v;
+    }
+  }
+  return sum;
+}
+
+storage::Record At(Cluster& c, const std::string& value) {
+  return {.value = value,
+          .version = {.timestamp = static_cast<uint64_t>(c.clock().NowMillis() - 1000) << 16,
+                      .node_id = c.contact(0).id.ToHex()}};
+}
+
+absl::Status Put(Cluster& c, int via, const std::string& key, const std::string& value) {
+  std::optional<absl::StatusOr<replication::WriteResult>> put;
+  c.node(via).Put({.key = key, .value = value, .consistency = replication::Consistency::kAll},
+                  [&](absl::StatusOr<replication::WriteResult> r) { put = r; });
+  if (!c.RunUntil([&] { return put.has_value(); })) return absl::DeadlineExceededError("no answer");
+  return put->status();
+}
+
+TEST(SimRepairTest, RoundsOnAnUnchangedStoreReadNoRecord) {
+  Cluster c(Options(6));
+  c.RunFor(absl::Seconds(10));
+  for (int k = 0; k < 300; ++k) {
+    ASSERT_TRUE(Put(c, k % c.size(), absl::StrCat("key", k), "v").ok()) << k;
+  }
+  c.RunFor(absl::Seconds(15));  // rounds settle what the writes left
+  const uint64_t scans = Stat(c, "anti_entropy_scans");
+  const uint64_t rounds = Stat(c, "anti_entropy_rounds");
+  const uint64_t trees = Stat(c, "anti_entropy_tree_requests");
+  c.RunFor(absl::Seconds(30));
+  EXPECT_GE(Stat(c, "anti_entropy_rounds"), rounds + 5 * c.size());
+  EXPECT_GT(Stat(c, "anti_entropy_tree_requests"), trees) << "replicas were compared";
+  EXPECT_EQ(Stat(c, "anti_entropy_scans"), scans) << "no round read the store";
+}
+
+TEST(SimRepairTest, OneLostKeyInALargeStoreMovesAFewKilobytes) {
+  Cluster c(Options(3));  // 3 replicas: every node owns every key
+  c.RunFor(absl::Seconds(10));
+  constexpr int kKeys = 100'000;
+  for (int k = 0; k < kKeys; ++k) {
+    const std::string key = absl::StrCat("key", k);
+    const storage::Record rec = At(c, "value");
+    for (int i = 0; i < c.size(); ++i) ASSERT_TRUE(c.engine(i).Apply(key, rec).ok());
+  }
+  c.RunFor(absl::Seconds(10));
+  const uint64_t scans = Stat(c, "anti_entropy_scans");
+  c.engine(2).TEST_Erase("key4242");
+  const uint64_t bytes =
+      Stat(c, "anti_entropy_bytes_sent") + Stat(c, "anti_entropy_bytes_received");
+  ASSERT_TRUE(c.RunUntil(
+      [&] {
+        absl::StatusOr<std::optional<storage::Record>> r = c.engine(2).Read("key4242");
+        return r.ok() && r->has_value();
+      },
+      absl::Seconds(20)));
+  c.RunFor(absl::Seconds(10));
+  const uint64_t moved =
+      Stat(c, "anti_entropy_bytes_sent") + Stat(c, "anti_entropy_bytes_received") - bytes;
+  std::cerr << "one lost key of " << kKeys << ": " << moved << " bytes exchanged, "
+            << Stat(c, "anti_entropy_scans") - scans << " scans\n";
+  EXPECT_LE(moved, 64u << 10);
+  EXPECT_GT(moved, 0u);
+  EXPECT_EQ(Stat(c, "anti_entropy_keys_pulled") + Stat(c, "anti_entropy_keys_pushed"), 1u);
+}
+
+}  // namespace
+}  // namespace kv::sim
