@@ -63,6 +63,19 @@ class Network {
   void Partition(absl::flat_hash_map<std::string, int> groups) { groups_ = std::move(groups); }
   // Messages to and from `address` are dropped (a node cut off).
   void Isolate(const std::string& address, bool isolated);
+  // The node at `address` runs the previous release: it neither answers nor
+  // sends calls that release lacks (Peer.SyncTree), as a rolling upgrade
+  // would leave it.
+  void SetPreviousRelease(const std::string& address, bool previous) {
+    if (previous) {
+      previous_release_.insert(address);
+    } else {
+      previous_release_.erase(address);
+    }
+  }
+  bool previous_release(const std::string& address) const {
+    return previous_release_.contains(address);
+  }
   // Messages sent from `from` to `to` before `until` arrive no earlier than
   // `until` (FoundationDB's "clogging"); nothing is lost.
   void Clog(const std::string& from, const std::string& to, absl::Time until);
@@ -140,6 +153,7 @@ class Network {
   absl::flat_hash_set<std::pair<std::string, std::string>> cut_;
   absl::flat_hash_map<std::pair<std::string, std::string>, absl::Time> clogged_;
   absl::flat_hash_set<std::string> isolated_;
+  absl::flat_hash_set<std::string> previous_release_;
   absl::flat_hash_map<std::string, int> groups_;
   absl::flat_hash_map<uint64_t, OpCost> ops_;  // requests between BeginOp and EndOp
   absl::flat_hash_set<std::string> watched_;   // WatchRequestCallsTo

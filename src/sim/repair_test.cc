@@ -89,5 +89,25 @@ TEST(SimRepairTest, OneLostKeyInALargeStoreMovesAFewKilobytes) {
   EXPECT_EQ(Stat(c, "anti_entropy_keys_pulled") + Stat(c, "anti_entropy_keys_pushed"), 1u);
 }
 
+// A rolling upgrade: a node of the previous release answers SyncTree with
+// UNIMPLEMENTED and sends none; both sides then use the 1024-bucket digest,
+// and what either lost comes back.
+TEST(SimRepairTest, NodesOfThePreviousReleaseRepairWithTheBucketDigest) {
+  Cluster c(Options(3));
+  c.net().SetPreviousRelease(c.contact(2).address, true);
+  c.RunFor(absl::Seconds(10));
+  for (int k = 0; k < 50; ++k) ASSERT_TRUE(Put(c, 0, absl::StrCat("key", k), "v").ok()) << k;
+  c.RunFor(absl::Seconds(10));
+  c.engine(2).TEST_Erase("key7");   // lost on the old node
+  c.engine(0).TEST_Erase("key11");  // and on a new one
+  auto held = [&](int i, const std::string& key) {
+    absl::StatusOr<std::optional<storage::Record>> r = c.engine(i).Read(key);
+    return r.ok() && r->has_value();
+  };
+  ASSERT_TRUE(c.RunUntil([&] { return held(2, "key7") && held(0, "key11"); }, absl::Seconds(30)));
+  EXPECT_GT(Stat(c, "anti_entropy_buckets_differing"), 0u) << "the old exchange was used";
+  EXPECT_GT(Stat(c, "anti_entropy_tree_requests"), 0u) << "and the new one between new nodes";
+}
+
 }  // namespace
 }  // namespace kv::sim

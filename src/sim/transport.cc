@@ -165,9 +165,13 @@ void Transport::Reconcile(const dht::Contact& to, const std::vector<uint32_t>& b
 void Transport::SyncTree(const dht::Contact& to, const std::vector<replication::TreeRange>& ranges,
                          TreeCallback done) {
   using R = absl::StatusOr<replication::TreeAnswer>;
+  if (net_->previous_release(self_.address)) return done(absl::UnimplementedError("SyncTree"));
   Roundtrip<R>(
       to.address, "SyncTree",
-      [this, ranges](node::PeerApi* n, std::function<void(R)> answer) {
+      [this, to, ranges](node::PeerApi* n, std::function<void(R)> answer) {
+        if (net_->previous_release(to.address)) {
+          return answer(absl::UnimplementedError("unknown method SyncTree"));
+        }
         answer(n->HandleSyncTree(self_, ranges));
       },
       std::move(done));
