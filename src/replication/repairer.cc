@@ -219,7 +219,8 @@ void Repairer::Descend(const dht::Contact& peer, std::shared_ptr<TreeWalk> walk,
 }
 
 void Repairer::ReconcileLeaves(const dht::Contact& peer, std::vector<LeafDiff> leaves,
-                               Candidates candidates, uint64_t view, std::function<void()> done) {
+                               Candidates candidates, uint64_t view, std::function<void()> done,
+                               bool rechecked) {
   {
     absl::MutexLock l(&cache_mu_);
     std::erase_if(leaves, [&](const LeafDiff& d) {
@@ -229,6 +230,7 @@ void Repairer::ReconcileLeaves(const dht::Contact& peer, std::vector<LeafDiff> l
     });
   }
   if (leaves.empty()) return done();
+  if (!rechecked) return Recheck(peer, std::move(leaves), candidates, view, std::move(done));
   Bump(counters_.leaves_differing, leaves.size());
   std::vector<uint32_t> units;
   for (const LeafDiff& d : leaves) units.push_back(d.leaf);
@@ -247,6 +249,43 @@ void Repairer::ReconcileLeaves(const dht::Contact& peer, std::vector<LeafDiff> l
               }
               done();
             });
+}
+
+void Repairer::Recheck(const dht::Contact& peer, std::vector<LeafDiff> leaves,
+                       Candidates candidates, uint64_t view, std::function<void()> done) {
+  auto compare = [this, peer, leaves = std::move(leaves), candidates, view,
+                  done = std::move(done)]() mutable {
+    if (stopping_) return done();
+    const storage::DigestTree& tree = engine_->digest_tree();
+    std::vector<TreeRange> ranges;
+    for (const LeafDiff& d : leaves) {
+      ranges.push_back({d.leaf, storage::kTreeDepth, tree.Hash(d.leaf, storage::kTreeDepth)});
+    }
+    Bump(counters_.bytes_sent, kRootWireBytes + ranges.size() * kTreeRangeWireBytes);
+    auto on_answer = [this, peer, ranges, candidates, view,
+                      done = std::move(done)](absl::StatusOr<TreeAnswer> answer) mutable {
+      if (answer.ok() && answer->hashes.size() != answer->differing.size()) {
+        answer = absl::InternalError("a tree answer without a hash for each range");
+      }
+      if (!answer.ok()) {
+        spdlog::debug("anti-entropy with {} failed: {}", peer.address, answer.status().ToString());
+        round_incomplete_ = true;
+        return done();
+      }
+      Bump(counters_.bytes_received, answer->differing.size() * 12 + 4);
+      std::vector<LeafDiff> still;
+      for (size_t d = 0; d < answer->differing.size(); ++d) {
+        const uint32_t i = answer->differing[d];
+        if (i < ranges.size())
+          still.push_back({ranges[i].prefix, ranges[i].hash, answer->hashes[d]});
+      }
+      ReconcileLeaves(peer, std::move(still), std::move(candidates), view, std::move(done),
+                      /*rechecked=*/true);
+    };
+    transport_->SyncTree(peer, ranges,
+                         util::On<absl::StatusOr<TreeAnswer>>(executor_, std::move(on_answer)));
+  };
+  executor_->After(kRecheckDelay, std::move(compare));
 }
 
 void Repairer::LegacySync(const dht::Contact& peer, Candidates candidates,

@@ -138,9 +138,17 @@ class Repairer {
   void Descend(const dht::Contact& peer, std::shared_ptr<TreeWalk> walk, Candidates candidates,
                uint64_t view, std::function<void()> done);
   // Reconciles the leaves that differ, but for those an earlier exchange
-  // found nothing to move in at the same hashes.
+  // found nothing to move in at the same hashes; first (unless `rechecked`)
+  // compares them again after kRecheckDelay.
   void ReconcileLeaves(const dht::Contact& peer, std::vector<LeafDiff> leaves,
-                       Candidates candidates, uint64_t view, std::function<void()> done);
+                       Candidates candidates, uint64_t view, std::function<void()> done,
+                       bool rechecked = false);
+  // A write still on its way to one of the two nodes makes its leaf differ
+  // for a moment; a record one side lacks makes it differ a moment later
+  // too. So the leaves are compared once more before a scan is paid for.
+  static constexpr absl::Duration kRecheckDelay = absl::Milliseconds(200);
+  void Recheck(const dht::Contact& peer, std::vector<LeafDiff> leaves, Candidates candidates,
+               uint64_t view, std::function<void()> done);
   // The exchange of the previous release with a peer that does not answer
   // SyncTree: a 1024-bucket digest built by a scan.
   void LegacySync(const dht::Contact& peer, Candidates candidates, std::function<void()> done);
