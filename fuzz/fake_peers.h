@@ -61,7 +61,11 @@ class FakePeers final : public replication::PeerTransport {
                   DigestCallback done) override {
     done(replication::DigestAnswer{.root_matches = true});
   }
-  void Reconcile(const dht::Contact&, const std::vector<uint32_t>&,
+  void SyncTree(const dht::Contact&, const std::vector<replication::TreeRange>&,
+                TreeCallback done) override {
+    done(replication::TreeAnswer{});
+  }
+  void Reconcile(const dht::Contact&, const std::vector<uint32_t>&, const std::vector<uint32_t>&,
                  const std::vector<replication::KeyVersion>&, ReconcileCallback done) override {
     done(replication::ReconcilePlan{});
   }
