@@ -157,6 +157,17 @@ TEST_F(DurabilityTest, ClusterKilledWholeRestartsWithoutPeerAndKeepsQuorumWrites
       },
       absl::Seconds(30)))
       << "restarted nodes did not rejoin each other";
+  // A restarted node answers reads once a repair round has reconciled it
+  // with its co-owners (pending reads; /readyz waits for the same).
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (int i = 0; i < cluster_->size(); ++i) {
+          if (cluster_->Stats(i)["serving_reads"] != 1) return false;
+        }
+        return true;
+      },
+      absl::Seconds(30)))
+      << "restarted nodes never served reads";
   const int lost = CountLost(*cluster_, acked, v1::QUORUM);
   std::cout << acked.size() << " QUORUM writes acknowledged before all 3 nodes were killed; lost "
             << lost << "\n";
