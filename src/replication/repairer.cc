@@ -116,7 +116,7 @@ void Repairer::Round(std::function<void()> done) {
   std::map<dht::NodeId, std::vector<Probe>> shared;
   for (const OwnedRange& r : *ranges) {
     for (const dht::NodeId& o : r.owners) {
-      if (o != options_.self) shared[o].push_back({r.prefix, r.depth, r.partial});
+      if (o != options_.self) shared[o].push_back({r.prefix, r.depth});
     }
   }
   struct PeerProbes {
@@ -201,7 +201,7 @@ void Repairer::Descend(const dht::Contact& peer, std::shared_ptr<TreeWalk> walk,
             const int depth = std::min(storage::kTreeDepth, (p.depth / 4 + 1) * 4);
             const uint32_t children = uint32_t{1} << (depth - p.depth);
             for (uint32_t c = 0; c < children; ++c) {
-              next_level->push_back({(p.prefix << (depth - p.depth)) | c, depth, p.partial});
+              next_level->push_back({(p.prefix << (depth - p.depth)) | c, depth});
             }
           }
           next(true);

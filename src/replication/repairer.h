@@ -112,7 +112,6 @@ class Repairer {
   struct Probe {
     uint32_t prefix = 0;
     int depth = 0;
-    bool partial = false;  // a leaf only part of which both nodes own
   };
   // A leaf the peer hashes otherwise.
   struct LeafDiff {
