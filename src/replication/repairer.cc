@@ -7,15 +7,13 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
-#include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 
 namespace kv::replication {
 
 namespace {
 
-constexpr size_t kReconcileKeys = 20000;            // keys in one Reconcile request
-constexpr size_t kReconcileAnswerBytes = 2u << 20;  // records in one answer
+constexpr size_t kReconcileKeys = 20000;  // keys in one Reconcile request
 constexpr size_t kDigestWireBytes = kDigestBuckets * 8 + 72;
 constexpr size_t kRootWireBytes = 72;  // sender's NodeInfo and the root
 
@@ -87,7 +85,8 @@ struct Repairer::TreeWalk {
   std::vector<Probe> level;
   std::vector<LeafDiff> leaves;
   bool failed = false;
-  bool legacy = false;  // the peer does not answer SyncTree
+  bool legacy = false;     // the peer does not answer SyncTree
+  bool rechecked = false;  // `level` is the second look at leaves that differed
 };
 
 void Repairer::Round(std::function<void()> done) {
@@ -155,7 +154,7 @@ void Repairer::Descend(const dht::Contact& peer, std::shared_ptr<TreeWalk> walk,
                        Candidates candidates, uint64_t view, std::function<void()> done) {
   if (walk->level.empty()) {
     return ReconcileLeaves(peer, std::move(walk->leaves), std::move(candidates), view,
-                           std::move(done));
+                           std::move(done), walk->rechecked);
   }
   auto next_level = std::make_shared<std::vector<Probe>>();
   const size_t requests = (walk->level.size() + kMaxTreeRanges - 1) / kMaxTreeRanges;
@@ -253,39 +252,14 @@ void Repairer::ReconcileLeaves(const dht::Contact& peer, std::vector<LeafDiff> l
 
 void Repairer::Recheck(const dht::Contact& peer, std::vector<LeafDiff> leaves,
                        Candidates candidates, uint64_t view, std::function<void()> done) {
-  auto compare = [this, peer, leaves = std::move(leaves), candidates, view,
-                  done = std::move(done)]() mutable {
+  auto walk = std::make_shared<TreeWalk>();
+  walk->rechecked = true;
+  for (const LeafDiff& d : leaves) walk->level.push_back({d.leaf, storage::kTreeDepth});
+  executor_->After(kRecheckDelay, [this, peer, walk = std::move(walk), candidates, view,
+                                   done = std::move(done)]() mutable {
     if (stopping_) return done();
-    const storage::DigestTree& tree = engine_->digest_tree();
-    std::vector<TreeRange> ranges;
-    for (const LeafDiff& d : leaves) {
-      ranges.push_back({d.leaf, storage::kTreeDepth, tree.Hash(d.leaf, storage::kTreeDepth)});
-    }
-    Bump(counters_.bytes_sent, kRootWireBytes + ranges.size() * kTreeRangeWireBytes);
-    auto on_answer = [this, peer, ranges, candidates, view,
-                      done = std::move(done)](absl::StatusOr<TreeAnswer> answer) mutable {
-      if (answer.ok() && answer->hashes.size() != answer->differing.size()) {
-        answer = absl::InternalError("a tree answer without a hash for each range");
-      }
-      if (!answer.ok()) {
-        spdlog::debug("anti-entropy with {} failed: {}", peer.address, answer.status().ToString());
-        round_incomplete_ = true;
-        return done();
-      }
-      Bump(counters_.bytes_received, answer->differing.size() * 12 + 4);
-      std::vector<LeafDiff> still;
-      for (size_t d = 0; d < answer->differing.size(); ++d) {
-        const uint32_t i = answer->differing[d];
-        if (i < ranges.size())
-          still.push_back({ranges[i].prefix, ranges[i].hash, answer->hashes[d]});
-      }
-      ReconcileLeaves(peer, std::move(still), std::move(candidates), view, std::move(done),
-                      /*rechecked=*/true);
-    };
-    transport_->SyncTree(peer, ranges,
-                         util::On<absl::StatusOr<TreeAnswer>>(executor_, std::move(on_answer)));
-  };
-  executor_->After(kRecheckDelay, std::move(compare));
+    Descend(peer, std::move(walk), std::move(candidates), view, std::move(done));
+  });
 }
 
 void Repairer::LegacySync(const dht::Contact& peer, Candidates candidates,
@@ -555,97 +529,6 @@ void Repairer::ForEachShared(const dht::NodeId& peer, const std::vector<dht::Con
     if (dht::ContainsNode(owners, options_.self) && dht::ContainsNode(owners, peer)) {
       fn(key, rec, id);
     }
-  });
-}
-
-bool Repairer::QueueRequest() {
-  absl::MutexLock l(&serve_mu_);
-  if (requests_ >= kMaxRequests) return false;
-  ++requests_;
-  return true;
-}
-
-void Repairer::Serve(std::function<void()> work) {
-  auto run = [this, work = std::move(work)] {
-    work();
-    absl::MutexLock l(&serve_mu_);
-    --requests_;
-  };
-  if (stopping_) return run();
-  executor_->Schedule(std::move(run));
-}
-
-void Repairer::Drain() {
-  absl::MutexLock l(&serve_mu_);
-  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(serve_mu_) { return requests_ == 0; };
-  serve_mu_.Await(absl::Condition(&idle));
-}
-
-absl::Status Repairer::Refused() const {
-  return absl::ResourceExhaustedError(
-      absl::StrCat("this node already has ", kMaxRequests,
-                   " anti-entropy requests queued or running; the next repair round retries"));
-}
-
-void Repairer::ServeDigest(const dht::Contact& from, uint64_t root, std::optional<Digest> theirs,
-                           std::function<void(absl::StatusOr<DigestAnswer>)> done) {
-  if (!QueueRequest()) return done(Refused());
-  Serve([this, from, root, theirs, done = std::move(done)] {
-    Bump(counters_.scans);
-    Digest mine{};
-    ForEachShared(from.id, owner_candidates_(),
-                  [&](std::string_view key, const storage::Record& rec, const dht::NodeId& id) {
-                    DigestAdd(mine, BucketOf(id), RecordHash(key, rec.version));
-                  });
-    DigestAnswer answer{.root_matches = DigestRoot(mine) == root};
-    if (theirs && !answer.root_matches) answer.differing = DifferingBuckets(*theirs, mine);
-    done(std::move(answer));
-  });
-}
-
-TreeAnswer Repairer::ServeTree(const dht::Contact& from, const std::vector<TreeRange>& ranges) {
-  Bump(counters_.tree_requests);
-  return CompareTree(engine_->digest_tree(), ranges);
-}
-
-void Repairer::ServeReconcile(const dht::Contact& from, std::vector<uint32_t> buckets,
-                              std::vector<uint32_t> leaves, std::vector<KeyVersion> keys,
-                              std::function<void(absl::StatusOr<ReconcilePlan>)> done) {
-  if (!QueueRequest()) return done(Refused());
-  Serve([this, from, buckets = std::move(buckets), leaves = std::move(leaves),
-         keys = std::move(keys), done = std::move(done)] {
-    const absl::flat_hash_set<uint32_t> wanted_buckets(buckets.begin(), buckets.end());
-    const absl::flat_hash_set<uint32_t> wanted_leaves(leaves.begin(), leaves.end());
-    const std::vector<dht::Contact> candidates = owner_candidates_();
-    std::vector<KeyRecord> mine;
-    Bump(counters_.scans);
-    ForEachShared(from.id, candidates,
-                  [&](std::string_view key, const storage::Record& rec, const dht::NodeId& id) {
-                    if (wanted_buckets.contains(static_cast<uint32_t>(BucketOf(id))) ||
-                        wanted_leaves.contains(LeafOfId(id))) {
-                      mine.push_back({std::string(key), rec});
-                    }
-                  });
-    // In key order, not scan order: the records sent back (and the ones cut
-    // at the byte budget) are then the same in every process.
-    std::sort(mine.begin(), mine.end(),
-              [](const KeyRecord& a, const KeyRecord& b) { return a.key < b.key; });
-    ReconcilePlan plan = PlanReconcile(keys, std::move(mine), kReconcileAnswerBytes);
-    // Ask only for keys this node owns and lacks: it may hold a key outside
-    // the shared set when the two nodes' views of the cluster differ.
-    absl::flat_hash_map<std::string_view, const storage::Version*> theirs;
-    for (const KeyVersion& kv : keys) theirs[kv.key] = &kv.version;
-    std::erase_if(plan.wanted, [&](const std::string& k) {
-      const dht::NodeId id = dht::NodeId::FromKey(k);
-      if (!dht::ContainsNode(dht::ClosestAmong(candidates, id, options_.replicas), options_.self)) {
-        return true;
-      }
-      absl::StatusOr<std::optional<storage::Record>> held = engine_->Read(k);
-      auto it = theirs.find(k);
-      return held.ok() && *held && it != theirs.end() && *it->second <= (*held)->version;
-    });
-    Bump(counters_.keys_served, plan.newer.size());
-    done(std::move(plan));
   });
 }
 

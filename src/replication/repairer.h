@@ -13,6 +13,7 @@
 // are found from the tree too, handed to their owners and then dropped.
 // Peers of the previous release, which do not answer SyncTree, get the
 // older exchange: a 1024-bucket digest built by a scan (anti_entropy.h).
+// The answers to peers' rounds are in repairer_serve.cc.
 #pragma once
 
 #include <atomic>
@@ -144,7 +145,8 @@ class Repairer {
                        bool rechecked = false);
   // A write still on its way to one of the two nodes makes its leaf differ
   // for a moment; a record one side lacks makes it differ a moment later
-  // too. So the leaves are compared once more before a scan is paid for.
+  // too. So the leaves are compared once more, one level of Descend, before
+  // a scan is paid for.
   static constexpr absl::Duration kRecheckDelay = absl::Milliseconds(200);
   void Recheck(const dht::Contact& peer, std::vector<LeafDiff> leaves, Candidates candidates,
                uint64_t view, std::function<void()> done);
